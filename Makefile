@@ -1,0 +1,98 @@
+# sluice build. `make` builds everything into build/; `make demo` and
+# `make test` are the README's two commands. SAN=1 builds with ASan+UBSan
+# into build-asan/.
+SAN ?=
+ifeq ($(SAN),1)
+BUILD ?= build-asan
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT = -O1 -g
+else
+BUILD ?= build
+SANFLAGS =
+OPT = -O2 -g
+endif
+
+CC = gcc
+CXX = g++
+WARN = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncation
+CFLAGS = -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -Iinclude -MMD -MP -D_GNU_SOURCE
+CXXFLAGS = -std=c++17 $(OPT) -Wall -Wextra -Werror $(SANFLAGS) -Iinclude -MMD -MP
+LDFLAGS = $(SANFLAGS)
+LDLIBS = -ljansson -lsimdjson -lstdc++ -lsqlite3 -lm -lpthread
+
+LIB_C = $(wildcard lib/*.c)
+LIB_CXX = $(wildcard lib/*.cpp)
+LIB_OBJ = $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cpp=$(BUILD)/obj/%.o)
+PLAT_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard platform/*.c))
+CLI_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
+LIBSLUICE = $(BUILD)/lib/libsluice.a
+LIBPLATFORM = $(BUILD)/lib/libsluice-platform.a
+
+# Every connectors/<name>/ with C sources becomes build/bin/<name>.
+CONNECTORS = $(patsubst connectors/%/,%,$(dir $(wildcard connectors/*/main.c)))
+CONNECTOR_BINS = $(CONNECTORS:%=$(BUILD)/bin/%)
+
+TEST_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
+TEST_BIN = $(BUILD)/bin/sluice-unit-tests
+
+BENCH_BINS = $(patsubst bench/%.c,$(BUILD)/bin/bench-%,$(wildcard bench/*.c))
+
+.PHONY: all demo test test-fast deps deps-test bench clean check-asan
+all: $(BUILD)/bin/sluice $(CONNECTOR_BINS) $(TEST_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(LIBSLUICE): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBPLATFORM): $(PLAT_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/sluice: $(CLI_OBJ) $(LIBPLATFORM) $(LIBSLUICE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard connectors/$$*/*.c)) $(LIBSLUICE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(TEST_BIN): $(TEST_OBJ) $(LIBPLATFORM) $(LIBSLUICE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/bench-%: $(BUILD)/obj/bench/%.o $(LIBSLUICE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@scripts/setup.sh build
+
+deps-test:
+	@scripts/setup.sh test
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh
+
+# The full suite: normal build and an ASan/UBSan build of everything.
+test: deps-test
+	$(MAKE) all
+	$(MAKE) SAN=1 all
+	tests/run.sh build build-asan
+
+bench: all $(BENCH_BINS)
+	bench/run.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)

@@ -1,0 +1,148 @@
+/* sluice: the connector API.
+ *
+ * A connector is a const table of callbacks handed to sl_source_main() or
+ * sl_destination_main() from main(). The library parses argv, reads and
+ * validates --config against the spec, reads the catalog and state, calls
+ * the callbacks and turns every error into the right protocol message and
+ * exit code. Connector code never prints JSON by hand.
+ *
+ * Exit codes: 0 on success (and for check, whether or not the connection
+ * works); 1 after a TRACE error. */
+#ifndef SLUICE_CONNECTOR_H
+#define SLUICE_CONNECTOR_H
+
+#include "sluice/json.h"
+#include "sluice/protocol.h"
+
+/* ======================= sources ======================= */
+
+typedef struct sl_read sl_read; /* the read context of one stream */
+
+typedef sl_code (*sl_read_fn)(sl_read *rd, const sl_cstream *cs, sl_err *err);
+
+/* A stream known at compile time. Sources with dynamic streams implement
+ * sl_source.discover instead (and sl_source.read). */
+typedef struct sl_stream_def {
+  const char *name;
+  const char *json_schema;          /* JSON text of a draft-07 schema */
+  unsigned sync_modes;              /* SL_SYNC_FULL_REFRESH | SL_SYNC_INCREMENTAL */
+  const char *const *primary_key;   /* NULL-terminated top-level field names, or NULL */
+  const char *cursor_field;         /* top-level default cursor, or NULL */
+  bool source_defined_cursor;
+  sl_read_fn read;
+} sl_stream_def;
+
+typedef struct sl_source {
+  const char *name;              /* "source-faker" */
+  const char *version;           /* "1.0.0" */
+  const char *spec_json;         /* connectionSpecification (JSON text) */
+  const char *documentation_url; /* may be NULL */
+  const sl_stream_def *streams;  /* static streams, or NULL */
+  size_t n_streams;
+  /* Checks that the config can connect. Return SL_ECONFIG (or any code) with
+   * a message to report FAILED; the message reaches the user. */
+  sl_code (*check)(const json_t *config, sl_err *err);
+  /* Optional: dynamic streams. Append AirbyteStream objects to `streams`. */
+  sl_code (*discover)(const json_t *config, json_t *streams, sl_err *err);
+  /* Optional: reader for discovered (dynamic) streams. */
+  sl_read_fn read;
+  /* Records between automatic checkpoints; 0 means 10000. */
+  size_t checkpoint_interval;
+} sl_source;
+
+int sl_source_main(const sl_source *src, int argc, char **argv);
+
+/* --- inside a read callback --- */
+
+const json_t *sl_read_config(const sl_read *rd);
+/* This stream's input state (stream_state), or NULL. */
+const json_t *sl_read_state(const sl_read *rd);
+/* Writing a record: begin, add fields, end. The fields go straight into the
+ * output buffer. Begin returns the writer positioned inside "data". */
+sl_jw *sl_read_record_begin(sl_read *rd);
+sl_code sl_read_record_end(sl_read *rd);
+/* Record fields (key, value) in one call each. */
+static inline void sl_rec_str(sl_jw *w, const char *k, const char *v) {
+  sl_jw_keyz(w, k);
+  sl_jw_strz(w, v);
+}
+static inline void sl_rec_strn(sl_jw *w, const char *k, const char *v, size_t n) {
+  sl_jw_keyz(w, k);
+  sl_jw_str(w, v, n);
+}
+static inline void sl_rec_int(sl_jw *w, const char *k, int64_t v) {
+  sl_jw_keyz(w, k);
+  sl_jw_int(w, v);
+}
+static inline void sl_rec_double(sl_jw *w, const char *k, double v) {
+  sl_jw_keyz(w, k);
+  sl_jw_double(w, v, false);
+}
+static inline void sl_rec_bool(sl_jw *w, const char *k, bool v) {
+  sl_jw_keyz(w, k);
+  sl_jw_bool(w, v);
+}
+static inline void sl_rec_null(sl_jw *w, const char *k) {
+  sl_jw_keyz(w, k);
+  sl_jw_null(w);
+}
+
+/* Cursor tracking for incremental streams sorted by their cursor: report
+ * each record's cursor value and the library checkpoints
+ * {"<cursor>": max} every checkpoint_interval records and at stream end. */
+void sl_read_cursor_str(sl_read *rd, const char *v, size_t len);
+void sl_read_cursor_int(sl_read *rd, int64_t v);
+/* Explicit checkpoint with any state object (borrowed); replaces the
+ * automatic cursor state from then on. */
+sl_code sl_read_checkpoint(sl_read *rd, const json_t *stream_state);
+sl_code sl_read_log(sl_read *rd, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Records emitted so far in this stream. */
+uint64_t sl_read_count(const sl_read *rd);
+
+/* ==================== destinations ===================== */
+
+/* One configured stream as the destination sees it. */
+typedef struct sl_dstream {
+  const sl_cstream *cs;
+  void *user;              /* the destination's per-stream data */
+  uint64_t records;        /* records written in total */
+} sl_dstream;
+
+/* One record, valid only during the write call. */
+typedef struct sl_drecord {
+  sl_jv data;              /* the record's "data" object */
+  sl_jv meta;              /* "meta" object, or a null view */
+  bool has_meta;
+  int64_t emitted_at;
+  const char *line;        /* the raw message line, without '\n' */
+  size_t line_len;
+} sl_drecord;
+
+typedef struct sl_destination {
+  const char *name;
+  const char *version;
+  const char *spec_json;
+  const char *documentation_url;
+  unsigned dest_modes; /* supported sl_dest_mode bits */
+  sl_code (*check)(const json_t *config, sl_err *err);
+  /* Open the destination for a write (one per process). */
+  sl_code (*open)(const json_t *config, const sl_catalog *cat, void **handle, sl_err *err);
+  /* Prepare a stream (create or alter tables, stage for overwrite). */
+  sl_code (*stream_open)(void *h, sl_dstream *s, sl_err *err);
+  /* One record. A batch is the run of records between two flushes. */
+  sl_code (*write)(void *h, sl_dstream *s, const sl_drecord *rec, sl_err *err);
+  /* Make every record written so far durable. Called before each STATE echo,
+   * every batch_records records and at the end. */
+  sl_code (*flush)(void *h, sl_err *err);
+  /* The source finished this stream successfully (TRACE STREAM_STATUS
+   * COMPLETE on stdin): commit an overwrite swap. Optional. */
+  sl_code (*stream_complete)(void *h, sl_dstream *s, sl_err *err);
+  /* Release everything. ok is false after an error. */
+  void (*close)(void *h, bool ok);
+  size_t batch_records; /* 0 means 50000 */
+} sl_destination;
+
+int sl_destination_main(const sl_destination *dst, int argc, char **argv);
+
+#endif

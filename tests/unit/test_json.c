@@ -1,0 +1,116 @@
+#include <stdlib.h>
+
+#include "sluice/json.h"
+#include "test.h"
+
+static sl_jparser *parser(void) { return sl_jparser_new(1 << 20); }
+
+/* Parse text (copied into a padded buffer) and re-serialise the root. */
+static char *roundtrip(const char *text, sl_err *err) {
+  sl_jparser *p = parser();
+  sl_buf in, out;
+  sl_buf_init(&in, 1 << 20);
+  sl_buf_init(&out, 1 << 20);
+  sl_buf_append(&in, text, strlen(text));
+  sl_jv root;
+  char *res = NULL;
+  if (sl_jparser_parse(p, in.data, in.len, &root, "input", err) == SL_EOK) {
+    sl_jw w;
+    sl_jw_init(&w, &out);
+    sl_jw_jv(&w, root);
+    res = strdup(sl_buf_cstr(&out));
+  }
+  sl_buf_dispose(&in);
+  sl_buf_dispose(&out);
+  sl_jparser_free(p);
+  return res;
+}
+
+TEST(json_roundtrip_keeps_int64_exact) {
+  sl_err err = SL_ERR_INIT;
+  char *s = roundtrip("{\"a\":9223372036854775807,\"b\":-9223372036854775808,"
+                      "\"c\":18446744073709551615,\"d\":1.5,\"e\":[true,false,null],"
+                      "\"f\":\"x\\\"y\\n\\u00e9\"}", &err);
+  CHECK(s);
+  CHECK_STR(s, "{\"a\":9223372036854775807,\"b\":-9223372036854775808,"
+               "\"c\":18446744073709551615,\"d\":1.5,\"e\":[true,false,null],"
+               "\"f\":\"x\\\"y\\n\xc3\xa9\"}");
+  free(s);
+}
+
+TEST(json_parse_error_names_input_and_offset) {
+  sl_err err = SL_ERR_INIT;
+  char *s = roundtrip("{\"a\":1,,}", &err);
+  CHECK(!s);
+  CHECK_INT(err.code, SL_EJSON);
+  CHECK_CONTAINS(err.msg, "input:");
+  CHECK_CONTAINS(err.msg, "byte offset 7");
+}
+
+TEST(json_rejects_invalid_utf8) {
+  sl_err err = SL_ERR_INIT;
+  char *s = roundtrip("{\"a\":\"\xff\xfe\"}", &err);
+  CHECK(!s);
+  CHECK_INT(err.code, SL_EJSON);
+}
+
+TEST(json_get_and_iterate) {
+  sl_jparser *p = parser();
+  sl_buf in;
+  sl_buf_init(&in, 1024);
+  const char *t = "{\"type\":\"RECORD\",\"record\":{\"stream\":\"users\",\"data\":{\"id\":7,\"tags\":[1,2,3]}}}";
+  sl_buf_append(&in, t, strlen(t));
+  sl_jv root, rec, data, id, tags, stream;
+  CHECK(sl_jparser_parse(p, in.data, in.len, &root, "line", NULL) == SL_EOK);
+  CHECK(sl_jv_get(root, "record", &rec));
+  CHECK(sl_jv_get(rec, "stream", &stream));
+  size_t n;
+  const char *sv = sl_jv_str(stream, &n);
+  CHECK(n == 5 && memcmp(sv, "users", 5) == 0);
+  CHECK(sl_jv_get(rec, "data", &data));
+  CHECK(sl_jv_get(data, "id", &id));
+  CHECK_INT(sl_jv_type(id), SL_JINT);
+  CHECK_INT(sl_jv_int(id), 7);
+  CHECK(sl_jv_get(data, "tags", &tags));
+  int64_t sum = 0;
+  int count = 0;
+  for (sl_jv x = sl_jv_first(tags); sl_jv_more(tags, x); x = sl_jv_next(x)) {
+    sum += sl_jv_int(x);
+    count++;
+  }
+  CHECK_INT(count, 3);
+  CHECK_INT(sum, 6);
+  CHECK(!sl_jv_get(data, "missing", &id));
+  sl_buf_dispose(&in);
+  sl_jparser_free(p);
+}
+
+TEST(json_escape_replaces_invalid_utf8_and_controls) {
+  sl_buf b;
+  sl_buf_init(&b, 1024);
+  CHECK(sl_json_escape(&b, "a\x01\xff\"\\", 5) == SL_EOK);
+  CHECK_STR(sl_buf_cstr(&b), "\"a\\u0001\xef\xbf\xbd\\\"\\\\\"");
+  sl_buf_dispose(&b);
+}
+
+TEST(json_double_format) {
+  char p[40];
+  size_t n = sl_json_fmt_double(p, 12.0, true);
+  p[n] = 0;
+  CHECK_STR(p, "12.0");
+  n = sl_json_fmt_double(p, 0.1, false);
+  p[n] = 0;
+  CHECK_STR(p, "0.1");
+  n = sl_json_fmt_double(p, 1.0 / 0.0, false);
+  p[n] = 0;
+  CHECK_STR(p, "null");
+}
+
+TEST(buf_respects_max) {
+  sl_buf b;
+  sl_buf_init(&b, 10);
+  CHECK(sl_buf_append(&b, "0123456789", 10) == SL_EOK);
+  CHECK(sl_buf_append(&b, "x", 1) == SL_ELIMIT);
+  CHECK_INT(b.len, 10);
+  sl_buf_dispose(&b);
+}
