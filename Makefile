@@ -60,8 +60,9 @@ $(BUILD)/bin/sluice: $(CLI_OBJ) $(LIBPLATFORM) $(LIBSLUICE)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+.SECONDARY:
 .SECONDEXPANSION:
-$(BUILD)/bin/%: $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard connectors/$$*/*.c)) $(LIBSLUICE)
+$(BUILD)/bin/%: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard connectors/$$*/*.c))) $(LIBSLUICE)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

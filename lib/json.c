@@ -174,10 +174,21 @@ sl_code sl_json_escape(sl_buf *b, const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s, *end = p + len;
   *o++ = '"';
   while (p < end) {
-    const unsigned char *run = p;
-    while (p < end && !esc_class[*p]) p++;
-    memcpy(o, run, (size_t)(p - run));
-    o += p - run;
+    /* Eight bytes at a time while none needs attention (SWAR: a byte below
+     * 0x20, a quote, a backslash or a non-ASCII byte stops the run). */
+    while (end - p >= 8) {
+      uint64_t x;
+      memcpy(&x, p, 8);
+      const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+      uint64_t lt20 = (x - ones * 0x20) & ~x;
+      uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+      uint64_t hit = (lt20 | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x) & high;
+      if (hit) break;
+      memcpy(o, p, 8);
+      o += 8;
+      p += 8;
+    }
+    while (p < end && !esc_class[*p]) *o++ = (char)*p++;
     if (p == end) break;
     unsigned char c = *p;
     if (c >= 0x80) {
@@ -236,6 +247,36 @@ size_t sl_json_fmt_double(char *p, double v, bool always_point) {
   if (!isfinite(v)) {
     memcpy(p, "null", 4);
     return 4;
+  }
+  /* Fast path: values with at most 6 decimals (prices, measures) print
+   * exactly as integer and fraction digits, no libc formatting. */
+  double a = fabs(v);
+  if (a < 1e15 && a >= 1e-6) {
+    static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+    for (int k = 0; k <= 6; k++) {
+      double scaled = a * pow10[k];
+      if (scaled >= 9e15) break;
+      uint64_t iv = (uint64_t)(scaled + 0.5);
+      if ((double)iv / pow10[k] != a) continue; /* exact: division rounds correctly */
+      size_t n = 0;
+      if (v < 0) p[n++] = '-';
+      uint64_t ip = iv, f = 0;
+      for (int j = 0; j < k; j++) ip /= 10;
+      f = iv - ip * (uint64_t)pow10[k];
+      n += sl_json_fmt_int(p + n, (int64_t)ip);
+      if (k) {
+        p[n++] = '.';
+        for (int j = k - 1; j >= 0; j--) {
+          p[n + (size_t)j] = (char)('0' + f % 10);
+          f /= 10;
+        }
+        n += (size_t)k;
+      } else if (always_point) {
+        p[n++] = '.';
+        p[n++] = '0';
+      }
+      return n;
+    }
   }
   int n = snprintf(p, 32, "%.15g", v);
   if (strtod(p, NULL) != v) n = snprintf(p, 32, "%.17g", v);

@@ -61,31 +61,19 @@ const json_t *sl_read_state(const sl_read *rd);
  * output buffer. Begin returns the writer positioned inside "data". */
 sl_jw *sl_read_record_begin(sl_read *rd);
 sl_code sl_read_record_end(sl_read *rd);
-/* Record fields (key, value) in one call each. */
-static inline void sl_rec_str(sl_jw *w, const char *k, const char *v) {
-  sl_jw_keyz(w, k);
-  sl_jw_strz(w, v);
-}
-static inline void sl_rec_strn(sl_jw *w, const char *k, const char *v, size_t n) {
-  sl_jw_keyz(w, k);
-  sl_jw_str(w, v, n);
-}
-static inline void sl_rec_int(sl_jw *w, const char *k, int64_t v) {
-  sl_jw_keyz(w, k);
-  sl_jw_int(w, v);
-}
-static inline void sl_rec_double(sl_jw *w, const char *k, double v) {
-  sl_jw_keyz(w, k);
-  sl_jw_double(w, v, false);
-}
-static inline void sl_rec_bool(sl_jw *w, const char *k, bool v) {
-  sl_jw_keyz(w, k);
-  sl_jw_bool(w, v);
-}
-static inline void sl_rec_null(sl_jw *w, const char *k) {
-  sl_jw_keyz(w, k);
-  sl_jw_null(w);
-}
+/* Record fields (key, value) in one call each. The key must be a string
+ * literal of plain characters (a field name): it is quoted at compile time.
+ * Use sl_jw_key() and the sl_jw_* value functions for computed keys. */
+#define SL__REC_KEY(w, k) sl_jw_key_raw((w), "\"" k "\":", sizeof("\"" k "\":") - 1)
+#define sl_rec_str(w, k, v) (SL__REC_KEY(w, k), sl_jw_strz((w), (v)))
+#define sl_rec_strn(w, k, v, n) (SL__REC_KEY(w, k), sl_jw_str((w), (v), (n)))
+#define sl_rec_int(w, k, v) (SL__REC_KEY(w, k), sl_jw_int((w), (v)))
+#define sl_rec_double(w, k, v) (SL__REC_KEY(w, k), sl_jw_double((w), (v), false))
+#define sl_rec_bool(w, k, v) (SL__REC_KEY(w, k), sl_jw_bool((w), (v)))
+#define sl_rec_null(w, k) (SL__REC_KEY(w, k), sl_jw_null(w))
+/* Open a nested object or array under a literal key. */
+#define sl_rec_obj(w, k) (SL__REC_KEY(w, k), sl_jw_obj_open(w))
+#define sl_rec_arr(w, k) (SL__REC_KEY(w, k), sl_jw_arr_open(w))
 
 /* Cursor tracking for incremental streams sorted by their cursor: report
  * each record's cursor value and the library checkpoints
@@ -97,6 +85,9 @@ void sl_read_cursor_int(sl_read *rd, int64_t v);
 sl_code sl_read_checkpoint(sl_read *rd, const json_t *stream_state);
 sl_code sl_read_log(sl_read *rd, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Records between automatic checkpoints for this stream (default from
+ * sl_source.checkpoint_interval). */
+void sl_read_set_checkpoint_interval(sl_read *rd, size_t n);
 /* Records emitted so far in this stream. */
 uint64_t sl_read_count(const sl_read *rd);
 
@@ -144,5 +135,9 @@ typedef struct sl_destination {
 } sl_destination;
 
 int sl_destination_main(const sl_destination *dst, int argc, char **argv);
+
+/* A LOG message from inside a destination callback (level: "INFO", "WARN",
+ * ...). Secrets are scrubbed. Outside sl_destination_main it goes to stderr. */
+void sl_dest_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

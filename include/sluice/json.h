@@ -157,6 +157,16 @@ void sl_jw_arr_open(sl_jw *w);
 void sl_jw_arr_close(sl_jw *w);
 void sl_jw_key(sl_jw *w, const char *k, size_t len);
 void sl_jw_keyz(sl_jw *w, const char *k);
+/* A key already quoted and followed by ':' ("\"id\":"), copied as is. */
+static inline void sl_jw_key_raw(sl_jw *w, const char *quoted, size_t len) {
+  if (!w->after_key) {
+    uint64_t bit = 1ull << (w->depth & 63);
+    if ((w->comma & bit) && sl_buf_putc(w->out, ',')) w->rc = SL_ELIMIT;
+    w->comma |= bit;
+  }
+  if (sl_buf_put(w->out, quoted, len)) w->rc = SL_ELIMIT;
+  w->after_key = true;
+}
 void sl_jw_str(sl_jw *w, const char *s, size_t len);
 void sl_jw_strz(sl_jw *w, const char *s);
 void sl_jw_int(sl_jw *w, int64_t v);
