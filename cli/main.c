@@ -1,0 +1,84 @@
+/* sluice: the command-line entry point and its subcommand table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "sluice/sluice.h"
+
+static const cli_cmd commands[] = {
+    {"spec", cmd_spec, "show a connector's configuration spec", "sluice spec <connector> [--json]"},
+    {"check", cmd_check, "check that a config can connect",
+     "sluice check <connector> --config FILE [--json]"},
+    {"discover", cmd_discover, "list a source's streams and schemas",
+     "sluice discover <connector> --config FILE [--json]"},
+    {"read", cmd_read, "read records from a source",
+     "sluice read <connector> --config FILE [--catalog FILE | --streams a,b] [--state FILE] [--json]"},
+    {"sync", cmd_sync, "move data from a source to a destination, keeping state",
+     "sluice sync --source C --source-config FILE --destination C --destination-config FILE\n"
+     "            [--streams a,b] [--state-file FILE] [--full-refresh] [--max-message-size BYTES]\n"
+     "            [--no-progress] [--protocol-log FILE]"},
+    {"connectors", cmd_connectors, "list the built-in connectors", "sluice connectors"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+  fprintf(f, "sluice %s: move data between sources and destinations (Airbyte protocol)\n\n",
+          SLUICE_VERSION);
+  fprintf(f, "usage: sluice <command> [options]\n\ncommands:\n");
+  for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\n<connector> is a built-in name (source-faker), a path to an executable, or a\n"
+             "connector directory. Run `sluice help <command>` for a command's options.\n");
+}
+
+int cli_fail(const sl_err *err, const char *hint) {
+  bool c = cli_color();
+  fprintf(stderr, "%ssluice: error:%s %s\n", c ? "\033[1;31m" : "", c ? "\033[0m" : "", err->msg);
+  if (hint) fprintf(stderr, "hint: %s\n", hint);
+  return err->code ? (int)err->code : 1;
+}
+
+bool cli_color(void) { return isatty(STDERR_FILENO) && !getenv("NO_COLOR"); }
+
+char **cli_split_list(const char *s) {
+  size_t n = 1;
+  for (const char *p = s; *p; p++) n += *p == ',';
+  /* One block: the pointer array, then a copy of the text it points into. */
+  char **out = malloc((n + 1) * sizeof *out + strlen(s) + 1);
+  if (!out) return NULL;
+  char *text = (char *)(out + n + 1);
+  strcpy(text, s);
+  size_t k = 0;
+  for (char *tok = strtok(text, ","); tok; tok = strtok(NULL, ","))
+    if (*tok) out[k++] = tok;
+  out[k] = NULL;
+  return out;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *name = argv[1];
+  if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
+    if (argc > 2)
+      for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(commands[i].name, argv[2])) {
+          printf("%s\n\n%s\n", commands[i].summary, commands[i].usage);
+          return 0;
+        }
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(name, "version") || !strcmp(name, "--version")) {
+    printf("sluice %s (protocol %s)\n", SLUICE_VERSION, SL_PROTOCOL_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    if (!strcmp(commands[i].name, name)) return commands[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "sluice: unknown command \"%s\"\n\n", name);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,114 @@
+/* sluice platform: running connectors as child processes and syncing.
+ *
+ * A sync runs the source and destination as children, pumps messages from
+ * one to the other, and commits a STATE to the state file only once the
+ * destination has echoed it (so the records before it are durable). */
+#ifndef SLUICE_PLATFORM_H
+#define SLUICE_PLATFORM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sluice/json.h"
+#include "sluice/protocol.h"
+
+/* ---- connectors and child processes ---- */
+
+/* Resolve a connector reference: a built-in name ("source-faker", found
+ * beside the running sluice binary), a path to an executable, or a
+ * connector directory. Writes the executable path into out. */
+sl_code sl_connector_resolve(const char *ref, char *out, size_t outlen, sl_err *err);
+
+typedef struct sl_proc {
+  pid_t pid;
+  int in_fd;  /* child's stdin, or -1 */
+  int out_fd; /* child's stdout */
+  const char *name;
+} sl_proc;
+
+/* Start exe with argv (argv[0] is set to exe). The child gets its own
+ * process group so a terminal's Ctrl-C reaches only sluice, which then
+ * stops the children in order. */
+sl_code sl_proc_spawn(sl_proc *p, const char *name, const char *exe, const char *const *args,
+                      bool want_stdin, sl_err *err);
+/* Wait for exit; returns the exit code, or 128+signal. */
+int sl_proc_wait(sl_proc *p);
+void sl_proc_kill(sl_proc *p, int sig);
+
+/* Run `exe <args>` to completion and collect every stdout line that is a
+ * protocol message of type want (first one) into *out (new reference).
+ * Non-JSON lines and LOG messages are passed to the log callback. */
+typedef void (*sl_log_fn)(void *payload, const char *who, const char *level, const char *msg);
+sl_code sl_connector_call(const char *name, const char *exe, const char *const *args,
+                          sl_msg_type want, json_t **out, int *exit_code, sl_log_fn log,
+                          void *payload, sl_err *err);
+
+/* ---- configured catalogs ---- */
+
+typedef struct sl_catalog_opts {
+  const char *const *streams; /* NULL-terminated names to keep, or NULL for all */
+  bool full_refresh;          /* force full_refresh + overwrite */
+} sl_catalog_opts;
+
+/* Build a ConfiguredAirbyteCatalog from a discovered AirbyteCatalog:
+ * incremental where supported (else full refresh); append_dedup where there
+ * is a primary key, else append; overwrite for full refresh. */
+sl_code sl_catalog_configure(const json_t *discovered, const sl_catalog_opts *opts, json_t **out,
+                             sl_err *err);
+
+/* ---- the state file ---- */
+
+/* Committed state, in Airbyte's file format: an array of bare state
+ * messages (one per stream, or one GLOBAL), or a legacy object. */
+typedef struct sl_statefile {
+  char *path;
+  json_t *root; /* array (or object for LEGACY) */
+} sl_statefile;
+
+sl_code sl_statefile_load(sl_statefile *sf, const char *path, sl_err *err);
+/* Merge one echoed state message (destinationStats/sourceStats dropped). */
+sl_code sl_statefile_apply(sl_statefile *sf, const json_t *state_msg, sl_err *err);
+/* Atomically replace the file (write, fsync, rename, fsync dir). */
+sl_code sl_statefile_save(sl_statefile *sf, sl_err *err);
+void sl_statefile_dispose(sl_statefile *sf);
+
+/* ---- sync ---- */
+
+typedef struct sl_stream_stats {
+  char *name;
+  char *ns;
+  uint64_t records_read, bytes_read;
+  uint64_t records_committed;
+  uint64_t errors;
+  int64_t started_ms, finished_ms;
+  const char *status; /* last STREAM_STATUS seen from the source */
+} sl_stream_stats;
+
+typedef struct sl_sync_opts {
+  const char *source, *source_config;
+  const char *destination, *destination_config;
+  const char *state_file;      /* may be NULL: state is then not kept */
+  const char *const *streams;  /* NULL-terminated, or NULL for all */
+  bool full_refresh;
+  bool progress;               /* live progress line on stderr */
+  size_t max_message_bytes;    /* 0: 64 MiB */
+  const char *protocol_log;    /* append every message seen to this file (tests) */
+} sl_sync_opts;
+
+typedef struct sl_sync_result {
+  sl_stream_stats *streams;
+  size_t n_streams;
+  uint64_t states_committed;
+  int source_exit, destination_exit;
+  int64_t started_ms, finished_ms;
+  bool interrupted;
+} sl_sync_result;
+
+/* Run a sync. Returns SL_EOK when both sides succeeded. */
+sl_code sl_sync_run(const sl_sync_opts *opts, sl_sync_result *res, sl_err *err);
+void sl_sync_result_dispose(sl_sync_result *res);
+/* Ask a running sync to stop (from a signal handler). */
+void sl_sync_interrupt(void);
+
+#endif
