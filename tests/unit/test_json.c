@@ -114,3 +114,20 @@ TEST(buf_respects_max) {
   CHECK_INT(b.len, 10);
   sl_buf_dispose(&b);
 }
+
+TEST(json_double_fast_path_roundtrips) {
+  const double vals[] = {1.88, -2.5, 123456.789, 0.1, 0.3, 1e-7, 1e21, 5e-324, 9007199254740993.0, 0.000123};
+  for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+    char p[40];
+    size_t n = sl_json_fmt_double(p, vals[i], false);
+    p[n] = 0;
+    CHECK(strtod(p, NULL) == vals[i]);
+  }
+  char p[40];
+  p[sl_json_fmt_double(p, 1.88, false)] = 0;
+  CHECK_STR(p, "1.88");
+  p[sl_json_fmt_double(p, -2.5, true)] = 0;
+  CHECK_STR(p, "-2.5");
+  p[sl_json_fmt_double(p, 3.0, true)] = 0;
+  CHECK_STR(p, "3.0");
+}

@@ -1,0 +1,131 @@
+#include <stdlib.h>
+
+#include "sluice/sluice.h"
+#include "test.h"
+
+static json_t *load(const char *text) {
+  json_t *v = NULL;
+  sl_json_load_str(text, strlen(text), "test", &v, NULL);
+  return v;
+}
+
+#define STREAM(name, extra) \
+  "{\"stream\":{\"name\":\"" name "\",\"json_schema\":{},\"supported_sync_modes\":[\"full_refresh\",\"incremental\"]" extra "}"
+
+TEST(catalog_resolves_cursor_pk_and_generations) {
+  json_t *c = load("{\"streams\":[" STREAM("users", ",\"default_cursor_field\":[\"updated_at\"],\"source_defined_primary_key\":[[\"id\"]]")
+                   ",\"sync_mode\":\"incremental\",\"destination_sync_mode\":\"append_dedup\","
+                   "\"generation_id\":3,\"minimum_generation_id\":3,\"sync_id\":77,\"x-unknown\":1}]}");
+  sl_catalog cat;
+  sl_err err = SL_ERR_INIT;
+  CHECK(sl_catalog_parse(c, "cat.json", &cat, &err) == SL_EOK);
+  CHECK_INT(cat.n, 1);
+  sl_cstream *cs = sl_catalog_find(&cat, "users", NULL);
+  CHECK(cs);
+  CHECK_INT(cs->sync_mode, SL_SYNC_INCREMENTAL);
+  CHECK_INT(cs->dest_mode, SL_DEST_APPEND_DEDUP);
+  CHECK_INT(cs->cursor.n, 1);
+  CHECK_STR(cs->cursor.parts[0], "updated_at");
+  CHECK_INT(cs->n_pk, 1);
+  CHECK_STR(cs->pk[0].parts[0], "id");
+  CHECK(cs->has_generation);
+  CHECK_INT(cs->generation_id, 3);
+  CHECK_INT(cs->sync_id, 77);
+  sl_catalog_dispose(&cat);
+  json_decref(c);
+}
+
+TEST(catalog_errors_name_file_and_stream) {
+  sl_catalog cat;
+  sl_err err = SL_ERR_INIT;
+  json_t *c = load("{\"streams\":[" STREAM("users", "") ",\"sync_mode\":\"sideways\",\"destination_sync_mode\":\"append\"}]}");
+  CHECK(sl_catalog_parse(c, "cat.json", &cat, &err) == SL_ECATALOG);
+  CHECK_CONTAINS(err.msg, "cat.json");
+  CHECK_CONTAINS(err.msg, "\"users\"");
+  CHECK_CONTAINS(err.msg, "sideways");
+  json_decref(c);
+  c = load("{\"streams\":[{\"sync_mode\":\"full_refresh\"}]}");
+  CHECK(sl_catalog_parse(c, "cat.json", &cat, &err) == SL_ECATALOG);
+  CHECK_CONTAINS(err.msg, "streams[0]");
+  json_decref(c);
+  /* Lenient on destination modes outside the schema. */
+  c = load("{\"streams\":[" STREAM("u", "") ",\"sync_mode\":\"full_refresh\",\"destination_sync_mode\":\"INVALID\"}]}");
+  CHECK(sl_catalog_parse(c, "cat.json", &cat, &err) == SL_EOK);
+  CHECK_INT(cat.streams[0].dest_mode, SL_DEST_UNKNOWN);
+  sl_catalog_dispose(&cat);
+  json_decref(c);
+}
+
+TEST(state_forms_attach_to_streams) {
+  json_t *c = load("{\"streams\":[" STREAM("a", "") ",\"sync_mode\":\"incremental\",\"destination_sync_mode\":\"append\"},"
+                   STREAM("b", "") ",\"sync_mode\":\"incremental\",\"destination_sync_mode\":\"append\"}]}");
+  sl_catalog cat;
+  sl_err err = SL_ERR_INIT;
+  CHECK(sl_catalog_parse(c, "cat", &cat, &err) == SL_EOK);
+  json_t *s = load("[{\"type\":\"STREAM\",\"stream\":{\"stream_descriptor\":{\"name\":\"a\"},\"stream_state\":{\"c\":5}}},"
+                   "{\"type\":\"STREAM\",\"stream\":{\"stream_descriptor\":{\"name\":\"b\"},\"stream_state\":null}}]");
+  sl_state st;
+  CHECK(sl_state_parse(s, "state.json", &cat, &st, &err) == SL_EOK);
+  CHECK_INT(st.type, SL_STATE_STREAM);
+  CHECK_INT(json_integer_value(json_object_get(cat.streams[0].state, "c")), 5);
+  CHECK(cat.streams[1].state == NULL); /* null means reset */
+  sl_state_dispose(&st);
+  json_decref(s);
+  s = load("[{\"type\":\"GLOBAL\",\"global\":{\"shared_state\":{\"lsn\":9},\"stream_states\":"
+           "[{\"stream_descriptor\":{\"name\":\"b\"},\"stream_state\":{\"c\":2}}]}}]");
+  CHECK(sl_state_parse(s, "state.json", &cat, &st, &err) == SL_EOK);
+  CHECK_INT(st.type, SL_STATE_GLOBAL);
+  CHECK_INT(json_integer_value(json_object_get(st.shared, "lsn")), 9);
+  CHECK_INT(json_integer_value(json_object_get(cat.streams[1].state, "c")), 2);
+  sl_state_dispose(&st);
+  json_decref(s);
+  s = load("{\"cursor\":1}");
+  CHECK(sl_state_parse(s, "state.json", &cat, &st, &err) == SL_EOK);
+  CHECK_INT(st.type, SL_STATE_LEGACY);
+  sl_state_dispose(&st);
+  json_decref(s);
+  s = load("[{\"type\":\"WEIRD\"}]");
+  CHECK(sl_state_parse(s, "state.json", &cat, &st, &err) == SL_ESTATE);
+  CHECK_CONTAINS(err.msg, "state.json");
+  CHECK_CONTAINS(err.msg, "WEIRD");
+  json_decref(s);
+  sl_catalog_dispose(&cat);
+  json_decref(c);
+}
+
+TEST(secrets_are_scrubbed_including_nested_oneof) {
+  json_t *spec = load("{\"type\":\"object\",\"properties\":{\"password\":{\"type\":\"string\",\"airbyte_secret\":true},"
+                      "\"auth\":{\"oneOf\":[{\"properties\":{\"token\":{\"type\":\"string\",\"airbyte_secret\":true}}}]},"
+                      "\"host\":{\"type\":\"string\"}}}");
+  json_t *cfg = load("{\"password\":\"hunter22\",\"auth\":{\"token\":\"tok-123\"},\"host\":\"db.local\"}");
+  sl_secrets *s = sl_secrets_collect(spec, cfg);
+  char *t = sl_secrets_scrub(s, "login hunter22@db.local with tok-123");
+  CHECK_STR(t, "login **********@db.local with **********");
+  free(t);
+  sl_secrets_free(s);
+  json_decref(spec);
+  json_decref(cfg);
+}
+
+TEST(every_error_code_is_documented) {
+  FILE *f = fopen("docs/errors.md", "r");
+  CHECK(f);
+  static char doc[65536];
+  size_t n = fread(doc, 1, sizeof doc - 1, f);
+  fclose(f);
+  doc[n] = 0;
+#define DOC_CHECK(name, value, ft, desc) CHECK_CONTAINS(doc, "| " #name " |");
+  SL_ERR_MAP(DOC_CHECK)
+#undef DOC_CHECK
+}
+
+TEST(message_type_names_roundtrip) {
+  const char *names[] = {"RECORD", "STATE", "LOG", "SPEC", "CONNECTION_STATUS", "CATALOG", "TRACE", "CONTROL", "DESTINATION_CATALOG"};
+  for (size_t i = 0; i < 9; i++) {
+    sl_msg_type t = sl_msg_type_parse(names[i], strlen(names[i]));
+    CHECK(t != SL_MSG_UNKNOWN);
+    CHECK_STR(sl_msg_type_name(t), names[i]);
+  }
+  CHECK_STR(sl_msg_payload_key(SL_MSG_CONNECTION_STATUS), "connectionStatus");
+  CHECK_INT(sl_msg_type_parse("record", 6), SL_MSG_UNKNOWN);
+}
