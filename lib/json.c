@@ -1,6 +1,7 @@
 #include "sluice/json.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -167,6 +168,14 @@ static const unsigned char esc_class[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
+/* Non-zero when one of the 8 bytes of x is < 0x20, '"', '\\' or >= 0x80. */
+static inline uint64_t swar_needs_escape(uint64_t x) {
+  const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+  uint64_t lt20 = (x - ones * 0x20) & ~x;
+  uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
+  return (lt20 | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x) & high;
+}
+
 sl_code sl_json_escape(sl_buf *b, const char *s, size_t len) {
   /* Worst case: every byte becomes \u00XX (6) or U+FFFD (3 bytes per byte). */
   if (sl_buf_ensure(b, len * 6 + 2)) return SL_ELIMIT;
@@ -174,19 +183,26 @@ sl_code sl_json_escape(sl_buf *b, const char *s, size_t len) {
   const unsigned char *p = (const unsigned char *)s, *end = p + len;
   *o++ = '"';
   while (p < end) {
-    /* Eight bytes at a time while none needs attention (SWAR: a byte below
-     * 0x20, a quote, a backslash or a non-ASCII byte stops the run). */
-    while (end - p >= 8) {
+    /* Eight bytes at a time while none needs attention: a byte below 0x20,
+     * a quote, a backslash or a non-ASCII byte stops the run. The tail is
+     * checked in a word padded with 'a', so short clean strings never take
+     * the byte loop. */
+    while (p < end) {
+      size_t take = end - p >= 8 ? 8 : (size_t)(end - p);
       uint64_t x;
-      memcpy(&x, p, 8);
-      const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-      uint64_t lt20 = (x - ones * 0x20) & ~x;
-      uint64_t q = x ^ (ones * '"'), bs = x ^ (ones * '\\');
-      uint64_t hit = (lt20 | ((q - ones) & ~q) | ((bs - ones) & ~bs) | x) & high;
-      if (hit) break;
-      memcpy(o, p, 8);
-      o += 8;
-      p += 8;
+      if (take == 8) {
+        memcpy(&x, p, 8);
+      } else if (p - (const unsigned char *)s + (ptrdiff_t)take >= 8) {
+        memcpy(&x, end - 8, 8); /* overlaps bytes already copied: at worst a false stop */
+      } else {
+        x = 0x6161616161616161ull; /* 'a' in every byte, built in registers */
+        for (size_t i = 0; i < take; i++)
+          x = (x & ~(0xFFull << (8 * i))) | ((uint64_t)p[i] << (8 * i));
+      }
+      if (swar_needs_escape(x)) break;
+      memcpy(o, p, take);
+      o += take;
+      p += take;
     }
     while (p < end && !esc_class[*p]) *o++ = (char)*p++;
     if (p == end) break;
