@@ -13,10 +13,12 @@
 typedef struct run_opts {
   const char *verb;
   const char *connector, *config, *catalog, *state, *streams;
-  bool json;
+  bool json, validate;
 } run_opts;
 
 typedef struct run_view {
+  sl_catalog *validate; /* check records against their stream schemas */
+  uint64_t invalid;
   bool pretty, color;
   bool check_failed, got_result;
   sl_msg_type want;
@@ -31,6 +33,10 @@ static int parse_args(run_opts *o, const char *verb, int argc, char **argv, sl_e
     const char **slot = NULL;
     if (!strcmp(argv[i], "--json")) {
       o->json = true;
+      continue;
+    }
+    if (!strcmp(argv[i], "--validate")) {
+      o->validate = true;
       continue;
     }
     if (!strcmp(argv[i], "--config")) slot = &o->config;
@@ -99,9 +105,21 @@ static void show_catalog(run_view *v, json_t *cat) {
   }
 }
 
+static void validate_record(run_view *v, json_t *rec) {
+  const char *name = json_string_value(json_object_get(rec, "stream"));
+  sl_cstream *cs = name ? sl_catalog_find(v->validate, name, json_string_value(json_object_get(rec, "namespace"))) : NULL;
+  if (!cs) return;
+  char what[300];
+  snprintf(what, sizeof what, "stream %s record %llu", name, (unsigned long long)v->records);
+  sl_err err = SL_ERR_INIT;
+  if (sl_schema_validate(cs->json_schema, json_object_get(rec, "data"), what, &err)) {
+    if (v->invalid++ < 20) fprintf(stderr, "%sinvalid record:%s %s\n", c(v, "\033[1;31m"), c(v, "\033[0m"), err.msg);
+  }
+}
+
 static void show_line(run_view *v, const char *line, size_t len) {
   static const char rec_prefix[] = "{\"type\":\"RECORD\"";
-  if (!v->pretty && len > sizeof rec_prefix && !memcmp(line, rec_prefix, sizeof rec_prefix - 1)) {
+  if (!v->pretty && !v->validate && len > sizeof rec_prefix && !memcmp(line, rec_prefix, sizeof rec_prefix - 1)) {
     v->records++; /* raw mode: records pass through unparsed */
     fwrite(line, 1, len, stdout);
     fputc('\n', stdout);
@@ -119,7 +137,10 @@ static void show_line(run_view *v, const char *line, size_t len) {
   }
   if (t == v->want) v->got_result = true;
   json_t *p = json_object_get(m, sl_msg_payload_key(t) ? sl_msg_payload_key(t) : "");
-  if (t == SL_MSG_RECORD) v->records++;
+  if (t == SL_MSG_RECORD) {
+    v->records++;
+    if (v->validate) validate_record(v, p);
+  }
   if (t == SL_MSG_STATE) v->states++;
   if (t == SL_MSG_CONNECTION_STATUS && strcmp(json_string_value(json_object_get(p, "status")) ?: "", "SUCCEEDED")) {
     v->check_failed = true;
@@ -209,6 +230,13 @@ static int run(const char *verb, sl_msg_type want, int argc, char **argv) {
   if (o.state && !strcmp(verb, "read")) args[n++] = "--state", args[n++] = o.state;
   args[n] = NULL;
   run_view v = {.pretty = !o.json && isatty(STDOUT_FILENO), .color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR"), .want = want};
+  sl_catalog vcat = {0};
+  if (o.validate && o.catalog) {
+    json_t *root;
+    if (sl_json_load_file(o.catalog, &root, &err) || sl_catalog_parse(root, o.catalog, &vcat, &err)) return cli_fail(&err, NULL);
+    json_decref(root);
+    v.validate = &vcat;
+  }
   sl_proc p;
   if (sl_proc_spawn(&p, o.connector, exe, args, false, &err)) return cli_fail(&err, NULL);
   FILE *f = fdopen(p.out_fd, "r");
@@ -223,6 +251,8 @@ static int run(const char *verb, sl_msg_type want, int argc, char **argv) {
   if (f) fclose(f);
   int code = sl_proc_wait(&p);
   if (tmp_catalog[0]) unlink(tmp_catalog);
+  sl_catalog_dispose(&vcat);
+  if (v.invalid) fprintf(stderr, "%llu record(s) do not match their stream schema\n", (unsigned long long)v.invalid);
   if (v.pretty && want == SL_MSG_RECORD)
     fprintf(stderr, "%llu record(s), %llu state(s), %llu error(s)\n", (unsigned long long)v.records,
             (unsigned long long)v.states, (unsigned long long)v.errors);
@@ -231,7 +261,7 @@ static int run(const char *verb, sl_msg_type want, int argc, char **argv) {
                v.first_error[0] ? ": " : "", v.first_error);
     return cli_fail(&err, NULL);
   }
-  if (v.check_failed) return 1;
+  if (v.check_failed || v.invalid) return 1;
   if (want != SL_MSG_RECORD && !v.got_result) {
     sl_err_set(&err, SL_ECONNECTOR, "%s %s exited 0 without a %s message", o.connector, verb, sl_msg_type_name(want));
     return cli_fail(&err, NULL);

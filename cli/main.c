@@ -14,7 +14,8 @@ static const cli_cmd commands[] = {
     {"discover", cmd_discover, "list a source's streams and schemas",
      "sluice discover <connector> --config FILE [--json]"},
     {"read", cmd_read, "read records from a source",
-     "sluice read <connector> --config FILE [--catalog FILE | --streams a,b] [--state FILE] [--json]"},
+     "sluice read <connector> --config FILE [--catalog FILE | --streams a,b] [--state FILE] [--json]\n"
+     "            [--validate]   (check every record against its stream's JSON schema)"},
     {"sync", cmd_sync, "move data from a source to a destination, keeping state",
      "sluice sync --source C --source-config FILE --destination C --destination-config FILE\n"
      "            [--streams a,b] [--state-file FILE] [--full-refresh] [--max-message-size BYTES]\n"
