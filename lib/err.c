@@ -32,8 +32,11 @@ const char *sl_err_failure_type(sl_code code) {
 
 sl_code sl_err_vset(sl_err *err, sl_code code, const char *fmt, va_list ap) {
   if (err) {
+    /* Format aside first: callers may pass err->msg itself as an argument. */
+    char tmp[SL_ERR_MSG_MAX];
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    memcpy(err->msg, tmp, sizeof tmp);
     err->code = code;
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
   }
   return code;
 }

@@ -129,3 +129,13 @@ TEST(message_type_names_roundtrip) {
   CHECK_STR(sl_msg_payload_key(SL_MSG_CONNECTION_STATUS), "connectionStatus");
   CHECK_INT(sl_msg_type_parse("record", 6), SL_MSG_UNKNOWN);
 }
+
+TEST(err_set_may_reuse_its_own_message) {
+  sl_err err = SL_ERR_INIT;
+  sl_err_set(&err, SL_EJSON, "cfg.json:1:2: bad");
+  sl_err_set(&err, SL_ECONFIG, "%s", err.msg);
+  CHECK_INT(err.code, SL_ECONFIG);
+  CHECK_STR(err.msg, "cfg.json:1:2: bad");
+  sl_err_wrap(&err, "stream %s", "users");
+  CHECK_STR(err.msg, "stream users: cfg.json:1:2: bad");
+}

@@ -1,0 +1,452 @@
+/* destination-jsonl: one JSON-lines file per stream in a directory.
+ *
+ * Each record becomes one line
+ *   {"_airbyte_raw_id":"<uuid>","_airbyte_extracted_at":<ms>,
+ *    "_airbyte_generation_id":<n|null>,"_airbyte_meta":{"changes":[...],
+ *    "sync_id":<n|null>},"_airbyte_data":{...}}
+ * appended to <dir>/<stream>.jsonl (<namespace>_<stream>.jsonl with a
+ * namespace). Overwrite writes <file>.tmp and renames it over the file when
+ * the stream's COMPLETE arrives; without COMPLETE the old file is untouched
+ * and the .tmp stays for the next attempt. flush = write + fsync. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sluice/sluice.h"
+
+#define OUT_CHUNK (1 << 20)
+#define PUT_LIT(b, lit) sl_buf_put((b), (lit), sizeof(lit) - 1)
+
+static const char spec[] =
+    "{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
+    "\"title\":\"JSON Lines Destination Spec\",\"type\":\"object\","
+    "\"required\":[\"destination_path\"],\"additionalProperties\":true,"
+    "\"properties\":{\"destination_path\":{\"type\":\"string\",\"minLength\":1,"
+    "\"title\":\"Directory\","
+    "\"description\":\"Directory for the files, created if missing: one <stream>.jsonl per stream "
+    "(<namespace>_<stream>.jsonl with a namespace). Modes: append; overwrite (written to "
+    "<file>.tmp, renamed over the file when the stream completes); append_dedup is stored as "
+    "append (a file keeps every version of a record).\","
+    "\"examples\":[\"/var/lib/sluice/export\"]}}}";
+
+typedef struct jstream {
+  const sl_cstream *cs;
+  char *final, *tmp;
+  int fd;
+  bool staged; /* writing <file>.tmp */
+  bool dirty;  /* written since the last fsync */
+  bool has_gen, has_sync;
+  int64_t gen, sync_id;
+  sl_buf out;
+} jstream;
+
+typedef struct jdest {
+  char *dir;
+  jstream *streams;
+  size_t n;
+  uint64_t rng[4];
+} jdest;
+
+/* ---- small helpers ---- */
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static inline uint64_t rng_next(uint64_t s[4]) {
+  uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return r;
+}
+
+static void rng_seed(uint64_t s[4]) {
+  if (getrandom(s, 4 * sizeof *s, 0) != (ssize_t)(4 * sizeof *s)) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    s[0] = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull;
+    s[1] = (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 32);
+    s[2] = 0xD1B54A32D192ED03ull;
+    s[3] = 0x2545F4914F6CDD1Dull;
+  }
+  if (!(s[0] | s[1] | s[2] | s[3])) s[0] = 1;
+}
+
+/* 36 characters of a random (version 4) UUID. */
+static void uuid4(uint64_t rng[4], char *o) {
+  static const char hex[] = "0123456789abcdef";
+  uint8_t b[16];
+  uint64_t a = rng_next(rng), c = rng_next(rng);
+  memcpy(b, &a, 8);
+  memcpy(b + 8, &c, 8);
+  b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+  b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
+    *o++ = hex[b[i] >> 4];
+    *o++ = hex[b[i] & 15];
+  }
+}
+
+static sl_code mkdirs(const char *path, sl_err *err) {
+  char *p = strdup(path);
+  if (!p) return SL_ENOMEM;
+  for (char *s = p + 1;; s++) {
+    if (*s == '/' || !*s) {
+      char c = *s;
+      *s = 0;
+      if (mkdir(p, 0777) && errno != EEXIST) {
+        sl_err_set(err, SL_ECONFIG, "cannot create the directory %s: %s", p, strerror(errno));
+        free(p);
+        return SL_ECONFIG;
+      }
+      *s = c;
+      if (!c) break;
+    }
+  }
+  free(p);
+  struct stat sb;
+  if (stat(path, &sb) || !S_ISDIR(sb.st_mode))
+    return sl_err_set(err, SL_ECONFIG, "%s is not a directory", path);
+  return SL_EOK;
+}
+
+/* A file name from a stream name: no '/', no control bytes, no leading '.'. */
+static void sanitize(sl_buf *b, const char *s) {
+  if (!*s) sl_buf_putc(b, '_');
+  for (const char *p = s; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    sl_buf_putc(b, (c == '/' || c < 0x20 || c == 0x7f || (p == s && c == '.')) ? '_' : (char)c);
+  }
+}
+
+static sl_code fsync_dir(const char *dir, sl_err *err) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd < 0 || (fsync(fd) && errno != EINVAL)) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    return sl_err_set(err, SL_EIO, "%s: fsync of the directory: %s", dir, strerror(e));
+  }
+  close(fd);
+  return SL_EOK;
+}
+
+static sl_code write_all(int fd, const char *p, size_t n, const char *path, sl_err *err) {
+  while (n) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return sl_err_set(err, SL_EIO, "%s: write: %s", path, strerror(errno));
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return SL_EOK;
+}
+
+/* Cut a partial last line left by an interrupted run (it was never
+ * acknowledged by a state, and would glue itself to the next record). */
+static sl_code trim_partial_line(int fd, const char *path, sl_err *err) {
+  struct stat sb;
+  if (fstat(fd, &sb)) return sl_err_set(err, SL_EIO, "%s: stat: %s", path, strerror(errno));
+  off_t end = sb.st_size;
+  char buf[65536];
+  while (end > 0) {
+    size_t n = end < (off_t)sizeof buf ? (size_t)end : sizeof buf;
+    ssize_t r = pread(fd, buf, n, end - (off_t)n);
+    if (r != (ssize_t)n) return sl_err_set(err, SL_EIO, "%s: read: %s", path, strerror(errno));
+    char *nl = memrchr(buf, '\n', n);
+    if (nl) {
+      end = end - (off_t)n + (nl - buf) + 1;
+      break;
+    }
+    end -= (off_t)n;
+  }
+  if (end == sb.st_size) return SL_EOK;
+  if (ftruncate(fd, end)) return sl_err_set(err, SL_EIO, "%s: truncate: %s", path, strerror(errno));
+  sl_dest_log("WARN", "%s: removed a partial last line (%lld bytes) left by an interrupted run", path,
+              (long long)(sb.st_size - end));
+  return SL_EOK;
+}
+
+static sl_code open_append(const char *path, bool truncate, int *fd, sl_err *err) {
+  *fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0666);
+  if (*fd < 0) return sl_err_set(err, SL_EIO, "cannot open %s: %s", path, strerror(errno));
+  int rfd = open(path, O_RDWR | O_CLOEXEC);
+  if (rfd < 0) return SL_EOK; /* write-only file: nothing to trim */
+  sl_code rc = trim_partial_line(rfd, path, err);
+  close(rfd);
+  return rc;
+}
+
+/* The generation of the first line of a .tmp file, or false if unknown. */
+static bool tmp_generation(const char *path, bool *is_null, int64_t *gen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  const char *key = "\"_airbyte_generation_id\":";
+  char *p = strstr(buf, key);
+  if (!p) return false;
+  p += strlen(key);
+  *is_null = !strncmp(p, "null", 4);
+  *gen = *is_null ? 0 : strtoll(p, NULL, 10);
+  return true;
+}
+
+static sl_code drain(jstream *s, sl_err *err) {
+  if (!s->out.len) return SL_EOK;
+  sl_code rc = write_all(s->fd, s->out.data, s->out.len, s->staged ? s->tmp : s->final, err);
+  s->out.len = 0;
+  s->dirty = true;
+  return rc;
+}
+
+static sl_code sync_stream(jstream *s, sl_err *err) {
+  if (s->fd < 0) return SL_EOK;
+  sl_code rc = drain(s, err);
+  if (rc) return rc;
+  if (s->dirty && fsync(s->fd))
+    return sl_err_set(err, SL_EIO, "%s: fsync: %s", s->staged ? s->tmp : s->final, strerror(errno));
+  s->dirty = false;
+  return SL_EOK;
+}
+
+/* ---- callbacks ---- */
+
+static const char *config_dir(const json_t *config) {
+  return json_string_value(json_object_get(config, "destination_path"));
+}
+
+static sl_code jsonl_check(const json_t *config, sl_err *err) {
+  const char *dir = config_dir(config);
+  if (!dir || !*dir) return sl_err_set(err, SL_ECONFIG, "destination_path is required");
+  sl_code rc = mkdirs(dir, err);
+  if (rc) return rc;
+  char probe[4096];
+  snprintf(probe, sizeof probe, "%s/.sluice-check-%ld", dir, (long)getpid());
+  int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 || write(fd, "ok\n", 3) != 3) {
+    int e = errno;
+    if (fd >= 0) {
+      close(fd);
+      unlink(probe);
+    }
+    return sl_err_set(err, SL_ECONFIG, "the directory %s is not writable: %s", dir, strerror(e));
+  }
+  close(fd);
+  if (unlink(probe))
+    return sl_err_set(err, SL_ECONFIG, "cannot delete files in %s: %s", dir, strerror(errno));
+  return SL_EOK;
+}
+
+static void jsonl_close(void *h, bool ok);
+
+static sl_code open_impl(jdest *d, const json_t *config, const sl_catalog *cat, sl_err *err) {
+  const char *dir = config_dir(config);
+  if (!dir || !*dir) return sl_err_set(err, SL_ECONFIG, "destination_path is required");
+  if (!(d->dir = strdup(dir))) return SL_ENOMEM;
+  sl_code rc = mkdirs(dir, err);
+  if (rc) return rc;
+  rng_seed(d->rng);
+  d->n = cat->n;
+  d->streams = calloc(cat->n ? cat->n : 1, sizeof *d->streams);
+  if (!d->streams) return SL_ENOMEM;
+  for (size_t i = 0; i < cat->n; i++) d->streams[i].fd = -1;
+  for (size_t i = 0; i < cat->n; i++) {
+    jstream *s = &d->streams[i];
+    const sl_cstream *cs = &cat->streams[i];
+    sl_buf b;
+    sl_buf_init(&b, 1 << 20);
+    sl_buf_appendf(&b, "%s/", dir);
+    if (cs->ns) {
+      sanitize(&b, cs->ns);
+      sl_buf_putc(&b, '_');
+    }
+    sanitize(&b, cs->name);
+    sl_buf_append(&b, ".jsonl", 6);
+    s->final = strdup(sl_buf_cstr(&b));
+    sl_buf_append(&b, ".tmp", 4);
+    s->tmp = strdup(sl_buf_cstr(&b));
+    sl_buf_dispose(&b);
+    if (!s->final || !s->tmp) return SL_ENOMEM;
+    sl_buf_init(&s->out, (size_t)1 << 31);
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(d->streams[j].final, s->final))
+        return sl_err_set(err, SL_ECATALOG, "streams \"%s\" and \"%s\" would both be written to %s",
+                          cat->streams[j].name, cs->name, s->final);
+  }
+  return SL_EOK;
+}
+
+static sl_code jsonl_open(const json_t *config, const sl_catalog *cat, void **handle, sl_err *err) {
+  jdest *d = calloc(1, sizeof *d);
+  *handle = NULL;
+  if (!d) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  sl_code rc = open_impl(d, config, cat, err);
+  if (rc) {
+    if (!err->msg[0]) sl_err_set(err, rc, "%s", sl_strerror(rc));
+    jsonl_close(d, false);
+    return rc;
+  }
+  *handle = d;
+  return SL_EOK;
+}
+
+/* Append the whole .tmp left by an earlier overwrite attempt to the file. */
+static sl_code transfer_tmp(jstream *s, sl_err *err) {
+  int in = open(s->tmp, O_RDONLY | O_CLOEXEC);
+  if (in < 0) return sl_err_set(err, SL_EIO, "cannot open %s: %s", s->tmp, strerror(errno));
+  char buf[65536];
+  sl_code rc = SL_EOK;
+  for (;;) {
+    ssize_t n = read(in, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) rc = sl_err_set(err, SL_EIO, "%s: read: %s", s->tmp, strerror(errno));
+    if (n <= 0) break;
+    if ((rc = write_all(s->fd, buf, (size_t)n, s->final, err))) break;
+  }
+  close(in);
+  if (!rc && fsync(s->fd)) rc = sl_err_set(err, SL_EIO, "%s: fsync: %s", s->final, strerror(errno));
+  if (!rc && unlink(s->tmp)) rc = sl_err_set(err, SL_EIO, "cannot remove %s: %s", s->tmp, strerror(errno));
+  if (!rc)
+    sl_dest_log("INFO", "%s: appended the records of an earlier interrupted overwrite (%s)", s->final, s->tmp);
+  return rc;
+}
+
+static sl_code jsonl_stream_open(void *h, sl_dstream *ds, sl_err *err) {
+  jdest *d = h;
+  const sl_cstream *cs = ds->cs;
+  jstream *s = &d->streams[cs->index];
+  ds->user = s;
+  s->cs = cs;
+  json_t *g = json_object_get(cs->json, "generation_id"), *sy = json_object_get(cs->json, "sync_id");
+  if ((s->has_gen = json_is_integer(g))) s->gen = json_integer_value(g);
+  if ((s->has_sync = json_is_integer(sy))) s->sync_id = json_integer_value(sy);
+  s->staged = cs->dest_mode == SL_DEST_OVERWRITE || (cs->has_generation && cs->minimum_generation_id > 0);
+  struct stat sb;
+  bool tmp_exists = stat(s->tmp, &sb) == 0;
+  if (!s->staged) {
+    sl_code rc = open_append(s->final, false, &s->fd, err);
+    if (!rc && tmp_exists) rc = transfer_tmp(s, err);
+    return rc;
+  }
+  /* A .tmp of this generation (or without generations) is resumed: the
+   * source resumes from the last state, whose records it holds. */
+  bool keep = tmp_exists;
+  if (tmp_exists && s->has_gen) {
+    bool is_null;
+    int64_t gen;
+    if (tmp_generation(s->tmp, &is_null, &gen) && (is_null || gen != s->gen)) keep = false;
+  }
+  if (tmp_exists)
+    sl_dest_log("INFO", "%s: %s", s->tmp,
+                keep ? "resuming the file left by an earlier attempt"
+                     : "dropping the file left by an earlier generation");
+  return open_append(s->tmp, !keep, &s->fd, err);
+}
+
+static sl_code jsonl_write(void *h, sl_dstream *ds, const sl_drecord *rec, sl_err *err) {
+  jdest *d = h;
+  jstream *s = ds->user;
+  sl_buf *b = &s->out;
+  size_t start = b->len;
+  if (sl_buf_ensure(b, 128)) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  char *p = b->data + b->len;
+  static const char k1[] = "{\"_airbyte_raw_id\":\"", k2[] = "\",\"_airbyte_extracted_at\":";
+  memcpy(p, k1, sizeof k1 - 1);
+  uuid4(d->rng, p + sizeof k1 - 1);
+  memcpy(p + sizeof k1 - 1 + 36, k2, sizeof k2 - 1);
+  b->len += sizeof k1 - 1 + 36 + sizeof k2 - 1;
+  b->len += sl_json_fmt_int(b->data + b->len, rec->emitted_at);
+  bool bad = PUT_LIT(b, ",\"_airbyte_generation_id\":") != SL_EOK;
+  sl_jw w;
+  sl_jw_init(&w, b);
+  if (s->has_gen) sl_jw_int(&w, s->gen);
+  else sl_jw_null(&w);
+  bad |= w.rc || PUT_LIT(b, ",\"_airbyte_meta\":{\"changes\":[");
+  sl_jw_init(&w, b);
+  sl_jv changes;
+  if (rec->has_meta && sl_jv_get(rec->meta, "changes", &changes) && sl_jv_type(changes) == SL_JARRAY)
+    for (sl_jv x = sl_jv_first(changes); sl_jv_more(changes, x); x = sl_jv_next(x)) sl_jw_jv(&w, x);
+  bad |= w.rc || PUT_LIT(b, "],\"sync_id\":");
+  sl_jw_init(&w, b);
+  if (s->has_sync) sl_jw_int(&w, s->sync_id);
+  else sl_jw_null(&w);
+  bad |= w.rc || PUT_LIT(b, "},\"_airbyte_data\":");
+  sl_jw_init(&w, b);
+  sl_jw_jv(&w, rec->data);
+  if (bad || w.rc || PUT_LIT(b, "}\n")) {
+    b->len = start;
+    return sl_err_set(err, SL_ELIMIT, "a record is too large to write");
+  }
+  return b->len >= OUT_CHUNK ? drain(s, err) : SL_EOK;
+}
+
+static sl_code jsonl_flush(void *h, sl_err *err) {
+  jdest *d = h;
+  for (size_t i = 0; i < d->n; i++) {
+    sl_code rc = sync_stream(&d->streams[i], err);
+    if (rc) return rc;
+  }
+  return SL_EOK;
+}
+
+static sl_code jsonl_stream_complete(void *h, sl_dstream *ds, sl_err *err) {
+  jdest *d = h;
+  jstream *s = ds->user;
+  if (!s->staged) return SL_EOK;
+  sl_code rc = sync_stream(s, err);
+  if (rc) return rc;
+  close(s->fd);
+  s->fd = -1;
+  if (rename(s->tmp, s->final))
+    return sl_err_set(err, SL_EIO, "cannot rename %s to %s: %s", s->tmp, s->final, strerror(errno));
+  if ((rc = fsync_dir(d->dir, err))) return rc;
+  s->staged = false;
+  /* Records after COMPLETE (there should be none) are appended. */
+  return open_append(s->final, false, &s->fd, err);
+}
+
+/* Buffered records not yet flushed were never acknowledged: dropped. */
+static void jsonl_close(void *h, bool ok) {
+  jdest *d = h;
+  if (!d) return;
+  for (size_t i = 0; d->streams && i < d->n; i++) {
+    jstream *s = &d->streams[i];
+    if (s->fd >= 0) close(s->fd);
+    sl_buf_dispose(&s->out);
+    free(s->final);
+    free(s->tmp);
+  }
+  free(d->streams);
+  free(d->dir);
+  free(d);
+}
+
+static const sl_destination dest_jsonl = {
+    .name = "destination-jsonl",
+    .version = "0.1.0",
+    .spec_json = spec,
+    .documentation_url = NULL,
+    .dest_modes = SL_DEST_APPEND | SL_DEST_OVERWRITE | SL_DEST_APPEND_DEDUP,
+    .check = jsonl_check,
+    .open = jsonl_open,
+    .stream_open = jsonl_stream_open,
+    .write = jsonl_write,
+    .flush = jsonl_flush,
+    .stream_complete = jsonl_stream_complete,
+    .close = jsonl_close,
+};
+
+int main(int argc, char **argv) { return sl_destination_main(&dest_jsonl, argc, argv); }
