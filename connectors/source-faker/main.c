@@ -177,11 +177,11 @@ static sl_code load_cfg(const json_t *config, faker_cfg *c) {
 }
 
 /* First id whose updated_at is past the state's cursor (ids start at 1). */
-static int64_t first_new_id(const faker_cfg *c, sl_read *rd) {
+static int64_t first_new_id(const faker_cfg *c, sl_read *rd, int64_t total) {
   const json_t *st = sl_read_state(rd);
   const char *cur = json_string_value(json_object_get(st, "updated_at"));
   if (!cur) return 1;
-  int64_t lo = 1, hi = c->count + 1; /* binary search: updated_at is monotonic */
+  int64_t lo = 1, hi = total + 1; /* binary search: updated_at is monotonic */
   while (lo < hi) {
     int64_t mid = lo + (hi - lo) / 2;
     char b[32];
@@ -290,7 +290,7 @@ static sl_code read_gen(sl_read *rd, const sl_cstream *cs, int64_t total, gen_fn
   load_cfg(sl_read_config(rd), &c);
   if (total < 0) total = c.count;
   sl_read_set_checkpoint_interval(rd, (size_t)c.per_slice);
-  int64_t from = cs->sync_mode == SL_SYNC_INCREMENTAL ? first_new_id(&c, rd) : 1;
+  int64_t from = cs->sync_mode == SL_SYNC_INCREMENTAL ? first_new_id(&c, rd, total) : 1;
   for (int64_t id = from; id <= total; id++) {
     char upd[32];
     size_t ul = fmt_ts(upd, updated_at(&c, id));
