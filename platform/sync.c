@@ -178,7 +178,7 @@ static void forward_state(sync_t *s, sl_jv msg) {
 
 static void source_line(sync_t *s, const char *line, size_t len) {
   s->src_line++;
-  if (!len) return;
+  if (!len || s->fatal.code) return; /* after a fatal error nothing more is forwarded */
   sl_jv root, type, rec, v;
   char what[64];
   snprintf(what, sizeof what, "source stdout line %llu", (unsigned long long)s->src_line);
@@ -546,6 +546,11 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
   if (!s.jp) {
     rc = sl_err_set(err, SL_ENOMEM, "cannot allocate the JSON parser");
     goto out;
+  }
+  if (o->max_message_bytes) { /* the destination runtime reads the same limit */
+    char lim[32];
+    snprintf(lim, sizeof lim, "%zu", o->max_message_bytes);
+    setenv("SLUICE_MAX_MESSAGE_BYTES", lim, 1);
   }
   const char *wargs[] = {"write", "--config", o->destination_config, "--catalog", cat_path, NULL};
   if ((rc = sl_proc_spawn(&s.dst, o->destination, dst_exe, wargs, true, err))) goto out;
