@@ -1,17 +1,28 @@
 #!/bin/sh
 # Installs the Debian packages sluice needs to build, demo and test.
-# Usage: scripts/setup.sh [build|test]   (test adds servers, node and tools)
-# Only missing packages are installed, so a second run is a no-op.
+# Usage: scripts/setup.sh [build|test]   (test adds node, npm and tools)
+# Only what is missing is installed, so a second run is a no-op. A tool is
+# present when its command is on PATH (node and npm may come from elsewhere,
+# e.g. a nodesource build whose nodejs conflicts with Debian's npm); a
+# library when its Debian package is installed.
 set -eu
+cd "$(dirname "$0")/.."
 what=${1:-build}
-pkgs="gcc g++ make pkg-config libsimdjson-dev libjansson-dev libsqlite3-dev sqlite3"
+# package:command (command empty: check the package itself)
+need="gcc:gcc g++:g++ make:make pkg-config:pkg-config libsimdjson-dev: libjansson-dev: libsqlite3-dev: sqlite3:sqlite3"
 if [ "$what" = test ]; then
-  pkgs="$pkgs nodejs npm jq ca-certificates procps"
+  need="$need nodejs:node npm:npm jq:jq ca-certificates: procps:pgrep bsdutils:script time:/usr/bin/time"
 fi
 missing=""
-for p in $pkgs; do
-  st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-  [ "$st" = installed ] || missing="$missing $p"
+for item in $need; do
+  pkg=${item%%:*} cmd=${item#*:}
+  if [ -n "$cmd" ]; then
+    command -v "$cmd" >/dev/null 2>&1 && continue
+  else
+    st=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+    [ "$st" = installed ] && continue
+  fi
+  missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
   echo "setup: installing$missing"
