@@ -32,6 +32,8 @@ typedef struct sync {
   sl_catalog cat;
   sl_proc src, dst;
   sl_buf src_in, dst_in, to_dst;
+  size_t to_dst_off;             /* bytes of to_dst already written */
+  size_t src_scanned, dst_scanned; /* leading bytes known to hold no '\n' */
   sl_jparser *jp;
   uint64_t src_line, dst_line;
   pending *q;
@@ -297,22 +299,28 @@ static void destination_line(sync_t *s, const char *line, size_t len) {
   }
 }
 
-/* Split complete lines out of b; at eof a trailing partial line counts too. */
-static void drain_lines(sync_t *s, sl_buf *b, bool eof, void (*fn)(sync_t *, const char *, size_t)) {
-  size_t start = 0;
+/* Split complete lines out of b; at eof a trailing partial line counts too.
+ * *scanned remembers how much of a partial line was already searched, so a
+ * huge line costs one pass, not one per read. */
+static void drain_lines(sync_t *s, sl_buf *b, size_t *scanned, bool eof,
+                        void (*fn)(sync_t *, const char *, size_t)) {
+  size_t start = 0, from = *scanned < b->len ? *scanned : b->len;
   for (;;) {
-    char *nl = memchr(b->data + start, '\n', b->len - start);
+    char *nl = memchr(b->data + from, '\n', b->len - from);
     if (!nl) break;
     fn(s, b->data + start, (size_t)(nl - (b->data + start)));
-    start = (size_t)(nl - b->data) + 1;
+    start = from = (size_t)(nl - b->data) + 1;
   }
   if (eof && start < b->len) {
     fn(s, b->data + start, b->len - start);
     start = b->len;
   }
   sl_buf_consume(b, start);
+  *scanned = b->len;
   if (b->len == 0 && b->cap > 4 * READ_CHUNK) sl_buf_shrink(b, 4 * READ_CHUNK);
 }
+
+static size_t to_dst_pending(const sync_t *s) { return s->to_dst.len - s->to_dst_off; }
 
 /* Read what is available; returns false at EOF. */
 static bool read_some(sync_t *s, int fd, sl_buf *b, const char *who, uint64_t line_no) {
@@ -407,7 +415,7 @@ static sl_code pump(sync_t *s, sl_err *err) {
         send_completes(s);
         completes_sent = true;
       }
-      if (s->to_dst.len == 0 || s->fatal.code) {
+      if (to_dst_pending(s) == 0 || s->fatal.code) {
         close(s->dst.in_fd);
         s->dst.in_fd = -1;
         dst_in_open = false;
@@ -415,11 +423,11 @@ static sl_code pump(sync_t *s, sl_err *err) {
     }
     struct pollfd fds[3];
     int nfds = 0, isrc = -1, iout = -1, idst = -1;
-    if (!s->src_eof && s->to_dst.len < FORWARD_HIGH_WATER) {
+    if (!s->src_eof && to_dst_pending(s) < FORWARD_HIGH_WATER) {
       isrc = nfds;
       fds[nfds++] = (struct pollfd){.fd = s->src.out_fd, .events = POLLIN};
     }
-    if (dst_in_open && s->to_dst.len) {
+    if (dst_in_open && to_dst_pending(s)) {
       iout = nfds;
       fds[nfds++] = (struct pollfd){.fd = s->dst.in_fd, .events = POLLOUT};
     }
@@ -431,15 +439,23 @@ static sl_code pump(sync_t *s, sl_err *err) {
     if (pr <= 0) continue;
     if (isrc >= 0 && fds[isrc].revents) {
       bool more = read_some(s, s->src.out_fd, &s->src_in, "source", s->src_line);
-      drain_lines(s, &s->src_in, !more, source_line);
+      drain_lines(s, &s->src_in, &s->src_scanned, !more, source_line);
       if (!more) {
         s->src_eof = true;
         close(s->src.out_fd);
       }
     }
     if (iout >= 0 && fds[iout].revents) {
-      ssize_t n = write(s->dst.in_fd, s->to_dst.data, s->to_dst.len);
-      if (n > 0) sl_buf_consume(&s->to_dst, (size_t)n);
+      ssize_t n = write(s->dst.in_fd, s->to_dst.data + s->to_dst_off, to_dst_pending(s));
+      if (n > 0) {
+        /* Advance an offset; compact only when the written part dominates. */
+        s->to_dst_off += (size_t)n;
+        if (s->to_dst_off == s->to_dst.len) s->to_dst.len = s->to_dst_off = 0;
+        else if (s->to_dst_off > (1u << 20) && s->to_dst_off > s->to_dst.len / 2) {
+          sl_buf_consume(&s->to_dst, s->to_dst_off);
+          s->to_dst_off = 0;
+        }
+      }
       else if (n < 0 && errno != EINTR && errno != EAGAIN) {
         s->dst_failed = true;
         set_fatal(s, SL_EDESTINATION, "the destination %s stopped reading its input (%s)",
@@ -447,12 +463,12 @@ static sl_code pump(sync_t *s, sl_err *err) {
         close(s->dst.in_fd);
         s->dst.in_fd = -1;
         dst_in_open = false;
-        s->to_dst.len = 0;
+        s->to_dst.len = s->to_dst_off = 0;
       }
     }
     if (fds[idst].revents) {
       bool more = read_some(s, s->dst.out_fd, &s->dst_in, "destination", s->dst_line);
-      drain_lines(s, &s->dst_in, !more, destination_line);
+      drain_lines(s, &s->dst_in, &s->dst_scanned, !more, destination_line);
       if (!more) s->dst_eof = true;
     }
   }
@@ -475,7 +491,11 @@ static sl_code pump(sync_t *s, sl_err *err) {
   else if (s->res->destination_exit != 0 && s->fatal.code != SL_EDESTINATION && s->dst_error[0])
     warnf("destination: exited with code %d: %s", s->res->destination_exit, s->dst_error);
   if (s->qlen && !s->fatal.code)
-    set_fatal(s, SL_EDESTINATION, "the destination exited without echoing %zu state(s); they are not committed", s->qlen);
+    set_fatal(s, SL_EDESTINATION, "the destination %s exited without echoing %zu state(s); they are not committed",
+              s->o->destination, s->qlen);
+  /* A source that exits 0 finished every stream, status traces or not. */
+  for (size_t i = 0; !s->fatal.code && i < s->res->n_streams; i++)
+    if (strcmp(s->res->streams[i].status, "INCOMPLETE")) s->res->streams[i].status = "COMPLETE";
   maybe_save(s, true);
   progress(s, true);
   if (s->o->progress) fputc('\n', stderr);

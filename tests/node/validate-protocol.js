@@ -197,6 +197,8 @@ async function main() {
 
   const missing = opt.require.filter((t) => !counts[t]);
   if (missing.length) process.stdout.write(`protocol: required types never seen: ${missing.join(', ')}\n`);
+  // The closing line counts messages; a required type never seen counts as a failure too.
+  process.stdout.write(`protocol: ${valid} passed, ${invalid + missing.length} failed\n`);
   process.exit(invalid || missing.length ? 1 : 0);
 }
 
