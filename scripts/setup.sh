@@ -34,5 +34,8 @@ if [ -n "$missing" ]; then
 fi
 if [ "$what" = test ] && [ ! -d tests/node/node_modules/ajv ]; then
   echo "setup: installing node test tools (npm ci in tests/node)"
-  (cd tests/node && npm ci --silent --no-audit --no-fund)
+  # Use the system's CA bundle: Debian's node otherwise trusts only its own.
+  ca=""
+  [ -f /etc/ssl/certs/ca-certificates.crt ] && ca="--cafile=/etc/ssl/certs/ca-certificates.crt"
+  (cd tests/node && npm ci --no-audit --no-fund --loglevel=error $ca)
 fi
