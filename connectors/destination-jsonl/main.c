@@ -49,51 +49,10 @@ typedef struct jdest {
   char *dir;
   jstream *streams;
   size_t n;
-  uint64_t rng[4];
+  sl_rng rng;
 } jdest;
 
 /* ---- small helpers ---- */
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static inline uint64_t rng_next(uint64_t s[4]) {
-  uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return r;
-}
-
-static void rng_seed(uint64_t s[4]) {
-  if (getrandom(s, 4 * sizeof *s, 0) != (ssize_t)(4 * sizeof *s)) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    s[0] = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull;
-    s[1] = (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 32);
-    s[2] = 0xD1B54A32D192ED03ull;
-    s[3] = 0x2545F4914F6CDD1Dull;
-  }
-  if (!(s[0] | s[1] | s[2] | s[3])) s[0] = 1;
-}
-
-/* 36 characters of a random (version 4) UUID. */
-static void uuid4(uint64_t rng[4], char *o) {
-  static const char hex[] = "0123456789abcdef";
-  uint8_t b[16];
-  uint64_t a = rng_next(rng), c = rng_next(rng);
-  memcpy(b, &a, 8);
-  memcpy(b + 8, &c, 8);
-  b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-  b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-  for (int i = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
-    *o++ = hex[b[i] >> 4];
-    *o++ = hex[b[i] & 15];
-  }
-}
 
 static sl_code mkdirs(const char *path, sl_err *err) {
   char *p = strdup(path);
@@ -258,7 +217,7 @@ static sl_code open_impl(jdest *d, const json_t *config, const sl_catalog *cat, 
   if (!(d->dir = strdup(dir))) return SL_ENOMEM;
   sl_code rc = mkdirs(dir, err);
   if (rc) return rc;
-  rng_seed(d->rng);
+  sl_rng_seed(&d->rng);
   d->n = cat->n;
   d->streams = calloc(cat->n ? cat->n : 1, sizeof *d->streams);
   if (!d->streams) return SL_ENOMEM;
@@ -365,7 +324,7 @@ static sl_code jsonl_write(void *h, sl_dstream *ds, const sl_drecord *rec, sl_er
   char *p = b->data + b->len;
   static const char k1[] = "{\"_airbyte_raw_id\":\"", k2[] = "\",\"_airbyte_extracted_at\":";
   memcpy(p, k1, sizeof k1 - 1);
-  uuid4(d->rng, p + sizeof k1 - 1);
+  sl_uuid4(&d->rng, p + sizeof k1 - 1); /* its NUL is overwritten by k2 */
   memcpy(p + sizeof k1 - 1 + 36, k2, sizeof k2 - 1);
   b->len += sizeof k1 - 1 + 36 + sizeof k2 - 1;
   b->len += sl_json_fmt_int(b->data + b->len, rec->emitted_at);

@@ -96,7 +96,7 @@ static sl_code open_impl(sdb *d, const json_t *config, const sl_catalog *cat, sl
   d->n = cat->n;
   d->streams = calloc(cat->n ? cat->n : 1, sizeof *d->streams);
   if (!d->path || !d->streams) return SL_ENOMEM;
-  sq_rng_seed(d);
+  sl_rng_seed(&d->rng);
   sl_code rc = open_db(d->path, &d->db, err);
   if (rc) return rc;
   d->max_len = (size_t)sqlite3_limit(d->db, SQLITE_LIMIT_LENGTH, -1);

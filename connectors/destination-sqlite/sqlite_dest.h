@@ -66,7 +66,7 @@ typedef struct sdb {
   sqlite3_stmt *begin, *commit, *rollback;
   sl_buf scratch; /* per-record JSON texts */
   sl_buf sql;     /* cold-path statement text */
-  uint64_t rng[4];
+  sl_rng rng;
   char uuid[40];
   sstream *streams;
   size_t n;
@@ -82,8 +82,6 @@ sl_code sq_swap(sdb *d, sstream *s, sl_err *err);
 void sq_stream_free(sstream *s);
 
 /* write.c */
-void sq_rng_seed(sdb *d);
-void sq_uuid4(uint64_t rng[4], char out[37]);
 sl_code sq_begin(sdb *d, sl_err *err);
 sl_code sq_commit(sdb *d, sl_err *err);
 sl_code sq_write(void *h, sl_dstream *ds, const sl_drecord *rec, sl_err *err);

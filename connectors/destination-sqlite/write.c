@@ -12,50 +12,6 @@
 
 #include "sqlite_dest.h"
 
-/* ---- uuid v4 from xoshiro256** ---- */
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static inline uint64_t rng_next(uint64_t s[4]) {
-  uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return r;
-}
-
-void sq_rng_seed(sdb *d) {
-  if (getrandom(d->rng, sizeof d->rng, 0) != (ssize_t)sizeof d->rng) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    d->rng[0] = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull;
-    d->rng[1] = (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 32);
-    d->rng[2] = (uintptr_t)d;
-    d->rng[3] = 0x2545F4914F6CDD1Dull;
-  }
-  if (!(d->rng[0] | d->rng[1] | d->rng[2] | d->rng[3])) d->rng[0] = 1;
-}
-
-void sq_uuid4(uint64_t rng[4], char out[37]) {
-  static const char hex[] = "0123456789abcdef";
-  uint8_t b[16];
-  uint64_t a = rng_next(rng), c = rng_next(rng);
-  memcpy(b, &a, 8);
-  memcpy(b + 8, &c, 8);
-  b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-  b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-  char *o = out;
-  for (int i = 0; i < 16; i++) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
-    *o++ = hex[b[i] >> 4];
-    *o++ = hex[b[i] & 15];
-  }
-  *o = 0;
-}
-
 /* ---- transactions ---- */
 
 static sl_code step_once(sdb *d, sqlite3_stmt *st, const char *what, sl_err *err) {
@@ -244,7 +200,7 @@ sl_code sq_write(void *h, sl_dstream *ds, const sl_drecord *rec, sl_err *err) {
   for (size_t i = 0; i < nd && brc == SQLITE_OK; i++)
     brc = sqlite3_bind_text(st, s->dcol[i] + 1, d->scratch.data + s->doff[i], (int)s->dlen[i], SQLITE_STATIC);
   int base = (int)s->ncols;
-  sq_uuid4(d->rng, d->uuid);
+  sl_uuid4(&d->rng, d->uuid);
   if (brc == SQLITE_OK) brc = sqlite3_bind_text(st, base + 1, d->uuid, 36, SQLITE_STATIC);
   if (brc == SQLITE_OK) brc = sqlite3_bind_int64(st, base + 2, rec->emitted_at);
   if (brc == SQLITE_OK)

@@ -9,6 +9,7 @@
 #include "sluice/err.h"
 #include "sluice/json.h"
 #include "sluice/protocol.h"
+#include "sluice/rand.h"
 #include "sluice/schema.h"
 
 #endif

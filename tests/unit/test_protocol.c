@@ -139,3 +139,17 @@ TEST(err_set_may_reuse_its_own_message) {
   sl_err_wrap(&err, "stream %s", "users");
   CHECK_STR(err.msg, "stream users: cfg.json:1:2: bad");
 }
+
+TEST(uuid4_has_version_variant_and_shape) {
+  sl_rng r;
+  sl_rng_seed(&r);
+  char a[37], b[37];
+  sl_uuid4(&r, a);
+  sl_uuid4(&r, b);
+  CHECK_INT(strlen(a), 36);
+  CHECK(a[8] == '-' && a[13] == '-' && a[18] == '-' && a[23] == '-');
+  CHECK(a[14] == '4');
+  CHECK(strchr("89ab", a[19]) != NULL);
+  for (int i = 0; i < 36; i++) CHECK(a[i] == '-' || strchr("0123456789abcdef", a[i]));
+  CHECK(strcmp(a, b) != 0);
+}
