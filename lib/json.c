@@ -62,6 +62,19 @@ sl_code sl_jparser_parse(sl_jparser *p, const char *data, size_t len, sl_jv *roo
   return sl_err_set(err, SL_EJSON, "%s: %s at byte offset %d", what, je.text, at);
 }
 
+const char *sl__simd_envelope(void *p, const char *data, size_t len, sl_envelope *env);
+
+sl_code sl_jparser_envelope(sl_jparser *p, const char *data, size_t len, sl_envelope *env,
+                            const char *what, sl_err *err) {
+  if (len > p->max_doc)
+    return sl_err_set(err, SL_ELIMIT, "%s: document of %zu bytes is larger than the maximum %zu",
+                      what, len, p->max_doc);
+  if (!sl__simd_envelope(p->simd, data, len, env)) return SL_EOK;
+  sl_jv root; /* error path: a full parse gives the message and byte offset */
+  sl_code rc = sl_jparser_parse(p, data, len, &root, what, err);
+  return rc ? rc : sl_err_set(err, SL_EJSON, "%s: malformed message", what);
+}
+
 bool sl_jv_getn(sl_jv obj, const char *key, size_t keylen, sl_jv *out) {
   if (sl_jv_type(obj) != SL_JOBJECT) return false;
   for (sl_jv k = sl_jv_first(obj); sl_jv_more(obj, k); k = sl_jv_next(sl_jv_val(k))) {

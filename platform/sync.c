@@ -178,54 +178,69 @@ static void forward_state(sync_t *s, sl_jv msg) {
   free(text);
 }
 
+/* RECORDs take the fast path: only the envelope is read (the destination
+ * parses the data anyway); every other message is parsed whole. */
+static const char *src_what(const sync_t *s, char *buf, size_t cap) {
+  snprintf(buf, cap, "source stdout line %llu", (unsigned long long)s->src_line);
+  return buf;
+}
+
+static void source_record(sync_t *s, const char *line, size_t len, const sl_envelope *env) {
+  char what[64];
+  if (!env->stream) {
+    warnf("%s: RECORD without record.stream; dropped", src_what(s, what, sizeof what));
+    return;
+  }
+  sl_cstream *cs = NULL;
+  if (s->last_stream < s->cat.n) {
+    sl_cstream *c = &s->cat.streams[s->last_stream];
+    if (strlen(c->name) == env->stream_len && !memcmp(c->name, env->stream, env->stream_len) &&
+        !env->ns == !c->ns && (!env->ns || (strlen(c->ns) == env->ns_len && !memcmp(c->ns, env->ns, env->ns_len))))
+      cs = c;
+  }
+  if (!cs) cs = sl_catalog_findn(&s->cat, env->stream, env->stream_len, env->ns, env->ns_len);
+  if (!cs) {
+    set_fatal(s, SL_EPROTOCOL, "%s: RECORD for stream \"%.*s\", which is not in the configured catalog",
+              src_what(s, what, sizeof what), (int)env->stream_len, env->stream);
+    return;
+  }
+  s->last_stream = cs->index;
+  if (env->data_state != 2) {
+    warnf("%s: RECORD for \"%s\" without a non-empty data object; dropped", src_what(s, what, sizeof what), cs->name);
+    return;
+  }
+  sl_stream_stats *ss = &s->res->streams[cs->index];
+  ss->records_read++;
+  ss->bytes_read += len + 1;
+  if (!ss->started_ms) ss->started_ms = sl_now_ms();
+  plog_line(s, line, len);
+  forward(s, line, len);
+}
+
 static void source_line(sync_t *s, const char *line, size_t len) {
   s->src_line++;
   if (!len || s->fatal.code) return; /* after a fatal error nothing more is forwarded */
-  sl_jv root, type, rec, v;
-  char what[64];
-  snprintf(what, sizeof what, "source stdout line %llu", (unsigned long long)s->src_line);
+  char what[64] = "";
+#define WHAT() (what[0] ? what : (snprintf(what, sizeof what, "source stdout line %llu", \
+                                            (unsigned long long)s->src_line), what))
   sl_err err = SL_ERR_INIT;
-  if (sl_jparser_parse(s->jp, line, len, &root, what, &err)) {
-    warnf("%s; dropped (not a protocol message)", err.msg);
+  sl_envelope env;
+  sl_jv root, type;
+  if (sl_jparser_envelope(s->jp, line, len, &env, "", NULL) ||
+      (!(env.type && env.type_len == 6 && !memcmp(env.type, "RECORD", 6)) &&
+       sl_jparser_parse(s->jp, line, len, &root, WHAT(), &err))) {
+    sl_jparser_parse(s->jp, line, len, &root, WHAT(), &err); /* the message, with its offset */
+    warnf("%s; dropped (not a protocol message)", err.msg[0] ? err.msg : WHAT());
+    return;
+  }
+  if (env.type && env.type_len == 6 && !memcmp(env.type, "RECORD", 6)) {
+    source_record(s, line, len, &env);
     return;
   }
   plog_line(s, line, len);
   size_t tl;
   const char *ts = sl_jv_get(root, "type", &type) ? sl_jv_str(type, &tl) : NULL;
-  sl_msg_type t = ts ? sl_msg_type_parse(ts, tl) : SL_MSG_UNKNOWN;
-  switch (t) {
-    case SL_MSG_RECORD: {
-      size_t nl = 0, nsl = 0;
-      const char *name = NULL, *ns = NULL;
-      if (sl_jv_get(root, "record", &rec) && sl_jv_get(rec, "stream", &v)) name = sl_jv_str(v, &nl);
-      if (!name) {
-        warnf("%s: RECORD without record.stream; dropped", what);
-        return;
-      }
-      if (sl_jv_get(rec, "namespace", &v)) ns = sl_jv_str(v, &nsl);
-      sl_cstream *cs = NULL;
-      if (s->last_stream < s->cat.n) {
-        sl_cstream *c = &s->cat.streams[s->last_stream];
-        if (strlen(c->name) == nl && !memcmp(c->name, name, nl) && !ns == !c->ns) cs = c;
-      }
-      if (!cs) cs = sl_catalog_findn(&s->cat, name, nl, ns, nsl);
-      if (!cs) {
-        set_fatal(s, SL_EPROTOCOL, "%s: RECORD for stream \"%.*s\", which is not in the configured catalog",
-                  what, (int)nl, name);
-        return;
-      }
-      s->last_stream = cs->index;
-      if (!sl_jv_get(rec, "data", &v) || sl_jv_type(v) != SL_JOBJECT || sl_jv_count(v) == 0) {
-        warnf("%s: RECORD for \"%s\" without a non-empty data object; dropped", what, cs->name);
-        return;
-      }
-      sl_stream_stats *ss = &s->res->streams[cs->index];
-      ss->records_read++;
-      ss->bytes_read += len + 1;
-      if (!ss->started_ms) ss->started_ms = sl_now_ms();
-      forward(s, line, len);
-      break;
-    }
+  switch (ts ? sl_msg_type_parse(ts, tl) : SL_MSG_UNKNOWN) {
     case SL_MSG_STATE: forward_state(s, root); break;
     case SL_MSG_LOG: handle_log("source", root, false); break;
     case SL_MSG_TRACE: handle_trace(s, "source", root, s->src_error); break;
@@ -234,8 +249,9 @@ static void source_line(sync_t *s, const char *line, size_t len) {
             s->o->source_config);
       break;
     default:
-      warnf("%s: unexpected %.*s message from a source; ignored", what, ts ? (int)tl : 7, ts ? ts : "untyped");
+      warnf("%s: unexpected %.*s message from a source; ignored", WHAT(), ts ? (int)tl : 7, ts ? ts : "untyped");
   }
+#undef WHAT
 }
 
 static void maybe_save(sync_t *s, bool force) {

@@ -51,6 +51,20 @@ void sl_jparser_free(sl_jparser *p);
 sl_code sl_jparser_parse(sl_jparser *p, const char *data, size_t len, sl_jv *root,
                          const char *what, sl_err *err);
 
+/* The envelope of a protocol message, read without building the whole
+ * document: the line's structure and UTF-8 are still checked (simdjson's
+ * first stage covers every byte) but values are parsed only where touched.
+ * For RECORDs, stream/ns and whether data is a non-empty object. Pointers
+ * live until the next parse. */
+typedef struct sl_envelope {
+  const char *type, *stream, *ns;
+  size_t type_len, stream_len, ns_len;
+  int data_state; /* 0 absent or not an object, 1 empty object, 2 non-empty */
+} sl_envelope;
+
+sl_code sl_jparser_envelope(sl_jparser *p, const char *data, size_t len, sl_envelope *env,
+                            const char *what, sl_err *err);
+
 #define SL__JV_WORD(v) ((v).tape[(v).i])
 #define SL__JV_TAG(v) ((char)(SL__JV_WORD(v) >> 56))
 #define SL__JV_PAYLOAD(v) (SL__JV_WORD(v) & 0x00FFFFFFFFFFFFFFull)

@@ -131,3 +131,30 @@ TEST(json_double_fast_path_roundtrips) {
   p[sl_json_fmt_double(p, 3.0, true)] = 0;
   CHECK_STR(p, "3.0");
 }
+
+TEST(json_envelope_reads_record_stream_and_data) {
+  sl_jparser *p = parser();
+  sl_buf in;
+  sl_buf_init(&in, 4096);
+  const char *t = "{\"type\":\"RECORD\",\"record\":{\"namespace\":\"n\",\"stream\":\"u\\u0073ers\",\"data\":{\"id\":1},\"emitted_at\":1}}";
+  sl_buf_append(&in, t, strlen(t));
+  sl_envelope env;
+  CHECK(sl_jparser_envelope(p, in.data, in.len, &env, "line", NULL) == SL_EOK);
+  CHECK(env.type_len == 6 && !memcmp(env.type, "RECORD", 6));
+  CHECK(env.stream_len == 5 && !memcmp(env.stream, "users", 5));
+  CHECK(env.ns_len == 1 && env.ns[0] == 'n');
+  CHECK_INT(env.data_state, 2);
+  in.len = 0;
+  t = "{\"type\":\"RECORD\",\"record\":{\"stream\":\"u\",\"data\":{}}}";
+  sl_buf_append(&in, t, strlen(t));
+  CHECK(sl_jparser_envelope(p, in.data, in.len, &env, "line", NULL) == SL_EOK);
+  CHECK_INT(env.data_state, 1);
+  in.len = 0;
+  t = "{\"type\":\"RECORD\",\"record\":{\"stream\":\"\xff\"}}";
+  sl_buf_append(&in, t, strlen(t));
+  sl_err err = SL_ERR_INIT;
+  CHECK(sl_jparser_envelope(p, in.data, in.len, &env, "line 9", &err) == SL_EJSON);
+  CHECK_CONTAINS(err.msg, "line 9");
+  sl_buf_dispose(&in);
+  sl_jparser_free(p);
+}
