@@ -164,6 +164,54 @@ static sl_code stream_error(sl_code rc, const sl_cstream *cs, const char *what, 
 
 /* ---- messages ---- */
 
+/* Hand one record to the destination: shared by the full parse and the
+ * envelope-only path. data_ok: "data" is a JSON object. */
+static sl_code deliver(dwrite *w, const char *name, size_t nlen, const char *ns, size_t nslen,
+                       bool data_ok, bool has_emitted, sl_drecord r, const char *line, size_t len,
+                       sl_err *err) {
+  if (!name) {
+    if (warn_more(&w->bad_msg))
+      sl_out_log(&w->e->out, "WARN", "stdin line %llu: RECORD without a \"stream\" name; skipped",
+                 (unsigned long long)w->lineno);
+    return SL_EOK;
+  }
+  size_t i;
+  sl_dstream *s = find_stream(w, name, nlen, ns, nslen, &i);
+  if (!s) {
+    if (first_unknown(w, name, nlen, ns, nslen)) {
+      char nm[256], nsm[256];
+      name_for_msg(nm, sizeof nm, name, nlen);
+      name_for_msg(nsm, sizeof nsm, ns ? ns : "", nslen);
+      sl_out_log(&w->e->out, "WARN",
+                 "stdin line %llu: RECORD for stream \"%s\"%s%s%s, which is not in the catalog; "
+                 "its records are skipped",
+                 (unsigned long long)w->lineno, nm, ns ? " (namespace \"" : "", nsm, ns ? "\")" : "");
+    }
+    return SL_EOK;
+  }
+  if (!data_ok) {
+    if (warn_more(&w->bad_data))
+      sl_out_log(&w->e->out, "WARN", "stdin line %llu: stream \"%s\": RECORD data is not an object; skipped",
+                 (unsigned long long)w->lineno, s->cs->name);
+    return SL_EOK;
+  }
+  if (!has_emitted) r.emitted_at = sl_now_ms();
+  r.line = line;
+  r.line_len = len;
+  sl_code rc = w->dst->write ? w->dst->write(w->h, s, &r, err) : SL_EOK;
+  if (rc) {
+    char at[64];
+    snprintf(at, sizeof at, "stdin line %llu", (unsigned long long)w->lineno);
+    return stream_error(rc, s->cs, at, err);
+  }
+  s->records++;
+  w->since_state[i]++;
+  w->since_global++;
+  if (++w->in_batch >= w->batch) return do_flush(w, err);
+  return SL_EOK;
+}
+
+
 static sl_code on_record(dwrite *w, sl_jv root, const char *line, size_t len, sl_err *err) {
   sl_jv rec, v;
   if (!sl_jv_get(root, "record", &rec) || sl_jv_type(rec) != SL_JOBJECT) {
@@ -210,46 +258,18 @@ static sl_code on_record(dwrite *w, sl_jv root, const char *line, size_t len, sl
         break;
     }
   }
-  if (!name) {
-    if (warn_more(&w->bad_msg))
-      sl_out_log(&w->e->out, "WARN", "stdin line %llu: RECORD without a \"stream\" name; skipped",
-                 (unsigned long long)w->lineno);
-    return SL_EOK;
-  }
-  size_t i;
-  sl_dstream *s = find_stream(w, name, nlen, ns, nslen, &i);
-  if (!s) {
-    if (first_unknown(w, name, nlen, ns, nslen)) {
-      char nm[256], nsm[256];
-      name_for_msg(nm, sizeof nm, name, nlen);
-      name_for_msg(nsm, sizeof nsm, ns ? ns : "", nslen);
-      sl_out_log(&w->e->out, "WARN",
-                 "stdin line %llu: RECORD for stream \"%s\"%s%s%s, which is not in the catalog; "
-                 "its records are skipped",
-                 (unsigned long long)w->lineno, nm, ns ? " (namespace \"" : "", nsm, ns ? "\")" : "");
-    }
-    return SL_EOK;
-  }
-  if (!has_data || sl_jv_type(r.data) != SL_JOBJECT) {
-    if (warn_more(&w->bad_data))
-      sl_out_log(&w->e->out, "WARN", "stdin line %llu: stream \"%s\": RECORD data is not an object; skipped",
-                 (unsigned long long)w->lineno, s->cs->name);
-    return SL_EOK;
-  }
-  if (!has_emitted) r.emitted_at = sl_now_ms();
-  r.line = line;
-  r.line_len = len;
-  sl_code rc = w->dst->write ? w->dst->write(w->h, s, &r, err) : SL_EOK;
-  if (rc) {
-    char at[64];
-    snprintf(at, sizeof at, "stdin line %llu", (unsigned long long)w->lineno);
-    return stream_error(rc, s->cs, at, err);
-  }
-  s->records++;
-  w->since_state[i]++;
-  w->since_global++;
-  if (++w->in_batch >= w->batch) return do_flush(w, err);
-  return SL_EOK;
+  return deliver(w, name, nlen, ns, nslen, has_data && sl_jv_type(r.data) == SL_JOBJECT, has_emitted, r,
+                 line, len, err);
+}
+
+/* Destinations that do not look at the data (dev-null) get records read
+ * On-Demand: only the envelope, no document tape. */
+static sl_code on_record_envelope(dwrite *w, const sl_envelope *env, const char *line, size_t len,
+                                  sl_err *err) {
+  sl_drecord r;
+  memset(&r, 0, sizeof r);
+  return deliver(w, env->stream, env->stream_len, env->ns, env->ns_len, env->data_state != 0, false, r,
+                 line, len, err);
 }
 
 static sl_code on_state(dwrite *w, sl_jv root, sl_err *err) {
@@ -342,6 +362,10 @@ static sl_code on_line(dwrite *w, const char *line, size_t len, sl_err *err) {
   if (i == len) return SL_EOK; /* blank */
   sl_jv root, v;
   sl_err perr = SL_ERR_INIT;
+  sl_envelope env;
+  if (w->dst->envelope_only && sl_jparser_envelope(w->parser, line, len, &env, "stdin", NULL) == SL_EOK &&
+      env.type && env.type_len == 6 && !memcmp(env.type, "RECORD", 6))
+    return on_record_envelope(w, &env, line, len, err);
   if (sl_jparser_parse(w->parser, line, len, &root, "stdin", &perr)) {
     if (warn_more(&w->bad_json))
       sl_out_log(&w->e->out, "WARN", "stdin line %llu is not a JSON message and was skipped (%s)",

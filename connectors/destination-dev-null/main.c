@@ -35,6 +35,7 @@ static const sl_destination devnull = {
     .write = devnull_write,
     .flush = devnull_flush,
     .close = devnull_close,
+    .envelope_only = true,
 };
 
 int main(int argc, char **argv) { return sl_destination_main(&devnull, argc, argv); }

@@ -132,6 +132,9 @@ typedef struct sl_destination {
   /* Release everything. ok is false after an error. */
   void (*close)(void *h, bool ok);
   size_t batch_records; /* 0 means 50000 */
+  /* write() never looks at rec->data (it is a null view): records are then
+   * read On-Demand, envelope only. For sinks such as dev-null. */
+  bool envelope_only;
 } sl_destination;
 
 int sl_destination_main(const sl_destination *dst, int argc, char **argv);
