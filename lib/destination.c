@@ -8,6 +8,7 @@
  * the flush that made every record before it durable, whole (unknown keys
  * such as the platform's "id" kept) with destinationStats added. */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,16 @@ typedef struct dwrite {
   char **unknown;        /* "name\0ns" of unknown streams already reported */
   size_t n_unknown;
   sl_jparser *parser;
+  /* State echoes waiting for the next flush: a flush (a commit, an fsync)
+   * per state would cost more than the records, so states are coalesced. */
+  sl_buf echoes;
+  size_t n_echoes;
+  int64_t last_flush_ms;
 } dwrite;
+
+/* Flush at least this often while states wait, and when this many wait. */
+#define ECHO_INTERVAL_MS 1000
+#define ECHO_MAX_PENDING 10000
 
 /* ---- spec ---- */
 
@@ -141,14 +151,25 @@ static void name_for_msg(char *out, size_t cap, const char *s, size_t len) {
   out[len] = 0;
 }
 
+/* Make the records written so far durable, then echo the states that
+ * were waiting for them, in arrival order. */
 static sl_code do_flush(dwrite *w, sl_err *err) {
-  if (!w->in_batch) return SL_EOK;
-  sl_code rc = w->dst->flush ? w->dst->flush(w->h, err) : SL_EOK;
-  if (rc) {
-    if (!err->msg[0]) sl_err_set(err, rc, "flush failed: %s", sl_strerror(rc));
-    return rc;
+  if (w->in_batch) {
+    sl_code rc = w->dst->flush ? w->dst->flush(w->h, err) : SL_EOK;
+    if (rc) {
+      if (!err->msg[0]) sl_err_set(err, rc, "flush failed: %s", sl_strerror(rc));
+      return rc;
+    }
+    w->in_batch = 0;
   }
-  w->in_batch = 0;
+  w->last_flush_ms = sl_now_ms();
+  if (w->n_echoes) {
+    if (sl_buf_put(&w->e->out.buf, w->echoes.data, w->echoes.len))
+      return sl_err_set(err, SL_ENOMEM, "out of memory echoing states");
+    w->echoes.len = 0;
+    w->n_echoes = 0;
+    if (sl_out_maybe_flush(&w->e->out)) return sl_err_set(err, SL_EIO, "writing to stdout failed (is the reader gone?)");
+  }
   return SL_EOK;
 }
 
@@ -301,9 +322,6 @@ static sl_code on_state(dwrite *w, sl_jv root, sl_err *err) {
     count = w->since_global;
     w->since_global = 0;
   }
-  /* Durable first, then the echo. */
-  sl_code rc = do_flush(w, err);
-  if (rc) return rc;
   json_t *m = sl_jv_to_json(root);
   json_t *stats = json_pack("{s:f}", "recordCount", (double)count);
   if (!m || !stats || json_object_set_new(json_object_get(m, "state"), "destinationStats", stats)) {
@@ -311,10 +329,17 @@ static sl_code on_state(dwrite *w, sl_jv root, sl_err *err) {
     return sl_err_set(err, SL_ENOMEM, "stdin line %llu: out of memory echoing a state",
                       (unsigned long long)w->lineno);
   }
-  rc = sl_out_message(&w->e->out, m);
+  /* Queued; echoed only after the flush that makes the records before it durable. */
+  sl_jw jw;
+  sl_jw_init(&jw, &w->echoes);
+  sl_jw_json(&jw, m);
   json_decref(m);
-  if (rc) return sl_err_set(err, rc, "stdin line %llu: cannot echo the state", (unsigned long long)w->lineno);
+  if (jw.rc || sl_buf_putc(&w->echoes, '\n'))
+    return sl_err_set(err, SL_ENOMEM, "stdin line %llu: cannot queue the state echo", (unsigned long long)w->lineno);
+  w->n_echoes++;
   w->states++;
+  if (!w->in_batch || w->n_echoes >= ECHO_MAX_PENDING || sl_now_ms() - w->last_flush_ms >= ECHO_INTERVAL_MS)
+    return do_flush(w, err);
   return SL_EOK;
 }
 
@@ -441,6 +466,9 @@ static sl_code read_loop(dwrite *w, size_t max_line, sl_err *err) {
                       (unsigned long long)w->lineno + 1);
       goto out;
     }
+    /* Input is idle: commit and echo what waits rather than sit on it. */
+    struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+    if (w->n_echoes && poll(&pfd, 1, 0) == 0 && (rc = do_flush(w, err))) goto out;
     /* Hand the echoed states over before waiting for more input. */
     if (w->e->out.buf.len && sl_out_flush(&w->e->out)) {
       rc = sl_err_set(err, SL_EIO, "writing to stdout failed (is the reader gone?)");
@@ -489,6 +517,8 @@ static int cmd_write(sl_entry *e, const sl_destination *dst, sl_err *err) {
   w.since_state = calloc(nn, sizeof *w.since_state);
   w.completed = calloc(nn, sizeof *w.completed);
   w.parser = sl_jparser_new(max_line);
+  sl_buf_init(&w.echoes, (size_t)1 << 30);
+  w.last_flush_ms = sl_now_ms();
   int ret = 0;
   const char *fail_stream = NULL;
   if (!w.ds || !w.name_len || !w.ns_len || !w.since_state || !w.completed || !w.parser) {
@@ -515,11 +545,8 @@ static int cmd_write(sl_entry *e, const sl_destination *dst, sl_err *err) {
     }
   }
   if ((rc = read_loop(&w, max_line, err))) goto fail;
-  if (w.dst->flush && (rc = w.dst->flush(w.h, err))) {
-    if (!err->msg[0]) sl_err_set(err, rc, "flush failed: %s", sl_strerror(rc));
-    goto fail;
-  }
-  w.in_batch = 0;
+  w.in_batch = 1; /* the final flush runs even when the last batch was empty */
+  if ((rc = do_flush(&w, err))) goto fail;
   if (w.bad_json > MAX_WARNINGS || w.bad_msg > MAX_WARNINGS || w.bad_data > MAX_WARNINGS)
     sl_out_log(&e->out, "WARN",
                "skipped in all: %llu non-JSON lines, %llu malformed messages, %llu records whose "
@@ -555,6 +582,7 @@ done:
   for (size_t i = 0; i < w.n_unknown; i++) free(w.unknown[i]);
   free(w.unknown);
   sl_jparser_free(w.parser);
+  sl_buf_dispose(&w.echoes);
   free(w.ds);
   free(w.name_len);
   free(w.ns_len);
