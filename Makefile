@@ -62,7 +62,7 @@ $(BUILD)/bin/sluice: $(CLI_OBJ) $(LIBPLATFORM) $(LIBSLUICE)
 
 .SECONDARY:
 .SECONDEXPANSION:
-$(BUILD)/bin/%: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard connectors/$$*/*.c))) $(LIBSLUICE)
+$(CONNECTOR_BINS): $(BUILD)/bin/%: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard connectors/$$*/*.c))) $(LIBSLUICE)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -70,7 +70,7 @@ $(TEST_BIN): $(TEST_OBJ) $(LIBPLATFORM) $(LIBSLUICE)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/bench-%: $(BUILD)/obj/bench/%.o $(LIBSLUICE)
+$(BENCH_BINS): $(BUILD)/bin/bench-%: $(BUILD)/obj/bench/%.o $(LIBSLUICE)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
