@@ -213,7 +213,8 @@ sl_code sl_json_escape(sl_buf *b, const char *s, size_t len) {
           x = (x & ~(0xFFull << (8 * i))) | ((uint64_t)p[i] << (8 * i));
       }
       if (swar_needs_escape(x)) break;
-      memcpy(o, p, take);
+      if (take == 8) memcpy(o, &x, 8); /* one fixed-size store */
+      else memcpy(o, p, take);
       o += take;
       p += take;
     }
@@ -258,19 +259,38 @@ sl_code sl_json_escape(sl_buf *b, const char *s, size_t len) {
   return SL_EOK;
 }
 
-size_t sl_json_fmt_int(char *p, int64_t v) {
-  char tmp[24];
-  size_t n = 0;
-  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  do {
-    tmp[n++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  size_t k = 0;
-  if (v < 0) p[k++] = '-';
-  while (n) p[k++] = tmp[--n];
-  return k;
+static const char digits2[201] =
+    "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849"
+    "5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+static size_t fmt_u64(char *p, uint64_t u) {
+  size_t n = 1;
+  for (uint64_t t = u; t >= 10; t /= 10) n++;
+  char *o = p + n;
+  while (u >= 100) { /* two digits per division */
+    unsigned d = (unsigned)(u % 100) * 2;
+    u /= 100;
+    *--o = digits2[d + 1];
+    *--o = digits2[d];
+  }
+  if (u >= 10) {
+    *--o = digits2[u * 2 + 1];
+    *--o = digits2[u * 2];
+  } else {
+    *--o = (char)('0' + u);
+  }
+  return n;
 }
+
+size_t sl_json_fmt_int(char *p, int64_t v) {
+  if (v < 0) {
+    *p = '-';
+    return 1 + fmt_u64(p + 1, (uint64_t)0 - (uint64_t)v);
+  }
+  return fmt_u64(p, (uint64_t)v);
+}
+
+size_t sl__fmt_double_shortest(char *p, size_t cap, double v);
 
 size_t sl_json_fmt_double(char *p, double v, bool always_point) {
   if (!isfinite(v)) {
@@ -307,8 +327,8 @@ size_t sl_json_fmt_double(char *p, double v, bool always_point) {
       return n;
     }
   }
-  int n = snprintf(p, 32, "%.15g", v);
-  if (strtod(p, NULL) != v) n = snprintf(p, 32, "%.17g", v);
+  int n = (int)sl__fmt_double_shortest(p, 32, v);
+  if (n <= 0) n = snprintf(p, 32, "%.17g", v);
   if (always_point && !memchr(p, '.', (size_t)n) && !memchr(p, 'e', (size_t)n)) {
     p[n++] = '.';
     p[n++] = '0';
@@ -391,10 +411,12 @@ void sl_jw_int(sl_jw *w, int64_t v) {
 }
 
 void sl_jw_uint(sl_jw *w, uint64_t v) {
-  char tmp[24];
-  int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v);
   jw_sep(w);
-  jw_put(w, tmp, (size_t)n);
+  if (sl_buf_ensure(w->out, 24)) {
+    w->rc = SL_ELIMIT;
+    return;
+  }
+  w->out->len += fmt_u64(w->out->data + w->out->len, v);
 }
 
 void sl_jw_double(sl_jw *w, double v, bool always_point) {

@@ -346,7 +346,7 @@ timeout 30 "$bin/destination-sqlite" write --config "$tmp/sqi.json" --catalog "$
 dest=$!
 for _ in $(seq 300); do grep -q '"STATE"' "$tmp/idle.out" 2>/dev/null && break; sleep 0.1; done
 first=$(grep -m1 '"STATE"' "$tmp/idle.out")
-pkill -P "$feeder" sleep 2>/dev/null; kill "$feeder" "$dest" 2>/dev/null; wait "$feeder" "$dest" 2>/dev/null || true
+{ pkill -P "$feeder" sleep; kill "$feeder" "$dest"; wait "$feeder" "$dest"; } 2>/dev/null || true
 eq "idle input: the state is echoed before stdin closes" "$(jq -r '.state.id' <<<"$first")" 1
 eq "idle input: its record is committed when echoed" "$(q 'SELECT count(*) FROM users')" 1
 

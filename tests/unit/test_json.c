@@ -158,3 +158,18 @@ TEST(json_envelope_reads_record_stream_and_data) {
   sl_buf_dispose(&in);
   sl_jparser_free(p);
 }
+
+TEST(json_int_format_edges) {
+  const int64_t vals[] = {0, 9, 10, 99, 100, 101, 999, 1000, -1, -10, 1234567890123456789LL, INT64_MIN, INT64_MAX};
+  for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+    char p[32], q[32];
+    p[sl_json_fmt_int(p, vals[i])] = 0;
+    snprintf(q, sizeof q, "%lld", (long long)vals[i]);
+    CHECK_STR(p, q);
+  }
+  char p[40];
+  p[sl_json_fmt_double(p, 1e21, false)] = 0;
+  CHECK(strtod(p, NULL) == 1e21);
+  p[sl_json_fmt_double(p, 0.1 + 0.2, false)] = 0;
+  CHECK_STR(p, "0.30000000000000004");
+}
