@@ -277,7 +277,7 @@ signal_test() {
   local sig=$1 name=sig-$1
   local dir=$TMP/$name # unique marker for pgrep
   mkdir -p "$dir"
-  echo '{"mode": "slow", "count": 400, "per_state": 5, "delay": 0.05}' >"$dir/src.json"
+  echo "{\"mode\": \"slow\", \"count\": 400, \"per_state\": 5, \"delay\": 0.05, \"done_file\": \"$dir/source-done\"}" >"$dir/src.json"
   echo "{\"destination_path\": \"$dir/out.db\"}" >"$dir/dst.json"
   PLOG=$(plog_path "$name")
   bg_start "$name" "$BIN/sluice" sync --no-progress --protocol-log "$PLOG" --source "$SRC" --source-config "$dir/src.json" \
@@ -291,13 +291,13 @@ signal_test() {
     check "$name/children-running" eval 'pgrep -f -- "$dir/src.json" >/dev/null && pgrep -f -- "$dir/dst.json" >/dev/null'
     kill -"$sig" "$spid"
   fi
-  wait "$tpid"
-  RC=$?
-  sanitizer_check "$name"
+  bg_wait "$name"
   expect_rc "$name/exit" nonzero
   expect_error_has "$name/interrupted" "$name" "interrupted"
   # Nothing with the marker survives: neither the source nor the destination.
   check "$name/children-gone" eval '! pgrep -f -- "$dir/" >/dev/null'
+  # The source was stopped, not waited for to the end of its 400 records.
+  check "$name/source-stopped" test ! -e "$dir/source-done"
   check "$name/state-valid-json" json_ok "$dir/state.json"
   local at
   at=$(state_field "$dir/state.json" items updated_at)

@@ -8,9 +8,16 @@
 #                          on stderr is a failure of NAME on its own
 #   run_proto NAME CMD... as run, and CMD's stdout (protocol messages) is
 #                          copied into $SLUICE_PROTOCOL_LOG_DIR when it is set
-#   run_sync NAME ARGS...  run NAME "$BIN/sluice" sync --protocol-log P ARGS...
-#                          (P from plog_path NAME; its path is left in PLOG)
+#   run_sync NAME ARGS...  run NAME timeout 60 "$BIN/sluice" sync --no-progress
+#                          --protocol-log P ARGS... (P in $SLUICE_PROTOCOL_LOG_DIR
+#                          when set, else in TMP; its path is left in PLOG)
+#   sync_quarantined ...   run_sync for syncs fed deliberately invalid messages:
+#                          the protocol log stays in TMP
+#   bg_start NAME CMD... / bg_wait NAME   CMD in the background (timeout 30)
 #   finish                 "<script>: N passed, N failed"; exit 1 on failures
+#
+# Data helpers: json_ok FILE, sql DB QUERY, state_field FILE STREAM FIELD,
+# last_echoed PROTOCOL_LOG STREAM, wait_for TRIES CMD...
 #
 # Assertion helpers (each records one pass or fail):
 #   expect_rc NAME WANT           RC == WANT ("nonzero": any but 0 and the
@@ -24,18 +31,19 @@ E2E_SCRIPT=$(basename "$0")
 E2E_PASSED=0
 E2E_FAILED=0
 E2E_SEQ=0
-E2E_PIDS=()
+E2E_BG='' # the background `timeout` of bg_start, until bg_wait reaps it
 E2E_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # used by the scripts that source this file
 FAKE="$E2E_HERE/fake"
 
 e2e_cleanup() {
-  local p
-  for p in "${E2E_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  # Only a job not yet reaped: its pid cannot have been reused.
+  if [ -n "$E2E_BG" ]; then kill -TERM "$E2E_BG" 2>/dev/null; fi
   [ -n "${TMP:-}" ] && rm -rf "$TMP"
 }
 
 e2e_init() {
-  local dir=${1:-build/bin}
+  local dir=${1:-$E2E_HERE/../../build/bin} # default: the repository's build/bin
   if [ ! -x "$dir/sluice" ]; then
     echo "$E2E_SCRIPT: no sluice binary in $dir (build it with make all)" >&2
     exit 2
@@ -201,13 +209,21 @@ last_echoed() {
       and .state.stream.stream_descriptor.name==$s) | .state.stream.stream_state' "$1" 2>/dev/null | tail -n1
 }
 
-# Start CMD in the background under `timeout`; E2E_BG is the timeout's pid.
+# Start CMD in the background under `timeout 30`; E2E_BG is the timeout's
+# pid. bg_wait NAME reaps it: RC is its exit status, stderr is checked for
+# sanitizer reports.
 bg_start() {
   local name=$1
   shift
   timeout -k 5 30 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
   E2E_BG=$!
-  E2E_PIDS+=("$E2E_BG")
+}
+
+bg_wait() {
+  wait "$E2E_BG"
+  RC=$?
+  E2E_BG=''
+  sanitizer_check "$1"
 }
 
 # wait_for TRIES CMD...: retry CMD every 0.1 s, up to TRIES times.
