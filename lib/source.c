@@ -130,10 +130,7 @@ static void seed_cursor(sl_read *rd) {
 }
 
 static sl_code final_state(sl_read *rd) {
-  if (rd->explicit_state) {
-    if (rd->state_emitted && rd->since_state == 0) return SL_EOK;
-    if (rd->state_emitted) return SL_EOK; /* the source owns its checkpoints */
-  }
+  if (rd->explicit_state && rd->state_emitted) return SL_EOK; /* the source owns its checkpoints */
   if (rd->incremental && rd->cs->cursor.n && rd->cursor_seen) return auto_checkpoint(rd);
   json_t *st = rd->incremental ? json_object() : json_pack("{s:b}", "__ab_no_cursor_state_message", 1);
   if (!st) return SL_ENOMEM;
