@@ -264,7 +264,9 @@ static int cmd_read(sl_entry *e, const sl_source *src, sl_err *err) {
   }
   sl_out_flush(&e->out);
   if (failed) {
-    fprintf(stderr, "%s: %d stream(s) failed; first: %s\n", e->name, failed, first);
+    char *clean = e->secrets ? sl_secrets_scrub(e->secrets, first) : NULL;
+    fprintf(stderr, "%s: %d stream(s) failed; first: %s\n", e->name, failed, clean ? clean : first);
+    free(clean);
     return 1;
   }
   return e->out.rc ? 1 : 0;
