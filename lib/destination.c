@@ -466,9 +466,14 @@ static sl_code read_loop(dwrite *w, size_t max_line, sl_err *err) {
                       (unsigned long long)w->lineno + 1);
       goto out;
     }
-    /* Input is idle: commit and echo what waits rather than sit on it. */
-    struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
-    if (w->n_echoes && poll(&pfd, 1, 0) == 0 && (rc = do_flush(w, err))) goto out;
+    /* States wait at most ECHO_INTERVAL_MS: if no input comes before then,
+     * commit and echo rather than sit on them. (Flushing whenever the pipe
+     * is momentarily empty would commit far too often.) */
+    if (w->n_echoes) {
+      int64_t wait = ECHO_INTERVAL_MS - (sl_now_ms() - w->last_flush_ms);
+      struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+      if ((wait <= 0 || poll(&pfd, 1, (int)wait) == 0) && (rc = do_flush(w, err))) goto out;
+    }
     /* Hand the echoed states over before waiting for more input. */
     if (w->e->out.buf.len && sl_out_flush(&w->e->out)) {
       rc = sl_err_set(err, SL_EIO, "writing to stdout failed (is the reader gone?)");

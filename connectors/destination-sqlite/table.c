@@ -452,6 +452,57 @@ sl_code sq_prepare_stream(sdb *d, sstream *s, sl_err *err) {
   return sq_prepare_insert(d, s, s->staged ? s->stage : s->table, err);
 }
 
+/* The sorted column names of a table, into out (empty if unknown). */
+static void column_names(sdb *d, const char *table, sl_buf *out) {
+  out->len = 0;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(d->db,
+                         "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_table_info(?1) ORDER BY name)",
+                         -1, &st, NULL) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+      sl_buf_append(out, sqlite3_column_text(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+  }
+  sqlite3_finalize(st);
+  sl_buf_cstr(out);
+}
+
+/* When the refresh left the final table empty and the stage has the same
+ * columns, the stage takes its place (O(1)) instead of being copied row by
+ * row. Runs inside the caller's transaction. */
+static sl_code rename_swap(sdb *d, sstream *s, bool *swapped, sl_err *err) {
+  *swapped = false;
+  sl_buf *q = &d->sql;
+  q->len = 0;
+  sl_buf_appendf(q, "SELECT EXISTS(SELECT 1 FROM ");
+  sq_ident(q, s->table);
+  sl_buf_putc(q, ')');
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(d->db, sl_buf_cstr(q), -1, &st, NULL)) return db_error(d, "checking the table", err);
+  bool empty = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0;
+  sqlite3_finalize(st);
+  if (!empty) return SL_EOK;
+  sl_buf a, b;
+  sl_buf_init(&a, 1 << 20);
+  sl_buf_init(&b, 1 << 20);
+  column_names(d, s->table, &a);
+  column_names(d, s->stage, &b);
+  bool same = a.len && a.len == b.len && !memcmp(a.data, b.data, a.len);
+  sl_buf_dispose(&a);
+  sl_buf_dispose(&b);
+  if (!same) return SL_EOK;
+  q->len = 0;
+  sl_buf_appendf(q, "DROP TABLE ");
+  sq_ident(q, s->table);
+  sl_buf_appendf(q, "; ALTER TABLE ");
+  sq_ident(q, s->stage);
+  sl_buf_appendf(q, " RENAME TO ");
+  sq_ident(q, s->table);
+  sl_code rc = sq_exec(d, sl_buf_cstr(q), err);
+  *swapped = rc == SL_EOK;
+  return rc;
+}
+
 /* At COMPLETE: in one transaction, drop the rows the refresh replaces, move
  * the stage in, drop the stage. Until then the old rows stay readable. */
 sl_code sq_swap(sdb *d, sstream *s, sl_err *err) {
@@ -469,7 +520,9 @@ sl_code sq_swap(sdb *d, sstream *s, sl_err *err) {
                    (long long)s->ds->cs->minimum_generation_id);
   rc = sq_exec(d, sl_buf_cstr(q), err);
   int deleted = rc ? 0 : sqlite3_changes(d->db);
-  if (!rc) rc = transfer(d, s, err);
+  bool swapped = false;
+  if (!rc && !s->dedup) rc = rename_swap(d, s, &swapped, err);
+  if (!rc && !swapped) rc = transfer(d, s, err);
   if ((rc = in_tx(d, rc, err))) return rc;
   sl_dest_log("INFO", "table \"%s\": replaced %d old rows with the new ones", s->table, deleted);
   s->staged = false;
