@@ -88,7 +88,7 @@ typedef struct faker_cfg {
   int64_t count, seed, per_slice;
   bool always_updated;
   int64_t base_s; /* created_at of record 1 */
-  int64_t now_s;  /* read start, for always_updated */
+  int64_t now_us; /* read start, for always_updated */
 } faker_cfg;
 
 typedef struct rng {
@@ -160,8 +160,25 @@ static void put_ts(sl_jw *w, int64_t t) {
 static int64_t created_at(const faker_cfg *c, int64_t id) { return c->base_s + id * 37; }
 
 /* Monotonic in id: the cursor order equals the id order. */
-static int64_t updated_at(const faker_cfg *c, int64_t id) {
-  return c->always_updated ? c->now_s + id : created_at(c, id) + 3600;
+/* In microseconds. always_updated: the read's start plus one microsecond
+ * per id, so every read is newer than the last and a million records span
+ * one second, never the future. Otherwise fixed: a re-read finds nothing new. */
+static int64_t updated_at_us(const faker_cfg *c, int64_t id) {
+  return c->always_updated ? c->now_us + id : (created_at(c, id) + 3600) * 1000000;
+}
+
+/* fmt_ts with a ".ffffff" fraction when there is one. Sorts as time does:
+ * "+" sorts before "." so a whole second comes before its fractions. */
+static size_t fmt_ts_us(char *o, int64_t us) {
+  int64_t sec = us / 1000000, frac = us % 1000000;
+  size_t n = fmt_ts(o, sec);
+  if (!frac) return n;
+  n -= 6; /* the "+00:00" suffix moves after the fraction */
+  o[n++] = '.';
+  for (int i = 5; i >= 0; i--, frac /= 10) o[n + (size_t)i] = (char)('0' + frac % 10);
+  n += 6;
+  memcpy(o + n, "+00:00", 6);
+  return n + 6;
 }
 
 static sl_code load_cfg(const json_t *config, faker_cfg *c) {
@@ -172,7 +189,9 @@ static sl_code load_cfg(const json_t *config, faker_cfg *c) {
   if (c->seed < 0) c->seed = (int64_t)time(NULL);
   if (c->per_slice < 1) c->per_slice = 1000;
   c->base_s = 1577836800 + (c->seed % 1000) * 86400; /* 2020-01-01 + seed days */
-  c->now_s = time(NULL);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  c->now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
   return SL_EOK;
 }
 
@@ -184,8 +203,8 @@ static int64_t first_new_id(const faker_cfg *c, sl_read *rd, int64_t total) {
   int64_t lo = 1, hi = total + 1; /* binary search: updated_at is monotonic */
   while (lo < hi) {
     int64_t mid = lo + (hi - lo) / 2;
-    char b[32];
-    b[fmt_ts(b, updated_at(c, mid))] = 0;
+    char b[40];
+    b[fmt_ts_us(b, updated_at_us(c, mid))] = 0;
     if (strcmp(b, cur) > 0) hi = mid;
     else lo = mid + 1;
   }
@@ -263,7 +282,7 @@ static void gen_product(sl_jw *w, const faker_cfg *c, int64_t id, const char *up
   sl_rec_str(w, "make", makes[k]);
   sl_rec_str(w, "model", models[k]);
   sl_rec_int(w, "year", 1990 + (int64_t)below(&r, 35));
-  sl_rec_double(w, "price", (double)(500 + below(&r, 99500)) / 100.0 * 100.0);
+  sl_rec_double(w, "price", (double)(500 + below(&r, 99500)) / 100.0);
   rec_ts(w, "created_at", created_at(c, id));
   sl_rec_strn(w, "updated_at", upd, ul);
 }
@@ -292,8 +311,8 @@ static sl_code read_gen(sl_read *rd, const sl_cstream *cs, int64_t total, gen_fn
   sl_read_set_checkpoint_interval(rd, (size_t)c.per_slice);
   int64_t from = cs->sync_mode == SL_SYNC_INCREMENTAL ? first_new_id(&c, rd, total) : 1;
   for (int64_t id = from; id <= total; id++) {
-    char upd[32];
-    size_t ul = fmt_ts(upd, updated_at(&c, id));
+    char upd[40];
+    size_t ul = fmt_ts_us(upd, updated_at_us(&c, id));
     sl_jw *w = sl_read_record_begin(rd);
     gen(w, &c, id, upd, ul);
     sl_read_cursor_str(rd, upd, ul);

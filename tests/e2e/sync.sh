@@ -149,4 +149,16 @@ check seed/other-seed-differs eval '! cmp -s "$TMP/seed-a.txt" "$TMP/seed-c.txt"
 Q2='select id, user_id, product_id, created_at, purchased_at, returned_at from purchases order by id'
 check seed/purchases-identical cmp -s <(sqlite3 "$TMP/seed-a.db" "$Q2") <(sqlite3 "$TMP/seed-b.db" "$Q2")
 
+# ---- 10. always_updated: every incremental read re-emits every record ----------------
+printf '{"count": 25, "seed": 3, "records_per_slice": 10, "always_updated": true}\n' >"$TMP/f-always.json"
+echo "{\"destination_path\": \"$TMP/always.db\"}" >"$TMP/always-db.json"
+for n in 1 2; do
+  run_sync "always-$n" --source source-faker --source-config "$TMP/f-always.json" --streams users \
+    --destination destination-sqlite --destination-config "$TMP/always-db.json" --state-file "$TMP/always-state.json"
+  expect_rc "always-$n/exit" 0
+  expect_eq "always-$n/users-read" "$(summary always-$n users 2)" 25
+done
+expect_eq always/dedup-keeps-one-row-per-id "$(sql "$TMP/always.db" 'select count(*) from users')" 25
+expect_eq always/cursor-not-in-the-future "$(sql "$TMP/always.db" "select count(*) from users where updated_at > strftime('%Y-%m-%dT%H:%M:%S', 'now', '+1 minute')")" 0
+
 finish
