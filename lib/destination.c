@@ -388,8 +388,10 @@ static sl_code on_line(dwrite *w, const char *line, size_t len, sl_err *err) {
   sl_jv root, v;
   sl_err perr = SL_ERR_INIT;
   sl_envelope env;
-  if (w->dst->envelope_only && sl_jparser_envelope(w->parser, line, len, &env, "stdin", NULL) == SL_EOK &&
-      env.type && env.type_len == 6 && !memcmp(env.type, "RECORD", 6))
+  if (w->dst->envelope_only &&
+      (sl_record_scan(line, len, &env) ||
+       (sl_jparser_envelope(w->parser, line, len, &env, "stdin", NULL) == SL_EOK && env.type &&
+        env.type_len == 6 && !memcmp(env.type, "RECORD", 6))))
     return on_record_envelope(w, &env, line, len, err);
   if (sl_jparser_parse(w->parser, line, len, &root, "stdin", &perr)) {
     if (warn_more(&w->bad_json))

@@ -154,7 +154,10 @@ static size_t utf8_seq(const unsigned char *s, size_t avail) {
   return 0;
 }
 
+bool sl__simd_utf8(const char *data, size_t len);
+
 bool sl_utf8_valid(const char *s, size_t len) {
+  if (len >= 64) return sl__simd_utf8(s, len); /* SIMD pays off past a few words */
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   while (i < len) {

@@ -78,4 +78,7 @@ const char *sl__simd_envelope(void *p, const char *data, size_t len, sl_envelope
   return nullptr;
 }
 
+// UTF-8 validation with simdjson's runtime-dispatched SIMD kernel.
+bool sl__simd_utf8(const char *data, size_t len) { return simdjson::validate_utf8(data, len); }
+
 }  // extern "C"

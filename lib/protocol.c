@@ -73,6 +73,30 @@ int64_t sl_now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Routing needs no parse for the canonical layout; see protocol.h. */
+bool sl_record_scan(const char *line, size_t len, sl_envelope *env) {
+  static const char pre[] = "{\"type\":\"RECORD\",\"record\":{\"stream\":\"";
+  const size_t pl = sizeof pre - 1;
+  if (len < pl + 16 || memcmp(line, pre, pl) != 0 || line[len - 1] != '}') return false;
+  const char *name = line + pl, *end = line + len;
+  const char *q = memchr(name, '"', (size_t)(end - name));
+  if (!q || q == name || memchr(name, '\\', (size_t)(q - name)) || q[1] != ',') return false;
+  if ((size_t)(end - q) > 13 && !memcmp(q + 1, ",\"namespace\"", 12)) return false;
+  const char *d = memmem(q, (size_t)(end - q), ",\"data\":{", 9);
+  if (!d || d + 9 >= end) return false;
+  const char *first = d + 9;
+  while (first < end && (*first == ' ' || *first == '\t')) first++;
+  if (first >= end || *first == '}') return false; /* empty: let the parser decide */
+  if (!sl_utf8_valid(line, len)) return false;
+  memset(env, 0, sizeof *env);
+  env->type = "RECORD";
+  env->type_len = 6;
+  env->stream = name;
+  env->stream_len = (size_t)(q - name);
+  env->data_state = 2;
+  return true;
+}
+
 /* ---- catalog ---- */
 
 /* A path is ["a","b"]; a missing or empty value yields n == 0. */

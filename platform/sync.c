@@ -220,6 +220,11 @@ static void source_record(sync_t *s, const char *line, size_t len, const sl_enve
 static void source_line(sync_t *s, const char *line, size_t len) {
   s->src_line++;
   if (!len || s->fatal.code) return; /* after a fatal error nothing more is forwarded */
+  sl_envelope fast;
+  if (sl_record_scan(line, len, &fast)) {
+    source_record(s, line, len, &fast);
+    return;
+  }
   char what[64] = "";
 #define WHAT() (what[0] ? what : (snprintf(what, sizeof what, "source stdout line %llu", \
                                             (unsigned long long)s->src_line), what))

@@ -111,6 +111,14 @@ sl_code sl_state_parse(json_t *root, const char *what, sl_catalog *cat, sl_state
 void sl_state_dispose(sl_state *st);
 const char *sl_state_type_name(sl_state_type t);
 
+/* Read a RECORD line's envelope without parsing it, when it has the
+ * canonical layout that libsluice writes ({"type":"RECORD","record":
+ * {"stream":"<plain name>",... with a non-empty "data" object and no
+ * namespace): checks its UTF-8 and finds the stream. Returns false for
+ * anything else; the caller then parses the line (sl_jparser_envelope). The
+ * JSON body is not validated here: whoever reads the data parses it. */
+bool sl_record_scan(const char *line, size_t len, sl_envelope *env);
+
 /* Current time in epoch milliseconds (CLOCK_REALTIME). */
 int64_t sl_now_ms(void);
 

@@ -153,3 +153,25 @@ TEST(uuid4_has_version_variant_and_shape) {
   for (int i = 0; i < 36; i++) CHECK(a[i] == '-' || strchr("0123456789abcdef", a[i]));
   CHECK(strcmp(a, b) != 0);
 }
+
+static bool scan(const char *line, sl_envelope *env) { return sl_record_scan(line, strlen(line), env); }
+
+TEST(record_scan_takes_only_the_canonical_layout) {
+  sl_envelope env;
+  CHECK(scan("{\"type\":\"RECORD\",\"record\":{\"stream\":\"users\",\"emitted_at\":1,\"data\":{\"id\":1}}}", &env));
+  CHECK(env.stream_len == 5 && !memcmp(env.stream, "users", 5));
+  CHECK_INT(env.data_state, 2);
+  CHECK(env.ns == NULL);
+  /* Python CDK order: data before emitted_at. */
+  CHECK(scan("{\"type\":\"RECORD\",\"record\":{\"stream\":\"s\",\"data\":{\"a\":\"x\"},\"emitted_at\":1}}", &env));
+  /* Everything else goes to the parser. */
+  CHECK(!scan("{\"type\":\"RECORD\",\"record\":{\"stream\":\"s\",\"namespace\":\"n\",\"data\":{\"a\":1}}}", &env));
+  CHECK(!scan("{\"type\":\"RECORD\",\"record\":{\"stream\":\"s\",\"emitted_at\":1,\"data\":{}}}", &env));
+  CHECK(!scan("{\"type\":\"RECORD\",\"record\":{\"stream\":\"a\\\"b\",\"data\":{\"a\":1}}}", &env));
+  CHECK(!scan("{\"type\":\"RECORD\",\"record\":{\"stream\":\"s\",\"data\":{\"a\":\"\xff\xfe\"},\"emitted_at\":1}}", &env));
+  /* The body is not validated here (the destination parses it and drops a
+   * malformed line): a record cut short after its data still routes. */
+  CHECK(scan("{\"type\":\"RECORD\",\"record\":{\"stream\":\"s\",\"data\":{\"a\":1}}", &env));
+  CHECK(!scan("{\"type\": \"RECORD\", \"record\": {\"stream\": \"s\", \"data\": {\"a\": 1}}}", &env));
+  CHECK(!scan("{\"type\":\"STATE\",\"state\":{}}", &env));
+}
