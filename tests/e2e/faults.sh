@@ -63,6 +63,7 @@ expect_eq garbage/ids "$(sql "$TMP/garbage.db" 'select count(distinct id) || ","
 expect_eq garbage/state "$(cursor garbage)" 250
 expect_err garbage/warn-non-json garbage "source stdout line 3"
 expect_err garbage/warn-bogus garbage "source stdout line 6"
+expect_err garbage/destination-drops-a-cut-record garbage "is not a JSON message and was skipped"
 expect_err garbage/warn-bogus-type garbage "BOGUS"
 expect_err garbage/warn-truncated garbage "source stdout line 9"
 expect_eq garbage/no-error-line "$(sluice_error garbage)" ""
