@@ -90,7 +90,7 @@ test: deps-test
 	$(MAKE) SAN=1 all
 	tests/run.sh build build-asan
 
-bench: all $(BENCH_BINS)
+bench: deps-test all $(BENCH_BINS)
 	bench/run.sh
 
 clean:
