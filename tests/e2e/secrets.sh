@@ -2,14 +2,12 @@
 # Values of airbyte_secret fields never reach logs, traces or errors: a
 # connector that tries to leak its password everywhere is built and run.
 set -uo pipefail
-bin=${1:-build/bin}
+. "$(dirname "$0")/lib.sh"
+e2e_init "${1:-}"
+bin=$BIN
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "$bin/.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-no() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+tmp=$TMP
 
 cat > "$tmp/leaky.c" <<'SRC'
 #include "sluice/sluice.h"
@@ -34,26 +32,25 @@ SRC
 san=""
 case "$build" in *asan*) san="-fsanitize=address,undefined";; esac
 gcc -std=gnu11 -Wall -Werror $san -I"$root/include" -o "$tmp/source-leaky" "$tmp/leaky.c" \
-  "$build/lib/libsluice.a" -ljansson -lsimdjson -lstdc++ -lm 2> "$tmp/cc.log" && ok "leaky source builds" || no "leaky source builds" "$(head -3 "$tmp/cc.log")"
+  "$build/lib/libsluice.a" -ljansson -lsimdjson -lstdc++ -lm 2> "$tmp/cc.log" && pass "leaky source builds" || fail "leaky source builds" "$(head -3 "$tmp/cc.log")"
 
 echo '{"password":"hunterpass","auth":{"token":"tok-SECRET-42"}}' > "$tmp/good.json"
 echo '{"password":"Hunter-Pass-99","auth":{"token":"tok-SECRET-42"}}' > "$tmp/badpattern.json"
 printf '{"streams":[{"stream":{"name":"s","json_schema":{},"supported_sync_modes":["full_refresh"]},"sync_mode":"full_refresh","destination_sync_mode":"append"}]}' > "$tmp/cat.json"
 
 "$tmp/source-leaky" check --config "$tmp/good.json" > "$tmp/check.out" 2> "$tmp/check.err"
-grep -q '"FAILED"' "$tmp/check.out" && ok "check reports FAILED" || no "check reports FAILED" "$(cat "$tmp/check.out")"
-grep -q hunterpass "$tmp/check.out" "$tmp/check.err" && no "check message scrubbed" "secret found" || ok "check message scrubbed"
-grep -q 'password \*\*\*\*\*\*\*\*\*\*' "$tmp/check.out" && ok "check message keeps its text around the mask" || no "check message keeps its text around the mask" "$(cat "$tmp/check.out")"
+grep -q '"FAILED"' "$tmp/check.out" && pass "check reports FAILED" || fail "check reports FAILED" "$(cat "$tmp/check.out")"
+grep -q hunterpass "$tmp/check.out" "$tmp/check.err" && fail "check message scrubbed" "secret found" || pass "check message scrubbed"
+grep -q 'password \*\*\*\*\*\*\*\*\*\*' "$tmp/check.out" && pass "check message keeps its text around the mask" || fail "check message keeps its text around the mask" "$(cat "$tmp/check.out")"
 
 "$tmp/source-leaky" check --config "$tmp/badpattern.json" > "$tmp/pat.out" 2> "$tmp/pat.err"
-grep -q '/password' "$tmp/pat.out" && ok "schema error names the field" || no "schema error names the field" "$(cat "$tmp/pat.out")"
-grep -q 'Hunter-Pass-99' "$tmp/pat.out" "$tmp/pat.err" && no "schema error scrubbed" "secret found" || ok "schema error scrubbed"
+grep -q '/password' "$tmp/pat.out" && pass "schema error names the field" || fail "schema error names the field" "$(cat "$tmp/pat.out")"
+grep -q 'Hunter-Pass-99' "$tmp/pat.out" "$tmp/pat.err" && fail "schema error scrubbed" "secret found" || pass "schema error scrubbed"
 
 "$tmp/source-leaky" read --config "$tmp/good.json" --catalog "$tmp/cat.json" > "$tmp/read.out" 2> "$tmp/read.err"
 rc=$?
-[ $rc -ne 0 ] && ok "failing read exits non-zero" || no "failing read exits non-zero" "exit $rc"
-grep -q '"failure_type"' "$tmp/read.out" && ok "failing read emits an error trace" || no "failing read emits an error trace" "$(cat "$tmp/read.out")"
-grep -q -e hunterpass -e tok-SECRET-42 "$tmp/read.out" "$tmp/read.err" && no "read logs and traces scrubbed" "secret found" || ok "read logs and traces scrubbed"
-grep -q 'token is \*\*\*\*' "$tmp/read.out" && ok "nested oneOf-free secret scrubbed in LOG" || no "nested secret scrubbed in LOG" "$(grep LOG "$tmp/read.out")"
-echo "secrets: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+[ $rc -ne 0 ] && pass "failing read exits non-zero" || fail "failing read exits non-zero" "exit $rc"
+grep -q '"failure_type"' "$tmp/read.out" && pass "failing read emits an error trace" || fail "failing read emits an error trace" "$(cat "$tmp/read.out")"
+grep -q -e hunterpass -e tok-SECRET-42 "$tmp/read.out" "$tmp/read.err" && fail "read logs and traces scrubbed" "secret found" || pass "read logs and traces scrubbed"
+grep -q 'token is \*\*\*\*' "$tmp/read.out" && pass "nested oneOf-free secret scrubbed in LOG" || fail "nested secret scrubbed in LOG" "$(grep LOG "$tmp/read.out")"
+finish

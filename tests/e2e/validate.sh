@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
 # `sluice read --validate` checks records against their stream's schema.
 set -uo pipefail
-bin=${1:-build/bin}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-no() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
+e2e_init "${1:-}"
+bin=$BIN
+tmp=$TMP
 
 cat > "$tmp/typed-source" <<'SRC'
 #!/usr/bin/env bash
@@ -22,10 +20,9 @@ chmod +x "$tmp/typed-source"
 echo '{}' > "$tmp/c.json"
 "$bin/sluice" read "$tmp/typed-source" --config "$tmp/c.json" --validate --json > "$tmp/out" 2> "$tmp/err"
 rc=$?
-[ $rc -ne 0 ] && ok "invalid records make read --validate fail" || no "invalid records make read --validate fail" "exit $rc"
-grep -q 'stream t record 2: /n: expected integer' "$tmp/err" && ok "error names stream, record and pointer" || no "error names stream, record and pointer" "$(cat "$tmp/err")"
-grep -q 'record 3: /d' "$tmp/err" && ok "date-time format is checked" || no "date-time format is checked" "$(cat "$tmp/err")"
-[ "$(grep -c RECORD "$tmp/out")" = 3 ] && ok "records still pass through" || no "records still pass through" "$(wc -l < "$tmp/out")"
-"$bin/sluice" read "$tmp/typed-source" --config "$tmp/c.json" --json > /dev/null 2>&1 && ok "without --validate read succeeds" || no "without --validate read succeeds" "exit $?"
-echo "validate: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+[ $rc -ne 0 ] && pass "invalid records make read --validate fail" || fail "invalid records make read --validate fail" "exit $rc"
+grep -q 'stream t record 2: /n: expected integer' "$tmp/err" && pass "error names stream, record and pointer" || fail "error names stream, record and pointer" "$(cat "$tmp/err")"
+grep -q 'record 3: /d' "$tmp/err" && pass "date-time format is checked" || fail "date-time format is checked" "$(cat "$tmp/err")"
+[ "$(grep -c RECORD "$tmp/out")" = 3 ] && pass "records still pass through" || fail "records still pass through" "$(wc -l < "$tmp/out")"
+"$bin/sluice" read "$tmp/typed-source" --config "$tmp/c.json" --json > /dev/null 2>&1 && pass "without --validate read succeeds" || fail "without --validate read succeeds" "exit $?"
+finish
