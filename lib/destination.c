@@ -322,19 +322,15 @@ static sl_code on_state(dwrite *w, sl_jv root, sl_err *err) {
     count = w->since_global;
     w->since_global = 0;
   }
-  json_t *m = sl_jv_to_json(root);
-  json_t *stats = json_pack("{s:f}", "recordCount", (double)count);
-  if (!m || !stats || json_object_set_new(json_object_get(m, "state"), "destinationStats", stats)) {
-    json_decref(m);
-    return sl_err_set(err, SL_ENOMEM, "stdin line %llu: out of memory echoing a state",
-                      (unsigned long long)w->lineno);
-  }
-  /* Queued; echoed only after the flush that makes the records before it durable. */
-  sl_jw jw;
-  sl_jw_init(&jw, &w->echoes);
-  sl_jw_json(&jw, m);
-  json_decref(m);
-  if (jw.rc || sl_buf_putc(&w->echoes, '\n'))
+  /* Queued; echoed only after the flush that makes the records before it
+   * durable. The echo is the state exactly as received (every number
+   * exact, unknown keys kept) plus destinationStats. */
+  char stats[64];
+  int sn = snprintf(stats, sizeof stats, "{\"recordCount\":");
+  sn += (int)sl_json_fmt_double(stats + sn, (double)count, true);
+  stats[sn++] = '}';
+  if (sl_json_rewrite_member(&w->echoes, root, "state", "destinationStats", stats, (size_t)sn) ||
+      sl_buf_putc(&w->echoes, '\n'))
     return sl_err_set(err, SL_ENOMEM, "stdin line %llu: cannot queue the state echo", (unsigned long long)w->lineno);
   w->n_echoes++;
   w->states++;

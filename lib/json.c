@@ -509,6 +509,43 @@ void sl_jw_json(sl_jw *w, const json_t *v) {
   }
 }
 
+static bool key_is(sl_jv k, const char *key) {
+  size_t n;
+  const char *s = sl_jv_str(k, &n);
+  return s && strlen(key) == n && !memcmp(s, key, n);
+}
+
+sl_code sl_json_rewrite_member(sl_buf *out, sl_jv root, const char *member, const char *key,
+                               const char *raw, size_t raw_len) {
+  if (sl_jv_type(root) != SL_JOBJECT) return SL_EJSON;
+  sl_jw w;
+  sl_jw_init(&w, out);
+  sl_jw_obj_open(&w);
+  for (sl_jv k = sl_jv_first(root); sl_jv_more(root, k); k = sl_jv_next(sl_jv_val(k))) {
+    size_t kn;
+    const char *ks = sl_jv_str(k, &kn);
+    sl_jv v = sl_jv_val(k);
+    sl_jw_key(&w, ks, kn);
+    if (!key_is(k, member) || sl_jv_type(v) != SL_JOBJECT) {
+      sl_jw_jv(&w, v);
+      continue;
+    }
+    sl_jw_obj_open(&w);
+    for (sl_jv k2 = sl_jv_first(v); sl_jv_more(v, k2); k2 = sl_jv_next(sl_jv_val(k2))) {
+      if (key_is(k2, key)) continue;
+      size_t n2;
+      const char *s2 = sl_jv_str(k2, &n2);
+      sl_jw_key(&w, s2, n2);
+      sl_jw_jv(&w, sl_jv_val(k2));
+    }
+    sl_jw_keyz(&w, key);
+    sl_jw_raw(&w, raw, raw_len);
+    sl_jw_obj_close(&w);
+  }
+  sl_jw_obj_close(&w);
+  return w.rc;
+}
+
 /* ---- jansson helpers ---- */
 
 sl_code sl_json_load_file(const char *path, json_t **out, sl_err *err) {

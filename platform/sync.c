@@ -139,27 +139,26 @@ static void handle_trace(sync_t *s, const char *who, sl_jv msg, char *first_erro
 }
 
 static void forward_state(sync_t *s, sl_jv msg) {
-  json_t *m = sl_jv_to_json(msg);
-  json_t *st = json_object_get(m, "state");
-  if (!json_is_object(st)) {
+  sl_jv st;
+  if (!sl_jv_get(msg, "state", &st) || sl_jv_type(st) != SL_JOBJECT) {
     warnf("source: stdout line %llu: STATE message without a \"state\" object; dropped",
           (unsigned long long)s->src_line);
-    json_decref(m);
     return;
   }
+  /* The state goes on exactly as the source wrote it, plus our id. */
   int64_t id = ++s->next_id;
-  json_object_set_new(st, "id", json_integer(id));
-  char *text = sl_json_dumps(m);
-  json_decref(m);
-  if (!text) {
-    set_fatal(s, SL_ENOMEM, "out of memory forwarding a state");
+  char idtext[24];
+  size_t idlen = sl_json_fmt_int(idtext, id);
+  size_t start = s->to_dst.len;
+  if (sl_json_rewrite_member(&s->to_dst, msg, "state", "id", idtext, idlen) || sl_buf_putc(&s->to_dst, '\n')) {
+    s->to_dst.len = start;
+    set_fatal(s, SL_ELIMIT, "the buffer to the destination is full");
     return;
   }
   if (s->qlen == s->qcap) {
     size_t ncap = s->qcap ? s->qcap * 2 : 64;
     pending *nq = malloc(ncap * sizeof *nq);
     if (!nq) {
-      free(text);
       set_fatal(s, SL_ENOMEM, "out of memory queueing a state");
       return;
     }
@@ -174,8 +173,6 @@ static void forward_state(sync_t *s, sl_jv msg) {
   p->snapshot = malloc(s->cat.n * sizeof *p->snapshot);
   for (size_t i = 0; p->snapshot && i < s->cat.n; i++) p->snapshot[i] = s->res->streams[i].records_read;
   s->qlen++;
-  forward(s, text, strlen(text));
-  free(text);
 }
 
 /* RECORDs take the fast path: only the envelope is read (the destination

@@ -194,6 +194,13 @@ void sl_jw_raw(sl_jw *w, const char *json, size_t len);
 void sl_jw_jv(sl_jw *w, sl_jv v);
 void sl_jw_json(sl_jw *w, const json_t *v);
 
+/* Re-serialise the object root exactly (int64/uint64 included), with
+ * member.key set to the already-serialised raw value: an existing member.key
+ * is replaced, else it is appended. Used to add "id" or "destinationStats"
+ * to a STATE without a round trip through jansson. */
+sl_code sl_json_rewrite_member(sl_buf *out, sl_jv root, const char *member, const char *key,
+                               const char *raw, size_t raw_len);
+
 /* Escape s as a JSON string (with quotes) into b. Invalid UTF-8 becomes U+FFFD. */
 sl_code sl_json_escape(sl_buf *b, const char *s, size_t len);
 /* Number of decimal digits written for v into p (at least 21 bytes). */

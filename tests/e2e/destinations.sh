@@ -333,6 +333,16 @@ run null-garbage destination-dev-null - write --config "$tmp/empty.json" --catal
 eq "dev-null: empty input" "$rc:$(states null-garbage)" "0:"
 
 #############################################################################
+# A state's numbers are echoed exactly (uint64 and int64 extremes, doubles),
+# an old destinationStats is replaced, not duplicated.
+printf '%s\n' '{"type":"RECORD","record":{"stream":"users","data":{"id":1},"emitted_at":1}}' \
+  '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"users"},"stream_state":{"big":18446744073709551615,"neg":-9223372036854775808,"f":0.1}},"id":7,"destinationStats":{"recordCount":99.0}}}' \
+  >"$tmp/exact.jsonl"
+run exact destination-dev-null "$tmp/exact.jsonl" write --config "$tmp/empty.json" --catalog "$data/refresh.catalog.json"
+has "exact: uint64 and int64 extremes kept" "$tmp/exact.out" '"stream_state":{"big":18446744073709551615,"neg":-9223372036854775808,"f":0.1}'
+eq "exact: one destinationStats, the new count" "$(grep -o destinationStats "$tmp/exact.out" | wc -l):$(states exact)" "1:7:1"
+
+#############################################################################
 # Coalesced echoes still reach the platform while the input stays open: an
 # idle stdin makes the runtime commit and echo what waits. The input below
 # stays open for 60 s; the first echo must arrive long before that.
