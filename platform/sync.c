@@ -536,7 +536,7 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
   char src_exe[4096], dst_exe[4096], tmpdir[] = "/tmp/sluice-sync-XXXXXX";
   char cat_path[4200] = "", state_path[4200] = "";
   json_t *discovered = NULL, *configured = NULL;
-  bool with_state = false;
+  bool with_state = false, have_tmpdir = false;
   sl_code rc;
   signal(SIGPIPE, SIG_IGN);
   if ((rc = sl_connector_resolve(o->source, src_exe, sizeof src_exe, err)) ||
@@ -550,9 +550,10 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
     s.have_sf = true;
   }
   if (!mkdtemp(tmpdir)) {
-    rc = sl_err_set(err, SL_EIO, "mkdtemp: %s", strerror(errno));
+    rc = sl_err_set(err, SL_EIO, "cannot create a temporary directory in /tmp: %s", strerror(errno));
     goto out;
   }
+  have_tmpdir = true;
   int code;
   const char *dargs[] = {"discover", "--config", o->source_config, NULL};
   if ((rc = sl_connector_call(o->source, src_exe, dargs, SL_MSG_CATALOG, &discovered, &code, sync_log, NULL, err))) {
@@ -621,7 +622,7 @@ out:
   if (s.have_sf) sl_statefile_dispose(&s.sf);
   json_decref(discovered);
   json_decref(configured);
-  if (strcmp(tmpdir, "/tmp/sluice-sync-XXXXXX")) {
+  if (have_tmpdir) {
     if (cat_path[0]) unlink(cat_path);
     if (with_state) unlink(state_path);
     rmdir(tmpdir);
