@@ -20,7 +20,7 @@
 #   BENCH_CALLGRIND=0  skip the callgrind instruction counts
 #   BENCH_JSON=0   skip build/bin/bench-json
 #
-# Measurements (records are source-faker's `users`, ~590-byte RECORD lines):
+# Measurements (records are source-faker's `users`, ~600-byte RECORD lines):
 #   1 plain C emitter (bench-plain_emit, 64 KiB writes) to /dev/null and
 #     through a pipe, and `cat` of the pre-generated file to /dev/null: the
 #     machine's ceiling;
@@ -35,15 +35,16 @@
 #     the WAL grows to the size of the data before the checkpoint).
 #   4 peak RSS of sluice sync faker -> dev-null at n and 10*n records: the
 #     platform process (the whole tree's %M when that is above both
-#     connectors' peaks, else its VmHWM polled from /proc every 20 ms), the source and
-#     the destination (each run under /usr/bin/time by a wrapper script), and
+#     connectors' peaks, else its VmHWM polled from /proc every 20 ms),
+#     the source and the destination (each run under /usr/bin/time by a wrapper script), and
 #     /usr/bin/time's %M of the whole sync (the largest of the tree). A
 #     connector is "flat" when its peak at 10*n is less than 1 MiB above its
 #     peak at n (allocator and page noise is a few hundred KiB).
 #   5 instructions per record (callgrind, 100,000 records or n if smaller):
 #     source-faker against bench-plain_emit. Repeatable under any load.
 #   then build/bin/bench-json (JSON libraries; see docs/json.md) if built.
-# The table goes to stdout and to bench/results/latest.txt.
+# The table goes to stdout and to bench/results/latest.txt (1M records) or
+# bench/results/latest-n<N>.txt (other sizes, --quick).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -63,6 +64,9 @@ RUNS=${BENCH_RUNS:-3}
 BIG=$((N * 10))
 CG_N=$((N < 100000 ? N : 100000))
 RESULTS=$ROOT/bench/results
+# Only the default size writes latest.txt (the reference docs/performance.md
+# quotes); --quick and other sizes write latest-n<N>.txt beside it.
+if [ "$N" = 1000000 ]; then OUT_NAME=latest.txt; else OUT_NAME=latest-n$N.txt; fi
 mkdir -p "$RESULTS"
 export LC_ALL=C
 
@@ -271,13 +275,13 @@ rss() {
 }
 echo "bench: peak RSS at $N records" >&2
 rss "$N" "$W/src.json"
-S1=($RSS_SLUICE $RSS_SRC $RSS_DST $RSS_TREE)
+S1=("$RSS_SLUICE" "$RSS_SRC" "$RSS_DST" "$RSS_TREE")
 echo "bench: peak RSS at $BIG records" >&2
 rss "$BIG" "$W/src-big.json"
-S2=($RSS_SLUICE $RSS_SRC $RSS_DST $RSS_TREE)
+S2=("$RSS_SLUICE" "$RSS_SRC" "$RSS_DST" "$RSS_TREE")
 
 # ---- instruction counts ----
-CG_FAKER= CG_PLAIN=
+CG_FAKER='' CG_PLAIN=''
 if [ "${BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind > /dev/null; then
   echo "bench: callgrind, $CG_N records" >&2
   echo "{\"count\": $CG_N, \"seed\": 1}" > "$W/src-cg.json"
@@ -295,7 +299,7 @@ fi
 rate() { calc "$1 / $(best "$2" wall)"; }  # rate COUNT NAME
 P_RPS=$(rate "$N" plain);          P_MBS=$(calc "$(rate "$PLAIN_BYTES" plain) / 1e6")
 PP_RPS=$(rate "$N" plain_pipe)
-C_MBS=$(calc "$(rate "$BYTES" cat) / 1e6"); C_RPS=$(rate "$N" cat)
+C_MBS=$(calc "$(rate "$BYTES" cat) / 1e6")
 F_RPS=$(rate "$N" faker);          F_MBS=$(calc "$(rate "$BYTES" faker) / 1e6")
 FP_RPS=$(rate "$N" faker_pipe)
 SN_RPS=$(rate "$N" sync_null)
@@ -376,7 +380,7 @@ if [ "${BENCH_JSON:-1}" != 0 ] && [ -x "$BIN/bench-json" ]; then
   } >> "$W/table.txt"
 fi
 
-cp "$W/table.txt" "$RESULTS/latest.txt"
+cp "$W/table.txt" "$RESULTS/$OUT_NAME"
 cat "$W/table.txt"
 echo >&2
-echo "bench: written to bench/results/latest.txt" >&2
+echo "bench: written to bench/results/$OUT_NAME" >&2
