@@ -18,17 +18,24 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncati
 CFLAGS = -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -Iinclude -MMD -MP -D_GNU_SOURCE
 CXXFLAGS = -std=c++17 $(OPT) -Wall -Wextra -Werror $(SANFLAGS) -Iinclude -MMD -MP
 LDFLAGS = $(SANFLAGS)
-LDLIBS = -ljansson -lsimdjson -lstdc++ -lsqlite3 -lm -lpthread
+LDLIBS = -ljansson -lsimdjson -lstdc++ -lsqlite3 -lcurl -lpcre2-8 -lm -lpthread
+# The CLI also hosts the declarative engine (lowcode/: manifest validate, coverage).
+CLI_LIBS = -lfyaml
 
 LIB_C = $(wildcard lib/*.c)
 LIB_CXX = $(wildcard lib/*.cpp)
 LIB_OBJ = $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cpp=$(BUILD)/obj/%.o)
 PLAT_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard platform/*.c))
 CLI_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
+LOWCODE_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard lowcode/*.c))
 LIBSLUICE = $(BUILD)/lib/libsluice.a
 LIBPLATFORM = $(BUILD)/lib/libsluice-platform.a
+LIBLOWCODE = $(BUILD)/lib/libsluice-lowcode.a
 
-# Every connectors/<name>/ with C sources becomes build/bin/<name>.
+# Every connectors/<name>/ with C sources becomes build/bin/<name>. An
+# optional connectors/<name>/build.mk sets LIBS_<name> (extra -l flags) and
+# DEPS_<name> (extra archives, e.g. $(LIBLOWCODE)).
+-include $(wildcard connectors/*/build.mk)
 CONNECTORS = $(patsubst connectors/%/,%,$(dir $(wildcard connectors/*/main.c)))
 CONNECTOR_BINS = $(CONNECTORS:%=$(BUILD)/bin/%)
 
@@ -56,19 +63,23 @@ $(LIBPLATFORM): $(PLAT_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/sluice: $(CLI_OBJ) $(LIBPLATFORM) $(LIBSLUICE)
+$(LIBLOWCODE): $(LOWCODE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/sluice: $(CLI_OBJ) $(LIBPLATFORM) $(LIBLOWCODE) $(LIBSLUICE)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
 
 .SECONDARY:
 .SECONDEXPANSION:
-$(CONNECTOR_BINS): $(BUILD)/bin/%: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard connectors/$$*/*.c))) $(LIBSLUICE)
+$(CONNECTOR_BINS): $(BUILD)/bin/%: $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard connectors/$$*/*.c))) $$(DEPS_$$*) $(LIBSLUICE)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_$*) $(LDLIBS)
 
-$(TEST_BIN): $(TEST_OBJ) $(LIBPLATFORM) $(LIBSLUICE)
+$(TEST_BIN): $(TEST_OBJ) $(LIBPLATFORM) $(LIBLOWCODE) $(LIBSLUICE)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
 
 $(BENCH_BINS): $(BUILD)/bin/bench-%: $(BUILD)/obj/bench/%.o $(LIBSLUICE)
 	@mkdir -p $(dir $@)

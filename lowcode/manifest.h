@@ -1,0 +1,34 @@
+/* Manifest loading: YAML (libfyaml) to a resolved JSON tree, the way the
+ * Airbyte CDK preprocesses a declarative manifest before building components:
+ * `$ref` and "#/..." references (sibling keys override, one level deep),
+ * implicit component types from the parent field, and `$parameters`
+ * propagation. Every value of the resolved tree remembers where it came from
+ * (file:line:col and component path) for error messages. */
+#ifndef SLUICE_LOWCODE_MANIFEST_H
+#define SLUICE_LOWCODE_MANIFEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "sluice/err.h"
+
+typedef struct sl_manifest sl_manifest;
+
+/* `path` is a manifest file or a directory holding manifest.yaml. */
+sl_manifest *sl_manifest_load_file(const char *path, sl_err *err);
+/* A manifest given as JSON (the `__injected_declarative_manifest` config key);
+ * `name` stands for the file in locations. */
+sl_manifest *sl_manifest_load_json(const json_t *manifest, const char *name, sl_err *err);
+void sl_manifest_free(sl_manifest *m);
+
+/* The resolved DeclarativeSource. Each typed component object carries `type`
+ * and, when any apply, `$parameters` holding the accumulated parameters (what
+ * templates see as `parameters`). Owned by m. */
+const json_t *sl_manifest_root(const sl_manifest *m);
+/* The directory of the manifest file (for schemas/<stream>.json), or NULL. */
+const char *sl_manifest_dir(const sl_manifest *m);
+/* Writes "file:line:col path" for a value of the resolved tree (or what is
+ * known of it) into buf; returns buf. */
+const char *sl_manifest_where(const sl_manifest *m, const json_t *node, char *buf, size_t n);
+
+#endif
