@@ -394,8 +394,8 @@ sl_code sl_dbplan_finish(sl_dbplan *p, sl_read *rd, const sl_cstream *cs) {
   return rc;
 }
 
-sl_code sl_dbplan_where(const sl_dbplan *p, sl_buf *sql, sl_dbquote_fn quote, int *order,
-                        size_t *nparams) {
+sl_code sl_dbplan_where(const sl_dbplan *p, sl_buf *sql, sl_dbquote_fn quote, sl_dblit_fn lit,
+                        int *order, size_t *nparams) {
   *nparams = 0;
   if (!p->last) return SL_EOK;
   /* (k0 > ?) OR (k0 = ? AND k1 > ?) OR ... */
@@ -406,8 +406,13 @@ sl_code sl_dbplan_where(const sl_dbplan *p, sl_buf *sql, sl_dbquote_fn quote, in
     for (size_t j = 0; j <= i; j++) {
       if (j) sl_buf_append(sql, " AND ", 5);
       quote(sql, p->t->cols[p->key[j]].name);
-      sl_buf_appendf(sql, j == i ? " > ?" : " = ?");
-      order[(*nparams)++] = (int)j;
+      sl_buf_appendf(sql, j == i ? " > " : " = ");
+      if (lit) {
+        lit(sql, json_array_get(p->last, j));
+      } else {
+        sl_buf_putc(sql, '?');
+        order[(*nparams)++] = (int)j;
+      }
     }
     sl_buf_putc(sql, ')');
   }

@@ -229,7 +229,7 @@ static sl_code build_query(reader *r, const sl_cstream *cs, sqlite3_stmt **st, s
     quote(q, t->cols[p->cursor].name);
     sl_buf_appendf(q, " IS NOT NULL%s", p->last ? " AND " : "");
   }
-  sl_dbplan_where(p, q, quote, order, &np);
+  sl_dbplan_where(p, q, quote, NULL, order, &np);
   if (p->nkey) {
     sl_buf_appendf(q, " ORDER BY ");
     for (size_t i = 0; i < p->nkey; i++) {

@@ -144,14 +144,16 @@ sl_code sl_dbplan_advance(sl_dbplan *p);
 /* Emit the final state of a read that reached the end. */
 sl_code sl_dbplan_finish(sl_dbplan *p, sl_read *rd, const sl_cstream *cs);
 
-/* The WHERE condition "after the resume point" for the key columns, with
- * placeholders: (k1 > ?) OR (k1 = ? AND k2 > ?) ...; quote() appends a
- * quoted identifier. The i-th placeholder takes key value order[i] (order
- * has room for nkey*(nkey+1)/2 entries); the count goes to *nparams.
+/* The WHERE condition "after the resume point" for the key columns:
+ * (k1 > ?) OR (k1 = ? AND k2 > ?) ...; quote() appends a quoted identifier.
+ * With lit NULL each value is a placeholder: the i-th takes key value
+ * order[i] (order has room for nkey*(nkey+1)/2 entries) and the count goes
+ * to *nparams. With lit, lit() appends each value as a literal instead.
  * Appends nothing without a resume point. */
 typedef void (*sl_dbquote_fn)(sl_buf *b, const char *ident);
-sl_code sl_dbplan_where(const sl_dbplan *p, sl_buf *sql, sl_dbquote_fn quote, int *order,
-                        size_t *nparams);
+typedef void (*sl_dblit_fn)(sl_buf *b, const json_t *v);
+sl_code sl_dbplan_where(const sl_dbplan *p, sl_buf *sql, sl_dbquote_fn quote, sl_dblit_fn lit,
+                        int *order, size_t *nparams);
 
 /* ---- values ---- */
 

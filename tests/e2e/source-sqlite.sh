@@ -17,22 +17,7 @@ sqlite3 "$DB" <"$DATA/fixture.sql"
 echo "{\"path\":\"$DB\"}" >"$TMP/c.json"
 echo "{\"path\":\"$DB\",\"chunk_rows\":2}" >"$TMP/c2.json"
 
-# records RUN: the RECORD lines of RUN as {"stream":..,"data":..}, exact
-# (no jq: it would round 64-bit integers).
-records() { grep '"type":"RECORD"' "$TMP/$1.out" | sed 's/^{"type":"RECORD","record"://; s/,"emitted_at":[0-9]*//; s/}$//'; }
-states() { jq -c 'select(.type=="STATE") | .state.stream.stream_state' "$TMP/$1.out"; }
-# catalog FILE MODE [CURSOR] [STREAM...]: a configured catalog from discover.
-catalog() {
-  local out=$1 mode=$2 cursor=${3:-} ; shift 3
-  local sel='.'
-  [ $# -gt 0 ] && sel="select(.name as \$n | \$ARGS.positional | index(\$n))"
-  jq --arg m "$mode" --arg c "$cursor" "{streams:[.catalog.streams[] | $sel |
-      {stream:., sync_mode:\$m, destination_sync_mode:\"append\"}
-      + (if \$c != \"\" then {cursor_field:[\$c]} else {} end)]}" \
-    "$TMP/discover.out" --args "$@" >"$out"
-}
-# state_of RUN: the last state of RUN as a state file (array of messages).
-state_of() { jq -s '[.[] | select(.type=="STATE") | .state] | [last]' "$TMP/$1.out" >"$2"; }
+. "$E2E_HERE/../lib/dbsrc.sh"
 
 run_proto spec "$SRC" spec
 expect_rc spec 0
