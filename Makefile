@@ -55,6 +55,9 @@ $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
+# The protocol schema is assembled into sluice (.incbin), so it is a prerequisite.
+$(BUILD)/obj/platform/protocol_conform.o: platform/protocol_schema.json
+
 $(LIBSLUICE): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

@@ -19,6 +19,7 @@ int cmd_discover(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_connectors(int argc, char **argv);
+int cmd_test(int argc, char **argv); /* cmd_test.c */
 
 /* Print "sluice: error: <msg>" (and a hint) to stderr; returns the exit code. */
 int cli_fail(const sl_err *err, const char *hint);

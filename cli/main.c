@@ -21,6 +21,10 @@ static const cli_cmd commands[] = {
      "            [--streams a,b] [--state-file FILE] [--full-refresh] [--max-message-size BYTES]\n"
      "            [--no-progress] [--protocol-log FILE]"},
     {"connectors", cmd_connectors, "list the built-in connectors", "sluice connectors"},
+    {"test", cmd_test, "run a connector's acceptance tests (acceptance-test-config.yml)",
+     "sluice test <connector> [--config acceptance-test-config.yml] [--junit FILE] [--suites a,b] [--timeout S]\n"
+     "            <connector>: a connector directory, a built-in name (connectors/<name>/ holds the config),\n"
+     "            or a path to any executable with --config"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,110 @@
+/* sluice test: a connector's acceptance tests (platform/acceptance*.c). */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "sluice/acceptance.h"
+
+typedef struct view {
+  bool color, verbose;
+} view;
+
+static void show(void *payload, const sl_at_result *r) {
+  const view *v = payload;
+  static const char *const tag[] = {"pass", "FAIL", "skip"};
+  static const char *const col[] = {"\033[32m", "\033[1;31m", "\033[33m"};
+  printf("%s%s%s %s/%s", v->color ? col[r->status] : "", tag[r->status], v->color ? "\033[0m" : "", r->suite, r->name);
+  if (r->reason) printf(": %s", r->reason);
+  printf("\n");
+  if (r->offending && r->status == SL_AT_FAIL) printf("     offending message: %s\n", r->offending);
+  fflush(stdout);
+}
+
+/* The config of a connector reference: --config, else
+ * <dir>/acceptance-test-config.yml for a directory, else
+ * connectors/<name>/acceptance-test-config.yml under the current directory. */
+static bool find_config(const char *ref, char *out, size_t n) {
+  struct stat st;
+  if (ref && stat(ref, &st) == 0 && S_ISDIR(st.st_mode)) {
+    snprintf(out, n, "%s/acceptance-test-config.yml", ref);
+    return access(out, F_OK) == 0;
+  }
+  if (ref && !strchr(ref, '/')) {
+    snprintf(out, n, "connectors/%s/acceptance-test-config.yml", ref);
+    return access(out, F_OK) == 0;
+  }
+  return false;
+}
+
+int cmd_test(int argc, char **argv) {
+  const char *connector = NULL, *config = NULL, *junit = NULL, *suites = NULL;
+  int timeout = 0;
+  sl_err err = SL_ERR_INIT;
+  for (int i = 1; i < argc; i++) {
+    const char **slot = NULL;
+    if (!strcmp(argv[i], "--config")) slot = &config;
+    else if (!strcmp(argv[i], "--junit")) slot = &junit;
+    else if (!strcmp(argv[i], "--suites")) slot = &suites;
+    else if (!strcmp(argv[i], "--timeout")) {
+      if (i + 1 >= argc || (timeout = atoi(argv[i + 1])) <= 0) {
+        sl_err_set(&err, SL_EUSAGE, "test: --timeout needs a number of seconds > 0");
+        return cli_fail(&err, NULL);
+      }
+      i++;
+      continue;
+    } else if (argv[i][0] == '-') {
+      sl_err_set(&err, SL_EUSAGE, "test: unknown option %s (see `sluice help test`)", argv[i]);
+      return cli_fail(&err, NULL);
+    } else if (!connector) {
+      connector = argv[i];
+      continue;
+    } else {
+      sl_err_set(&err, SL_EUSAGE, "test: unexpected argument %s", argv[i]);
+      return cli_fail(&err, NULL);
+    }
+    if (i + 1 >= argc) {
+      sl_err_set(&err, SL_EUSAGE, "test: %s needs a value", argv[i]);
+      return cli_fail(&err, NULL);
+    }
+    *slot = argv[++i];
+  }
+  char found[PATH_MAX];
+  if (!config) {
+    if (!connector) {
+      sl_err_set(&err, SL_EUSAGE, "test: which connector? (sluice test <connector> [--config acceptance-test-config.yml])");
+      return cli_fail(&err, NULL);
+    }
+    if (!find_config(connector, found, sizeof found)) {
+      sl_err_set(&err, SL_ENOTFOUND, "test: no acceptance-test-config.yml for %s (looked at %s)", connector, found);
+      return cli_fail(&err, "give one with --config FILE; docs/acceptance-tests.md shows the format");
+    }
+    config = found;
+    /* a directory or a name found under connectors/: the config says what to run */
+    struct stat st;
+    if (stat(connector, &st) == 0 && S_ISDIR(st.st_mode)) connector = NULL;
+    else if (!strchr(connector, '/') && access(connector, F_OK) != 0) connector = NULL;
+  }
+  char **list = suites ? cli_split_list(suites) : NULL;
+  view v = {.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
+  sl_at_opts o = {.connector = connector, .config_path = config, .suites = (const char *const *)list,
+                  .timeout_s = timeout, .on_result = show, .payload = &v};
+  sl_at_report rep;
+  sl_code rc = sl_at_run(&o, &rep, &err);
+  free(list);
+  if (rc) {
+    sl_at_report_dispose(&rep);
+    return cli_fail(&err, NULL);
+  }
+  printf("%s: %zu passed, %zu failed, %zu skipped\n", config, rep.passed, rep.failed, rep.skipped);
+  if (junit && sl_at_write_junit(&rep, connector ? connector : config, junit, &err)) {
+    sl_at_report_dispose(&rep);
+    return cli_fail(&err, NULL);
+  }
+  int code = rep.failed ? 1 : 0;
+  sl_at_report_dispose(&rep);
+  return code;
+}

@@ -1,0 +1,74 @@
+/* sluice: connector acceptance tests (`sluice test`).
+ *
+ * Reads Airbyte's acceptance-test-config.yml and runs its suites (spec,
+ * connection, discovery, basic_read, full_refresh, incremental,
+ * connector_attributes, connector_documentation) against any connector the
+ * platform can run, checking every line the connector prints against the
+ * protocol schema. Each check ends as one result: pass, fail (reason and the
+ * offending message) or skip (why). */
+#ifndef SLUICE_ACCEPTANCE_H
+#define SLUICE_ACCEPTANCE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sluice/err.h"
+
+typedef enum sl_at_status { SL_AT_PASS, SL_AT_FAIL, SL_AT_SKIP } sl_at_status;
+
+typedef struct sl_at_result {
+  char *suite;     /* "basic_read" */
+  char *name;      /* "test_read", with "[2]" for the second input set */
+  sl_at_status status;
+  char *reason;    /* why it failed or was skipped, else NULL */
+  char *offending; /* the offending protocol line or value, else NULL */
+  double seconds;
+} sl_at_result;
+
+typedef struct sl_at_report {
+  sl_at_result *r;
+  size_t n, cap;
+  size_t passed, failed, skipped;
+} sl_at_report;
+
+typedef struct sl_at_opts {
+  const char *connector;      /* connector reference; NULL: from the config file */
+  const char *config_path;    /* acceptance-test-config.yml */
+  const char *const *suites;  /* NULL-terminated names to run, or NULL for all */
+  int timeout_s;              /* > 0: caps every check's timeout */
+  /* Called as each result is known (live output). */
+  void (*on_result)(void *payload, const sl_at_result *r);
+  void *payload;
+} sl_at_opts;
+
+/* Run the suites. Returns SL_EOK when the run happened (even with failed
+ * checks: see report->failed); an error when the config cannot be used. */
+sl_code sl_at_run(const sl_at_opts *opts, sl_at_report *report, sl_err *err);
+void sl_at_report_dispose(sl_at_report *report);
+/* JUnit XML: one testsuite per acceptance suite, one testcase per check. */
+sl_code sl_at_write_junit(const sl_at_report *report, const char *name, const char *path, sl_err *err);
+
+/* ---- protocol conformance ---- */
+
+/* sluice's JSON Schema of AirbyteMessage (platform/protocol_schema.json,
+ * embedded at build time). Borrowed; never NULL after a successful load. */
+const json_t *sl_protocol_schema(sl_err *err);
+/* Check one parsed message against the schema and the payload convention
+ * (a message of type T carries its payload member). `what` names it. */
+sl_code sl_protocol_conform(const json_t *msg, const char *what, sl_err *err);
+
+#endif
+
+/* ---- Dockerfiles ---- */
+
+/* What the acceptance and publishing checks read from a Dockerfile: LABEL
+ * and ENV pairs (objects of strings) and the ENTRYPOINT joined by spaces
+ * (exec form) or as written (shell form); NULL when absent. */
+typedef struct sl_dockerfile {
+  json_t *labels, *env;
+  char *entrypoint;
+  int label_line[2]; /* lines of io.airbyte.name and io.airbyte.version, or 0 */
+} sl_dockerfile;
+sl_code sl_dockerfile_read(const char *path, sl_dockerfile *df, sl_err *err);
+void sl_dockerfile_dispose(sl_dockerfile *df);

@@ -1,0 +1,177 @@
+/* acceptance-test-config.yml: the file model of Airbyte's acceptance tests
+ * (every model forbids unknown keys), checked with file:line errors. */
+#include <stdio.h>
+#include <string.h>
+
+#include "acceptance_int.h"
+
+/* Allowed keys of each model; "*" marks the end. */
+static const char *const top_keys[] = {"connector_image", "connector", "acceptance_tests", "base_path",
+                                       "test_strictness_level", "custom_environment_variables",
+                                       "cached_discovered_catalog", NULL};
+static const char *const suite_names[] = {"spec", "connection", "discovery", "basic_read", "full_refresh",
+                                          "incremental", "connector_attributes", "connector_documentation",
+                                          NULL};
+static const char *const common[] = {"config_path", "timeout_seconds", "deployment_mode", NULL};
+static const char *const spec_keys[] = {"spec_path", "backward_compatibility_tests_config", "auth_default_method", NULL};
+static const char *const connection_keys[] = {"status", NULL};
+static const char *const discovery_keys[] = {"backward_compatibility_tests_config", "validate_primary_keys_data_type", NULL};
+static const char *const basic_read_keys[] = {
+    "configured_catalog_path", "empty_streams", "expect_records", "validate_schema", "validate_stream_statuses",
+    "validate_state_messages", "validate_primary_keys_data_type", "fail_on_extra_columns", "validate_data_points",
+    "expect_trace_message_on_failure", "ignored_fields", "file_types", "client_container_config", NULL};
+static const char *const full_refresh_keys[] = {"configured_catalog_path", "ignored_fields", "client_container_config", NULL};
+static const char *const incremental_keys[] = {"configured_catalog_path", "future_state", "future_state_path",
+                                               "skip_comprehensive_incremental_tests", "cursor_paths",
+                                               "client_container_config", NULL};
+static const char *const attributes_keys[] = {"streams_without_primary_key", "allowed_hosts", "suggested_streams", NULL};
+static const char *const none[] = {NULL};
+static const char *const *const suite_keys[] = {spec_keys,       connection_keys,  discovery_keys,  basic_read_keys,
+                                                full_refresh_keys, incremental_keys, attributes_keys, none};
+static const char *const expect_records_keys[] = {"path", "bypass_reason", "exact_order", "extra_fields", "extra_records", NULL};
+static const char *const future_state_keys[] = {"future_state_path", "missing_streams", "bypass_reason", "cursor_format", NULL};
+static const char *const named_bypass_keys[] = {"name", "bypass_reason", NULL};
+
+static bool in_list(const char *const *l, const char *k) {
+  for (; l && *l; l++)
+    if (!strcmp(*l, k)) return true;
+  return false;
+}
+
+int at_config_line(const sl_yaml *y, const json_t *obj, const char *key) { return sl_yaml_key_line(y, obj, key); }
+
+static sl_code bad(const sl_yaml *y, const json_t *obj, const char *key, sl_err *err, const char *fmt, const char *a,
+                   const char *b) {
+  char msg[600];
+  snprintf(msg, sizeof msg, fmt, a, b);
+  int line = key ? sl_yaml_key_line(y, obj, key) : sl_yaml_line(y, obj);
+  return sl_err_set(err, SL_ECONFIG, "%s:%d: %s", sl_yaml_path(y), line, msg);
+}
+
+static sl_code keys_ok(const sl_yaml *y, const json_t *obj, const char *where, const char *const *a,
+                       const char *const *b, sl_err *err) {
+  const char *k;
+  json_t *v;
+  if (!json_is_object(obj)) return bad(y, obj, NULL, err, "%s: expected a mapping%s", where, "");
+  json_object_foreach((json_t *)obj, k, v) {
+    if (!in_list(a, k) && !in_list(b, k)) return bad(y, obj, k, err, "%s: unknown key \"%s\"", where, k);
+  }
+  return SL_EOK;
+}
+
+static sl_code list_of_named(const sl_yaml *y, const json_t *obj, const char *key, const char *where, sl_err *err) {
+  const json_t *l = json_object_get(obj, key);
+  if (!l) return SL_EOK;
+  if (!json_is_array(l)) return bad(y, obj, key, err, "%s.%s: expected a list", where, key);
+  size_t i;
+  json_t *e;
+  json_array_foreach(l, i, e) {
+    if (keys_ok(y, e, key, named_bypass_keys, NULL, err)) return err->code;
+    if (!json_is_string(json_object_get(e, "name")))
+      return bad(y, e, NULL, err, "%s.%s: every entry needs a name%s", where, key);
+  }
+  return SL_EOK;
+}
+
+static sl_code check_input(const sl_yaml *y, json_t *in, size_t si, const char *where, sl_err *err) {
+  if (keys_ok(y, in, where, common, suite_keys[si], err)) return err->code;
+  const json_t *t = json_object_get(in, "timeout_seconds");
+  if (t && (!json_is_integer(t) || json_integer_value(t) < 0))
+    return bad(y, in, "timeout_seconds", err, "%s.timeout_seconds: expected an integer >= 0%s", where, "");
+  const char *strs[] = {"config_path", "configured_catalog_path", "spec_path", "future_state_path", NULL};
+  for (size_t i = 0; strs[i]; i++) {
+    const json_t *v = json_object_get(in, strs[i]);
+    if (v && !json_is_string(v)) return bad(y, in, strs[i], err, "%s.%s: expected a file path", where, strs[i]);
+  }
+  const json_t *st = json_object_get(in, "status");
+  if (st && !(json_is_string(st) && (!strcmp(json_string_value(st), "succeed") ||
+                                     !strcmp(json_string_value(st), "failed") ||
+                                     !strcmp(json_string_value(st), "exception"))))
+    return bad(y, in, "status", err, "%s.status: expected succeed, failed or exception%s", where, "");
+  json_t *er = json_object_get(in, "expect_records");
+  if (er) {
+    if (keys_ok(y, er, "expect_records", expect_records_keys, NULL, err)) return err->code;
+    if (!json_object_get(er, "path") == !json_object_get(er, "bypass_reason"))
+      return bad(y, in, "expect_records", err, "%s.expect_records: exactly one of path and bypass_reason%s", where, "");
+  }
+  /* legacy flat future_state_path becomes future_state.future_state_path */
+  json_t *fsp = json_object_get(in, "future_state_path");
+  if (fsp && !json_object_get(in, "future_state")) {
+    json_t *fs = json_pack("{sO}", "future_state_path", fsp);
+    json_object_set_new(in, "future_state", fs);
+  }
+  json_t *fs = json_object_get(in, "future_state");
+  if (fs && !fsp) {
+    if (keys_ok(y, fs, "future_state", future_state_keys, NULL, err)) return err->code;
+    if (list_of_named(y, fs, "missing_streams", "future_state", err)) return err->code;
+  }
+  if (list_of_named(y, in, "empty_streams", where, err) || list_of_named(y, in, "streams_without_primary_key", where, err))
+    return err->code;
+  return SL_EOK;
+}
+
+/* Legacy layout: `tests: {suite: [inputs]}` at the root. */
+static void migrate_legacy(json_t *root) {
+  json_t *tests = json_object_get(root, "tests");
+  if (!json_is_object(tests) || json_object_get(root, "acceptance_tests")) return;
+  json_t *at = json_object();
+  const char *k;
+  json_t *v;
+  json_object_foreach(tests, k, v) json_object_set_new(at, k, json_pack("{sO}", "tests", v));
+  json_object_set_new(root, "acceptance_tests", at);
+  json_object_del(root, "tests");
+}
+
+sl_yaml *at_config_load(const char *path, sl_err *err) {
+  sl_yaml *y = sl_yaml_load_file(path, err);
+  if (!y) return NULL;
+  json_t *root = sl_yaml_root(y);
+  migrate_legacy(root);
+  if (keys_ok(y, root, "acceptance-test-config", top_keys, NULL, err)) goto fail;
+  const json_t *img = json_object_get(root, "connector_image");
+  if (!img && !json_object_get(root, "connector")) {
+    bad(y, root, NULL, err, "connector_image is required (or connector: a sluice connector reference)%s%s", "", "");
+    goto fail;
+  }
+  if (img && !json_is_string(img)) {
+    bad(y, root, "connector_image", err, "connector_image: expected a string%s%s", "", "");
+    goto fail;
+  }
+  const json_t *lvl = json_object_get(root, "test_strictness_level");
+  if (lvl && !(json_is_string(lvl) && (!strcmp(json_string_value(lvl), "low") || !strcmp(json_string_value(lvl), "high")))) {
+    bad(y, root, "test_strictness_level", err, "test_strictness_level: expected low or high%s%s", "", "");
+    goto fail;
+  }
+  json_t *at = json_object_get(root, "acceptance_tests");
+  if (!at) {
+    bad(y, root, NULL, err, "acceptance_tests is required%s%s", "", "");
+    goto fail;
+  }
+  if (keys_ok(y, at, "acceptance_tests", suite_names, NULL, err)) goto fail;
+  for (size_t si = 0; suite_names[si]; si++) {
+    json_t *s = json_object_get(at, suite_names[si]);
+    if (!s) continue;
+    if (keys_ok(y, s, suite_names[si], (const char *const[]){"tests", "bypass_reason", NULL}, NULL, err)) goto fail;
+    json_t *tests = json_object_get(s, "tests");
+    const json_t *br = json_object_get(s, "bypass_reason");
+    if (!tests == !br) {
+      bad(y, at, suite_names[si], err, "%s: give exactly one of tests and bypass_reason%s", suite_names[si], "");
+      goto fail;
+    }
+    if (br && !json_is_string(br)) {
+      bad(y, s, "bypass_reason", err, "%s.bypass_reason: expected a string%s", suite_names[si], "");
+      goto fail;
+    }
+    if (tests && !json_is_array(tests)) {
+      bad(y, s, "tests", err, "%s.tests: expected a list of input sets%s", suite_names[si], "");
+      goto fail;
+    }
+    size_t i;
+    json_t *in;
+    json_array_foreach(tests, i, in) if (check_input(y, in, si, suite_names[si], err)) goto fail;
+  }
+  return y;
+fail:
+  sl_yaml_free(y);
+  return NULL;
+}

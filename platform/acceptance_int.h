@@ -1,0 +1,111 @@
+/* Internals shared by the acceptance-test files (platform/acceptance*.c). */
+#ifndef SLUICE_ACCEPTANCE_INT_H
+#define SLUICE_ACCEPTANCE_INT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sluice/acceptance.h"
+#include "sluice/json.h"
+#include "sluice/yaml.h"
+
+/* ---- the config file (acceptance_config.c) ---- */
+
+/* Load and check acceptance-test-config.yml: unknown keys, types, both or
+ * neither of tests/bypass_reason, legacy `tests:` layout. Errors name
+ * file:line. The returned tree is normalised: root.acceptance_tests.<suite>
+ * is {"tests": [...]} or {"bypass_reason": "..."}. */
+sl_yaml *at_config_load(const char *path, sl_err *err);
+/* Line of member key of obj in the config (0 if unknown). */
+int at_config_line(const sl_yaml *y, const json_t *obj, const char *key);
+
+/* ---- one connector invocation (acceptance_exec.c) ---- */
+
+typedef struct at_ctx {
+  const sl_at_opts *opts;
+  sl_at_report *report;
+  sl_yaml *cfg;
+  const char *cfg_path;
+  char base[PATH_MAX];      /* relative paths in the config start here */
+  char dir[PATH_MAX];       /* the connector directory (metadata.yaml, Dockerfile), or "" */
+  char exe[PATH_MAX];       /* executable, or "" for an image */
+  char image[512];          /* docker image, or "" */
+  char name[256];           /* for messages */
+  char tmp[PATH_MAX];       /* scratch directory, removed at the end */
+  unsigned seq;
+  const json_t *env;        /* custom_environment_variables */
+  bool high;                /* test_strictness_level: high */
+  bool is_destination;
+  json_t *metadata;         /* metadata.yaml `data`, or NULL */
+  json_t *spec;             /* the connector's SPEC payload once known */
+  json_t *catalog;          /* discovered AirbyteCatalog once known */
+  char *catalog_key;        /* the config it was discovered with */
+  int64_t last_ms;          /* when the previous result was recorded */
+} at_ctx;
+
+typedef struct at_run {
+  json_t *msgs;           /* every line that parsed as a JSON object, in order */
+  size_t lines;
+  bool timed_out;
+  int exit_code;
+  char *bad_line;         /* first line that failed protocol conformance */
+  char bad_why[SL_ERR_MSG_MAX];
+  size_t n_bad;
+  char stderr_tail[2048];
+} at_run;
+
+/* Run `<verb> [--config F] [--catalog F] [--state F]` with the given
+ * inputs written to files; stdin_lines (for destinations) is fed to stdin.
+ * A run that outlives timeout_s is killed (timed_out). Errors are only for
+ * failures to start. */
+sl_code at_exec(at_ctx *c, const char *verb, const json_t *config, const json_t *catalog,
+                const json_t *state, const char *stdin_lines, int timeout_s, at_run *r, sl_err *err);
+void at_run_dispose(at_run *r);
+/* Messages of one type (borrowed array, new reference to the array). */
+json_t *at_msgs_of(const at_run *r, const char *type);
+
+/* ---- results (acceptance.c) ---- */
+
+void at_result(at_ctx *c, const char *suite, const char *name, sl_at_status st, const json_t *offending,
+               const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* The protocol check of a run: pass, or fail with the first bad line. */
+void at_protocol_result(at_ctx *c, const char *suite, const char *test, const at_run *r);
+/* Fail for a run that timed out or could not run; returns true if it did. */
+bool at_run_failed(at_ctx *c, const char *suite, const char *test, const at_run *r, int timeout_s);
+
+/* ---- suites ---- */
+
+typedef struct at_input {
+  const json_t *in;       /* the input set */
+  const char *suite;
+  char test[64];          /* "[2]" suffix when there are several sets */
+  int timeout_s;
+  json_t *config;         /* loaded config_path, or NULL (then skip_reason) */
+  char skip_reason[512];
+} at_input;
+
+void at_suite_spec(at_ctx *c, at_input *in);        /* acceptance_spec.c */
+void at_suite_discovery(at_ctx *c, at_input *in);   /* acceptance_read.c */
+void at_suite_basic_read(at_ctx *c, at_input *in);
+void at_suite_full_refresh(at_ctx *c, at_input *in);
+void at_suite_incremental(at_ctx *c, at_input *in);
+
+typedef enum { AT_RULE_ADDL, AT_RULE_ALLOF_NOT, AT_RULE_VALID } at_schema_rule;
+/* Schema rules shared by the spec and discovery suites (acceptance_spec.c). */
+bool at_schema_check(const json_t *schema, at_schema_rule which, char *why, size_t n);
+bool at_has_ref(const json_t *v);
+/* The schema's type is t, or a list holding t. */
+bool at_type_has(const json_t *schema, const char *t);
+
+/* Resolve a config-relative path into out; false if absent (with a fail
+ * result naming the config line already recorded when `required`). */
+bool at_path(at_ctx *c, const json_t *obj, const char *key, const char *dflt, char *out, size_t n);
+/* Load a JSON (or YAML) file named by a config key; NULL + fail result on error. */
+json_t *at_load_json(at_ctx *c, at_input *in, const char *key, const char *dflt, bool *absent);
+/* Discover (once per config) and return the catalog, or NULL with a fail result. */
+const json_t *at_discover(at_ctx *c, at_input *in, const char *test);
+/* Name "suite/test" string into buf. */
+const char *at_name(const at_input *in, const char *test, char *buf, size_t n);
+
+#endif

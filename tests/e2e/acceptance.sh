@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# `sluice test`: every connector in connectors/ passes its own
+# acceptance-test-config.yml; a shell-script connector passes every suite;
+# broken configs and connectors fail with clear reasons.
+# Usage: tests/e2e/acceptance.sh [BIN_DIR]
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+e2e_init "$@"
+ROOT=$(cd "$E2E_HERE/../.." && pwd)
+DATA="$ROOT/tests/data/acceptance"
+cd "$ROOT"
+
+# summary "N passed, N failed, N skipped" of a run's stdout
+counts() { grep -E '^.*: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$TMP/$1.out" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped/\1 \2 \3/'; }
+
+# --- every connector with a config passes (a connector needing a server
+# starts it in integration_tests/acceptance-setup.sh, sourced here) ---
+n=0
+for cfg in connectors/*/acceptance-test-config.yml; do
+  name=$(basename "$(dirname "$cfg")")
+  [ -x "$BIN/$name" ] || { fail "connector/$name" "not built in $BIN"; continue; }
+  setup="connectors/$name/integration_tests/acceptance-setup.sh"
+  ( if [ -f "$setup" ]; then . tests/lib/db.sh; trap db_stop_all EXIT; . "$setup"; fi
+    timeout -k 5 300 "$BIN/sluice" test "connectors/$name" --junit "$TMP/$name.xml" >"$TMP/cat-$name.out" 2>"$TMP/cat-$name.err" )
+  RC=$?
+  sanitizer_check "cat-$name"
+  if [ $RC -eq 0 ]; then pass "connector/$name ($(counts "cat-$name"))"; else
+    fail "connector/$name" "exit $RC"; grep -E '^FAIL' "$TMP/cat-$name.out" | head -5 | sed 's/^/     | /'; show_err "cat-$name"
+  fi
+  n=$((n + 1))
+done
+[ "$n" -ge 4 ] && pass "configs found for $n connectors" || fail "configs" "only $n connectors have acceptance-test-config.yml"
+
+# source-faker runs every source suite, with zero failures and real checks
+read -r p f s <<<"$(counts cat-source-faker)"
+[ "${p:-0}" -ge 50 ] && [ "${f:-1}" -eq 0 ] && pass "faker: $p checks pass" || fail "faker counts" "got '$p $f $s'"
+for suite in spec connection discovery basic_read full_refresh incremental; do
+  grep -qE "^pass $suite/" "$TMP/cat-source-faker.out" && pass "faker runs $suite" || fail "faker runs $suite" "no passing $suite check"
+done
+grep -q '^pass incremental/test_state_with_abnormally_large_values$' "$TMP/cat-source-faker.out" && pass "faker future state" || fail "faker future state" "missing"
+grep -q '^pass basic_read/test_read:expect_records$' "$TMP/cat-source-faker.out" && pass "faker expect_records" || fail "faker expect_records" "missing"
+
+# JUnit XML: well-formed, and its counts are the summary's
+python3 - "$TMP/source-faker.xml" "$p" "$s" <<'PY' && pass "junit xml" || fail "junit xml" "bad JUnit file"
+import sys, xml.etree.ElementTree as E
+r = E.parse(sys.argv[1]).getroot()
+cases = list(r.iter('testcase'))
+skipped = sum(1 for c in cases if c.find('skipped') is not None)
+failed = sum(1 for c in cases if c.find('failure') is not None)
+assert r.tag == 'testsuites' and failed == 0, (r.tag, failed)
+assert len(cases) - skipped == int(sys.argv[2]) and skipped == int(sys.argv[3]), (len(cases), skipped)
+assert {s.get('name') for s in r.iter('testsuite')} >= {'spec', 'connection', 'discovery', 'basic_read', 'full_refresh', 'incremental'}
+PY
+
+# --- any executable: a POSIX shell connector passes every source suite ---
+run shell "$BIN/sluice" test "$DATA/shell-source"
+expect_rc "shell connector passes" 0 shell
+read -r p f s <<<"$(counts shell)"
+[ "${p:-0}" -ge 40 ] && pass "shell connector: $p checks" || fail "shell counts" "got '$p $f $s'"
+
+# --suites runs only those suites
+run only "$BIN/sluice" test "$DATA/shell-source" --suites spec,connection
+expect_rc "--suites" 0 only
+grep -qE '^pass (discovery|basic_read)/' "$TMP/only.out" && fail "--suites filter" "ran other suites" || pass "--suites filter"
+
+# --- bad input, one test each ---
+run missing "$BIN/sluice" test --config "$DATA/bad/missing-files.yml" --junit "$TMP/missing.xml"
+expect_rc "missing file fails" 1 missing
+expect_out "missing file named with config line" missing "missing-files.yml:6: config_path: no such file"
+grep -q '<failure message=".*no such file' "$TMP/missing.xml" && pass "missing file in junit" || fail "missing file in junit" "no failure element"
+
+HANG_PIDFILE="$TMP/hang.pid" run hang "$BIN/sluice" test --config "$DATA/bad/hang.yml"
+expect_rc "hanging connector fails" 1 hang
+expect_out "hang: timeout reason" hang "timed out after 1 s"
+run hang2 "$BIN/sluice" test --config "$DATA/bad/hang.yml" --timeout 1 --suites spec
+expect_out "--timeout caps the check" hang2 "timed out after 1 s"
+if [ ! -s "$TMP/hang.pid" ]; then fail "hang: pid" "the hanging connector did not start"
+elif kill -0 "$(cat "$TMP/hang.pid")" 2>/dev/null; then fail "hang: killed" "the connector is still running"
+else pass "hang: connector killed"; fi
+
+run noisy "$BIN/sluice" test --config "$DATA/bad/noisy.yml"
+expect_rc "non-protocol lines fail" 1 noisy
+expect_out "noisy: reason" noisy "2 line(s) break the protocol; first: output line 1 is not a protocol message"
+expect_out "noisy: offending line shown" noisy "offending message: starting up..."
+
+run malformed "$BIN/sluice" test --config "$DATA/bad/malformed.yml"
+expect_rc "malformed YAML" nonzero malformed
+expect_err "malformed: file:line:col" malformed "malformed.yml:5:7: invalid YAML"
+
+run unknown "$BIN/sluice" test --config "$DATA/bad/unknown-key.yml"
+expect_rc "unknown key" nonzero unknown
+expect_err "unknown key named with line" unknown 'unknown-key.yml:6: basic_read: unknown key "expect_recods"'
+
+run secrets "$BIN/sluice" test --config "$DATA/bad/secrets.yml"
+expect_rc "absent secrets are not a failure" 0 secrets
+expect_out "absent secrets: skipped with the reason" secrets "skip connection/all: secrets absent: secrets/config.json is missing"
+read -r p f s <<<"$(counts secrets)"
+expect_eq "absent secrets: nothing passes silently" "$p" 0
+
+run status "$BIN/sluice" test --config "$DATA/bad/wrong-status.yml"
+expect_rc "wrong connection status fails" 1 status
+expect_out "wrong status: reason" status "expected status FAILED (status: failed), got SUCCEEDED"
+expect_out "bypass_reason shown" status "skip basic_read/all: bypassed: not needed here"
+
+run noconf "$BIN/sluice" test "$TMP"
+expect_rc "no config" nonzero noconf
+expect_err "no config: hint" noconf "no acceptance-test-config.yml"
+
+finish
