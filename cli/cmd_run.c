@@ -13,7 +13,7 @@
 typedef struct run_opts {
   const char *verb;
   const char *connector, *config, *catalog, *state, *streams;
-  bool json, validate;
+  bool json, validate, debug;
 } run_opts;
 
 typedef struct run_view {
@@ -37,6 +37,10 @@ static int parse_args(run_opts *o, const char *verb, int argc, char **argv, sl_e
     }
     if (!strcmp(argv[i], "--validate")) {
       o->validate = true;
+      continue;
+    }
+    if (!strcmp(argv[i], "--debug")) { /* passed on: the connector logs HTTP traffic */
+      o->debug = true;
       continue;
     }
     if (!strcmp(argv[i], "--config")) slot = &o->config;
@@ -228,6 +232,7 @@ static int run(const char *verb, sl_msg_type want, int argc, char **argv) {
   if (o.config) args[n++] = "--config", args[n++] = o.config;
   if (o.catalog && !strcmp(verb, "read")) args[n++] = "--catalog", args[n++] = o.catalog;
   if (o.state && !strcmp(verb, "read")) args[n++] = "--state", args[n++] = o.state;
+  if (o.debug) args[n++] = "--debug";
   args[n] = NULL;
   run_view v = {.pretty = !o.json && isatty(STDOUT_FILENO), .color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR"), .want = want};
   sl_catalog vcat = {0};

@@ -15,7 +15,9 @@ static const cli_cmd commands[] = {
      "sluice discover <connector> --config FILE [--json]"},
     {"read", cmd_read, "read records from a source",
      "sluice read <connector> --config FILE [--catalog FILE | --streams a,b] [--state FILE] [--json]\n"
-     "            [--validate]   (check every record against its stream's JSON schema)"},
+     "            [--validate]   (check every record against its stream's JSON schema)\n"
+     "            [--debug]      (the connector logs each HTTP request and response, secrets masked)\n"
+     "<connector> may also be a declarative manifest: a .yaml file or a directory holding manifest.yaml"},
     {"sync", cmd_sync, "move data from a source to a destination, keeping state",
      "sluice sync --source C --source-config FILE --destination C --destination-config FILE\n"
      "            [--streams a,b] [--state-file FILE] [--full-refresh] [--max-message-size BYTES]\n"

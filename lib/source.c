@@ -82,6 +82,10 @@ void sl_read_cursor_int(sl_read *rd, int64_t v) {
   rd->cursor_int = v;
 }
 
+sl_code sl_read_control_config(sl_read *rd, const json_t *config) {
+  return sl_out_control_config(&rd->e->out, config);
+}
+
 sl_code sl_read_log(sl_read *rd, const char *level, const char *fmt, ...) {
   char text[4096];
   va_list ap;

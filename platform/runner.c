@@ -26,6 +26,26 @@ static bool self_dir(char *out, size_t len) {
   return true;
 }
 
+/* A declarative manifest runs as the built-in source-declarative-manifest;
+ * the manifest path reaches it (and every child of this process, whatever
+ * spawns it) through SLUICE_MANIFEST. One manifest per process. */
+static sl_code resolve_manifest(const char *manifest, char *out, size_t outlen, sl_err *err) {
+  char real[PATH_MAX], dir[PATH_MAX];
+  if (!realpath(manifest, real))
+    return sl_err_set(err, SL_ENOTFOUND, "manifest %s: %s", manifest, strerror(errno));
+  const char *have = getenv("SLUICE_MANIFEST");
+  if (have && *have && strcmp(have, real))
+    return sl_err_set(err, SL_EUSAGE, "manifest %s: this process already runs manifest %s (one per process)",
+                      manifest, have);
+  if (!self_dir(dir, sizeof dir))
+    return sl_err_set(err, SL_ENOTFOUND, "manifest %s: cannot find source-declarative-manifest", manifest);
+  snprintf(out, outlen, "%s/source-declarative-manifest", dir);
+  if (!is_exe(out))
+    return sl_err_set(err, SL_ENOTFOUND, "manifest %s: %s is missing (build it with make)", manifest, out);
+  setenv("SLUICE_MANIFEST", real, 1);
+  return SL_EOK;
+}
+
 sl_code sl_connector_resolve(const char *ref, char *out, size_t outlen, sl_err *err) {
   struct stat st;
   char dir[PATH_MAX];
@@ -43,8 +63,14 @@ sl_code sl_connector_resolve(const char *ref, char *out, size_t outlen, sl_err *
       if (is_exe(out)) return SL_EOK;
       snprintf(out, outlen, "%s/connector", copy);
       if (is_exe(out)) return SL_EOK;
+      char man[PATH_MAX + 16];
+      snprintf(man, sizeof man, "%s/manifest.yaml", copy);
+      if (stat(man, &st) == 0 && S_ISREG(st.st_mode)) return resolve_manifest(man, out, outlen, err);
       return sl_connector_resolve(base, out, outlen, err);
     }
+    size_t rl = strlen(ref);
+    if ((rl > 5 && !strcmp(ref + rl - 5, ".yaml")) || (rl > 4 && !strcmp(ref + rl - 4, ".yml")))
+      return resolve_manifest(ref, out, outlen, err);
     if (!is_exe(ref))
       return sl_err_set(err, SL_ENOTFOUND, "connector \"%s\" is not an executable file", ref);
     if (ref[0] == '/') snprintf(out, outlen, "%s", ref);

@@ -83,6 +83,9 @@ void sl_read_cursor_int(sl_read *rd, int64_t v);
 /* Explicit checkpoint with any state object (borrowed); replaces the
  * automatic cursor state from then on. */
 sl_code sl_read_checkpoint(sl_read *rd, const json_t *stream_state);
+/* CONTROL message carrying the whole updated config (e.g. a rotated OAuth
+ * refresh token), so the platform persists it. */
+sl_code sl_read_control_config(sl_read *rd, const json_t *config);
 sl_code sl_read_log(sl_read *rd, const char *level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Records between automatic checkpoints for this stream (default from

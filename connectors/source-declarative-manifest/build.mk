@@ -1,0 +1,2 @@
+DEPS_source-declarative-manifest = $(LIBLOWCODE)
+LIBS_source-declarative-manifest = -lfyaml

@@ -1,0 +1,273 @@
+/* Internals of the declarative runtime (lowcode/), shared by its component
+ * files: source.c (DeclarativeSource: spec/check/discover/read), stream.c
+ * (DeclarativeStream, SimpleRetriever and the read loop), requester.c
+ * (HttpRequester, RequestOption, request assembly, retries), auth.c
+ * (authenticators), paginator.c, selector.c (decoder, extractor, filter,
+ * normalisation), transform.c (AddFields/RemoveFields), errhandler.c,
+ * slicer.c (slicer interface), util.c (templates, values, locations). */
+#ifndef SLUICE_LOWCODE_LC_H
+#define SLUICE_LOWCODE_LC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lowcode.h"
+#include "manifest.h"
+#include "slicer.h"
+#include "sluice/buf.h"
+#include "sluice/err.h"
+#include "sluice/http.h"
+#include "sluice/interp.h"
+#include "sluice/json.h"
+
+/* ---- util.c ---- */
+
+/* "file:line:col path" of a manifest node (static buffer per call site). */
+const char *lc_where(const lc_source *src, const json_t *node, char *buf, size_t n);
+#define LC_WHERE(src, node) lc_where((src), (node), (char[320]){0}, 320)
+
+/* Compile node[field] (a string, or a scalar turned into text) as a
+ * template; *out is NULL when the field is absent. */
+sl_code lc_tmpl_field(lc_source *src, const json_t *node, const char *field, sl_tmpl **out,
+                      sl_err *err);
+/* Compile a string value (`where` is node/field for messages). */
+sl_code lc_tmpl_value(lc_source *src, const json_t *node, const char *field, const json_t *v,
+                      sl_tmpl **out, sl_err *err);
+/* Evaluate to text (Python str() of the value); "" when empty/undefined. */
+sl_code lc_eval_text(const sl_tmpl *t, const json_t *ctx, sl_buf *out, sl_err *err);
+/* Evaluate to a value (new ref or NULL); errors name the template's location. */
+sl_code lc_eval(const sl_tmpl *t, const json_t *ctx, sl_tmpl_accept accept, json_t **out,
+                sl_err *err);
+
+/* Python str() of a JSON value: strings raw, True/False/None, 1.0, repr of
+ * containers with single quotes. Appends to out. */
+void lc_pystr(sl_buf *out, const json_t *v);
+
+/* A tree of templates: JSON with every string compiled (request bodies,
+ * parameter and header mappings). Evaluation drops keys whose template
+ * renders empty/undefined/None as the CDK does. */
+typedef struct lc_ttree lc_ttree;
+sl_code lc_ttree_build(lc_source *src, const json_t *node, const char *field, lc_ttree **out,
+                       sl_err *err);
+/* accept: type restriction for leaves (query params/form: STR_OR_LIST). */
+sl_code lc_ttree_eval(const lc_ttree *t, const json_t *ctx, sl_tmpl_accept accept, json_t **out,
+                      sl_err *err);
+bool lc_ttree_is_string(const lc_ttree *t); /* a whole-string template (body as text) */
+void lc_ttree_free(lc_ttree *t);
+
+/* Value at a path of keys ('*' matches every key/element: all matches
+ * collected in order, dpath glob semantics). */
+json_t *lc_json_path(const json_t *root, const char *const *keys, size_t n);
+
+int64_t lc_now_us(void);
+/* Sleep for seconds scaled by SLUICE_BACKOFF_SCALE (tests use a tiny scale). */
+void lc_sleep(double seconds);
+
+/* ---- the source ---- */
+
+struct lc_source {
+  sl_manifest *m;
+  const json_t *root;
+  json_t *config;       /* owned; OAuth may update it (rotating tokens) */
+  json_t *spec;         /* connection_specification (borrowed from the manifest) */
+  bool debug;
+  /* Output hooks of the current command (the connector's read context). */
+  void (*log)(void *ud, const char *level, const char *msg);
+  sl_code (*control_config)(void *ud, const json_t *config);
+  void *out_ud;
+  char **secrets;       /* config values marked airbyte_secret */
+  size_t n_secrets;
+};
+
+void lc_log(lc_source *src, const char *level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The stream definitions of the manifest (streams[], after $ref resolution). */
+const json_t *lc_source_streams(const lc_source *src);
+const json_t *lc_source_find_stream(const lc_source *src, const char *name);
+
+/* ---- request options ---- */
+
+struct lc_reqopts {
+  json_t *params;    /* object: name -> string or array of strings */
+  json_t *headers;   /* object: name -> string */
+  json_t *form;      /* object (form fields), or NULL */
+  json_t *json;      /* object, or NULL */
+  char *body_text;   /* a raw string body, or NULL */
+};
+void lc_reqopts_init(lc_reqopts *o);
+void lc_reqopts_dispose(lc_reqopts *o);
+
+typedef enum { LC_INJ_PARAM, LC_INJ_HEADER, LC_INJ_FORM, LC_INJ_JSON } lc_inject;
+
+/* RequestOption: where and under which name (field_name template) or path. */
+typedef struct lc_reqopt {
+  bool present;
+  lc_inject into;
+  sl_tmpl *field_name;
+  char **field_path;
+  size_t n_path;
+  const json_t *node;
+} lc_reqopt;
+
+sl_code lc_reqopt_build(lc_source *src, const json_t *node, lc_reqopt *o, sl_err *err);
+void lc_reqopt_dispose(lc_reqopt *o);
+/* Inject value (borrowed) under the option's name; a clash with a key set
+ * by another component is an error (who names the component). */
+sl_code lc_reqopt_inject(lc_source *src, const lc_reqopt *o, const json_t *value,
+                         const json_t *ctx, lc_reqopts *opts, sl_err *err);
+/* Merge one mapping (params/headers/form) into opts, erroring on clashes. */
+sl_code lc_reqopts_merge(json_t *into, const json_t *from, const char *what, sl_err *err);
+
+/* ---- error handling (errhandler.c) ---- */
+
+typedef enum {
+  LC_ACT_SUCCESS,
+  LC_ACT_FAIL,
+  LC_ACT_RETRY,
+  LC_ACT_IGNORE,
+  LC_ACT_RATE_LIMITED,
+  LC_ACT_RESET_PAGINATION,
+  LC_ACT_REFRESH_TOKEN_THEN_RETRY,
+} lc_action;
+
+typedef struct lc_resolution {
+  lc_action action;
+  const char *failure_type; /* config_error, system_error, transient_error */
+  char message[512];
+} lc_resolution;
+
+typedef struct lc_errh lc_errh;
+sl_code lc_errh_build(lc_source *src, const json_t *node, lc_errh **out, sl_err *err);
+void lc_errh_free(lc_errh *e);
+/* Decide what to do with a response (status 0 = transport error). body_json
+ * is the decoded body for predicates (NULL: decode lazily from resp). */
+sl_code lc_errh_resolve(lc_source *src, const lc_errh *e, const sl_http_resp *resp,
+                        lc_resolution *res, sl_err *err);
+/* Seconds to wait before retry number `attempt` (1-based), or -1 when no
+ * strategy has an opinion. */
+double lc_errh_backoff(lc_source *src, const lc_errh *e, const sl_http_resp *resp, int attempt,
+                       sl_err *err);
+int lc_errh_max_retries(lc_source *src, const lc_errh *e);
+double lc_errh_max_time(const lc_errh *e);
+
+/* ---- authenticators (auth.c) ---- */
+
+typedef struct lc_auth lc_auth;
+sl_code lc_auth_build(lc_source *src, const json_t *node, lc_auth **out, sl_err *err);
+void lc_auth_free(lc_auth *a);
+/* Add this authenticator's headers/params (may log in or refresh first). */
+sl_code lc_auth_apply(lc_auth *a, sl_http *http, lc_reqopts *opts, sl_err *err);
+/* Forget the current token (REFRESH_TOKEN_THEN_RETRY). */
+void lc_auth_invalidate(lc_auth *a);
+
+/* ---- requester (requester.c) ---- */
+
+typedef struct lc_requester lc_requester;
+sl_code lc_requester_build(lc_source *src, const json_t *node, lc_requester **out, sl_err *err);
+void lc_requester_free(lc_requester *r);
+const char *lc_requester_method(const lc_requester *r);
+
+/* One request: the requester's own options plus extra ones (paginator,
+ * slicer) in `extra`; `path_override` replaces the path (RequestPath).
+ * Retries per the error handler. On return *res tells SUCCESS/IGNORE (or
+ * RESET_PAGINATION); failures are errors with the right code. */
+sl_code lc_requester_send(lc_requester *r, sl_http *http, const json_t *ctx, lc_reqopts *extra,
+                          const char *path_override, sl_http_resp *resp, lc_resolution *res,
+                          sl_err *err);
+
+/* ---- paginator (paginator.c) ---- */
+
+typedef struct lc_paginator lc_paginator;
+typedef struct lc_page_state {
+  json_t *token;    /* current token value (owned) or NULL */
+  bool done;
+} lc_page_state;
+
+sl_code lc_paginator_build(lc_source *src, const json_t *node, lc_paginator **out, sl_err *err);
+void lc_paginator_free(lc_paginator *p);
+void lc_paginator_start(const lc_paginator *p, lc_page_state *ps);
+/* Options for the next request (token and page size); *path set when the
+ * token is a RequestPath (malloc'd). */
+sl_code lc_paginator_options(lc_source *src, const lc_paginator *p, const lc_page_state *ps,
+                             const json_t *ctx, lc_reqopts *opts, char **path, sl_err *err);
+/* After a page: response = first decoded item (borrowed, may be NULL),
+ * headers = response headers object with parsed link, count = records
+ * before filtering, last_record (borrowed, may be NULL). */
+sl_code lc_paginator_next(lc_source *src, const lc_paginator *p, lc_page_state *ps,
+                          const json_t *ctx_base, const json_t *response, const json_t *headers,
+                          size_t count, const json_t *last_record, sl_err *err);
+/* Whether `response` is needed by next() (avoids building it). */
+bool lc_paginator_needs_response(const lc_paginator *p);
+bool lc_paginator_needs_last_record(const lc_paginator *p);
+
+/* Response headers as a JSON object (lower-case names), with "link" parsed
+ * into {rel: {"url": ..., "rel": ..., ...}} as requests does. */
+json_t *lc_headers_json(const sl_http_resp *resp);
+
+/* ---- selector (selector.c) and transformations (transform.c) ---- */
+
+typedef struct lc_transforms lc_transforms;
+sl_code lc_transforms_build(lc_source *src, const json_t *list, lc_transforms **out, sl_err *err);
+void lc_transforms_free(lc_transforms *t);
+/* Apply in order to record (modified in place). ctx has config, parameters,
+ * stream_slice (+aliases); "record" is set here. */
+sl_code lc_transforms_apply(lc_source *src, const lc_transforms *t, json_t *record, json_t *ctx,
+                            sl_err *err);
+
+typedef struct lc_selector lc_selector;
+sl_code lc_selector_build(lc_source *src, const json_t *node, const json_t *schema,
+                          lc_selector **out, sl_err *err);
+void lc_selector_free(lc_selector *s);
+/* Render the extractor path for this run (config/parameters only). */
+sl_code lc_selector_prepare(lc_source *src, lc_selector *s, const json_t *ctx, sl_err *err);
+/* Records of a decoded body (root view): appended to recs. */
+typedef struct lc_jvvec {
+  sl_jv *v;
+  size_t n, cap;
+} lc_jvvec;
+sl_code lc_selector_extract(const lc_selector *s, sl_jv root, lc_jvvec *recs, sl_err *err);
+/* Whether records need the slow path (filter, normalisation). */
+bool lc_selector_is_plain(const lc_selector *s);
+/* Filter and normalise one record (jansson); *keep false to drop. */
+sl_code lc_selector_filter(lc_source *src, const lc_selector *s, json_t *ctx, bool *keep,
+                           sl_err *err);
+sl_code lc_selector_normalize(const lc_selector *s, json_t *record);
+bool lc_selector_transform_first(const lc_selector *s);
+
+/* ---- streams (stream.c) ---- */
+
+sl_code lc_stream_open(lc_source *src, const json_t *node, lc_stream **out, sl_err *err);
+void lc_stream_close(lc_stream *st);
+const json_t *lc_stream_node(const lc_stream *st);
+lc_source *lc_stream_source(const lc_stream *st);
+const char *lc_stream_name(const lc_stream *st);
+/* The stream's JSON schema from its schema_loader (new reference). */
+sl_code lc_stream_schema(lc_source *src, const json_t *node, json_t **out, sl_err *err);
+/* The read loop: slices from the slicer, pages, records, state. */
+sl_code lc_stream_read(lc_stream *st, sl_read *rd, const sl_cstream *cs, sl_err *err);
+
+/* Reading one slice page by page (the read loop, CheckStream, and later the
+ * substream router reading its parent). Records of the current page are
+ * views into the page (valid until the next lc_pages_next). */
+typedef struct lc_pages {
+  lc_stream *st;
+  lc_slicer *slicer;    /* for request options; may be NULL */
+  const json_t *slice;
+  json_t *ctx;          /* config, parameters, stream_slice + aliases, extra fields */
+  lc_page_state ps;
+  lc_jvvec recs;
+  sl_http_resp resp;
+  bool first, done;
+  unsigned pages;
+} lc_pages;
+
+void lc_pages_begin(lc_stream *st, lc_slicer *slicer, const json_t *slice, lc_pages *pg);
+/* Fetches the next page; *have false when the slice is exhausted. */
+sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err);
+/* A record of the page through filter, transformations and normalisation:
+ * *out is a new object, or NULL when filtered out. */
+sl_code lc_pages_record(lc_pages *pg, sl_jv rec, json_t **out, sl_err *err);
+void lc_pages_end(lc_pages *pg);
+
+#endif

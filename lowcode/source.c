@@ -1,0 +1,297 @@
+/* DeclarativeSource: spec, check (CheckStream), discover and read over the
+ * manifest's streams (notes §6.3). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lc.h"
+
+lc_source *lc_source_new(sl_manifest *m, sl_err *err) {
+  lc_source *src = calloc(1, sizeof *src);
+  if (!src) {
+    sl_manifest_free(m);
+    sl_err_set(err, SL_ENOMEM, "out of memory");
+    return NULL;
+  }
+  src->m = m;
+  src->root = sl_manifest_root(m);
+  src->spec = json_object_get(json_object_get(src->root, "spec"), "connection_specification");
+  src->config = json_object();
+  return src;
+}
+
+void lc_source_free(lc_source *src) {
+  if (!src) return;
+  for (size_t i = 0; i < src->n_secrets; i++) free(src->secrets[i]);
+  free(src->secrets);
+  json_decref(src->config);
+  sl_manifest_free(src->m);
+  free(src);
+}
+
+const json_t *lc_source_conn_spec(const lc_source *src) { return src->spec; }
+
+json_t *lc_source_spec_extra(const lc_source *src) {
+  const json_t *spec = json_object_get(src->root, "spec");
+  json_t *extra = json_object();
+  const json_t *aa = json_object_get(spec, "advanced_auth");
+  if (aa) json_object_set(extra, "advanced_auth", (json_t *)aa);
+  const json_t *doc = json_object_get(spec, "documentation_url");
+  if (json_is_string(doc)) json_object_set(extra, "documentationUrl", (json_t *)doc);
+  return extra;
+}
+
+void lc_source_set_debug(lc_source *src, bool on) { src->debug = on; }
+
+void lc_source_set_output(lc_source *src, void (*log)(void *ud, const char *level, const char *msg),
+                          sl_code (*control_config)(void *ud, const json_t *config), void *ud) {
+  src->log = log;
+  src->control_config = control_config;
+  src->out_ud = ud;
+}
+
+static void add_secret(lc_source *src, const json_t *v) {
+  char *s = json_is_string(v) ? strdup(json_string_value(v)) : sl_json_dumps(v);
+  if (!s || strlen(s) < 2) {
+    free(s);
+    return;
+  }
+  char **nv = realloc(src->secrets, (src->n_secrets + 1) * sizeof *nv);
+  if (!nv) {
+    free(s);
+    return;
+  }
+  src->secrets = nv;
+  nv[src->n_secrets++] = s;
+}
+
+/* Values of airbyte_secret fields (through properties, items, *Of). */
+static void walk_secrets(lc_source *src, const json_t *schema, const json_t *v, int depth) {
+  if (!json_is_object(schema) || !v || depth > 32) return;
+  if (json_is_true(json_object_get(schema, "airbyte_secret")) && !json_is_object(v) && !json_is_array(v) &&
+      !json_is_null(v))
+    add_secret(src, v);
+  const json_t *props = json_object_get(schema, "properties");
+  if (json_is_object(v) && props) {
+    const char *k;
+    json_t *sub;
+    json_object_foreach((json_t *)props, k, sub) walk_secrets(src, sub, json_object_get(v, k), depth + 1);
+  }
+  const json_t *items = json_object_get(schema, "items");
+  if (json_is_array(v) && items) {
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x) walk_secrets(src, items, x, depth + 1);
+  }
+  const char *alts[] = {"oneOf", "anyOf", "allOf"};
+  for (size_t a = 0; a < 3; a++) {
+    size_t i;
+    json_t *sub;
+    json_array_foreach(json_object_get(schema, alts[a]), i, sub) walk_secrets(src, sub, v, depth + 1);
+  }
+}
+
+sl_code lc_source_set_config(lc_source *src, const json_t *config, sl_err *err) {
+  json_decref(src->config);
+  src->config = json_deep_copy(config);
+  if (!src->config) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  /* The manifest itself is not part of what templates see as config. */
+  json_object_del(src->config, "__injected_declarative_manifest");
+  json_object_del(src->config, "__injected_components_py");
+  json_object_del(src->config, "__injected_components_py_checksums");
+  for (size_t i = 0; i < src->n_secrets; i++) free(src->secrets[i]);
+  src->n_secrets = 0;
+  walk_secrets(src, src->spec, src->config, 0);
+  return SL_EOK;
+}
+
+const json_t *lc_source_streams(const lc_source *src) { return json_object_get(src->root, "streams"); }
+
+const json_t *lc_source_find_stream(const lc_source *src, const char *name) {
+  size_t i;
+  json_t *s;
+  json_array_foreach(lc_source_streams(src), i, s) {
+    const char *n = json_string_value(json_object_get(s, "name"));
+    if (n && !strcmp(n, name)) return s;
+  }
+  return NULL;
+}
+
+/* ---- schemas ---- */
+
+static sl_code load_schema_file(lc_source *src, const json_t *at, const char *rel, json_t **out, bool must,
+                                sl_err *err) {
+  char path[4096];
+  const char *dir = sl_manifest_dir(src->m);
+  while (rel[0] == '.' && rel[1] == '/') rel += 2;
+  if (rel[0] == '/' || !dir) snprintf(path, sizeof path, "%s", rel);
+  else snprintf(path, sizeof path, "%s/%s", dir, rel);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    if (!must) {
+      *out = json_object();
+      return SL_EOK;
+    }
+    return sl_err_set(err, SL_ECONFIG, "%s: schema file %s cannot be read", LC_WHERE(src, at), path);
+  }
+  fclose(f);
+  sl_code rc = sl_json_load_file(path, out, err);
+  if (rc) return sl_err_set(err, SL_ECONFIG, "%s: %s", LC_WHERE(src, at), err->msg);
+  return SL_EOK;
+}
+
+sl_code lc_stream_schema(lc_source *src, const json_t *node, json_t **out, sl_err *err) {
+  *out = NULL;
+  const json_t *sl = json_object_get(node, "schema_loader");
+  const char *name = json_string_value(json_object_get(node, "name"));
+  char rel[1024];
+  if (!sl || json_is_null(sl)) {
+    snprintf(rel, sizeof rel, "schemas/%s.json", name ? name : "");
+    return load_schema_file(src, node, rel, out, false, err);
+  }
+  const char *type = json_string_value(json_object_get(sl, "type"));
+  if (json_is_array(sl) || !type)
+    return sl_err_set(err, SL_ECONFIG, "%s: this schema_loader form is not supported (use one InlineSchemaLoader or JsonFileSchemaLoader)",
+                      LC_WHERE(src, sl));
+  if (!strcmp(type, "InlineSchemaLoader")) {
+    const json_t *s = json_object_get(sl, "schema");
+    *out = s ? json_deep_copy(s) : json_object();
+    return SL_EOK;
+  }
+  if (!strcmp(type, "JsonFileSchemaLoader")) {
+    sl_tmpl *t = NULL;
+    sl_code rc = lc_tmpl_field(src, sl, "file_path", &t, err);
+    if (rc) return rc;
+    if (!t) {
+      snprintf(rel, sizeof rel, "schemas/%s.json", name ? name : "");
+      return load_schema_file(src, sl, rel, out, false, err);
+    }
+    const json_t *p = json_object_get(sl, "$parameters");
+    json_t *ctx = json_pack("{s:O, s:O}", "config", src->config, "parameters", p ? p : json_object());
+    sl_buf b;
+    sl_buf_init(&b, 1 << 16);
+    rc = lc_eval_text(t, ctx, &b, err);
+    json_decref(ctx);
+    sl_tmpl_free(t);
+    if (!rc) rc = load_schema_file(src, sl, sl_buf_cstr(&b), out, true, err);
+    sl_buf_dispose(&b);
+    return rc;
+  }
+  return sl_err_set(err, SL_ECONFIG, "%s: schema loader %s is not supported", LC_WHERE(src, sl), type);
+}
+
+/* ---- discover ---- */
+
+static json_t *primary_key(const json_t *pk) {
+  if (json_is_string(pk)) return json_pack("[[O]]", pk);
+  if (!json_is_array(pk) || !json_array_size(pk)) return NULL;
+  json_t *out = json_array();
+  size_t i;
+  json_t *x;
+  json_array_foreach(pk, i, x) {
+    if (json_is_array(x)) json_array_append(out, x);
+    else json_array_append_new(out, json_pack("[O]", x));
+  }
+  return out;
+}
+
+sl_code lc_source_discover(lc_source *src, json_t *streams, sl_err *err) {
+  size_t i;
+  json_t *s;
+  if (json_array_size(json_object_get(src->root, "dynamic_streams")))
+    lc_log(src, "WARN", "dynamic_streams are not supported yet: only the static streams are listed");
+  json_array_foreach(lc_source_streams(src), i, s) {
+    const char *name = json_string_value(json_object_get(s, "name"));
+    if (!name) return sl_err_set(err, SL_ECONFIG, "%s: a stream without a name", LC_WHERE(src, s));
+    json_t *schema;
+    sl_code rc = lc_stream_schema(src, s, &schema, err);
+    if (rc) return rc;
+    const json_t *inc = json_object_get(s, "incremental_sync");
+    bool incremental = inc && !json_is_null(inc);
+    json_t *as = json_pack("{s:s, s:o, s:[s]}", "name", name, "json_schema", schema, "supported_sync_modes", "full_refresh");
+    if (incremental) {
+      json_array_append_new(json_object_get(as, "supported_sync_modes"), json_string("incremental"));
+      sl_tmpl *t = NULL;
+      if ((rc = lc_tmpl_field(src, inc, "cursor_field", &t, err))) {
+        json_decref(as);
+        return rc;
+      }
+      if (t) {
+        const json_t *p = json_object_get(inc, "$parameters");
+        json_t *ctx = json_pack("{s:O, s:O}", "config", src->config, "parameters", p ? p : json_object());
+        sl_buf b;
+        sl_buf_init(&b, 1 << 16);
+        rc = lc_eval_text(t, ctx, &b, err);
+        json_decref(ctx);
+        sl_tmpl_free(t);
+        if (!rc) {
+          json_object_set_new(as, "source_defined_cursor", json_true());
+          json_object_set_new(as, "default_cursor_field", json_pack("[s]", sl_buf_cstr(&b)));
+        }
+        sl_buf_dispose(&b);
+        if (rc) {
+          json_decref(as);
+          return rc;
+        }
+      }
+    }
+    json_t *pk = primary_key(json_object_get(s, "primary_key"));
+    if (pk) json_object_set_new(as, "source_defined_primary_key", pk);
+    json_object_set_new(as, "is_resumable", json_boolean(incremental));
+    json_array_append_new(streams, as);
+  }
+  return SL_EOK;
+}
+
+/* ---- check ---- */
+
+sl_code lc_source_check(lc_source *src, sl_err *err) {
+  const json_t *check = json_object_get(src->root, "check");
+  const char *type = json_string_value(json_object_get(check, "type"));
+  if (!check) return sl_err_set(err, SL_ECONFIG, "the manifest has no check component");
+  if (type && strcmp(type, "CheckStream"))
+    return sl_err_set(err, SL_ECONFIG, "%s: check type %s is not supported yet", LC_WHERE(src, check), type);
+  const json_t *names = json_object_get(src->config, "__airbyte_check_stream_names");
+  if (!json_array_size(names)) names = json_object_get(check, "stream_names");
+  if (!json_array_size(names))
+    return sl_err_set(err, SL_ECONFIG, "%s: CheckStream needs stream_names", LC_WHERE(src, check));
+  size_t i;
+  json_t *n;
+  json_array_foreach(names, i, n) {
+    const char *name = json_string_value(n);
+    const json_t *node = name ? lc_source_find_stream(src, name) : NULL;
+    if (!node)
+      return sl_err_set(err, SL_ECONFIG, "%s: check stream \"%s\" is not a stream of the manifest", LC_WHERE(src, check),
+                        name ? name : "?");
+    lc_stream *st = NULL;
+    lc_slicer *sl = NULL;
+    json_t *slice = NULL;
+    sl_code rc = lc_stream_open(src, node, &st, err);
+    if (!rc) rc = lc_slicer_build(st, NULL, false, &sl, err);
+    if (!rc) rc = sl->ops->next(sl, &slice, err);
+    if (!rc && !slice) rc = sl_err_set(err, SL_ESOURCE, "stream %s produced no stream slices", name);
+    if (!rc) {
+      lc_pages pg;
+      bool have;
+      lc_pages_begin(st, sl, slice, &pg);
+      rc = lc_pages_next(&pg, &have, err);
+      lc_pages_end(&pg);
+    }
+    json_decref(slice);
+    if (sl) sl->ops->free(sl);
+    lc_stream_close(st);
+    if (rc) return sl_err_wrap(err, "Unable to connect to stream %s", name);
+  }
+  return SL_EOK;
+}
+
+/* ---- read ---- */
+
+sl_code lc_source_read(lc_source *src, sl_read *rd, const sl_cstream *cs, sl_err *err) {
+  const json_t *node = lc_source_find_stream(src, cs->name);
+  if (!node) return sl_err_set(err, SL_ECATALOG, "stream %s is not a stream of the manifest", cs->name);
+  lc_stream *st = NULL;
+  sl_code rc = lc_stream_open(src, node, &st, err);
+  if (!rc) rc = lc_stream_read(st, rd, cs, err);
+  lc_stream_close(st);
+  return rc;
+}

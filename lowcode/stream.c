@@ -1,0 +1,317 @@
+/* DeclarativeStream + SimpleRetriever: building a stream's components and
+ * the read loop (slices -> pages -> records -> state; notes §6.4). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lc.h"
+
+struct lc_stream {
+  lc_source *src;
+  const json_t *node, *retriever;
+  const char *name;
+  json_t *schema;
+  lc_requester *req;
+  lc_selector *sel;
+  lc_paginator *pag;
+  lc_transforms *tf;
+  sl_http *http;
+  sl_jparser *parser;
+  bool plain; /* records go out as they are */
+  bool ignore_slicer_on_pages;
+};
+
+const json_t *lc_stream_node(const lc_stream *st) { return st->node; }
+lc_source *lc_stream_source(const lc_stream *st) { return st->src; }
+const char *lc_stream_name(const lc_stream *st) { return st->name; }
+
+static const json_t *params_of(const json_t *node) {
+  const json_t *p = json_object_get(node, "$parameters");
+  return p ? p : NULL;
+}
+
+static json_t *base_ctx(lc_source *src, const json_t *node) {
+  const json_t *p = params_of(node);
+  json_t *ctx = json_pack("{s:O}", "config", src->config);
+  json_object_set_new(ctx, "parameters", p ? json_incref((json_t *)p) : json_object());
+  return ctx;
+}
+
+static void http_debug(void *ud, const char *text) { lc_log(ud, "DEBUG", "%s", text); }
+
+sl_code lc_stream_open(lc_source *src, const json_t *node, lc_stream **out, sl_err *err) {
+  lc_stream *st = calloc(1, sizeof *st);
+  if (!st) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  *out = st;
+  st->src = src;
+  st->node = node;
+  st->name = json_string_value(json_object_get(node, "name"));
+  const char *type = json_string_value(json_object_get(node, "type"));
+  if (type && strcmp(type, "DeclarativeStream"))
+    return sl_err_set(err, SL_ECONFIG, "%s: unsupported stream type \"%s\"", LC_WHERE(src, node), type);
+  sl_code rc = lc_stream_schema(src, node, &st->schema, err);
+  if (rc) return rc;
+  st->retriever = json_object_get(node, "retriever");
+  const char *rt = json_string_value(json_object_get(st->retriever, "type"));
+  if (!st->retriever || (rt && strcmp(rt, "SimpleRetriever")))
+    return sl_err_set(err, SL_ECONFIG, "%s: unsupported retriever \"%s\"", LC_WHERE(src, st->retriever ? st->retriever : node),
+                      rt ? rt : "(none)");
+  const json_t *dec = json_object_get(st->retriever, "decoder");
+  const char *dt = json_string_value(json_object_get(dec, "type"));
+  if (dec && dt && strcmp(dt, "JsonDecoder"))
+    return sl_err_set(err, SL_ECONFIG, "%s: decoder %s is not supported yet (JsonDecoder is)", LC_WHERE(src, dec), dt);
+  st->ignore_slicer_on_pages = json_is_true(json_object_get(st->retriever, "ignore_stream_slicer_parameters_on_paginated_requests"));
+  if ((rc = lc_requester_build(src, json_object_get(st->retriever, "requester"), &st->req, err))) return rc;
+  const json_t *rs = json_object_get(st->retriever, "record_selector");
+  if (!rs) return sl_err_set(err, SL_ECONFIG, "%s: the retriever needs a record_selector", LC_WHERE(src, st->retriever));
+  if ((rc = lc_selector_build(src, rs, st->schema, &st->sel, err))) return rc;
+  const json_t *pn = json_object_get(st->retriever, "paginator");
+  if ((rc = lc_paginator_build(src, pn && !json_is_null(pn) ? pn : NULL, &st->pag, err))) return rc;
+  const json_t *tfs = json_object_get(node, "transformations");
+  if (json_array_size(tfs) && (rc = lc_transforms_build(src, tfs, &st->tf, err))) return rc;
+  const json_t *ex = json_object_get(rs, "extractor");
+  json_t *ectx = base_ctx(src, ex ? ex : rs);
+  rc = lc_selector_prepare(src, st->sel, ectx, err);
+  json_decref(ectx);
+  if (rc) return rc;
+  st->plain = lc_selector_is_plain(st->sel) && !st->tf;
+  sl_http_opts ho = {0};
+  if (!(st->http = sl_http_new(&ho, err))) return err->code;
+  for (size_t i = 0; i < src->n_secrets; i++) sl_http_add_secret(st->http, src->secrets[i]);
+  if (src->debug) sl_http_set_debug(st->http, http_debug, src);
+  if (!(st->parser = sl_jparser_new((size_t)1 << 32))) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  return SL_EOK;
+}
+
+void lc_stream_close(lc_stream *st) {
+  if (!st) return;
+  json_decref(st->schema);
+  lc_requester_free(st->req);
+  lc_selector_free(st->sel);
+  lc_paginator_free(st->pag);
+  lc_transforms_free(st->tf);
+  sl_http_free(st->http);
+  sl_jparser_free(st->parser);
+  free(st);
+}
+
+/* ---- pages ---- */
+
+void lc_pages_begin(lc_stream *st, lc_slicer *slicer, const json_t *slice, lc_pages *pg) {
+  memset(pg, 0, sizeof *pg);
+  pg->st = st;
+  pg->slicer = slicer;
+  pg->slice = slice;
+  pg->first = true;
+  sl_http_resp_init(&pg->resp);
+  pg->ctx = base_ctx(st->src, st->node);
+  json_t *view = lc_slice_view(slice);
+  json_object_set(pg->ctx, "stream_slice", view);
+  json_object_set(pg->ctx, "stream_partition", view);
+  json_object_set(pg->ctx, "stream_interval", view);
+  json_decref(view);
+  lc_paginator_start(st->pag, &pg->ps);
+}
+
+void lc_pages_end(lc_pages *pg) {
+  json_decref(pg->ctx);
+  json_decref(pg->ps.token);
+  free(pg->recs.v);
+  sl_http_resp_dispose(&pg->resp);
+  memset(pg, 0, sizeof *pg);
+}
+
+static bool is_ok(long status) { return status >= 200 && status < 400; }
+
+sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
+  lc_stream *st = pg->st;
+  lc_source *src = st->src;
+  *have = false;
+  pg->recs.n = 0;
+  if (pg->done) return SL_EOK;
+  /* The request context: the slice, its extra fields and the page token. */
+  json_t *rctx = json_copy(pg->ctx);
+  json_object_set_new(rctx, "next_page_token",
+                      pg->ps.token ? json_pack("{s:O}", "next_page_token", pg->ps.token) : json_null());
+  const char *ek;
+  json_t *ev;
+  json_object_foreach(json_object_get(pg->slice, "extra_fields"), ek, ev) json_object_set(rctx, ek, ev);
+  json_object_set(rctx, "parameters", params_of(json_object_get(st->retriever, "requester"))
+                                          ? (json_t *)params_of(json_object_get(st->retriever, "requester"))
+                                          : json_object_get(pg->ctx, "parameters"));
+  lc_reqopts extra;
+  lc_reqopts_init(&extra);
+  char *path = NULL;
+  sl_code rc = lc_paginator_options(src, st->pag, &pg->ps, rctx, &extra, &path, err);
+  if (!rc && pg->slicer && pg->slicer->ops->request_options && (pg->first || !st->ignore_slicer_on_pages))
+    rc = pg->slicer->ops->request_options(pg->slicer, pg->slice, &extra, err);
+  lc_resolution res = {0};
+  if (!rc) rc = lc_requester_send(st->req, st->http, rctx, &extra, path, &pg->resp, &res, err);
+  free(path);
+  lc_reqopts_dispose(&extra);
+  json_decref(rctx);
+  if (rc) return rc;
+  pg->first = false;
+  pg->pages++;
+  if (res.action == LC_ACT_RESET_PAGINATION) {
+    if (pg->pages > 100)
+      return sl_err_set(err, SL_ESOURCE, "pagination was reset more than 100 times (%s)", pg->resp.url);
+    lc_paginator_start(st->pag, &pg->ps);
+    pg->first = true;
+    return lc_pages_next(pg, have, err);
+  }
+  if (!is_ok(pg->resp.status)) { /* IGNOREd error: no records, the slice ends */
+    pg->done = true;
+    return SL_EOK;
+  }
+  /* JsonDecoder: empty body = one empty object; invalid JSON is an error
+   * here (the CDK logs it and yields {}, which silently truncates). */
+  sl_jv root;
+  bool empty = true;
+  for (size_t i = 0; i < pg->resp.body.len && empty; i++) {
+    char c = pg->resp.body.data[i];
+    empty = c == ' ' || c == '\n' || c == '\r' || c == '\t';
+  }
+  if (!empty) {
+    char what[2200];
+    char *murl = sl_http_mask(st->http, pg->resp.url);
+    snprintf(what, sizeof what, "the response of %s %s", lc_requester_method(st->req), murl);
+    free(murl);
+    sl_err perr = SL_ERR_INIT;
+    if (sl_jparser_parse(st->parser, pg->resp.body.data, pg->resp.body.len, &root, what, &perr))
+      return sl_err_set(err, SL_ESOURCE, "%s is not valid JSON (HTTP %ld, %zu bytes): %s (decoder of the retriever at %s)",
+                        what, pg->resp.status, pg->resp.body.len, perr.msg, LC_WHERE(src, st->retriever));
+    if ((rc = lc_selector_extract(st->sel, root, &pg->recs, err))) return rc;
+  }
+  /* Pagination: response = the first decoded item. */
+  json_t *response = NULL, *headers = NULL, *last = NULL;
+  if (lc_paginator_needs_response(st->pag)) {
+    if (empty) response = json_object();
+    else if (sl_jv_type(root) == SL_JARRAY) {
+      sl_jv f = sl_jv_first(root);
+      response = sl_jv_more(root, f) ? sl_jv_to_json(f) : json_object();
+    } else response = sl_jv_to_json(root);
+  }
+  headers = lc_headers_json(&pg->resp);
+  if (pg->recs.n && lc_paginator_needs_last_record(st->pag)) last = sl_jv_to_json(pg->recs.v[pg->recs.n - 1]);
+  json_t *pctx = base_ctx(src, json_object_get(st->retriever, "paginator"));
+  rc = lc_paginator_next(src, st->pag, &pg->ps, pctx, response, headers, pg->recs.n, last, err);
+  json_decref(pctx);
+  json_decref(response);
+  json_decref(headers);
+  json_decref(last);
+  if (rc) return rc;
+  pg->done = pg->ps.done;
+  *have = true;
+  return SL_EOK;
+}
+
+sl_code lc_pages_record(lc_pages *pg, sl_jv rec, json_t **out, sl_err *err) {
+  lc_stream *st = pg->st;
+  *out = NULL;
+  json_t *r = sl_jv_to_json(rec);
+  if (!r) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  if (!json_is_object(r)) {
+    char *s = sl_json_dumps(r);
+    json_decref(r);
+    sl_code rc = sl_err_set(err, SL_ESOURCE, "a record of %s is not an object: %.80s (extractor at %s)", pg->resp.url,
+                            s ? s : "?", LC_WHERE(st->src, json_object_get(st->retriever, "record_selector")));
+    free(s);
+    return rc;
+  }
+  json_t *ctx = json_copy(pg->ctx);
+  json_object_set_new(ctx, "next_page_token",
+                      pg->ps.token ? json_pack("{s:O}", "next_page_token", pg->ps.token) : json_null());
+  json_object_set(ctx, "record", r);
+  bool keep = true;
+  sl_code rc = SL_EOK;
+  bool tfirst = lc_selector_transform_first(st->sel);
+  if (tfirst) rc = lc_transforms_apply(st->src, st->tf, r, ctx, err);
+  if (!rc) rc = lc_selector_filter(st->src, st->sel, ctx, &keep, err);
+  if (!rc && keep && !tfirst) rc = lc_transforms_apply(st->src, st->tf, r, ctx, err);
+  if (!rc && keep) rc = lc_selector_normalize(st->sel, r);
+  json_decref(ctx);
+  if (rc || !keep) {
+    json_decref(r);
+    return rc;
+  }
+  *out = r;
+  return SL_EOK;
+}
+
+/* ---- the read loop ---- */
+
+static sl_code write_jv(sl_read *rd, sl_jv v) {
+  sl_jw *w = sl_read_record_begin(rd);
+  for (sl_jv k = sl_jv_first(v); sl_jv_more(v, k); k = sl_jv_next(sl_jv_val(k))) {
+    size_t kl;
+    const char *ks = sl_jv_str(k, &kl);
+    sl_jw_key(w, ks, kl);
+    sl_jw_jv(w, sl_jv_val(k));
+  }
+  return sl_read_record_end(rd);
+}
+
+static sl_code write_json(sl_read *rd, const json_t *o) {
+  sl_jw *w = sl_read_record_begin(rd);
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)o, k, v) {
+    sl_jw_keyz(w, k);
+    sl_jw_json(w, v);
+  }
+  return sl_read_record_end(rd);
+}
+
+static sl_code read_slice(lc_stream *st, lc_slicer *sl, const json_t *slice, sl_read *rd, sl_err *err) {
+  lc_pages pg;
+  lc_pages_begin(st, sl, slice, &pg);
+  sl_code rc = SL_EOK;
+  bool have;
+  while (!(rc = lc_pages_next(&pg, &have, err)) && have) {
+    for (size_t i = 0; i < pg.recs.n && !rc; i++) {
+      sl_jv v = pg.recs.v[i];
+      if (st->plain && sl_jv_type(v) == SL_JOBJECT && !sl->ops->keep) {
+        if (sl->ops->observe) rc = sl->ops->observe(sl, slice, &(lc_record){NULL, v}, err);
+        if (!rc) rc = write_jv(rd, v);
+        continue;
+      }
+      json_t *r;
+      if ((rc = lc_pages_record(&pg, v, &r, err)) || !r) continue;
+      lc_record lr = {r, {0}};
+      if (!sl->ops->keep || sl->ops->keep(sl, slice, &lr)) {
+        if (sl->ops->observe) rc = sl->ops->observe(sl, slice, &lr, err);
+        if (!rc) rc = write_json(rd, r);
+      }
+      json_decref(r);
+    }
+    if (rc) break;
+  }
+  lc_pages_end(&pg);
+  if (rc == SL_ELIMIT && !err->msg[0]) sl_err_set(err, rc, "a record is larger than the output limit");
+  return rc;
+}
+
+sl_code lc_stream_read(lc_stream *st, sl_read *rd, const sl_cstream *cs, sl_err *err) {
+  lc_slicer *sl = NULL;
+  sl_code rc = lc_slicer_build(st, sl_read_state(rd), cs->sync_mode == SL_SYNC_INCREMENTAL, &sl, err);
+  if (rc) return rc;
+  json_t *slice = NULL;
+  while (!(rc = sl->ops->next(sl, &slice, err)) && slice) {
+    rc = read_slice(st, sl, slice, rd, err);
+    json_t *state = NULL;
+    if (!rc) rc = sl->ops->close_slice(sl, slice, &state, err);
+    if (!rc && state) rc = sl_read_checkpoint(rd, state);
+    json_decref(state);
+    json_decref(slice);
+    slice = NULL;
+    if (rc) break;
+  }
+  if (!rc) {
+    json_t *state = NULL;
+    rc = sl->ops->final_state(sl, &state, err);
+    if (!rc && state) rc = sl_read_checkpoint(rd, state);
+    json_decref(state);
+  }
+  sl->ops->free(sl);
+  return rc;
+}
