@@ -156,6 +156,14 @@ static void my_close_impl(void *h, bool ok) {
   }
   if (d->m) {
     if (d->in_tx) mysql_rollback(d->m);
+    /* The dedup batch tables hold nothing between flushes. */
+    for (size_t i = 0; d->streams && i < d->n; i++) {
+      if (!d->streams[i].dedup) continue;
+      d->sql.len = 0;
+      sl_buf_appendf(&d->sql, "DROP TABLE IF EXISTS ");
+      my_ident(&d->sql, d->streams[i].dd);
+      if (d->sql.data) mysql_real_query(d->m, d->sql.data, d->sql.len);
+    }
     mysql_close(d->m);
   }
   for (size_t i = 0; d->streams && i < d->n; i++) md_stream_free(&d->streams[i]);

@@ -168,6 +168,20 @@ static sl_code evolve(mdb *d, mstream *s, const char *name, sl_err *err) {
     }
     rc = exec_sql(d, err);
   }
+  /* A table we did not create may lack the _airbyte_ columns. */
+  for (size_t m = 0; m < N_META && !rc; m++) {
+    bool found = false;
+    for (size_t i = 0; i < nrows; i++) found |= have[2 * i] && !strcasecmp(have[2 * i], my_meta_names[m]);
+    if (found) continue;
+    q->len = 0;
+    sl_buf_appendf(q, "ALTER TABLE ");
+    my_ident(q, name);
+    sl_buf_appendf(q, " ADD COLUMN ");
+    my_ident(q, my_meta_names[m]);
+    sl_buf_appendf(q, " %.*s", (int)strcspn(meta_types[m], " "), meta_types[m]); /* nullable: old rows have none */
+    sl_dest_log("INFO", "table %s: adding column %s", name, my_meta_names[m]);
+    rc = exec_sql(d, err);
+  }
   for (size_t i = 0; i < 2 * nrows; i++) free(have[i]);
   free(have);
   return rc;

@@ -151,4 +151,150 @@ awk '/"type":"STATE"/ {n = NR} {l[NR] = $0} END {for (i = 1; i <= n; i++) print 
 got=$( (records restart1c; records restart2) | grep -o '"id":[0-9]*' | sort | uniq -c | awk '{print $1}' | sort | uniq -c | tr -s ' ')
 expect_eq restart/each-row-once "$got" " 20000 1"
 
+# ---------------- destination-mysql ----------------
+# Into a database of its own (the source fixtures stay out of the way).
+q "CREATE DATABASE dst"
+config "$TMP/c.json" '.database = "dst"'
+config "$TMP/badpw.json" '.database = "dst" | .password = "wrong"'
+q() { mariadb --no-defaults --default-character-set=utf8mb4 -h "$MY_HOST" -P "$MY_PORT" -u "$MY_USER" -p"$MY_PASSWORD" -D dst -N -B -e "$1"; }
+# write RUN CATALOG INPUT [ENV...]: destination-mysql write with INPUT on stdin.
+write() {
+  local name=$1 cat=$2 input=$3
+  shift 3
+  (env "$@" "$DST" write --config "$TMP/c.json" --catalog "$cat" <"$input" >"$TMP/$name.out" 2>"$TMP/$name.err")
+  RC=$?
+  sanitizer_check "$name"
+  proto_keep "$name"
+}
+echoed() { jq -c 'select(.type=="STATE") | .state.stream.stream_state' "$TMP/$1.out" | tr '\n' ' '; }
+
+run_proto dspec "$DST" spec
+expect_out dst-spec/secret dspec '"airbyte_secret":true'
+run_proto dcheck "$DST" check --config "$TMP/c.json"
+expect_out dst-check/ok dcheck '"SUCCEEDED"'
+run_proto dcheck-pw "$DST" check --config "$TMP/badpw.json"
+expect_out dst-check/password dcheck-pw 'Access denied for user'
+run_proto dcheck-host "$DST" check --config "$TMP/badhost.json"
+expect_out dst-check/unreachable dcheck-host "Can't connect to server"
+run_proto dwrite-pw "$DST" write --config "$TMP/badpw.json" --catalog "$DATA/dest-types.catalog.json"
+expect_rc dst-write/password 1 dwrite-pw
+expect_out dst-write/password-config-error dwrite-pw '"failure_type":"config_error"'
+
+# Types, escapes (tab, newline, backslash, NUL), UTC conversion, values that
+# do not fit (NULL + _airbyte_meta.changes, the source's changes kept).
+write dtypes "$DATA/dest-types.catalog.json" "$DATA/dest-types.jsonl"
+expect_rc dst-types 0 dtypes
+expect_eq dst-types/echo "$(echoed dtypes)" '{"n":1} '
+expect_eq dst-types/rows "$(q 'SELECT id, hex(name), score, ok, born, at, `local`, wakes, tags, addr, `any`, big, _airbyte_meta, _airbyte_generation_id FROM people ORDER BY id')" \
+  "$(cat "$DATA/dest-types.expected.tsv")"
+expect_eq dst-types/column-types "$(q "SELECT GROUP_CONCAT(COLUMN_TYPE ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'people'")" \
+  'bigint(20),longtext,decimal(38,9),tinyint(1),date,datetime(6),datetime(6),time(6),longtext,longtext,longtext,bigint(20),bigint(20),varchar(36),datetime(6),longtext,bigint(20)'
+
+# append_dedup: one row per key, newest cursor wins (within a batch and
+# against the table), ties go to the later record, CDC deletes remove rows.
+write ddedup1 "$DATA/dest-dedup.catalog.json" "$DATA/dest-dedup-1.jsonl"
+expect_eq dst-dedup/echo "$(echoed ddedup1)" '{"n":1} {"n":2} '
+expect_eq dst-dedup/first "$(q 'SELECT id, name, updated FROM users ORDER BY id' | tr '\t\n' ', ')" '1,a3,3 3,c1,1 '
+write ddedup2 "$DATA/dest-dedup.catalog.json" "$DATA/dest-dedup-2.jsonl"
+expect_eq dst-dedup/second "$(q 'SELECT id, name, updated FROM users ORDER BY id' | tr '\t\n' ', ')" '1,a3,3 3,c5,5 4,d1,NULL '
+expect_eq dst-dedup/no-batch-tables "$(q "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_airbyte\\_dd\\_%'")" 0
+
+# Overwrite with generations: the new rows replace the table only at the
+# stream's COMPLETE; an attempt that ends without it leaves the old table,
+# and the next attempt of the same generation resumes into its stage.
+write dow1 "$DATA/dest-overwrite.catalog.json" "$DATA/dest-overwrite-1.jsonl"
+expect_eq dst-overwrite/first "$(q 'SELECT GROUP_CONCAT(id ORDER BY id) FROM items')" '1,2,3'
+jq '.streams[0].generation_id = 2 | .streams[0].minimum_generation_id = 2 | .streams[0].sync_id = 2' \
+  "$DATA/dest-overwrite.catalog.json" >"$TMP/ow2.json"
+write dow2 "$TMP/ow2.json" "$DATA/dest-overwrite-2-partial.jsonl"
+expect_eq dst-overwrite/partial-echoed "$(echoed dow2)" '{"key":["id"],"last":[11]} '
+expect_eq dst-overwrite/old-rows-stay "$(q 'SELECT GROUP_CONCAT(id ORDER BY id) FROM items')" '1,2,3'
+write dow3 "$TMP/ow2.json" "$DATA/dest-overwrite-2-rest.jsonl"
+expect_eq dst-overwrite/swapped "$(q 'SELECT GROUP_CONCAT(CONCAT(id, ":", _airbyte_generation_id) ORDER BY id) FROM items')" '10:2,11:2,12:2'
+expect_eq dst-overwrite/no-stage "$(q "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_airbyte\\_%'")" 0
+# A merge refresh (minimum_generation_id 0) appends to what is there.
+jq '.streams[0].destination_sync_mode = "append" | .streams[0].generation_id = 3 | .streams[0].minimum_generation_id = 0' \
+  "$DATA/dest-overwrite.catalog.json" >"$TMP/ow3.json"
+write dow4 "$TMP/ow3.json" "$DATA/dest-overwrite-1.jsonl"
+expect_eq dst-refresh/merge "$(q 'SELECT COUNT(*), SUM(_airbyte_generation_id = 3) FROM items' | tr '\t' ,)" '6,3'
+
+# Reserved words, mixed case, a namespace, names that collide.
+write dnames "$DATA/dest-names.catalog.json" "$DATA/dest-names.jsonl"
+expect_rc dst-names 0 dnames
+expect_eq dst-names/columns "$(q "SELECT GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'My_NS_Order'")" \
+  'select,MixedCase,from,we_ird__,mixedcase_2,_airbyte_raw_id_2,_airbyte_raw_id,_airbyte_extracted_at,_airbyte_meta,_airbyte_generation_id'
+expect_eq dst-names/values "$(q 'SELECT `select`, MixedCase, `from`, we_ird__, mixedcase_2, _airbyte_raw_id_2 FROM My_NS_Order' | tr '\t' ,)" 's,1,2,w,lower,mine'
+
+# Schema changes between syncs: a new column is added; a column whose type
+# changes keeps its old values (widened to text).
+evo() { jq -n --argjson p "$1" '{streams:[{stream:{name:"evo",json_schema:{type:"object",properties:$p},supported_sync_modes:["full_refresh"]},sync_mode:"full_refresh",destination_sync_mode:"append"}]}'; }
+evo '{"id":{"type":"integer"},"score":{"type":"integer"}}' >"$TMP/evo1.json"
+echo '{"type":"RECORD","record":{"stream":"evo","emitted_at":1,"data":{"id":1,"score":5}}}' >"$TMP/evo1.jsonl"
+write devo1 "$TMP/evo1.json" "$TMP/evo1.jsonl"
+evo '{"id":{"type":"integer"},"score":{"type":"string"},"extra":{"type":"string"}}' >"$TMP/evo2.json"
+echo '{"type":"RECORD","record":{"stream":"evo","emitted_at":1,"data":{"id":2,"score":"high","extra":"x"}}}' >"$TMP/evo2.jsonl"
+write devo2 "$TMP/evo2.json" "$TMP/evo2.jsonl"
+expect_rc dst-evolve 0 devo2
+expect_eq dst-evolve/rows "$(q 'SELECT id, score, IFNULL(extra, "-") FROM evo ORDER BY id' | tr '\t\n' ', ')" '1,5,- 2,high,x '
+expect_out dst-evolve/logged devo2 'column score was bigint and the stream now says string'
+
+# A line with invalid UTF-8 is refused with a warning naming the line; the
+# other records load.
+{ echo '{"type":"RECORD","record":{"stream":"evo","emitted_at":1,"data":{"id":3,"score":"ok"}}}'
+  printf '{"type":"RECORD","record":{"stream":"evo","emitted_at":1,"data":{"id":4,"score":"bad \xff byte"}}}\n'
+  echo '{"type":"RECORD","record":{"stream":"evo","emitted_at":1,"data":{"id":5,"score":"ok"}}}'; } >"$TMP/utf8.jsonl"
+"$DST" write --config "$TMP/c.json" --catalog "$TMP/evo2.json" <"$TMP/utf8.jsonl" >"$TMP/dutf8.out" 2>"$TMP/dutf8.err"
+RC=$?
+expect_rc dst-utf8 0 dutf8
+expect_out dst-utf8/warned dutf8 'line 2'
+expect_eq dst-utf8/others "$(q 'SELECT GROUP_CONCAT(id ORDER BY id) FROM evo')" '1,2,3,5'
+
+# Killed between the load and the COMMIT: nothing of the batch is visible,
+# no state was echoed, and the retried sync loads every row exactly once.
+write dkill "$DATA/dest-dedup.catalog.json" "$DATA/dest-dedup-1.jsonl" SLUICE_MYDST_TEST_KILL_BEFORE_COMMIT=1
+if [ "$RC" -eq 137 ]; then pass dst-kill/killed; else fail dst-kill/killed "exit $RC, expected 137 (SIGKILL)"; fi
+expect_eq dst-kill/no-echo "$(echoed dkill)" ''
+q "DROP TABLE users"
+write dkill-a "$DATA/dest-dedup.catalog.json" "$DATA/dest-dedup-1.jsonl" SLUICE_MYDST_TEST_KILL_BEFORE_COMMIT=1
+expect_eq dst-kill/nothing-committed "$(q 'SELECT COUNT(*) FROM users')" 0
+jq '.streams[0].destination_sync_mode = "append"' "$DATA/dest-dedup.catalog.json" >"$TMP/app.json"
+write dkill-b "$TMP/app.json" "$DATA/dest-dedup-1.jsonl"
+expect_eq dst-kill/retry-once "$(q 'SELECT COUNT(*), COUNT(DISTINCT _airbyte_raw_id) FROM users' | tr '\t' ,)" '6,6'
+
+# The server restarted mid-write: the destination fails with a transient
+# error after echoing what it committed; replaying from that state loads
+# the rest, each row once.
+q "DROP TABLE IF EXISTS evo"
+mkfifo "$TMP/dfifo"
+"$DST" write --config "$TMP/c.json" --catalog "$TMP/evo2.json" <"$TMP/dfifo" >"$TMP/drestart.out" 2>"$TMP/drestart.err" &
+dst_pid=$!
+exec 4>"$TMP/dfifo"
+for i in 1 2 3; do echo "{\"type\":\"RECORD\",\"record\":{\"stream\":\"evo\",\"emitted_at\":1,\"data\":{\"id\":$i}}}" >&4; done
+echo '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"evo"},"stream_state":{"upto":3}}}}' >&4
+if wait_for 100 grep -q '"upto":3' "$TMP/drestart.out"; then pass dst-restart/first-echo; else fail dst-restart/first-echo "no echo"; fi
+maria_restart
+for i in 4 5 6; do echo "{\"type\":\"RECORD\",\"record\":{\"stream\":\"evo\",\"emitted_at\":1,\"data\":{\"id\":$i}}}" >&4; done
+echo '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"evo"},"stream_state":{"upto":6}}}}' >&4
+exec 4>&-
+wait "$dst_pid"
+RC=$?
+expect_rc dst-restart/failed 1 drestart
+expect_out dst-restart/transient drestart '"failure_type":"transient_error"'
+expect_eq dst-restart/echoed "$(echoed drestart)" '{"upto":3} '
+for i in 4 5 6; do echo "{\"type\":\"RECORD\",\"record\":{\"stream\":\"evo\",\"emitted_at\":1,\"data\":{\"id\":$i}}}"; done >"$TMP/rest.jsonl"
+write drestart2 "$TMP/evo2.json" "$TMP/rest.jsonl"
+expect_eq dst-restart/each-once "$(q 'SELECT GROUP_CONCAT(id ORDER BY id) FROM evo')" '1,2,3,4,5,6'
+
+# Through the platform: source-faker into destination-mysql, overwrite then
+# incremental append_dedup (always_updated: every user comes again, newer).
+if "$BIN/sluice" help sync 2>&1 | grep -q -- --destination; then
+  echo '{"count":300,"seed":7,"records_per_slice":100}' >"$TMP/faker.json"
+  run_sync sync1 --source "$BIN/source-faker" --source-config "$TMP/faker.json" \
+    --destination "$DST" --destination-config "$TMP/c.json" --state "$TMP/sync-state.json" --streams users --full-refresh
+  expect_rc sync/overwrite 0 sync1
+  expect_eq sync/overwrite-rows "$(q 'SELECT COUNT(*), COUNT(DISTINCT id) FROM users' | tr '\t' ,)" '300,300'
+else
+  echo "skip sync tests: $BIN/sluice has no sync command"
+fi
+
 finish
