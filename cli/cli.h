@@ -20,6 +20,12 @@ int cmd_read(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_connectors(int argc, char **argv);
 int cmd_test(int argc, char **argv); /* cmd_test.c */
+int cmd_metadata(int argc, char **argv);
+int cmd_registry(int argc, char **argv);
+int cmd_bump(int argc, char **argv);
+int cmd_secrets(int argc, char **argv);
+/* A connector directory: ref itself, or connectors/<ref> for a name. */
+bool cli_connector_dir(const char *ref, char *out, size_t n);
 
 /* Print "sluice: error: <msg>" (and a hint) to stderr; returns the exit code. */
 int cli_fail(const sl_err *err, const char *hint);

@@ -27,6 +27,17 @@ static const cli_cmd commands[] = {
      "sluice test <connector> [--config acceptance-test-config.yml] [--junit FILE] [--suites a,b] [--timeout S]\n"
      "            <connector>: a connector directory, a built-in name (connectors/<name>/ holds the config),\n"
      "            or a path to any executable with --config"},
+    {"metadata", cmd_metadata, "check connectors' metadata.yaml and publishing files",
+     "sluice metadata validate <connector>... | --all [--previous-version V | --base GIT-REV]\n"
+     "            (the version must not go below V, default: the one committed at HEAD)"},
+    {"registry", cmd_registry, "build or show the connector registry (Airbyte's registry shape)",
+     "sluice registry build [--out FILE] [--connectors DIR]\n"
+     "sluice registry list [--registry FILE] [--connectors DIR]"},
+    {"bump", cmd_bump, "raise a connector's version, with a changelog entry",
+     "sluice bump <connector> patch|minor|major --message \"what changed\"\n"
+     "            [--breaking-message \"...\" --upgrade-deadline YYYY-MM-DD]   (a major asks for these)"},
+    {"secrets", cmd_secrets, "write a connector's secrets/config.json from SECRET_<NAME>_CREDS",
+     "sluice secrets fetch <connector>"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

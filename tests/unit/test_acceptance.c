@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "sluice/acceptance.h"
+#include "sluice/metadata.h"
 #include "sluice/yaml.h"
 #include "test.h"
 
@@ -186,4 +187,43 @@ TEST(protocol_schema_matches_official) {
   for (size_t i = 0; reach[i]; i++) CHECK(json_object_get(ours, reach[i]) != NULL);
   CHECK(compared > 80);
   sl_yaml_free(y);
+}
+
+TEST(semver_parse_and_order) {
+  sl_semver a, b;
+  CHECK(sl_semver_parse("1.2.3", &a));
+  CHECK(sl_semver_parse("1.10.0", &b));
+  CHECK(sl_semver_cmp(&a, &b) < 0);
+  CHECK(sl_semver_parse("1.10.0-rc.1", &a));
+  CHECK(sl_semver_cmp(&a, &b) < 0); /* a release candidate comes before its release */
+  CHECK(!sl_semver_parse("1.2", &a));
+  CHECK(!sl_semver_parse("1.2.3.4", &a));
+  CHECK(!sl_semver_parse("v1.2.3", &a));
+  CHECK(!sl_semver_parse("1.2.3-", &a));
+  char s[64];
+  CHECK(sl_semver_parse("0.0.7-beta", &a));
+  sl_semver_format(&a, s, sizeof s);
+  CHECK_STR(s, "0.0.7-beta");
+}
+
+TEST(registry_entry_shape) {
+  json_error_t je;
+  json_t *data = json_loads("{\"name\":\"X\",\"definitionId\":\"d\",\"connectorType\":\"destination\",\"connectorSubtype\":\"file\","
+                            "\"dockerRepository\":\"r\",\"dockerImageTag\":\"1.0.0\",\"tags\":[\"language:c\"],"
+                            "\"registryOverrides\":{\"oss\":{\"enabled\":true,\"dockerImageTag\":\"1.0.1\"},\"cloud\":{\"enabled\":false}}}",
+                            0, &je);
+  json_t *spec = json_pack("{s{}}", "connectionSpecification");
+  json_t *e = sl_meta_registry_entry(data, spec, NULL);
+  CHECK(e);
+  CHECK_STR(json_string_value(json_object_get(e, "destinationDefinitionId")), "d");
+  CHECK_STR(json_string_value(json_object_get(e, "dockerImageTag")), "1.0.1"); /* the oss override */
+  CHECK_STR(json_string_value(json_object_get(e, "language")), "c");
+  CHECK(!json_object_get(e, "registryOverrides") && !json_object_get(e, "connectorType") && !json_object_get(e, "definitionId"));
+  CHECK(json_object_get(e, "spec") == spec);
+  CHECK(json_is_false(json_object_get(e, "tombstone")));
+  json_decref(e);
+  json_object_set_new(json_object_get(json_object_get(data, "registryOverrides"), "oss"), "enabled", json_false());
+  CHECK(!sl_meta_registry_entry(data, spec, NULL));
+  json_decref(spec);
+  json_decref(data);
 }
