@@ -19,6 +19,8 @@ sl_manifest *sl_manifest_load_file(const char *path, sl_err *err);
 /* A manifest given as JSON (the `__injected_declarative_manifest` config key);
  * `name` stands for the file in locations. */
 sl_manifest *sl_manifest_load_json(const json_t *manifest, const char *name, sl_err *err);
+/* A manifest given as YAML text; `name` stands for the file in locations. */
+sl_manifest *sl_manifest_load_yaml(const char *text, size_t len, const char *name, sl_err *err);
 void sl_manifest_free(sl_manifest *m);
 
 /* The resolved DeclarativeSource. Each typed component object carries `type`
@@ -27,6 +29,8 @@ void sl_manifest_free(sl_manifest *m);
 const json_t *sl_manifest_root(const sl_manifest *m);
 /* The directory of the manifest file (for schemas/<stream>.json), or NULL. */
 const char *sl_manifest_dir(const sl_manifest *m);
+/* The file name used in locations (as given to the loader). */
+const char *sl_manifest_file(const sl_manifest *m);
 /* Writes "file:line:col path" for a value of the resolved tree (or what is
  * known of it) into buf; returns buf. */
 const char *sl_manifest_where(const sl_manifest *m, const json_t *node, char *buf, size_t n);

@@ -1,0 +1,83 @@
+/* Component tables written for sluice. The implicit-type table mirrors what
+ * the CDK's component transformer fills in (notes/lowcode.md 6.1). */
+#include <stddef.h>
+#include <string.h>
+
+#include "components.h"
+
+typedef struct pair {
+  const char *field, *type;
+} pair;
+
+/* "<ParentType>.<field>" -> the type of an untyped mapping found there. */
+static const pair DEFAULT_TYPES[] = {
+    {"AddFields.fields", "AddedFieldDefinition"},
+    {"CompositeErrorHandler.error_handlers", "DefaultErrorHandler"},
+    {"ConfigComponentsResolver.components_mapping", "ComponentMappingDefinition"},
+    {"ConfigComponentsResolver.stream_config", "StreamConfig"},
+    {"CursorPagination.decoder", "JsonDecoder"},
+    {"CustomPartitionRouter.parent_stream_configs", "ParentStreamConfig"},
+    {"DatetimeBasedCursor.end_datetime", "MinMaxDatetime"},
+    {"DatetimeBasedCursor.end_time_option", "RequestOption"},
+    {"DatetimeBasedCursor.start_datetime", "MinMaxDatetime"},
+    {"DatetimeBasedCursor.start_time_option", "RequestOption"},
+    {"DeclarativeSource.check", "CheckStream"},
+    {"DeclarativeSource.spec", "Spec"},
+    {"DeclarativeSource.streams", "DeclarativeStream"},
+    {"DeclarativeStream.retriever", "SimpleRetriever"},
+    {"DeclarativeStream.schema_loader", "JsonFileSchemaLoader"},
+    {"DefaultErrorHandler.response_filters", "HttpResponseFilter"},
+    {"DefaultPaginator.decoder", "JsonDecoder"},
+    {"DefaultPaginator.page_size_option", "RequestOption"},
+    {"DpathExtractor.decoder", "JsonDecoder"},
+    {"DpathExtractor.record_expander", "RecordExpander"},
+    /* Spelled as in the CDK, which has no such component: such a mapping
+     * fails validation there too. */
+    {"DynamicDeclarativeStream.components_resolver", "ConfigComponentResolver"},
+    {"DynamicDeclarativeStream.stream_template", "DeclarativeStream"},
+    {"DynamicSchemaLoader.retriever", "SimpleRetriever"},
+    {"HttpComponentsResolver.components_mapping", "ComponentMappingDefinition"},
+    {"HttpComponentsResolver.retriever", "SimpleRetriever"},
+    {"HttpRequester.error_handler", "DefaultErrorHandler"},
+    {"ListPartitionRouter.request_option", "RequestOption"},
+    {"ParentStreamConfig.request_option", "RequestOption"},
+    {"ParentStreamConfig.stream", "DeclarativeStream"},
+    {"RecordSelector.extractor", "DpathExtractor"},
+    {"RecordSelector.record_filter", "RecordFilter"},
+    {"SchemaTypeIdentifier.types_map", "TypesMap"},
+    {"SimpleRetriever.paginator", "NoPagination"},
+    {"SimpleRetriever.record_selector", "RecordSelector"},
+    {"SimpleRetriever.requester", "HttpRequester"},
+    {"StreamGroup.streams", "DeclarativeStream"},
+    {"SubstreamPartitionRouter.parent_stream_configs", "ParentStreamConfig"},
+    {NULL, NULL},
+};
+
+/* The same for mappings with `class_name` (Python components). */
+static const pair CUSTOM_TYPES[] = {
+    {"CompositeErrorHandler.backoff_strategies", "CustomBackoffStrategy"},
+    {"DeclarativeStream.retriever", "CustomRetriever"},
+    {"DeclarativeStream.transformations", "CustomTransformation"},
+    {"DefaultErrorHandler.backoff_strategies", "CustomBackoffStrategy"},
+    {"DefaultPaginator.pagination_strategy", "CustomPaginationStrategy"},
+    {"HttpRequester.authenticator", "CustomAuthenticator"},
+    {"HttpRequester.error_handler", "CustomErrorHandler"},
+    {"RecordSelector.extractor", "CustomRecordExtractor"},
+    {"SimpleRetriever.partition_router", "CustomPartitionRouter"},
+    {NULL, NULL},
+};
+
+static const pair ADDITIONAL_PROPS[] = {
+    {"DeclarativeSource.stream_groups", "StreamGroup"},
+    {NULL, NULL},
+};
+
+static const char *find(const pair *t, const char *field) {
+  for (; t->field; t++)
+    if (!strcmp(t->field, field)) return t->type;
+  return NULL;
+}
+
+const char *sl_lc_default_type(const char *parent_field) { return find(DEFAULT_TYPES, parent_field); }
+const char *sl_lc_custom_type(const char *parent_field) { return find(CUSTOM_TYPES, parent_field); }
+const char *sl_lc_additional_props_type(const char *parent_field) { return find(ADDITIONAL_PROPS, parent_field); }
