@@ -268,7 +268,7 @@ static void debug_request(sl_http *h, const sl_http_req *req) {
   sl_buf_dispose(&b);
 }
 
-static void debug_response(sl_http *h, const sl_http_resp *r) {
+static void debug_response(sl_http *h, const sl_http_resp *r, bool withhold) {
   sl_buf b;
   sl_buf_init(&b, 1 << 20);
   if (r->status)
@@ -279,7 +279,8 @@ static void debug_response(sl_http *h, const sl_http_resp *r) {
   const char *name, *value;
   for (size_t i = 0; sl_http_header_at(r, i, &name, &value); i++)
     sl_buf_appendf(&b, "\n%s: %s", name, sensitive_header(name, strlen(name)) ? "**********" : value);
-  debug_body(&b, r->body.data, r->body.len);
+  if (withhold && r->body.len) sl_buf_appendf(&b, "\n(body withheld: it carries credentials)");
+  else debug_body(&b, r->body.data, r->body.len);
   debug_emit(h, &b);
   sl_buf_dispose(&b);
 }
@@ -393,7 +394,7 @@ sl_code sl_http_send(sl_http *h, const sl_http_req *req, sl_http_resp *r, sl_err
         break;
     }
   }
-  if (h->debug) debug_response(h, r);
+  if (h->debug) debug_response(h, r, req->secret_response);
   if (rc) {
     char *murl = sl_http_mask(h, req->url);
     sl_err_set(err, rc, "%s %s: %s", method, murl, r->error);

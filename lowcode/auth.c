@@ -223,6 +223,7 @@ sl_code lc_auth_build(lc_source *src, const json_t *node, lc_auth **out, sl_err 
     const json_t *lr = json_object_get(node, "login_requester");
     if (!lr) return sl_err_set(err, SL_ECONFIG, "%s: SessionTokenAuthenticator needs login_requester", LC_WHERE(src, node));
     if ((rc = lc_requester_build(src, lr, &a->login, err))) return rc;
+    lc_requester_set_secret_response(a->login);
     a->token_path = json_incref(json_object_get(node, "session_token_path"));
     if (!json_array_size(a->token_path))
       return sl_err_set(err, SL_ECONFIG, "%s: SessionTokenAuthenticator needs session_token_path", LC_WHERE(src, node));
@@ -401,7 +402,7 @@ static sl_code oauth_refresh(lc_auth *a, sl_http *http, sl_err *err) {
   char *murl = sl_http_mask(http, endpoint);
   double waited = 0;
   for (int attempt = 1; !rc; attempt++) {
-    sl_http_req req = {"POST", sl_buf_cstr(&url), (const char *const *)hl, sl_buf_cstr(&body), body.len};
+    sl_http_req req = {"POST", sl_buf_cstr(&url), (const char *const *)hl, sl_buf_cstr(&body), body.len, true};
     sl_err terr = SL_ERR_INIT;
     sl_code trc = sl_http_send(http, &req, &resp, &terr);
     bool retry = (trc && resp.transient) || resp.status == 429 || resp.status >= 500;

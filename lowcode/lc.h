@@ -167,6 +167,8 @@ typedef struct lc_requester lc_requester;
 sl_code lc_requester_build(lc_source *src, const json_t *node, lc_requester **out, sl_err *err);
 void lc_requester_free(lc_requester *r);
 const char *lc_requester_method(const lc_requester *r);
+/* Keep response bodies out of the debug log (login requests). */
+void lc_requester_set_secret_response(lc_requester *r);
 
 /* One request: the requester's own options plus extra ones (paginator,
  * slicer) in `extra`; `path_override` replaces the path (RequestPath).

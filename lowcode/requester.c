@@ -16,7 +16,10 @@ struct lc_requester {
   lc_ttree *params, *headers, *body_json, *body_data;
   lc_auth *auth;
   lc_errh *errh;
+  bool secret_response; /* a login requester: its responses carry tokens */
 };
+
+void lc_requester_set_secret_response(lc_requester *r) { r->secret_response = true; }
 
 /* ---- request options ---- */
 
@@ -485,7 +488,7 @@ sl_code lc_requester_send(lc_requester *r, sl_http *http, const json_t *ctx, lc_
     }
     if (ctype) hl[k++] = strdup(ctype);
     sl_http_req req = {r->method, sl_buf_cstr(&url), (const char *const *)hl, has_body ? sl_buf_cstr(&body) : NULL,
-                       has_body ? body.len : 0};
+                       has_body ? body.len : 0, r->secret_response};
     sl_err terr = SL_ERR_INIT;
     sl_code trc = sl_http_send(http, &req, resp, &terr);
     for (size_t i = 0; i < k; i++) free(hl[i]);
@@ -533,6 +536,9 @@ sl_code lc_requester_send(lc_requester *r, sl_http *http, const json_t *ctx, lc_
       free(murl);
       break;
     }
+    /* No strategy opinion: a Retry-After header is honoured (sluice's
+     * addition), else exponential 1, 2, 4... s as the CDK's default. */
+    if (wait <= 0 && resp->status) wait = sl_http_retry_after(resp);
     if (wait > 0) wait += 1; /* the CDK sleeps one more second than asked */
     else wait = (double)(1u << (attempt - 1 < 20 ? attempt - 1 : 20));
     bool exhausted = rate ? rl_waited + wait > 86400 : (attempt > max_retries || waited + wait > max_time);

@@ -178,8 +178,8 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
     free(murl);
     sl_err perr = SL_ERR_INIT;
     if (sl_jparser_parse(st->parser, pg->resp.body.data, pg->resp.body.len, &root, what, &perr))
-      return sl_err_set(err, SL_ESOURCE, "%s is not valid JSON (HTTP %ld, %zu bytes): %s (decoder of the retriever at %s)",
-                        what, pg->resp.status, pg->resp.body.len, perr.msg, LC_WHERE(src, st->retriever));
+      return sl_err_set(err, SL_ESOURCE, "%s (not valid JSON; HTTP %ld, %zu bytes; decoder of the retriever at %s)",
+                        perr.msg, pg->resp.status, pg->resp.body.len, LC_WHERE(src, st->retriever));
     if ((rc = lc_selector_extract(st->sel, root, &pg->recs, err))) return rc;
   }
   /* Pagination: response = the first decoded item. */

@@ -40,6 +40,7 @@ typedef struct sl_http_req {
   const char *const *headers;      /* NULL-terminated "Name: value" lines, or NULL */
   const char *body;                /* sent when non-NULL (also on GET, as requests does) */
   size_t body_len;
+  bool secret_response;            /* the response carries credentials: its body is kept out of the debug log */
 } sl_http_req;
 
 typedef struct sl_http_resp {

@@ -15,6 +15,7 @@ the requests the case expects (tests/mock/compare.py). Each reply:
    "repeat": N,             serve this reply N times (-1: forever)
    "redirect_to_self": true 302 to the request's own URL (a redirect loop)}
 
+The text @SELF@ in reply headers and bodies becomes the server's own base URL.
 After the last reply every request gets 599 "mock: no more replies".
 
 Bench mode: GET /bench?page=K returns {"data": [R records], "next": URL of page
@@ -105,7 +106,8 @@ class Handler(BaseHTTPRequestHandler):
         r = self.state.next_reply()
         if r is None:
             return self._send(599, {"Content-Type": "text/plain"}, b"mock: no more replies")
-        headers = dict(r.get("headers", {}))
+        me = "http://%s:%d" % self.server.server_address[:2]
+        headers = {k: v.replace("@SELF@", me) for k, v in r.get("headers", {}).items()}
         if r.get("redirect_to_self"):
             headers["Location"] = self.path
             return self._send(r.get("status", 302), headers, b"")
@@ -114,6 +116,7 @@ class Handler(BaseHTTPRequestHandler):
             headers.setdefault("Content-Type", "application/json")
         else:
             payload = r.get("body", "").encode()
+        payload = payload.replace(b"@SELF@", me.encode())
         if r.get("gzip"):
             payload = gzip.compress(payload)
             headers["Content-Encoding"] = "gzip"
