@@ -243,7 +243,7 @@ sl_code sl_dbplan_init(sl_dbplan *p, const sl_dbtable *t, sl_read *rd, const sl_
       sl_read_log(rd, "WARN", "stream %s: column \"%s\" is in the catalog but no longer in table %s; "
                   "it is left out of the records", cs->name, pname, t->name);
   }
-  if (!p->nsel) return sl_err_set(err, SL_ECATALOG, "stream %s: none of the catalog's columns exist in table %s", cs->name, t->name);
+  if (!p->nsel) return sl_err_set(err, SL_ECATALOG, "none of the catalog's columns exist in table %s", t->name);
   for (size_t i = 0; i < p->nsel; i++) {
     sl_buf b;
     sl_buf_init(&b, 1 << 16);
@@ -253,12 +253,15 @@ sl_code sl_dbplan_init(sl_dbplan *p, const sl_dbtable *t, sl_read *rd, const sl_
     p->qlens[i] = b.len;
     if (!b.data) return sl_err_set(err, SL_ENOMEM, "out of memory");
   }
-  if (cs->sync_mode == SL_SYNC_INCREMENTAL) {
-    if (!cs->cursor.n)
-      return sl_err_set(err, SL_ECATALOG, "stream %s: incremental needs a cursor_field (a column of table %s)", cs->name, t->name);
+  if (cs->sync_mode == SL_SYNC_INCREMENTAL && !cs->cursor.n) {
+    /* Platforms pick incremental whenever a stream offers it; without a
+     * cursor every row is read, as a (resumable) full refresh. */
+    sl_read_log(rd, "WARN", "stream %s: incremental without a cursor_field: reading every row of table %s",
+                cs->name, t->name);
+  } else if (cs->sync_mode == SL_SYNC_INCREMENTAL) {
     if (cs->cursor.n != 1 || (p->cursor = sl_dbtable_col(t, cs->cursor.parts[0])) < 0)
-      return sl_err_set(err, SL_ECATALOG, "stream %s: cursor field \"%s\" is not a column of table %s",
-                        cs->name, cs->cursor.parts[0], t->name);
+      return sl_err_set(err, SL_ECATALOG, "cursor field \"%s\" is not a column of table %s",
+                        cs->cursor.parts[0], t->name);
     p->key[p->nkey++] = p->cursor;
   }
   for (size_t i = 0; i < t->npk; i++)
@@ -379,7 +382,7 @@ static sl_code checkpoint(sl_dbplan *p, sl_read *rd, const sl_cstream *cs) {
 }
 
 sl_code sl_dbplan_finish(sl_dbplan *p, sl_read *rd, const sl_cstream *cs) {
-  if (cs->sync_mode == SL_SYNC_INCREMENTAL) {
+  if (p->cursor >= 0) {
     sl_code rc = sl_dbplan_advance(p);
     if (rc) return rc;
     if (p->last) return checkpoint(p, rd, cs);

@@ -110,9 +110,9 @@ static sl_code read_chunk(reader *r, sl_read *rd, const sl_cstream *cs, uint64_t
   *rows = 0;
   if (!r->sql.data) return sl_err_set(err, SL_ENOMEM, "out of memory");
   if (mysql_real_query(r->m, r->sql.data, r->sql.len))
-    return my_fail(r->m, err, "stream %s: querying table %s", cs->name, p->t->name);
+    return my_fail(r->m, err, "querying table %s", p->t->name);
   MYSQL_RES *res = mysql_use_result(r->m);
-  if (!res) return my_fail(r->m, err, "stream %s: querying table %s", cs->name, p->t->name);
+  if (!res) return my_fail(r->m, err, "querying table %s", p->t->name);
   sl_code rc = SL_EOK;
   MYSQL_ROW row;
   const char *kv[64];
@@ -130,19 +130,19 @@ static sl_code read_chunk(reader *r, sl_read *rd, const sl_cstream *cs, uint64_t
       put_value(r, w, &p->t->cols[p->sel[i]], row[i], len[i]);
     }
     if ((rc = sl_read_record_end(rd))) {
-      sl_err_set(err, rc, "stream %s: writing a record: %s", cs->name, sl_strerror(rc));
+      sl_err_set(err, rc, "writing a record: %s", sl_strerror(rc));
       break;
     }
     ++*rows;
   }
-  if (!rc && mysql_errno(r->m)) rc = my_fail(r->m, err, "stream %s: reading table %s", cs->name, p->t->name);
+  if (!rc && mysql_errno(r->m)) rc = my_fail(r->m, err, "reading table %s", p->t->name);
   mysql_free_result(res); /* reads and drops what is left after an error */
   return rc;
 }
 
 static sl_code read_all(reader *r, sl_read *rd, const sl_cstream *cs, sl_err *err) {
   sl_dbplan *p = &r->plan;
-  if (p->nkey > 64) return sl_err_set(err, SL_ESOURCE, "stream %s: more than 64 key columns", cs->name);
+  if (p->nkey > 64) return sl_err_set(err, SL_ESOURCE, "table %s: more than 64 key columns", p->t->name);
   for (;;) {
     uint64_t rows;
     sl_code rc = read_chunk(r, rd, cs, &rows, err);
@@ -162,10 +162,9 @@ sl_code my_read_stream(sl_read *rd, const sl_cstream *cs, sl_err *err) {
   sl_code rc = my_connect(config, &r.m, err);
   if (!rc) rc = my_load_tables(r.m, config, cs->name, &r.tables, &r.ntables, err);
   if (!rc && !r.ntables)
-    rc = sl_err_set(err, SL_ENOTFOUND, "stream %s: table %s does not exist in database %s", cs->name,
-                    cs->name, json_string_value(json_object_get(config, "database")));
+    rc = sl_err_set(err, SL_ENOTFOUND, "table %s does not exist in database %s", cs->name, json_string_value(json_object_get(config, "database")));
   if (!rc && !r.tables[0].ncols)
-    rc = sl_err_set(err, SL_ESOURCE, "stream %s: cannot read the columns of table %s", cs->name, cs->name);
+    rc = sl_err_set(err, SL_ESOURCE, "cannot read the columns of table %s", cs->name);
   if (!rc) rc = sl_dbplan_init(&r.plan, &r.tables[0], rd, cs, err);
   if (!rc) rc = read_all(&r, rd, cs, err);
   sl_dbplan_dispose(&r.plan);

@@ -238,7 +238,7 @@ static sl_code build_query(reader *r, const sl_cstream *cs, sqlite3_stmt **st, s
     }
   }
   if (sqlite3_prepare_v2(r->db, sl_buf_cstr(q), -1, st, NULL))
-    return sl_err_set(err, SL_ESOURCE, "stream %s: cannot query table %s: %s", cs->name, t->name,
+    return sl_err_set(err, SL_ESOURCE, "cannot query table %s: %s", t->name,
                       sqlite3_errmsg(r->db));
   for (size_t i = 0; i < np; i++) {
     json_t *v = json_array_get(p->last, (size_t)order[i]);
@@ -271,12 +271,12 @@ static sl_code read_rows(reader *r, sl_read *rd, const sl_cstream *cs, sl_err *e
       put_value(r, w, st, (int)i, p->t->cols[p->sel[i]].type);
     }
     if ((rc = sl_read_record_end(rd))) {
-      sl_err_set(err, rc, "stream %s: writing a record: %s", cs->name, sl_strerror(rc));
+      sl_err_set(err, rc, "writing a record: %s", sl_strerror(rc));
       break;
     }
   }
   if (!rc && step != SQLITE_DONE)
-    rc = sl_err_set(err, SL_ESOURCE, "stream %s: reading table %s: %s", cs->name, p->t->name, sqlite3_errmsg(r->db));
+    rc = sl_err_set(err, SL_ESOURCE, "reading table %s: %s", p->t->name, sqlite3_errmsg(r->db));
   sqlite3_finalize(st);
   if (!rc) rc = sl_dbplan_finish(p, rd, cs);
   for (size_t i = 0; !rc && i < p->nsel; i++)

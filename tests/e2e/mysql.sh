@@ -285,16 +285,31 @@ for i in 4 5 6; do echo "{\"type\":\"RECORD\",\"record\":{\"stream\":\"evo\",\"e
 write drestart2 "$TMP/evo2.json" "$TMP/rest.jsonl"
 expect_eq dst-restart/each-once "$(q 'SELECT GROUP_CONCAT(id ORDER BY id) FROM evo')" '1,2,3,4,5,6'
 
-# Through the platform: source-faker into destination-mysql, overwrite then
-# incremental append_dedup (always_updated: every user comes again, newer).
+# Through the platform: source-faker into destination-mysql, a full refresh
+# (overwrite) then incremental syncs (append_dedup: always_updated re-emits
+# every user, newer), and source-mysql into destination-mysql.
 if "$BIN/sluice" help sync 2>&1 | grep -q -- --destination; then
   echo '{"count":300,"seed":7,"records_per_slice":100}' >"$TMP/faker.json"
   run_sync sync1 --source "$BIN/source-faker" --source-config "$TMP/faker.json" \
-    --destination "$DST" --destination-config "$TMP/c.json" --state "$TMP/sync-state.json" --streams users --full-refresh
+    --destination "$DST" --destination-config "$TMP/c.json" --state-file "$TMP/sync-state.json" --streams users --full-refresh
   expect_rc sync/overwrite 0 sync1
   expect_eq sync/overwrite-rows "$(q 'SELECT COUNT(*), COUNT(DISTINCT id) FROM users' | tr '\t' ,)" '300,300'
+  run_sync sync2 --source "$BIN/source-faker" --source-config "$TMP/faker.json" \
+    --destination "$DST" --destination-config "$TMP/c.json" --state-file "$TMP/sync-state.json" --streams users
+  t2=$(q 'SELECT MAX(_airbyte_extracted_at) FROM users')
+  run_sync sync3 --source "$BIN/source-faker" --source-config "$TMP/faker.json" \
+    --destination "$DST" --destination-config "$TMP/c.json" --state-file "$TMP/sync-state.json" --streams users
+  expect_rc sync/incremental 0 sync3
+  expect_eq sync/dedup-rows "$(q 'SELECT COUNT(*), COUNT(DISTINCT id) FROM users' | tr '\t' ,)" '300,300'
+  expect_eq sync/dedup-newest "$(q "SELECT COUNT(*) FROM users WHERE _airbyte_extracted_at <= '$t2'")" 0
+  expect_eq sync/typed "$(q "SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'dst' AND TABLE_NAME = 'users' AND COLUMN_NAME IN ('age', 'updated_at', 'address') ORDER BY COLUMN_NAME" | tr '\n' ' ')" 'longtext bigint datetime '
+  config "$TMP/src.json" '.chunk_rows = 1000'
+  run_sync sync4 --source "$SRC" --source-config "$TMP/src.json" \
+    --destination "$DST" --destination-config "$TMP/c.json" --state-file "$TMP/sync-state2.json" --streams big
+  expect_rc sync/mysql-to-mysql 0 sync4
+  expect_eq sync/mysql-to-mysql-rows "$(q 'SELECT COUNT(*), COUNT(DISTINCT id), MIN(id), MAX(id) FROM sluice_big' | tr '\t' ,)" '20000,20000,1,20000'
 else
-  echo "skip sync tests: $BIN/sluice has no sync command"
+  fail sync/available "$BIN/sluice has no sync command"
 fi
 
 finish
