@@ -36,6 +36,10 @@ static const cli_cmd commands[] = {
     {"bump", cmd_bump, "raise a connector's version, with a changelog entry",
      "sluice bump <connector> patch|minor|major --message \"what changed\"\n"
      "            [--breaking-message \"...\" --upgrade-deadline YYYY-MM-DD]   (a major asks for these)"},
+    {"generate", cmd_generate, "start a new connector from a template",
+     "sluice generate <template> <name> [--out DIR] [--templates DIR]\n"
+     "            templates: source-c, destination-c, source-declarative, source-singer, generic\n"
+     "            writes DIR/connectors/<name>/ (DIR: the current directory); asks when run without arguments"},
     {"secrets", cmd_secrets, "write a connector's secrets/config.json from SECRET_<NAME>_CREDS",
      "sluice secrets fetch <connector>"},
 };

@@ -52,14 +52,18 @@ assert len(cases) - skipped == int(sys.argv[2]) and skipped == int(sys.argv[3]),
 assert {s.get('name') for s in r.iter('testsuite')} >= {'spec', 'connection', 'discovery', 'basic_read', 'full_refresh', 'incremental'}
 PY
 
-# --- any executable: a POSIX shell connector passes every source suite ---
-run shell "$BIN/sluice" test "$DATA/shell-source"
+# --- any executable: the generic template's POSIX shell connector passes
+# every source suite ---
+run gen "$BIN/sluice" generate generic source-shell --out "$TMP/gen"
+expect_rc "generate a shell connector" 0 gen
+SHELLC="$TMP/gen/connectors/source-shell"
+run shell "$BIN/sluice" test "$SHELLC"
 expect_rc "shell connector passes" 0 shell
 read -r p f s <<<"$(counts shell)"
 [ "${p:-0}" -ge 40 ] && pass "shell connector: $p checks" || fail "shell counts" "got '$p $f $s'"
 
 # --suites runs only those suites
-run only "$BIN/sluice" test "$DATA/shell-source" --suites spec,connection
+run only "$BIN/sluice" test "$SHELLC" --suites spec,connection
 expect_rc "--suites" 0 only
 grep -qE '^pass (discovery|basic_read)/' "$TMP/only.out" && fail "--suites filter" "ran other suites" || pass "--suites filter"
 
@@ -93,7 +97,7 @@ expect_err "unknown key named with line" unknown 'unknown-key.yml:6: basic_read:
 
 run secrets "$BIN/sluice" test --config "$DATA/bad/secrets.yml"
 expect_rc "absent secrets are not a failure" 0 secrets
-expect_out "absent secrets: skipped with the reason" secrets "skip connection/all: secrets absent: secrets/config.json is missing"
+expect_out "absent secrets: skipped with the reason" secrets "skip connection/all: secrets absent: secrets/config.json is missing (live test; create it or run \`sluice secrets fetch source-faker\`)"
 read -r p f s <<<"$(counts secrets)"
 expect_eq "absent secrets: nothing passes silently" "$p" 0
 
