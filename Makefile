@@ -18,7 +18,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-format-truncati
 CFLAGS = -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -Iinclude -MMD -MP -D_GNU_SOURCE
 CXXFLAGS = -std=c++17 $(OPT) -Wall -Wextra -Werror $(SANFLAGS) -Iinclude -MMD -MP
 LDFLAGS = $(SANFLAGS)
-LDLIBS = -ljansson -lsimdjson -lstdc++ -lsqlite3 -lcurl -lpcre2-8 -lm -lpthread
+LDLIBS = -ljansson -lsimdjson -lstdc++ -lsqlite3 -lcurl -lpcre2-8 -lcrypto -lm -lpthread
 # The CLI also hosts the declarative engine (lowcode/: manifest validate, coverage).
 CLI_LIBS = -lfyaml
 
@@ -44,7 +44,7 @@ TEST_BIN = $(BUILD)/bin/sluice-unit-tests
 
 BENCH_BINS = $(patsubst bench/%.c,$(BUILD)/bin/bench-%,$(wildcard bench/*.c))
 
-.PHONY: all demo test test-fast deps deps-test bench clean check-asan
+.PHONY: all demo test test-fast deps deps-test bench clean check-asan docker
 all: $(BUILD)/bin/sluice $(CONNECTOR_BINS) $(TEST_BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -106,6 +106,10 @@ test: deps-test
 
 bench: deps-test all $(BENCH_BINS)
 	bench/run.sh
+
+# Connector images (needs a Docker engine; says so and skips without one).
+docker:
+	scripts/docker-build.sh
 
 clean:
 	rm -rf build build-asan
