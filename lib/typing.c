@@ -494,6 +494,58 @@ static sl_typing_reason put_int(int64_t x, sl_buf *scratch, const char **out, si
   return SL_TYPING_OK;
 }
 
+sl_typing_reason sl_typing_int(sl_jv v, int64_t *out) {
+  size_t n;
+  const char *s;
+  switch (sl_jv_type(v)) {
+    case SL_JINT: *out = sl_jv_int(v); return SL_TYPING_OK;
+    case SL_JDOUBLE: {
+      double x = sl_jv_double_raw(v);
+      if (x != trunc(x) || x < -9223372036854775808.0 || x >= 9223372036854775808.0) return SL_TYPING_TYPECAST;
+      *out = (int64_t)x;
+      return SL_TYPING_OK;
+    }
+    case SL_JSTRING: {
+      s = sl_jv_str(v, &n);
+      if (!numeric_text(s, n, true)) return SL_TYPING_TYPECAST;
+      char tmp[72];
+      memcpy(tmp, s, n);
+      tmp[n] = 0;
+      errno = 0;
+      long long x = strtoll(tmp, NULL, 10);
+      if (errno) return SL_TYPING_TYPECAST;
+      *out = x;
+      return SL_TYPING_OK;
+    }
+    default: return SL_TYPING_TYPECAST;
+  }
+}
+
+sl_typing_reason sl_typing_bool(sl_jv v, bool *out) {
+  size_t n;
+  const char *s = sl_jv_str(v, &n);
+  if (sl_jv_type(v) == SL_JBOOL) *out = sl_jv_bool(v);
+  else if (s && n == 4 && !strncasecmp(s, "true", 4)) *out = true;
+  else if (s && n == 5 && !strncasecmp(s, "false", 5)) *out = false;
+  else return SL_TYPING_TYPECAST;
+  return SL_TYPING_OK;
+}
+
+sl_typing_reason sl_typing_datetime(sl_col_type t, sl_jv v, sl_datetime *out) {
+  size_t n;
+  const char *s = sl_jv_str(v, &n);
+  return s && sl_typing_parse_datetime(t, s, n, out) ? SL_TYPING_OK : SL_TYPING_TYPECAST;
+}
+
+int64_t sl_datetime_days(const sl_datetime *dt) {
+  int64_t y = dt->year - (dt->month <= 2);
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (dt->month + (dt->month > 2 ? -3 : 9)) + 2) / 5 + dt->day - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
 sl_typing_reason sl_typing_text(sl_col_type t, sl_jv v, const sl_typing_limits *lim,
                                 sl_buf *scratch, const char **out, size_t *len) {
   *out = NULL;
@@ -510,24 +562,11 @@ sl_typing_reason sl_typing_text(sl_col_type t, sl_jv v, const sl_typing_limits *
       *out = s;
       *len = n;
       return SL_TYPING_OK;
-    case SL_COL_INTEGER:
-      if (jt == SL_JINT) return put_int(sl_jv_int(v), scratch, out, len);
-      if (jt == SL_JDOUBLE) {
-        double x = sl_jv_double_raw(v);
-        if (x == trunc(x) && x >= -9223372036854775808.0 && x < 9223372036854775808.0)
-          return put_int((int64_t)x, scratch, out, len);
-        return SL_TYPING_TYPECAST;
-      }
-      if (s && numeric_text(s, n, true)) {
-        char tmp[72];
-        memcpy(tmp, s, n);
-        tmp[n] = 0;
-        errno = 0;
-        long long x = strtoll(tmp, NULL, 10);
-        if (errno) return SL_TYPING_TYPECAST;
-        return put_int(x, scratch, out, len);
-      }
-      return SL_TYPING_TYPECAST;
+    case SL_COL_INTEGER: {
+      int64_t x;
+      sl_typing_reason r = sl_typing_int(v, &x);
+      return r ? r : put_int(x, scratch, out, len);
+    }
     case SL_COL_NUMBER:
       if (jt == SL_JINT || jt == SL_JUINT || jt == SL_JDOUBLE)
         return json_text(v, lim->max_string, lim, scratch, out, len);
@@ -538,11 +577,8 @@ sl_typing_reason sl_typing_text(sl_col_type t, sl_jv v, const sl_typing_limits *
       }
       return SL_TYPING_TYPECAST;
     case SL_COL_BOOLEAN: {
-      int b = -1;
-      if (jt == SL_JBOOL) b = sl_jv_bool(v);
-      else if (s && n == 4 && !strncasecmp(s, "true", 4)) b = 1;
-      else if (s && n == 5 && !strncasecmp(s, "false", 5)) b = 0;
-      if (b < 0) return SL_TYPING_TYPECAST;
+      bool b;
+      if (sl_typing_bool(v, &b)) return SL_TYPING_TYPECAST;
       *out = b ? "true" : "false";
       *len = b ? 4 : 5;
       return SL_TYPING_OK;
@@ -553,7 +589,7 @@ sl_typing_reason sl_typing_text(sl_col_type t, sl_jv v, const sl_typing_limits *
     case SL_COL_TIMESTAMP_TZ:
     case SL_COL_TIMESTAMP: {
       sl_datetime dt;
-      if (!s || !sl_typing_parse_datetime(t, s, n, &dt)) return SL_TYPING_TYPECAST;
+      if (sl_typing_datetime(t, v, &dt)) return SL_TYPING_TYPECAST;
       if (sl_buf_ensure(scratch, SL_DATETIME_MAX)) return SL_TYPING_SIZE;
       char *p = scratch->data + scratch->len;
       size_t k = sl_typing_fmt_datetime(t, &dt, p);

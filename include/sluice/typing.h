@@ -167,6 +167,16 @@ size_t sl_typing_fmt_datetime(sl_col_type t, const sl_datetime *dt, char *out);
 sl_typing_reason sl_typing_text(sl_col_type t, sl_jv v, const sl_typing_limits *lim,
                                 sl_buf *scratch, const char **out, size_t *len);
 
+/* Typed reads for binary loaders, by the same rules as sl_typing_text; v
+ * must not be null. Integer: int64 (integral numbers and integer strings
+ * too); boolean: true/false or "true"/"false"; datetime: a string for a
+ * date/time type t. */
+sl_typing_reason sl_typing_int(sl_jv v, int64_t *out);
+sl_typing_reason sl_typing_bool(sl_jv v, bool *out);
+sl_typing_reason sl_typing_datetime(sl_col_type t, sl_jv v, sl_datetime *out);
+/* Days from 1970-01-01 to the date of dt (proleptic Gregorian). */
+int64_t sl_datetime_days(const sl_datetime *dt);
+
 /* ---- _airbyte_meta ---- */
 
 typedef struct sl_typing_change {

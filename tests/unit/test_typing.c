@@ -210,3 +210,41 @@ TEST(typing_datetime_fields) {
   CHECK(!sl_typing_parse_datetime(SL_COL_TIME, "", 0, &dt));
   CHECK(!sl_typing_parse_datetime(SL_COL_STRING, "1999-12-31", 10, &dt));
 }
+
+TEST(typing_days_and_typed_reads) {
+  sl_datetime dt = {.year = 1970, .month = 1, .day = 1};
+  CHECK_INT(sl_datetime_days(&dt), 0);
+  dt = (sl_datetime){.year = 2000, .month = 1, .day = 1};
+  CHECK_INT(sl_datetime_days(&dt), 10957);
+  dt = (sl_datetime){.year = 2024, .month = 2, .day = 29};
+  CHECK_INT(sl_datetime_days(&dt), 19782);
+  dt = (sl_datetime){.year = 1, .month = 1, .day = 1};
+  CHECK_INT(sl_datetime_days(&dt), -719162);
+  sl_jparser *p = sl_jparser_new(1 << 12);
+  sl_buf in;
+  sl_buf_init(&in, 1 << 12);
+  const char *doc = "[\"-12\",12.0,\"FALSE\",\"2000-01-01T00:00:00+01:00\",1.5]";
+  sl_buf_append(&in, doc, strlen(doc));
+  sl_jv a;
+  sl_err err = SL_ERR_INIT;
+  CHECK(sl_jparser_parse(p, in.data, in.len, &a, "doc", &err) == SL_EOK);
+  sl_jv x = sl_jv_first(a);
+  int64_t i;
+  bool b;
+  CHECK(sl_typing_int(x, &i) == SL_TYPING_OK);
+  CHECK_INT(i, -12);
+  x = sl_jv_next(x);
+  CHECK(sl_typing_int(x, &i) == SL_TYPING_OK);
+  CHECK_INT(i, 12);
+  x = sl_jv_next(x);
+  CHECK(sl_typing_bool(x, &b) == SL_TYPING_OK);
+  CHECK(!b);
+  x = sl_jv_next(x);
+  CHECK(sl_typing_datetime(SL_COL_TIMESTAMP_TZ, x, &dt) == SL_TYPING_OK);
+  CHECK_INT(dt.tz_min, 60);
+  CHECK(sl_typing_datetime(SL_COL_DATE, x, &dt) == SL_TYPING_TYPECAST);
+  x = sl_jv_next(x);
+  CHECK(sl_typing_int(x, &i) == SL_TYPING_TYPECAST);
+  sl_buf_dispose(&in);
+  sl_jparser_free(p);
+}
