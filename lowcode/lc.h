@@ -202,6 +202,9 @@ sl_code lc_paginator_next(lc_source *src, const lc_paginator *p, lc_page_state *
 /* Whether `response` is needed by next() (avoids building it). */
 bool lc_paginator_needs_response(const lc_paginator *p);
 bool lc_paginator_needs_last_record(const lc_paginator *p);
+/* When the templates only read top-level members of `response`: true, with
+ * their names (the rest of the page need not be converted). */
+bool lc_paginator_response_keys(const lc_paginator *p, const char *const **keys, size_t *n);
 
 /* Response headers as a JSON object (lower-case names), with "link" parsed
  * into {rel: {"url": ..., "rel": ..., ...}} as requests does. */

@@ -185,11 +185,22 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
   /* Pagination: response = the first decoded item. */
   json_t *response = NULL, *headers = NULL, *last = NULL;
   if (lc_paginator_needs_response(st->pag)) {
-    if (empty) response = json_object();
-    else if (sl_jv_type(root) == SL_JARRAY) {
-      sl_jv f = sl_jv_first(root);
-      response = sl_jv_more(root, f) ? sl_jv_to_json(f) : json_object();
-    } else response = sl_jv_to_json(root);
+    bool have_item = !empty;
+    sl_jv item = root;
+    if (have_item && sl_jv_type(root) == SL_JARRAY) {
+      item = sl_jv_first(root);
+      have_item = sl_jv_more(root, item);
+    }
+    const char *const *keys;
+    size_t nk;
+    if (!have_item) response = json_object();
+    else if (sl_jv_type(item) == SL_JOBJECT && lc_paginator_response_keys(st->pag, &keys, &nk)) {
+      response = json_object(); /* only the members the templates read */
+      for (size_t i = 0; i < nk; i++) {
+        sl_jv m;
+        if (sl_jv_get(item, keys[i], &m)) json_object_set_new(response, keys[i], sl_jv_to_json(m));
+      }
+    } else response = sl_jv_to_json(item);
   }
   headers = lc_headers_json(&pg->resp);
   if (pg->recs.n && lc_paginator_needs_last_record(st->pag)) last = sl_jv_to_json(pg->recs.v[pg->recs.n - 1]);

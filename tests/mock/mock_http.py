@@ -80,6 +80,7 @@ def bench_pages(n, records):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes
     state = None
     bench = None
     bench_cache = {}
