@@ -40,6 +40,8 @@ static const cli_cmd commands[] = {
      "sluice generate <template> <name> [--out DIR] [--templates DIR]\n"
      "            templates: source-c, destination-c, source-declarative, source-singer, generic\n"
      "            writes DIR/connectors/<name>/ (DIR: the current directory); asks when run without arguments"},
+    {"docker-run", cmd_docker_run, "run a connector image (what docker/<image> references run)",
+     "sluice docker-run <image> <connector arguments>   (docker run --rm -i, input files mounted under /data)"},
     {"secrets", cmd_secrets, "write a connector's secrets/config.json from SECRET_<NAME>_CREDS",
      "sluice secrets fetch <connector>"},
 };

@@ -401,9 +401,10 @@ static sl_code resolve(at_ctx *c, const json_t *root, sl_err *err) {
   } else if (!image) {
     return err->code;
   }
-  c->exe[0] = 0;
-  snprintf(c->image, sizeof c->image, "%s", image);
+  /* the image, run through its launcher (platform/docker.c) */
+  snprintf(c->image, sizeof c->image, "docker/%s", image);
   snprintf(c->name, sizeof c->name, "%s", base);
+  if (sl_connector_resolve(c->image, c->exe, sizeof c->exe, err)) return err->code;
   return SL_EOK;
 }
 

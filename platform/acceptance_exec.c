@@ -70,18 +70,6 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void add_env_args(at_ctx *c, const char **argv, size_t *n, char (*envbuf)[512], size_t max) {
-  const char *k;
-  json_t *v;
-  size_t i = 0;
-  json_object_foreach((json_t *)c->env, k, v) {
-    if (i >= max) break;
-    snprintf(envbuf[i], 512, "%s=%s", k, json_is_string(v) ? json_string_value(v) : "");
-    argv[(*n)++] = "-e";
-    argv[(*n)++] = envbuf[i++];
-  }
-}
-
 sl_code at_exec(at_ctx *c, const char *verb, const json_t *config, const json_t *catalog, const json_t *state,
                 const char *stdin_lines, int timeout_s, at_run *r, sl_err *err) {
   memset(r, 0, sizeof *r);
@@ -93,25 +81,22 @@ sl_code at_exec(at_ctx *c, const char *verb, const json_t *config, const json_t 
   if (catalog && write_json(rundir, "catalog.json", catalog, cat, sizeof cat, err)) return err->code;
   if (state && write_json(rundir, "state.json", state, st, sizeof st, err)) return err->code;
 
-  const char *argv[64];
-  char envbuf[16][512], mount[PATH_MAX + 16];
+  /* an image runs through its launcher (platform/docker.c), with the same arguments */
+  const char *argv[16];
   size_t n = 0;
-  bool docker = c->image[0] != 0;
-  if (docker) {
-    /* The image sees the run directory as /data (as Airbyte's runner mounts it). */
-    snprintf(mount, sizeof mount, "%s:/data", rundir);
-    argv[n++] = "docker", argv[n++] = "run", argv[n++] = "--rm", argv[n++] = "-i";
-    argv[n++] = "-v", argv[n++] = mount, argv[n++] = "-w", argv[n++] = "/data";
-    add_env_args(c, argv, &n, envbuf, 16);
-    argv[n++] = c->image;
-  } else {
-    argv[n++] = c->exe;
-  }
+  argv[n++] = c->exe;
   argv[n++] = verb;
-  if (config) argv[n++] = "--config", argv[n++] = docker ? "/data/config.json" : cfg;
-  if (catalog) argv[n++] = "--catalog", argv[n++] = docker ? "/data/catalog.json" : cat;
-  if (state) argv[n++] = "--state", argv[n++] = docker ? "/data/state.json" : st;
+  if (config) argv[n++] = "--config", argv[n++] = cfg;
+  if (catalog) argv[n++] = "--catalog", argv[n++] = cat;
+  if (state) argv[n++] = "--state", argv[n++] = st;
   argv[n] = NULL;
+  /* custom_environment_variables: set here, named in SLUICE_DOCKER_ENV for an image */
+  char envnames[2048] = "";
+  const char *ek;
+  json_t *ev;
+  json_object_foreach((json_t *)c->env, ek, ev) {
+    if (strlen(envnames) + strlen(ek) + 2 < sizeof envnames) strcat(strcat(envnames, envnames[0] ? "," : ""), ek);
+  }
 
   int out[2], errp[2], in[2] = {-1, -1};
   if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(in, O_CLOEXEC))
@@ -123,12 +108,11 @@ sl_code at_exec(at_ctx *c, const char *verb, const json_t *config, const json_t 
     signal(SIGPIPE, SIG_DFL);
     dup2(in[0], 0), dup2(out[1], 1), dup2(errp[1], 2);
     if (chdir(rundir) != 0) _exit(127);
-    if (!docker) {
-      const char *k;
-      json_t *v;
-      json_object_foreach((json_t *)c->env, k, v) setenv(k, json_is_string(v) ? json_string_value(v) : "", 1);
-    }
-    execvp(argv[0], (char *const *)argv);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)c->env, k, v) setenv(k, json_is_string(v) ? json_string_value(v) : "", 1);
+    if (envnames[0]) setenv("SLUICE_DOCKER_ENV", envnames, 1);
+    execv(argv[0], (char *const *)argv);
     fprintf(stderr, "sluice test: cannot run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
   }

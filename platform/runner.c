@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sluice/docker.h"
 #include "sluice/platform.h"
 
 static bool is_exe(const char *p) {
@@ -49,6 +50,7 @@ static sl_code resolve_manifest(const char *manifest, char *out, size_t outlen, 
 sl_code sl_connector_resolve(const char *ref, char *out, size_t outlen, sl_err *err) {
   struct stat st;
   char dir[PATH_MAX];
+  if (sl_docker_is_ref(ref)) return sl_docker_resolve(ref, out, outlen, err); /* docker/<image> */
   if (strchr(ref, '/') || stat(ref, &st) == 0) {
     if (stat(ref, &st) != 0)
       return sl_err_set(err, SL_ENOTFOUND, "connector \"%s\": no such file or directory", ref);
