@@ -177,20 +177,17 @@ static iv do_regex(ieval *e, uint32_t pos, iv s, iv re, iv *repl) {
     }
   } else {
     sl_buf *b = ibuf_push(e);
-    size_t at = 0, last_end = (size_t)-1;
-    while (at <= s.u.s.n) {
-      int rc = pcre2_match(c, (PCRE2_SPTR)s.u.s.s, s.u.s.n, at, 0, md, NULL);
+    /* Python 3.7+ re.sub: an empty match may follow a non-empty one, but
+     * never sits where the previous (empty) match was */
+    size_t at = 0, copied = 0;
+    bool last_empty = false;
+    for (;;) {
+      if (++e->ops > IEVAL_MAX_OPS) ierr(e, pos, "template evaluation exceeded its work limit");
+      int rc = pcre2_match(c, (PCRE2_SPTR)s.u.s.s, s.u.s.n, at, last_empty ? PCRE2_NOTEMPTY_ATSTART : 0, md, NULL);
       if (rc <= 0) break;
       PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
       size_t ms = ov[0], me = ov[1];
-      if (ms == me && ms == last_end) { /* empty match right after a match: skip a char */
-        if (ms >= s.u.s.n) break;
-        size_t nx = ms + 1;
-        while (nx < s.u.s.n && ((unsigned char)s.u.s.s[nx] & 0xC0) == 0x80) nx++;
-        at = nx;
-        continue;
-      }
-      ibput(b, s.u.s.s + (last_end == (size_t)-1 ? 0 : last_end), ms - (last_end == (size_t)-1 ? 0 : last_end));
+      ibput(b, s.u.s.s + copied, ms - copied);
       const char *r = repl->u.s.s;
       size_t rn = repl->u.s.n;
       for (size_t i = 0; i < rn; i++) {
@@ -222,23 +219,18 @@ static iv do_regex(ieval *e, uint32_t pos, iv s, iv re, iv *repl) {
           sl_buf_putc(b, d);
         }
         if (g >= 0) {
-          if (g >= rc && g > (int)pcre2_get_ovector_count(md)) ierr(e, pos, "invalid group reference %d", g);
+          uint32_t groups = 0;
+          pcre2_pattern_info(c, PCRE2_INFO_CAPTURECOUNT, &groups);
+          if ((uint32_t)g > groups) ierr(e, pos, "invalid group reference %d", g);
           if (g < rc && ov[2 * g] != PCRE2_UNSET) ibput(b, s.u.s.s + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
         }
       }
-      last_end = me;
+      copied = me;
       at = me;
-      if (ms == me) {
-        if (me >= s.u.s.n) break;
-        size_t nx = me + 1;
-        while (nx < s.u.s.n && ((unsigned char)s.u.s.s[nx] & 0xC0) == 0x80) nx++;
-        ibput(b, s.u.s.s + me, nx - me);
-        last_end = nx;
-        at = nx;
-      }
+      last_empty = ms == me;
+      if (at > s.u.s.n) break;
     }
-    size_t from = last_end == (size_t)-1 ? 0 : last_end;
-    if (from < s.u.s.n) ibput(b, s.u.s.s + from, s.u.s.n - from);
+    ibput(b, s.u.s.s + copied, s.u.s.n - copied);
     result = iv_strbuf(e, b);
     ibuf_pop(e);
   }

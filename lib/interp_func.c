@@ -65,6 +65,7 @@ iv ifn_strtodt(ieval *e, uint32_t pos, iv s) {
   sl_dt r = {0};
   r.us = sl_dt_utc_us(&dt);
   r.aware = true;
+  r.pytz_utc = true;
   if (!sl_dt_in_range(&r)) ierr(e, pos, "date value out of range");
   return iv_dt(r);
 }

@@ -32,8 +32,8 @@ typedef struct ps {
   uint32_t epos;
   bool failed;
   /* names */
-  const char **loads, **stores;
-  size_t nloads, nstores, caploads, capstores;
+  const char **loads;
+  size_t nloads, caploads;
 } ps;
 
 static void *pa(ps *p, size_t n) {
@@ -387,7 +387,7 @@ static void nv_push(ps *p, nvec *v, inode *x, const char *kw) {
   v->v[v->n++] = x;
 }
 
-static void add_name(ps *p, const char ***arr, size_t *n, size_t *cap, const char *nm) {
+static void add_name(ps *unused, const char ***arr, size_t *n, size_t *cap, const char *nm) {
   for (size_t i = 0; i < *n; i++)
     if (!strcmp((*arr)[i], nm)) return;
   if (*n == *cap) {
@@ -451,7 +451,6 @@ static inode *p_primary(ps *p) {
     } else {
       n = mk(p, N_NAME, t->pos);
       n->name = t->s;
-      add_name(p, &p->loads, &p->nloads, &p->caploads, t->s);
     }
     return n;
   case T_STR: {
@@ -870,10 +869,7 @@ static inode *p_target(ps *p, bool allow_attr) {
       p->k++;
       inode *x = mk(p, N_ATTR, a->pos);
       x->a = n, x->name = a->s;
-      add_name(p, &p->loads, &p->nloads, &p->caploads, t->s);
       n = x;
-    } else {
-      add_name(p, &p->stores, &p->nstores, &p->capstores, t->s);
     }
     nv_push(p, &v, n, NULL);
   } while (accept_op(p, ","));
@@ -958,7 +954,6 @@ static inode *p_stmt(ps *p) {
       return NULL;
     }
     if (!block_end(p)) return NULL;
-    add_name(p, &p->stores, &p->nstores, &p->capstores, "loop");
     static const char *const ends[] = {"else", "endfor", NULL};
     nvec body = {0};
     const char *e = p_body(p, &body, ends);
@@ -1008,7 +1003,9 @@ static const char *p_body(ps *p, nvec *out, const char *const *ends) {
     switch (t->t) {
     case T_EOF:
       if (ends) {
-        perr(p, t->pos, "unexpected end of template, expected '%s'", ends[0]);
+        int last = 0;
+        while (ends[last + 1]) last++;
+        perr(p, t->pos, "unexpected end of template, expected '%s'", ends[last]);
         return NULL;
       }
       return "";
@@ -1060,6 +1057,94 @@ static const char *p_body(ps *p, nvec *out, const char *const *ends) {
   }
 }
 
+
+/* ---- undeclared names ----
+ * As jinja2.meta.find_undeclared_variables: a name read where it is not
+ * definitely assigned before (set/for in the same scope; both branches of
+ * an if) comes from the context. */
+typedef struct nset {
+  const char **v;
+  size_t n, cap;
+} nset;
+
+static bool ns_has(const nset *s, const char *nm) {
+  for (size_t i = 0; i < s->n; i++)
+    if (!strcmp(s->v[i], nm)) return true;
+  return false;
+}
+
+static void ns_add(nset *s, const char *nm) {
+  if (!ns_has(s, nm)) add_name(NULL, &s->v, &s->n, &s->cap, nm);
+}
+
+static nset ns_copy(const nset *s) {
+  nset c = {0};
+  for (size_t i = 0; i < s->n; i++) ns_add(&c, s->v[i]);
+  return c;
+}
+
+static void walk_expr(ps *p, const inode *n, nset *decl) {
+  if (!n) return;
+  if (n->t == N_NAME) {
+    if (!ns_has(decl, n->name)) add_name(p, &p->loads, &p->nloads, &p->caploads, n->name);
+    return;
+  }
+  walk_expr(p, n->a, decl);
+  walk_expr(p, n->b, decl);
+  walk_expr(p, n->c, decl);
+  for (size_t i = 0; i < n->nkids; i++) walk_expr(p, n->kids[i], decl);
+  for (size_t i = 0; i < n->nkids2; i++) walk_expr(p, n->kids2[i], decl);
+}
+
+static void declare_target(ps *p, const inode *t, nset *decl) {
+  if (t->t == N_NAME) ns_add(decl, t->name);
+  else if (t->t == N_ATTR) walk_expr(p, t->a, decl); /* ns.attr reads ns */
+  else
+    for (size_t i = 0; i < t->nkids; i++) declare_target(p, t->kids[i], decl);
+}
+
+static void walk_stmts(ps *p, inode **kids, size_t n, nset *decl) {
+  for (size_t i = 0; i < n; i++) {
+    const inode *s = kids[i];
+    switch (s->t) {
+    case N_OUT: walk_expr(p, s->a, decl); break;
+    case N_IF: {
+      walk_expr(p, s->a, decl);
+      nset d1 = ns_copy(decl), d2 = ns_copy(decl);
+      walk_stmts(p, s->kids, s->nkids, &d1);
+      walk_stmts(p, s->kids2, s->nkids2, &d2);
+      for (size_t k = 0; k < d1.n; k++)
+        if (ns_has(&d2, d1.v[k])) ns_add(decl, d1.v[k]);
+      free(d1.v), free(d2.v);
+      break;
+    }
+    case N_FOR: {
+      walk_expr(p, s->a, decl);
+      nset in = ns_copy(decl), el = ns_copy(decl);
+      declare_target(p, s->c, &in);
+      walk_expr(p, s->b, &in);
+      ns_add(&in, "loop");
+      walk_stmts(p, s->kids, s->nkids, &in);
+      walk_stmts(p, s->kids2, s->nkids2, &el);
+      free(in.v), free(el.v);
+      break;
+    }
+    case N_SET:
+      walk_expr(p, s->a, decl);
+      declare_target(p, s->c, decl);
+      break;
+    case N_SETBLOCK: {
+      nset in = ns_copy(decl);
+      walk_stmts(p, s->kids, s->nkids, &in);
+      free(in.v);
+      declare_target(p, s->c, decl);
+      break;
+    }
+    default: break;
+    }
+  }
+}
+
 void itmpl_pos(const char *src, uint32_t pos, int *line, int *col);
 void itmpl_pos(const char *src, uint32_t pos, int *line, int *col) {
   int l = 1, c = 1;
@@ -1093,20 +1178,17 @@ int itmpl_parse(sl_tmpl *t, sl_err *err) {
                t->where, line, col, p.emsg, t->src);
     rc = -1;
   } else {
-    /* names read before any assignment in the template: from the context */
+    nset decl = {0};
+    walk_stmts(&p, t->root->kids, t->root->nkids, &decl);
+    free(decl.v);
     size_t k = 0;
     t->names = calloc(p.nloads ? p.nloads : 1, sizeof(char *));
     if (!t->names) abort();
-    for (size_t i = 0; i < p.nloads; i++) {
-      bool stored = false;
-      for (size_t j = 0; j < p.nstores; j++)
-        if (!strcmp(p.loads[i], p.stores[j])) stored = true;
-      if (!stored && !is_global_name(p.loads[i])) t->names[k++] = (char *)p.loads[i];
-    }
+    for (size_t i = 0; i < p.nloads; i++)
+      if (!is_global_name(p.loads[i])) t->names[k++] = (char *)p.loads[i];
     t->nnames = k;
   }
   free(p.toks);
   free(p.loads);
-  free(p.stores);
   return rc;
 }

@@ -484,7 +484,7 @@ static void dt_repr(const sl_dt *dt, sl_buf *out) {
   if (f.second || f.usec) sl_buf_appendf(out, ", %d", f.second);
   if (f.usec) sl_buf_appendf(out, ", %d", f.usec);
   if (dt->aware) {
-    if (dt->off == 0) sl_buf_appendf(out, ", tzinfo=datetime.timezone.utc");
+    if (dt->off == 0) sl_buf_appendf(out, dt->pytz_utc ? ", tzinfo=<UTC>" : ", tzinfo=datetime.timezone.utc");
     else {
       sl_dur d = {0, 0, (int64_t)dt->off * SL_US_PER_S};
       sl_buf_appendf(out, ", tzinfo=datetime.timezone(");

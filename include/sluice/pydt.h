@@ -24,6 +24,7 @@ typedef struct sl_dt {
   int32_t off;   /* UTC offset in seconds (aware only) */
   bool aware;
   bool date;     /* a datetime.date (us is a whole day) */
+  bool pytz_utc; /* tzinfo is pytz.utc rather than datetime.timezone (only repr differs) */
 } sl_dt;
 
 /* isodate Duration: years and months are calendar units applied before us. */
