@@ -1,0 +1,1 @@
+LIBS_source-file = -lz -lzstd -lbz2 -lcsv -lyajl
