@@ -62,6 +62,23 @@ sl_code sl_read_checkpoint(sl_read *rd, const json_t *stream_state) {
   return emit_state(rd, stream_state);
 }
 
+/* CDC sources checkpoint every stream at once: one GLOBAL state. */
+const sl_catalog *sl_read_catalog(const sl_read *rd) { return &rd->e->cat; }
+const json_t *sl_read_shared_state(const sl_read *rd) {
+  return rd->e->state.type == SL_STATE_GLOBAL ? rd->e->state.shared : NULL;
+}
+
+sl_code sl_read_checkpoint_global(sl_read *rd, const json_t *shared_state, const json_t *stream_states) {
+  json_t *m = json_pack("{s:s, s:{s:s, s:{s:O, s:O}, s:{s:f}}}", "type", "STATE", "state", "type",
+                        "GLOBAL", "global", "shared_state", shared_state, "stream_states",
+                        stream_states, "sourceStats", "recordCount", (double)rd->since_state);
+  sl_code rc = m ? sl_out_message(&rd->e->out, m) : SL_ENOMEM;
+  json_decref(m);
+  rd->since_state = 0;
+  rd->explicit_state = rd->state_emitted = true;
+  return rc;
+}
+
 void sl_read_cursor_str(sl_read *rd, const char *v, size_t len) {
   if (rd->cursor_seen && !rd->cursor_is_int) {
     size_t n = len < rd->cursor_str.len ? len : rd->cursor_str.len;
@@ -108,9 +125,15 @@ sl_jw *sl_read_record_begin(sl_read *rd) {
   return &rd->w;
 }
 
-sl_code sl_read_record_end(sl_read *rd) {
+sl_code sl_read_record_end(sl_read *rd) { return sl_read_record_end_meta(rd, NULL, 0); }
+
+void sl_read_record_abort(sl_read *rd) { rd->e->out.buf.len = rd->rec_start; }
+
+sl_code sl_read_record_end_meta(sl_read *rd, const char *meta, size_t meta_len) {
   sl_out *o = &rd->e->out;
   sl_jw_obj_close(&rd->w);
+  if (meta_len && (sl_buf_put(&o->buf, ",\"meta\":", 8) || sl_buf_put(&o->buf, meta, meta_len)))
+    rd->w.rc = SL_ELIMIT;
   if (rd->w.rc || sl_buf_put(&o->buf, "}}\n", 3)) {
     o->buf.len = rd->rec_start;
     return SL_ELIMIT;

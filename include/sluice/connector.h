@@ -61,6 +61,11 @@ const json_t *sl_read_state(const sl_read *rd);
  * output buffer. Begin returns the writer positioned inside "data". */
 sl_jw *sl_read_record_begin(sl_read *rd);
 sl_code sl_read_record_end(sl_read *rd);
+/* The same, with the record's "meta" object (an AirbyteRecordMessageMeta as
+ * JSON text, e.g. {"changes":[...]}; meta_len 0 for none). */
+sl_code sl_read_record_end_meta(sl_read *rd, const char *meta, size_t meta_len);
+/* Drop the record begun last (its input turned out to be bad half-way). */
+void sl_read_record_abort(sl_read *rd);
 /* Record fields (key, value) in one call each. The key must be a string
  * literal of plain characters (a field name): it is quoted at compile time.
  * Use sl_jw_key() and the sl_jw_* value functions for computed keys. */
@@ -83,6 +88,14 @@ void sl_read_cursor_int(sl_read *rd, int64_t v);
 /* Explicit checkpoint with any state object (borrowed); replaces the
  * automatic cursor state from then on. */
 sl_code sl_read_checkpoint(sl_read *rd, const json_t *stream_state);
+/* GLOBAL state (CDC): the catalog being read, the input GLOBAL state's
+ * shared_state (NULL when the input is not GLOBAL), and a checkpoint of
+ * {"shared_state": ..., "stream_states": [AirbyteStreamState...]} (both
+ * borrowed). A GLOBAL state replaces every stream's state, so it lists all. */
+const sl_catalog *sl_read_catalog(const sl_read *rd);
+const json_t *sl_read_shared_state(const sl_read *rd);
+sl_code sl_read_checkpoint_global(sl_read *rd, const json_t *shared_state,
+                                  const json_t *stream_states);
 /* CONTROL message carrying the whole updated config (e.g. a rotated OAuth
  * refresh token), so the platform persists it. */
 sl_code sl_read_control_config(sl_read *rd, const json_t *config);
