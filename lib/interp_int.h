@@ -143,6 +143,11 @@ struct ieval {
   sl_buf *out;
   bool undefined_error; /* the failure was a jinja UndefinedError */
   size_t ops;           /* work counter bound */
+  struct iwrap {
+    const json_t *j;
+    void *w;
+  } *wrap; /* one wrapper per JSON container, so mutations persist */
+  size_t nwrap, capwrap;
   sl_buf bufs[32];      /* scratch buffers, freed even when an error jumps out */
   int nbufs;
 };

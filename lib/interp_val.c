@@ -112,6 +112,34 @@ iv iv_dict_new(ieval *e, size_t cap) {
   return v;
 }
 
+static void *wrap_find(ieval *e, const json_t *j) {
+  if (!e->capwrap) return NULL;
+  size_t h = ((uintptr_t)j >> 4) & (e->capwrap - 1);
+  while (e->wrap[h].j) {
+    if (e->wrap[h].j == j) return e->wrap[h].w;
+    h = (h + 1) & (e->capwrap - 1);
+  }
+  return NULL;
+}
+
+static void wrap_add(ieval *e, const json_t *j, void *w) {
+  if ((e->nwrap + 1) * 2 > e->capwrap) {
+    size_t oc = e->capwrap, nc = oc ? oc * 2 : 16;
+    struct iwrap *old = e->wrap;
+    e->wrap = iar_alloc(e, nc * sizeof *e->wrap);
+    memset(e->wrap, 0, nc * sizeof *e->wrap);
+    e->capwrap = nc;
+    e->nwrap = 0;
+    for (size_t i = 0; i < oc; i++)
+      if (old[i].j) wrap_add(e, old[i].j, old[i].w);
+  }
+  size_t h = ((uintptr_t)j >> 4) & (e->capwrap - 1);
+  while (e->wrap[h].j) h = (h + 1) & (e->capwrap - 1);
+  e->wrap[h].j = j;
+  e->wrap[h].w = w;
+  e->nwrap++;
+}
+
 iv iv_from_json(ieval *e, const json_t *j) {
   switch (json_typeof(j)) {
   case JSON_STRING: return iv_str(json_string_value(j), json_string_length(j));
@@ -122,16 +150,20 @@ iv iv_from_json(ieval *e, const json_t *j) {
   case JSON_NULL: return iv_none();
   case JSON_ARRAY: {
     iv v = {.t = IV_LIST};
+    if ((v.u.l = wrap_find(e, j))) return v;
     v.u.l = iar_alloc(e, sizeof(ilist));
     memset(v.u.l, 0, sizeof(ilist));
     v.u.l->j = j;
+    wrap_add(e, j, v.u.l);
     return v;
   }
   case JSON_OBJECT: {
     iv v = {.t = IV_DICT};
+    if ((v.u.d = wrap_find(e, j))) return v;
     v.u.d = iar_alloc(e, sizeof(idict));
     memset(v.u.d, 0, sizeof(idict));
     v.u.d->j = j;
+    wrap_add(e, j, v.u.d);
     return v;
   }
   }

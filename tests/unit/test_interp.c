@@ -58,6 +58,10 @@ static int run_case(const char *file, tcase *c) {
   } while (0)
   char *tmpl = c->tmpl;
   json_t *tj = NULL;
+  if (!c->render && !c->expect && !c->boolv && !c->error) {
+    FAIL("no expectation (run tests/data/interp/gen.py)");
+    return 1;
+  }
   if (tmpl[0] == '"') {
     tj = json_loads(tmpl, JSON_DECODE_ANY, NULL);
     if (!json_is_string(tj)) {
@@ -82,7 +86,7 @@ static int run_case(const char *file, tcase *c) {
     else if (!strstr(err.msg, "test.yaml:1:1 field")) FAIL("error '%s' does not name the location", err.msg);
     goto out;
   }
-  if (c->render) {
+  if (c->render && !c->error) {
     sl_buf b;
     sl_buf_init(&b, 1u << 26);
     sl_err_clear(&err);
@@ -123,7 +127,7 @@ static int run_case(const char *file, tcase *c) {
     }
     json_decref(out);
   }
-  if (c->boolv) {
+  if (c->boolv && !c->error) {
     bool bv = false;
     sl_err_clear(&err);
     if (sl_tmpl_eval_bool(t, ctx, &bv, &err)) FAIL("eval_bool failed: %s", err.msg);

@@ -12,6 +12,7 @@ whose Python evaluation raises keeps its hand-written `error:` substring (the
 C engine's message); a new failing case gets `error: ?` and a warning.
 """
 import ast
+import copy
 import base64
 import datetime as dt
 import hashlib
@@ -202,7 +203,7 @@ def render(src, ctx):
     missing = {v for v in undeclared if v not in ctx}
     if missing:
         raise ValueError("undeclared variables %s" % missing)
-    return ENV.from_string(src).render(ctx)
+    return ENV.from_string(src).render(copy.deepcopy(ctx))  # templates may mutate
 
 
 def literal(text, accept):
