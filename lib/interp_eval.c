@@ -293,7 +293,7 @@ bool iv_contains(ieval *e, uint32_t pos, iv hay, iv needle) {
 
 static bool isnum(iv v) { return v.t == IV_INT || v.t == IV_FLOAT || v.t == IV_BOOL; }
 static double fv(iv v) { return v.t == IV_FLOAT ? v.u.f : v.t == IV_INT ? (double)v.u.i : v.u.b; }
-static int64_t ivv(iv v) { return v.t == IV_INT ? v.u.i : v.u.b; }
+static int64_t ivv(iv v) { return v.t == IV_INT ? v.u.i : v.t == IV_BOOL ? v.u.b : 0; }
 
 static iv repeat(ieval *e, uint32_t pos, iv seq, int64_t times) {
   if (times < 0) times = 0;
