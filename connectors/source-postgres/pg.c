@@ -91,11 +91,15 @@ sl_code pg_exec(PGconn *conn, const char *sql, const char *what, sl_err *err) {
 sl_code pg_connect(const pg_cfg *c, bool replication, PGconn **out, sl_err *err) {
   char port[16];
   snprintf(port, sizeof port, "%d", c->port);
+  /* Values come back in the forms conv.c expects, on both kinds of
+   * connection (logical decoding formats with the walsender's settings). */
+  const char *opts = "-c DateStyle=ISO,YMD -c TimeZone=UTC -c IntervalStyle=iso_8601 "
+                     "-c extra_float_digits=1 -c bytea_output=hex -c statement_timeout=0";
   const char *keys[] = {"host", "port", "dbname", "user", "password", "sslmode",
-                        "connect_timeout", "application_name", "client_encoding",
+                        "connect_timeout", "application_name", "client_encoding", "options",
                         replication ? "replication" : NULL, NULL};
   const char *vals[] = {c->host, port, c->database, c->username, c->password ? c->password : "",
-                        c->ssl_mode, "10", "sluice-source-postgres", "UTF8",
+                        c->ssl_mode, "10", "sluice-source-postgres", "UTF8", opts,
                         replication ? "database" : NULL, NULL};
   *out = NULL;
   PGconn *conn = PQconnectdbParams(keys, vals, 0);
@@ -111,17 +115,6 @@ sl_code pg_connect(const pg_cfg *c, bool replication, PGconn **out, sl_err *err)
     return sl_err_set(err, auth ? SL_ECONFIG : SL_ETRANSIENT,
                       "cannot connect to PostgreSQL at %s:%d, database \"%s\" as \"%s\": %s",
                       c->host, c->port, c->database, c->username, msg);
-  }
-  /* Values come back in the forms conv.c expects. */
-  sl_code rc = replication ? SL_EOK
-                           : pg_exec(conn,
-                                     "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; "
-                                     "SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 1; "
-                                     "SET bytea_output = 'hex'; SET statement_timeout = 0",
-                                     "setting session parameters", err);
-  if (rc) {
-    PQfinish(conn);
-    return rc;
   }
   *out = conn;
   return SL_EOK;

@@ -103,8 +103,19 @@ const char *conv_text(conv_ctx *c, const char *f, size_t n, size_t *len);
 
 /* ---- read.c ---- */
 sl_code pg_read_stream(sl_read *rd, const sl_cstream *cs, sl_err *err);
+/* A CDC stream's initial snapshot: records carry the LSN the log reading
+ * starts from. */
+typedef struct pg_cdc_snap {
+  uint64_t lsn;
+  const char *ts; /* the sync's start, ISO 8601 */
+} pg_cdc_snap;
+/* Read a table (full refresh or incremental; snap: a CDC snapshot, which
+ * ends without a final checkpoint). */
+sl_code pg_read_table(sl_read *rd, const sl_cstream *cs, const pg_cdc_snap *snap, sl_err *err);
 
 /* ---- cdc.c ---- */
 sl_code cdc_read_stream(sl_read *rd, const sl_cstream *cs, sl_err *err);
+/* Checkpoint one stream's state (stolen) inside the GLOBAL state. */
+sl_code cdc_checkpoint(sl_read *rd, const sl_cstream *cs, json_t *stream_state);
 
 #endif

@@ -39,6 +39,7 @@ typedef struct reader {
   char *filenode;
   conv_ctx conv;
   sl_buf sql;
+  const pg_cdc_snap *snap; /* CDC initial snapshot: add the _ab_cdc_ fields */
 } reader;
 
 static void reader_dispose(reader *r) {
@@ -77,8 +78,8 @@ static sl_code put_literal(reader *r, const pg_col *col, const json_t *v, sl_err
     s = num;
   }
   if (!s)
-    return sl_err_set(err, SL_ESTATE, "stream %s: state value for column %s must be a string or integer",
-                      r->cs->name, col->name);
+    return sl_err_set(err, SL_ESTATE, "state value for column %s must be a string or integer",
+                      col->name);
   char *lit = PQescapeLiteral(r->conn, s, n);
   if (!lit) return pg_fail(r->conn, NULL, err, "quoting a state value");
   sl_buf_appendf(&r->sql, "%s::%s", lit, col->type);
@@ -236,6 +237,7 @@ static json_t *position(reader *r, const char **f, const size_t *l) {
 
 static sl_code checkpoint(reader *r, json_t *st) {
   if (!st) return SL_ENOMEM;
+  if (r->cfg.cdc) return cdc_checkpoint(r->rd, r->cs, st); /* every state is GLOBAL */
   sl_code rc = sl_read_checkpoint(r->rd, st);
   json_decref(st);
   return rc;
@@ -246,8 +248,7 @@ static bool is_null_field(const char *f, size_t n) { return n == 2 && f[0] == '\
 static sl_code stream_rows(reader *r, sl_err *err) {
   PGresult *res = PQexec(r->conn, sl_buf_cstr(&r->sql));
   if (PQresultStatus(res) != PGRES_COPY_OUT) {
-    sl_code rc = pg_fail(r->conn, res, err, "stream %s: reading table %s.%s", r->cs->name,
-                         r->tab->schema, r->tab->name);
+    sl_code rc = pg_fail(r->conn, res, err, "reading table %s.%s", r->tab->schema, r->tab->name);
     PQclear(res);
     return rc;
   }
@@ -277,8 +278,8 @@ static sl_code stream_rows(reader *r, sl_err *err) {
     for (size_t k = 0; k < r->nkey; k++)
       if (r->key_at[k] + 1 > want) want = r->key_at[k] + 1;
     if (nf != want && !(want == 0 && nf == 1)) {
-      rc = sl_err_set(err, SL_ESOURCE, "stream %s: a COPY row has %zu fields, expected %zu",
-                      r->cs->name, nf, want);
+      rc = sl_err_set(err, SL_ESOURCE, "a COPY row has %zu fields, expected %zu",
+                      nf, want);
       PQfreemem(row);
       break;
     }
@@ -291,9 +292,14 @@ static sl_code stream_rows(reader *r, sl_err *err) {
     }
     sl_jw *w = sl_read_record_begin(r->rd);
     for (size_t i = 0; i < r->nsel; i++) conv_field(w, &r->conv, r->sel[i], f[i], l[i]);
+    if (r->snap) {
+      sl_rec_int(w, "_ab_cdc_lsn", (int64_t)r->snap->lsn);
+      sl_rec_str(w, "_ab_cdc_updated_at", r->snap->ts);
+      sl_rec_null(w, "_ab_cdc_deleted_at");
+    }
     rc = sl_read_record_end(r->rd);
     if (rc) {
-      sl_err_set(err, rc, "stream %s: writing a record: %s", r->cs->name, sl_strerror(rc));
+      sl_err_set(err, rc, "writing a record: %s", sl_strerror(rc));
       PQfreemem(row);
       break;
     }
@@ -329,16 +335,15 @@ static sl_code stream_rows(reader *r, sl_err *err) {
   sl_buf_dispose(&prev);
   free(f);
   free(l);
-  if (!rc && n == -2) rc = pg_fail(r->conn, NULL, err, "stream %s: reading rows", r->cs->name);
+  if (!rc && n == -2) rc = pg_fail(r->conn, NULL, err, "reading rows");
   /* Drain the COPY's final result (an error if the server failed mid-way). */
   while ((res = PQgetResult(r->conn))) {
     if (!rc && PQresultStatus(res) != PGRES_COMMAND_OK)
-      rc = pg_fail(r->conn, res, err, "stream %s: reading table %s.%s", r->cs->name,
-                   r->tab->schema, r->tab->name);
+      rc = pg_fail(r->conn, res, err, "reading table %s.%s", r->tab->schema, r->tab->name);
     PQclear(res);
   }
   if (!rc && PQstatus(r->conn) != CONNECTION_OK)
-    rc = pg_fail(r->conn, NULL, err, "stream %s: connection lost", r->cs->name);
+    rc = pg_fail(r->conn, NULL, err, "connection lost");
   return rc;
 }
 
@@ -354,7 +359,7 @@ static sl_code select_columns(reader *r, sl_err *err) {
   const char *name;
   const json_t *v;
   json_object_foreach((json_t *)props, name, v) {
-    if (!pg_table_col(r->tab, name))
+    if (!pg_table_col(r->tab, name) && strncmp(name, "_ab_cdc_", 8))
       sl_read_log(r->rd, "WARN", "stream %s: column \"%s\" is in the catalog but no longer in table "
                   "%s.%s; it is left out of the records", r->cs->name, name, r->tab->schema, r->tab->name);
   }
@@ -369,15 +374,16 @@ static sl_code plan_key(reader *r, sl_err *err) {
   if (!r->key || !r->key_at) return SL_ENOMEM;
   if (r->incremental) {
     if (cs->cursor.n != 1)
-      return sl_err_set(err, SL_ECATALOG, "stream %s: incremental sync needs a top-level cursor_field "
-                        "(a column of %s.%s)", cs->name, r->tab->schema, r->tab->name);
+      return sl_err_set(err, SL_ECATALOG, "incremental sync needs a cursor_field in the catalog "
+                        "(a column of %s.%s); or read it as full refresh (sluice sync --full-refresh), "
+                        "or use CDC", r->tab->schema, r->tab->name);
     const pg_col *c = pg_table_col(r->tab, cs->cursor.parts[0]);
     if (!c)
-      return sl_err_set(err, SL_ECATALOG, "stream %s: cursor column \"%s\" is not a column of %s.%s",
-                        cs->name, cs->cursor.parts[0], r->tab->schema, r->tab->name);
+      return sl_err_set(err, SL_ECATALOG, "cursor column \"%s\" is not a column of %s.%s",
+                        cs->cursor.parts[0], r->tab->schema, r->tab->name);
     if (c->kind == PGK_JSON || c->kind == PGK_ARRAY || c->kind == PGK_BOOL)
-      return sl_err_set(err, SL_ECATALOG, "stream %s: column \"%s\" (%s) cannot be a cursor",
-                        cs->name, c->name, c->type);
+      return sl_err_set(err, SL_ECATALOG, "column \"%s\" (%s) cannot be a cursor",
+                        c->name, c->type);
     r->key[r->nkey++] = c;
   }
   /* The configured primary key, else the table's. */
@@ -386,8 +392,8 @@ static sl_code plan_key(reader *r, sl_err *err) {
     if (cs->pk[i].n != 1) break;
     const pg_col *c = pg_table_col(r->tab, cs->pk[i].parts[0]);
     if (!c)
-      return sl_err_set(err, SL_ECATALOG, "stream %s: primary key column \"%s\" is not a column of %s.%s",
-                        cs->name, cs->pk[i].parts[0], r->tab->schema, r->tab->name);
+      return sl_err_set(err, SL_ECATALOG, "primary key column \"%s\" is not a column of %s.%s",
+                        cs->pk[i].parts[0], r->tab->schema, r->tab->name);
     if (c != r->key[0] || !r->incremental) r->key[r->nkey++] = c;
   }
   if (r->nkey == k0)
@@ -402,24 +408,29 @@ static sl_code plan_key(reader *r, sl_err *err) {
 }
 
 sl_code pg_read_stream(sl_read *rd, const sl_cstream *cs, sl_err *err) {
+  const json_t *rm = json_object_get(sl_read_config(rd), "replication_method");
+  const char *method = json_string_value(json_object_get(rm, "method"));
+  if (cs->sync_mode == SL_SYNC_INCREMENTAL && method && !strcmp(method, "CDC"))
+    return cdc_read_stream(rd, cs, err);
+  return pg_read_table(rd, cs, NULL, err);
+}
+
+sl_code pg_read_table(sl_read *rd, const sl_cstream *cs, const pg_cdc_snap *snap, sl_err *err) {
   reader r;
   memset(&r, 0, sizeof r);
   r.rd = rd;
   r.cs = cs;
+  r.snap = snap;
   conv_init(&r.conv);
   sl_buf_init(&r.sql, 1 << 24);
-  r.incremental = cs->sync_mode == SL_SYNC_INCREMENTAL;
+  r.incremental = cs->sync_mode == SL_SYNC_INCREMENTAL && !snap;
   sl_code rc = pg_cfg_load(sl_read_config(rd), &r.cfg, err);
-  if (!rc && r.cfg.cdc && r.incremental) {
-    reader_dispose(&r);
-    return cdc_read_stream(rd, cs, err);
-  }
   if (!rc) rc = pg_connect(&r.cfg, false, &r.conn, err);
   const char *schema = cs->ns ? cs->ns : r.cfg.schemas[0];
   if (!rc) rc = pg_tables_load(r.conn, &r.cfg, schema, cs->name, &r.tab, &r.ntab, err);
   if (!rc && !r.ntab)
-    rc = sl_err_set(err, SL_ECONFIG, "stream %s: table %s.%s not found (dropped, renamed, or no "
-                    "SELECT privilege); run discover", cs->name, schema, cs->name);
+    rc = sl_err_set(err, SL_ECONFIG, "table %s.%s not found (dropped, renamed, or no "
+                    "SELECT privilege); run discover", schema, cs->name);
   if (!rc) rc = select_columns(&r, err);
   if (!rc) rc = plan_key(&r, err);
   if (!rc && r.mode == RM_CTID) {
@@ -430,7 +441,7 @@ sl_code pg_read_stream(sl_read *rd, const sl_cstream *cs, sl_err *err) {
     PGresult *res = PQexec(r.conn, q);
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
       r.filenode = strdup(PQgetvalue(res, 0, 0));
-    else rc = pg_fail(r.conn, res, err, "stream %s: reading the table's file node", cs->name);
+    else rc = pg_fail(r.conn, res, err, "reading the table's file node");
     PQclear(res);
   }
   if (!rc) rc = load_resume(&r, err);
@@ -439,7 +450,8 @@ sl_code pg_read_stream(sl_read *rd, const sl_cstream *cs, sl_err *err) {
   if (!rc) {
     /* Finished: a full refresh starts over next time; incremental keeps its
      * position (the input state's when nothing new was read). */
-    if (!r.incremental) rc = checkpoint(&r, json_pack("{s:b}", "__ab_no_cursor_state_message", 1));
+    if (snap) rc = SL_EOK; /* cdc.c goes on with the log */
+    else if (!r.incremental) rc = checkpoint(&r, json_pack("{s:b}", "__ab_no_cursor_state_message", 1));
     else if (json_is_object(r.last)) rc = checkpoint(&r, json_incref(r.last));
     else if (json_is_object(sl_read_state(rd))) rc = checkpoint(&r, json_deep_copy(sl_read_state(rd)));
     else rc = checkpoint(&r, json_object());

@@ -221,10 +221,92 @@ expect_rc gone/exit 1
 expect_eq gone/trace "$(jq -r 'select(.type == "TRACE" and .trace.type == "ERROR") | .trace.error.failure_type' "$TMP/gone.out")" config_error
 expect_out gone/names-stream gone 'stream \"things\" is not a stream of source-postgres'
 
-# ---- CDC -----------------------------------------------------------------------------
-if [ -f "$HERE/source-postgres-cdc.inc" ]; then
-  # shellcheck source=tests/e2e/source-postgres-cdc.inc
-  . "$HERE/source-postgres-cdc.inc"
-fi
+# ---- a server restarted mid-read: the next read resumes from the last state ----------------
+psql -q -c "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 100000) g; ALTER TABLE big ADD PRIMARY KEY (id)"
+run_proto disc2 "$SRC" discover --config "$TMP/c.json"
+catalog "$TMP/disc2.out" "$TMP/big.json" full_refresh '.name == "big"'
+cfg "$TMP/c1k.json" '.chunk_rows = 1000'
+bg_start restart1 "$SRC" read --config "$TMP/c1k.json" --catalog "$TMP/big.json"
+check restart/read-started wait_for 300 grep -q '"type":"STATE"' "$TMP/restart1.out"
+pg_restart immediate
+bg_wait restart1
+proto_keep restart1
+expect_rc restart/read-failed nonzero restart1
+expect_eq restart/transient "$(jq -r 'select(.type == "TRACE" and .trace.type == "ERROR") | .trace.error.failure_type' "$TMP/restart1.out" 2>/dev/null)" transient_error
+last=$(states restart1 big | tail -1)
+state_file big "$last" public "$TMP/big-st.json"
+run_proto restart2 "$SRC" read --config "$TMP/c1k.json" --catalog "$TMP/big.json" --state "$TMP/big-st.json"
+expect_rc restart/resume-ok 0 restart2
+# Records up to the last state of the failed read + the resumed read: every id once.
+ids() { sed -n 's/^{"type":"RECORD".*"data":{"id":\([0-9]*\),.*/\1/p; s/^{"type":"STATE".*/S/p' "$TMP/$1.out"; }
+{ ids restart1 | awk '{ buf[n++] = $0 } $0 == "S" { for (i = 0; i < n - 1; i++) print buf[i]; n = 0 }'
+  ids restart2 | grep -v S; } >"$TMP/ids"
+expect_eq restart/no-loss-no-dup "$(sort -n "$TMP/ids" | uniq | wc -l) $(wc -l <"$TMP/ids") $(sort -n "$TMP/ids" | sed -n '1p;$p' | tr '\n' ' ')" "100000 100000 1 100000 "
+
+# ---- CDC: logical replication with pgoutput ------------------------------------------------
+psql -q -c "CREATE TABLE cdc_t (id int PRIMARY KEY, v text, n numeric)" -c "INSERT INTO cdc_t VALUES (1, 'a', 1.5), (2, 'b', 2)" \
+  -c "CREATE PUBLICATION sluice_pub FOR TABLE cdc_t" -c "SELECT pg_create_logical_replication_slot('sluice_slot', 'pgoutput')" >/dev/null
+cfg "$TMP/cdc.json" '.replication_method = {method: "CDC", replication_slot: "sluice_slot", publication: "sluice_pub", initial_waiting_seconds: 10}'
+cfg "$TMP/cdc-nopub.json" '.replication_method = {method: "CDC", replication_slot: "sluice_slot", publication: "nope"}'
+run_proto cdc-check "$SRC" check --config "$TMP/cdc.json"
+expect_eq cdc/check-ok "$(jq -r '.connectionStatus.status' "$TMP/cdc-check.out")" SUCCEEDED
+run_proto cdc-nopub "$SRC" check --config "$TMP/cdc-nopub.json"
+expect_out cdc/check-names-publication cdc-nopub 'publication \"nope\" does not exist'
+run_proto cdc-disc "$SRC" discover --config "$TMP/cdc.json"
+catalog "$TMP/cdc-disc.out" "$TMP/cdc-cat.json" incremental '.name == "cdc_t"' '| .cursor_field = ["_ab_cdc_lsn"] | .destination_sync_mode = "append_dedup" | .primary_key = [["id"]]'
+expect_eq cdc/discover-meta "$(jq -c '.catalog.streams[] | select(.name == "cdc_t") | [.default_cursor_field, (.json_schema.properties | has("_ab_cdc_deleted_at"))]' "$TMP/cdc-disc.out")" '[["_ab_cdc_lsn"],true]'
+run_proto cdc1 "$SRC" read --config "$TMP/cdc.json" --catalog "$TMP/cdc-cat.json"
+expect_rc cdc1/exit 0
+expect_eq cdc1/snapshot "$(field cdc1 cdc_t id | tr '\n' ' ')" "1 2 "
+expect_eq cdc1/global-state "$(jq -r 'select(.type == "STATE") | .state.type' "$TMP/cdc1.out" | sort -u)" GLOBAL
+jq -s '[[.[] | select(.type == "STATE") | .state] | last]' "$TMP/cdc1.out" >"$TMP/cdc-s1.json"
+expect_eq cdc1/stream-state "$(jq -c '.[0].global.stream_states[0].stream_state' "$TMP/cdc-s1.json")" '{"snapshot_done":true}'
+psql -q -c "INSERT INTO cdc_t VALUES (3, 'c', 3)" -c "UPDATE cdc_t SET v = 'A' WHERE id = 1" -c "DELETE FROM cdc_t WHERE id = 2"
+run_proto cdc2 "$SRC" read --config "$TMP/cdc.json" --catalog "$TMP/cdc-cat.json" --state "$TMP/cdc-s1.json"
+expect_rc cdc2/exit 0
+expect_eq cdc2/changes "$(field cdc2 cdc_t id | tr '\n' ' ')|$(field cdc2 cdc_t v | tr '\n' ' ')" "3 1 2 |c A None "
+expect_eq cdc2/deleted-at "$(field cdc2 cdc_t _ab_cdc_deleted_at | tr '\n' ' ' | sed 's/[0-9T:.+-]\{20,\}/TS/g')" "None None TS "
+check cdc2/lsn-integer test "$(field cdc2 cdc_t _ab_cdc_lsn | head -1)" -gt 0
+jq -s '[[.[] | select(.type == "STATE") | .state] | last]' "$TMP/cdc2.out" >"$TMP/cdc-s2.json"
+check cdc2/lsn-advanced test "$(jq -r '.[0].global.shared_state.lsn' "$TMP/cdc-s2.json")" != "$(jq -r '.[0].global.shared_state.lsn' "$TMP/cdc-s1.json")"
+# A sync whose state was never committed: the slot was only confirmed up to
+# the committed state, so reading from it again returns the same changes.
+run_proto cdc4 "$SRC" read --config "$TMP/cdc.json" --catalog "$TMP/cdc-cat.json" --state "$TMP/cdc-s1.json"
+expect_eq cdc4/nothing-lost "$(field cdc4 cdc_t id | tr '\n' ' ')" "3 1 2 "
+run_proto cdc3 "$SRC" read --config "$TMP/cdc.json" --catalog "$TMP/cdc-cat.json" --state "$TMP/cdc-s2.json"
+expect_eq cdc3/nothing-twice "$(nrec cdc3 cdc_t)" 0
+# ---- CDC through sluice sync into SQLite, with a server restart mid-sync ---------------------
+# The initial snapshot is cut by the restart; the next sync resumes it from
+# the committed key and then reads the log: every row once (dedup on id),
+# the changes made in between applied, the delete marked.
+psql -q -c "CREATE TABLE orders AS SELECT g AS id, 'o' || g AS item, g * 1.25 AS price FROM generate_series(1, 60000) g" \
+  -c "ALTER TABLE orders ADD PRIMARY KEY (id)" -c "ALTER PUBLICATION sluice_pub ADD TABLE orders"
+cfg "$TMP/sync.json" '.include_tables = "^public\\.orders$" | .chunk_rows = 2000 |
+  .replication_method = {method: "CDC", replication_slot: "sluice_slot", publication: "sluice_pub", initial_waiting_seconds: 10}'
+echo "{\"destination_path\": \"$TMP/orders.db\"}" >"$TMP/sqlite.json"
+sync_args=(--source source-postgres --source-config "$TMP/sync.json" --destination destination-sqlite
+  --destination-config "$TMP/sqlite.json" --state-file "$TMP/sync-state.json")
+bg_start sync1 "$BIN/sluice" sync --no-progress "${sync_args[@]}"
+check sync/first-state-committed wait_for 300 grep -qs '"last"' "$TMP/sync-state.json"
+pg_restart immediate
+bg_wait sync1
+expect_rc sync/cut-by-restart nonzero sync1
+expect_eq sync/state-mid-snapshot "$(jq -r '.[0].type + " " + (.[0].global.stream_states[0].stream_state.key | tostring)' "$TMP/sync-state.json")" 'GLOBAL ["id"]'
+psql -q -c "INSERT INTO orders VALUES (60001, 'late', 9)" -c "UPDATE orders SET item = 'changed' WHERE id = 7" -c "DELETE FROM orders WHERE id = 8"
+run_sync sync2 "${sync_args[@]}"
+expect_rc sync/resumed 0
+q() { sqlite3 -batch -noheader "$TMP/orders.db" "$1" 2>&1; }
+expect_eq sync/rows-once "$(q 'SELECT count(*), count(DISTINCT id), min(id), max(id) FROM public_orders')" "60001|60001|1|60001"
+expect_eq sync/update-applied "$(q "SELECT item FROM public_orders WHERE id = 7")" changed
+expect_eq sync/delete-marked "$(q "SELECT _ab_cdc_deleted_at IS NOT NULL FROM public_orders WHERE id = 8")" 1
+expect_eq sync/price-exact "$(q "SELECT price FROM public_orders WHERE id = 3")" 3.75
+run_sync sync3 "${sync_args[@]}"
+expect_rc sync/again 0
+expect_eq sync/nothing-new "$(jq -s '[.[] | select(.type == "RECORD")] | length' "$PLOG")" 0
+
+psql -q -c "SELECT pg_drop_replication_slot('sluice_slot')" >/dev/null
+run_proto cdc-noslot "$SRC" read --config "$TMP/cdc.json" --catalog "$TMP/cdc-cat.json" --state "$TMP/cdc-s2.json"
+expect_rc cdc-noslot/exit 1
+expect_out cdc-noslot/names-slot cdc-noslot 'slot \"sluice_slot\" does not exist'
 
 finish
