@@ -1,7 +1,7 @@
 /* destination-postgres: one typed table per stream in a PostgreSQL schema.
  *
  * Columns come from the stream's JSON schema through the shared typing
- * module (lib/typing.c); records are turned into COPY text rows (write.c)
+ * module (lib/typing.c); records are turned into binary COPY rows (write.c)
  * and streamed into the table with COPY FROM STDIN inside one transaction
  * per batch; flush ends the COPY, merges dedup batches (table.c) and
  * COMMITs, and only then does the library echo the states before it.
@@ -242,6 +242,7 @@ static char *derived_name(const char *prefix, const char *table) {
 static sl_code open_impl(pdb *d, const json_t *config, const sl_catalog *cat, sl_err *err) {
   sl_buf_init(&d->scratch, (size_t)1 << 30);
   sl_buf_init(&d->meta, (size_t)1 << 28);
+  sl_buf_init(&d->fields, (size_t)1 << 31);
   sl_buf_init(&d->sql, (size_t)1 << 24);
   d->lim = (sl_typing_limits){.max_string = (size_t)256 << 20, .max_json = (size_t)255 << 20};
   d->n = cat->n;
@@ -305,7 +306,12 @@ static sl_code pg_stream_open(void *h, sl_dstream *ds, sl_err *err) {
   json_t *g = json_object_get(cs->json, "generation_id"), *sy = json_object_get(cs->json, "sync_id");
   if ((s->has_gen = json_is_integer(g))) s->gen = json_integer_value(g);
   if ((s->has_sync = json_is_integer(sy))) s->sync_id = json_integer_value(sy);
-  sl_buf_init(&s->rows, (size_t)1 << 30);
+  sl_buf_init(&s->plain.rows, (size_t)1 << 30);
+  sl_buf_init(&s->full.rows, (size_t)1 << 30);
+  s->plain.s = s->full.s = s;
+  if (s->has_sync ? asprintf(&s->meta_default, "{\"changes\":[],\"sync_id\":%lld}", (long long)s->sync_id) < 0
+                  : !(s->meta_default = strdup("{\"changes\":[],\"sync_id\":null}")))
+    return sl_err_set(err, SL_ENOMEM, "out of memory");
   sl_code rc = sl_col_set_build(&s->cols, cs->json_schema, &pg_names, pgd_meta_names, PGD_N_META,
                                 "_airbyte_data", cs->name, err);
   if (rc) return rc;
@@ -356,6 +362,7 @@ static void pg_close(void *h, bool ok) {
   PQfinish(d->conn);
   sl_buf_dispose(&d->scratch);
   sl_buf_dispose(&d->meta);
+  sl_buf_dispose(&d->fields);
   sl_buf_dispose(&d->sql);
   free(d->streams);
   free(d);

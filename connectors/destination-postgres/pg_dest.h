@@ -11,7 +11,19 @@
 #define PGD_N_META 4
 extern const char *const pgd_meta_names[PGD_N_META];
 
-typedef struct pstream {
+typedef struct pstream pstream;
+
+/* One COPY statement and the rows waiting for it. Every stream has two:
+ * rows whose _airbyte_meta is the common one ({"changes":[],"sync_id":N})
+ * leave that column to its DEFAULT, so the server parses no JSON for them;
+ * rows with changes list it. */
+typedef struct pcopy {
+  pstream *s;
+  char *sql;  /* COPY <target or batch> (...) FROM STDIN (binary) */
+  sl_buf rows;
+} pcopy;
+
+struct pstream {
   sl_dstream *ds;
   char *schema;        /* the namespace or the configured schema, normalised */
   char *table;         /* final table (normalised) */
@@ -26,29 +38,28 @@ typedef struct pstream {
   int cursor, deleted; /* cursor and _ab_cdc_deleted_at columns, or -1 */
   bool has_gen, has_sync;
   int64_t gen, sync_id;
-  char *copy_sql;      /* COPY <target or batch> (...) FROM STDIN */
+  pcopy plain, full;   /* without and with the _airbyte_meta column */
+  char *meta_default;  /* the common _airbyte_meta, as JSON text */
   /* per-record scratch, sized to the columns at open */
   sl_jv *vals;
   uint64_t *seen, recno;
   sl_typing_change *changes;
-  sl_buf rows;         /* COPY rows not yet sent */
   uint64_t batch_rows; /* rows copied into the dedup batch this transaction */
   int64_t seq;         /* extraction order within the batch */
-} pstream;
+};
 
 typedef struct pdb {
   PGconn *conn;
   const char *schema; /* configured default schema (borrowed from the config) */
   bool in_tx;
-  pstream *copying;   /* the stream whose COPY is open, or NULL */
+  pcopy *copying;     /* the open COPY, or NULL */
   sl_typing_limits lim;
   sl_buf scratch;     /* per-value text */
   sl_buf meta;        /* per-record _airbyte_meta */
+  sl_buf fields;      /* per-record data fields */
   sl_buf sql;         /* cold-path statement text */
   sl_rng rng;
   uint64_t commits, records; /* for the test hook */
-  int64_t ts_sec;     /* the second cached in ts_text */
-  char ts_text[24];   /* "YYYY-MM-DD HH:MM:SS." of ts_sec */
   pstream *streams;
   size_t n;
 } pdb;

@@ -369,15 +369,36 @@ sl_code pgd_stream_setup(pdb *d, pstream *s, sl_err *err) {
     sl_buf_appendf(q, " ADD COLUMN _sl_seq bigint");
     if ((rc = exec_buf(d, err))) return rc;
   }
+  /* The common _airbyte_meta as the column's default on the COPY target. */
+  char *lit = PQescapeLiteral(d->conn, s->meta_default, strlen(s->meta_default));
+  if (!lit) return sl_err_set(err, SL_ENOMEM, "out of memory");
   q->len = 0;
-  sl_buf_appendf(q, "COPY ");
-  if (s->dedup) pgd_ident(d, q, s->batch);
-  else sl_buf_appendf(q, "%s", target);
-  sl_buf_putc(q, '(');
-  column_list(d, q, s, NULL);
-  sl_buf_appendf(q, "%s) FROM STDIN", s->dedup ? ",_sl_seq" : "");
-  free(s->copy_sql);
-  if (!(s->copy_sql = strdup(sl_buf_cstr(q)))) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  sl_buf_appendf(q, "ALTER TABLE ");
+  if (s->dedup) {
+    sl_buf_appendf(q, "pg_temp.");
+    pgd_ident(d, q, s->batch);
+  } else {
+    sl_buf_appendf(q, "%s", target);
+  }
+  sl_buf_appendf(q, " ALTER COLUMN _airbyte_meta SET DEFAULT %s::jsonb", lit);
+  PQfreemem(lit);
+  if ((rc = exec_buf(d, err))) return rc;
+  for (int full = 0; full < 2; full++) {
+    q->len = 0;
+    sl_buf_appendf(q, "COPY ");
+    if (s->dedup) pgd_ident(d, q, s->batch);
+    else sl_buf_appendf(q, "%s", target);
+    sl_buf_putc(q, '(');
+    for (size_t i = 0; i < NCOLS(s); i++) {
+      if (!full && i == s->cols.n + 2) continue; /* _airbyte_meta */
+      if (i) sl_buf_putc(q, ',');
+      pgd_ident(d, q, col_name(s, i));
+    }
+    sl_buf_appendf(q, "%s) FROM STDIN WITH (FORMAT binary)", s->dedup ? ",_sl_seq" : "");
+    pcopy *c = full ? &s->full : &s->plain;
+    free(c->sql);
+    if (!(c->sql = strdup(sl_buf_cstr(q)))) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  }
   return SL_EOK;
 }
 
@@ -508,7 +529,11 @@ sl_code pgd_swap(pdb *d, pstream *s, sl_err *err) {
 
 void pgd_stream_free(pstream *s) {
   sl_col_set_dispose(&s->cols);
-  sl_buf_dispose(&s->rows);
+  sl_buf_dispose(&s->plain.rows);
+  sl_buf_dispose(&s->full.rows);
+  free(s->plain.sql);
+  free(s->full.sql);
+  free(s->meta_default);
   free(s->pk);
   free(s->vals);
   free(s->seen);
@@ -520,6 +545,5 @@ void pgd_stream_free(pstream *s) {
   free(s->pk_index);
   free(s->qtable);
   free(s->qstage);
-  free(s->copy_sql);
   memset(s, 0, sizeof *s);
 }

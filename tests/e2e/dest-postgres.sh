@@ -112,6 +112,13 @@ expect_eq typed/extracted-at "$(q "select _airbyte_extracted_at from userevents 
 expect_eq typed/raw-id-uuid "$(q "select count(distinct _airbyte_raw_id::uuid) from userevents")" 4
 expect_eq typed/no-gen "$(q "select count(*) from userevents where _airbyte_generation_id is null")" 4
 
+runw numbers "$DATA/numbers.jsonl" write --config "$TMP/c.json" --catalog "$DATA/typed.catalog.json"
+expect_rc numbers/exit 0
+expect_eq numbers/numeric-binary "$(q "select string_agg(coalesce(\"select\"::text, '-'), ',' order by id) from userevents where id between 100 and 108")" \
+  "0,0.0015,0.0,0.0000001,-123456789.125,-42.50,100000000000000000000,0.000,99990000.0001"
+expect_eq numbers/date-edges "$(q "select concat_ws('|', day, at, local_at, clock_tz) from userevents where id = 109")" \
+  '0001-01-01|10000-01-01 15:58:59.999999+00|1900-02-28 12:00:00|00:00:00+14'
+
 runw badutf8 "$DATA/bad-utf8.jsonl" write --config "$TMP/c.json" --catalog "$DATA/typed.catalog.json"
 expect_rc badutf8/exit 0
 expect_out badutf8/warns badutf8 'stdin line 1 is not a JSON message'
@@ -238,8 +245,7 @@ fault_start() {
 # Killed between COPY and COMMIT: rows 101.. are in the server, uncommitted.
 fault_start kill killed commit:2
 expect_eq kill/in-transaction "$(q "select count(*) from pg_stat_activity where state = 'idle in transaction' and application_name = 'sluice-destination-postgres'")" 1
-kill -9 "$FPID"
-wait "$FPID" 2>/dev/null
+{ kill -9 "$FPID" && wait "$FPID"; } 2>/dev/null
 echoed_k=$(echoed kill)
 expect_eq kill/echoed-first-only "$echoed_k" 100
 wait_for 100 test "$(q "select count(*) from pg_stat_activity where application_name = 'sluice-destination-postgres'")" = 0
