@@ -543,7 +543,15 @@ static void exec_body(ieval *e, inode **kids, size_t n) {
     const inode *s = kids[i];
     switch (s->t) {
     case N_TEXT: ibput(e->out, s->cval.u.s.s, s->cval.u.s.n); break;
-    case N_OUT: iv_str_to(e, ieval_node(e, s->a), e->out); break;
+    case N_OUT: {
+      iv v = ieval_node(e, s->a);
+      if (v.t == IV_UNDEF && !e->undef_seen) {
+        e->undef_seen = v.u.undef ? v.u.undef : "a value is undefined";
+        e->undef_pos = s->a->pos;
+      }
+      iv_str_to(e, v, e->out);
+      break;
+    }
     case N_IF:
       if (iv_truthy(e, ieval_node(e, s->a), s->pos)) exec_body(e, s->kids, s->nkids);
       else exec_body(e, s->kids2, s->nkids2);
@@ -816,7 +824,14 @@ static int eval_value(const sl_tmpl *t, const json_t *ctx, sl_tmpl_accept accept
     return -1;
   }
   if (rc == 1 || buf.len == 0) {
-    if (rc == 1) sl_err_clear(err);
+    /* not an error (the caller's default applies), but say why */
+    if (rc == 1) err->code = SL_EOK;
+    else if (e->undef_seen) {
+      int line, col;
+      itmpl_pos(t->src, e->undef_pos, &line, &col);
+      sl_err_set(err, SL_EOK, "%s: template rendered empty: %s (line %d column %d; template: %.200s)", t->where,
+                 e->undef_seen, line, col, t->src);
+    } else sl_err_set(err, SL_EOK, "%s: template rendered empty (template: %.200s)", t->where, t->src);
     *isnull = true;
     sl_buf_dispose(&buf);
     return 0;

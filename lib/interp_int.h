@@ -142,6 +142,8 @@ struct ieval {
   size_t nvars, capvars;
   sl_buf *out;
   bool undefined_error; /* the failure was a jinja UndefinedError */
+  const char *undef_seen; /* first undefined value printed (for the empty-result note) */
+  uint32_t undef_pos;
   size_t ops;           /* work counter bound */
   struct iwrap {
     const json_t *j;

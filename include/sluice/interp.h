@@ -43,8 +43,12 @@ const char *sl_tmpl_source(const sl_tmpl *t);
 
 /* Evaluates with context `ctx` (borrowed). On success *out is a new
  * reference, or NULL when the template rendered empty or hit an undefined
- * value: the caller applies its default (a mapping drops the key). A name that
- * is neither in ctx nor a global is an error, as in the CDK. */
+ * value: the caller applies its default (a mapping drops the key). Then err
+ * (if given) keeps code SL_EOK but its message says why, naming `where` and
+ * the position (e.g. "'dict object' has no attribute 'api_key'"): a caller
+ * that needs a value can report it. A name that is neither in ctx nor a
+ * global is an error, as in the CDK; so is `stream_state` anywhere in the
+ * template. Error messages name `where` and the line/column in the template. */
 int sl_tmpl_eval(const sl_tmpl *t, const json_t *ctx, sl_tmpl_accept accept, json_t **out,
                  sl_err *err);
 /* The CDK's InterpolatedBoolean truthiness of the evaluated value. */

@@ -239,6 +239,28 @@ TEST(interp_error_names_location) {
   sl_tmpl_free(t);
 }
 
+TEST(interp_empty_result_says_why) {
+  sl_err err = SL_ERR_INIT;
+  json_t *ctx = json_pack("{s:{}}", "config"), *out = NULL;
+  sl_tmpl *t = sl_tmpl_compile("{{ config['api_key'] }}", "m.yaml:9:3 api_token", &err);
+  CHECK(t != NULL);
+  CHECK_INT(sl_tmpl_eval(t, ctx, SL_TMPL_ANY, &out, &err), 0);
+  CHECK(out == NULL);
+  CHECK_INT(err.code, SL_EOK);
+  CHECK_CONTAINS(err.msg, "m.yaml:9:3 api_token");
+  CHECK_CONTAINS(err.msg, "'api_key'");
+  CHECK_CONTAINS(err.msg, "line 1 column 10");
+  sl_tmpl_free(t);
+  t = sl_tmpl_compile("{{ config.creds.token }}", "m.yaml:9:3 api_token", &err);
+  CHECK(t != NULL);
+  CHECK_INT(sl_tmpl_eval(t, ctx, SL_TMPL_ANY, &out, &err), 0);
+  CHECK(out == NULL);
+  CHECK_INT(err.code, SL_EOK);
+  CHECK_CONTAINS(err.msg, "has no attribute 'creds'");
+  sl_tmpl_free(t);
+  json_decref(ctx);
+}
+
 TEST(interp_fake_now_env) {
   /* sl_tmpl_set_clock wins over SLUICE_FAKE_NOW; 0 means the real clock */
   sl_tmpl_set_clock(FAKE_NOW);
