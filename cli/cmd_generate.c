@@ -23,7 +23,7 @@ static const tmpl templates[] = {
     {"source-c", "source", "api", "c", "a source in C on the sluice connector API", true},
     {"destination-c", "destination", "file", "c", "a destination in C on the sluice connector API", true},
     {"source-declarative", "source", "api", "manifest-only", "a declarative (low-code YAML manifest) source", false},
-    {"source-singer", "source", "api", "singer", "a source wrapping a Singer tap executable", false},
+    {"source-singer", "source", "api", "python", "a source wrapping a Singer tap executable", false},
     {"generic", NULL, "custom", "shell", "any language: an executable (a shell script as the example)", false},
 };
 #define N_TEMPLATES (sizeof templates / sizeof templates[0])
@@ -243,7 +243,7 @@ int cmd_generate(int argc, char **argv) {
   strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
   subst s[] = {{"@NAME_UPPER@", ""}, {"@NAME@", ""}, {"@TITLE@", ""}, {"@REPO@", ""}, {"@UUID@", ""}, {"@DATE@", ""},
                {"@TYPE@", ""}, {"@SUBTYPE@", ""}, {"@LANGUAGE@", ""}, {"@TEMPLATE@", ""}, {"@INITIAL@", ""},
-               {"@BUILD@", ""}, {"@RUNREF@", ""}, {"@RUN_MORE@", ""}, {"@VERSION@", ""}};
+               {"@BUILD@", ""}, {"@RUNREF@", ""}, {"@RUN_MORE@", ""}, {"@VERSION@", ""}, {"@SHORT@", ""}};
   size_t ns = sizeof s / sizeof s[0];
   snprintf(s[0].val, sizeof s[0].val, "%s", upper);
   snprintf(s[1].val, sizeof s[1].val, "%s", name);
@@ -264,14 +264,16 @@ int cmd_generate(int argc, char **argv) {
              name, name, name, name);
   else
     snprintf(s[11].val, sizeof s[11].val, "%s",
-             !strcmp(t->name, "generic") ? "Nothing to build: `connector` is an executable script. TODO: if you write the connector\nin a compiled language, say here how to build it; `sluice` runs any executable."
-                                         : "Nothing to build: the connector is configuration run by sluice.");
+             !strcmp(t->name, "generic")        ? "Nothing to build: `connector` is an executable script. TODO: if you write the connector\nin a compiled language, say here how to build it; `sluice` runs any executable."
+             : !strcmp(t->name, "source-singer") ? "Nothing to build: `connector` runs sluice's source-singer, which runs the Singer tap named\nby `singer_tap` in the config (see connectors/source-singer/README.md). TODO: install the tap."
+                                                 : "Nothing to build: `manifest.yaml` is run by sluice's source-declarative-manifest\n(`sluice manifest validate manifest.yaml` checks it).");
   snprintf(s[12].val, sizeof s[12].val, "%s", t->c ? name : dst);
   snprintf(s[13].val, sizeof s[13].val, "%s",
            source ? "sluice discover @RUNREF@ --config integration_tests/sample_config.json\n"
                     "sluice read @RUNREF@ --config integration_tests/sample_config.json --catalog integration_tests/configured_catalog.json"
                   : "sluice sync --source source-faker --source-config faker.json --destination @RUNREF@ --destination-config integration_tests/sample_config.json");
   snprintf(s[14].val, sizeof s[14].val, "0.1.0");
+  snprintf(s[15].val, sizeof s[15].val, "%s", rest);
   /* @RUN_MORE@ holds @RUNREF@: substitute it first */
   char *more = substitute(s[13].val, &s[12], 1);
   if (more) snprintf(s[13].val, sizeof s[13].val, "%s", more);

@@ -81,6 +81,14 @@ char **cli_split_list(const char *s) {
 }
 
 int main(int argc, char **argv) {
+  /* Connectors started by sluice find the built-in ones (e.g. a generated
+   * Singer connector runs source-singer) in SLUICE_BIN. */
+  char self[4096];
+  ssize_t sn = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (sn > 0 && (self[sn] = 0, strrchr(self, '/'))) {
+    *strrchr(self, '/') = 0;
+    setenv("SLUICE_BIN", self, 0);
+  }
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -56,6 +56,28 @@ acceptance destination-demo 15
 generate generic source-anything
 acceptance source-anything 45
 
+generate source-singer source-my-tap
+acceptance source-my-tap 45
+
+# a declarative source: spec as generated, the live suites skipped without
+# secrets/config.json; with it (the example API served locally) all pass
+generate source-declarative source-example-api
+D="$G/connectors/source-example-api"
+acceptance source-example-api 10
+expect_out "declarative: live suites skipped, saying why" cat-source-example-api "skip connection/all: secrets absent: secrets/config.json is missing"
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$D/integration_tests/example_api" >"$TMP/http.out" 2>&1 &
+HTTP_PID=$!
+trap 'kill "$HTTP_PID" 2>/dev/null; e2e_cleanup' EXIT
+if wait_for 100 grep -q 'port [0-9]' "$TMP/http.out"; then
+  port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$TMP/http.out" | head -n1)
+  echo "{\"api_url\": \"http://127.0.0.1:$port\"}" >"$D/secrets/config.json"
+  acceptance source-example-api 35
+else
+  fail "declarative: example API" "http.server did not start: $(cat "$TMP/http.out")"
+fi
+kill "$HTTP_PID" 2>/dev/null
+wait "$HTTP_PID" 2>/dev/null
+
 # bad names, templates, and an existing connector
 run taken "$BIN/sluice" generate source-c source-demo --out "$G"
 expect_rc "taken name refused" nonzero taken

@@ -7,10 +7,10 @@ set -uo pipefail
 e2e_init "$@"
 ROOT=$(cd "$E2E_HERE/../.." && pwd)
 cd "$ROOT"
-export PATH="$ROOT/connectors/source-singer/integration_tests:$ROOT/tests/data/singer:$PATH"
+export PATH="$ROOT/templates/source-singer/integration_tests:$ROOT/tests/data/singer:$PATH"
 S="$BIN/source-singer"
 IT=connectors/source-singer/integration_tests
-echo '{"singer_tap": "tap-sample", "count": 12}' >"$TMP/c.json"
+echo '{"singer_tap": "tap-example", "count": 12}' >"$TMP/c.json"
 
 # discover: the Singer catalog translated
 run_proto disc "$S" discover --config "$TMP/c.json"
@@ -35,8 +35,8 @@ expect_out "ACTIVATE_VERSION becomes a log" read "the tap activated table versio
 run_proto inc "$S" read --config "$TMP/c.json" --catalog "$IT/configured_catalog.json" --state "$IT/sample_state.json"
 expect_rc "read from state" 0 inc
 expect_eq "resumes after bookmark 5" "$(jq -c 'select(.type=="RECORD" and .record.stream=="numbers") | .record.data.id' "$TMP/inc.out" | head -n1)" 6
-# --properties for older taps (tap-sample accepts both)
-echo '{"singer_tap": "tap-sample", "count": 3, "singer_catalog_flag": "--properties"}' >"$TMP/p.json"
+# --properties for older taps (tap-example accepts both)
+echo '{"singer_tap": "tap-example", "count": 3, "singer_catalog_flag": "--properties"}' >"$TMP/p.json"
 run_proto props "$S" read --config "$TMP/p.json" --catalog "$IT/configured_catalog.json"
 expect_eq "--properties catalog flag" "$(grep -c '"type":"RECORD"' "$TMP/props.out")" 6
 
@@ -47,7 +47,7 @@ run_sync sync1 --source source-singer --source-config "$TMP/c.json" --destinatio
 expect_rc "sync" 0 sync1
 expect_eq "sync: numbers" "$(sql "$TMP/out.sqlite" 'select count(*) from numbers')" 12
 expect_eq "sync: committed bookmark" "$(state_field "$TMP/state.json" numbers id)" 12
-echo '{"singer_tap": "tap-sample", "count": 15}' >"$TMP/c15.json"
+echo '{"singer_tap": "tap-example", "count": 15}' >"$TMP/c15.json"
 run_sync sync2 --source source-singer --source-config "$TMP/c15.json" --destination destination-sqlite \
   --destination-config "$TMP/d.json" --state-file "$TMP/state.json" --streams numbers
 expect_rc "second sync" 0 sync2

@@ -1,3 +1,4 @@
 # Sourced by tests/e2e/acceptance.sh before `sluice test connectors/source-singer`:
-# the sample tap is found on PATH, as an installed tap would be.
-export PATH="$ROOT/connectors/source-singer/integration_tests:$PATH"
+# the example tap (templates/source-singer/integration_tests/tap-example) is
+# found on PATH, as an installed tap would be.
+export PATH="$ROOT/templates/source-singer/integration_tests:$PATH"
