@@ -284,7 +284,7 @@ bool iv_contains(ieval *e, uint32_t pos, iv hay, iv needle) {
       if (iv_eq(e, il_get(hay.u.l, i), needle)) return true;
     return false;
   }
-  case IV_UNDEF: ierr_undef(e, pos, "%s", hay.u.undef ? hay.u.undef : "value is undefined");
+  case IV_UNDEF: return false; /* Undefined iterates as empty */
   default: ierr(e, pos, "argument of type '%s' is not iterable", iv_typename(hay));
   }
 }

@@ -330,7 +330,6 @@ iv icall_filter(ieval *e, const inode *n, const char *name, iv v, iv *args, size
   }
   if (!strcmp(name, "string")) { /* the CDK's: strings as is, others as a JSON text literal */
     if (v.t == IV_STR) return v;
-    need(e, pos, v);
     sl_buf *b = ibuf_push(e);
     ibput(b, "\"\"\"", 3);
     if (!iv_json_dumps(e, v, false, b)) ierr(e, pos, "Object of type %s is not JSON serializable", iv_typename(v));
@@ -344,6 +343,7 @@ iv icall_filter(ieval *e, const inode *n, const char *name, iv v, iv *args, size
     farg(args, nargs, kw, nkw, 0, "default", &dflt);
     int64_t base = 10;
     if (farg(args, nargs, kw, nkw, 1, "base", &a1)) base = iv_as_int(e, pos, a1, "base");
+    need(e, pos, v); /* Undefined.__int__ raises UndefinedError */
     if (v.t == IV_INT) return v;
     if (v.t == IV_BOOL) return iv_int(v.u.b);
     if (v.t == IV_STR) {
@@ -363,6 +363,7 @@ iv icall_filter(ieval *e, const inode *n, const char *name, iv v, iv *args, size
   if (!strcmp(name, "float")) {
     iv dflt = iv_float(0.0);
     farg(args, nargs, kw, nkw, 0, "default", &dflt);
+    need(e, pos, v);
     double f;
     if (iv_py_float(v, &f)) return iv_float(f);
     return dflt;

@@ -531,7 +531,9 @@ static void str_or_repr(ieval *e, iv v, sl_buf *out, bool repr) {
   if (out->len > IEVAL_MAX_OUTPUT)
     ierr(e, 0, "rendered text exceeds %u MiB", IEVAL_MAX_OUTPUT >> 20);
   switch (v.t) {
-  case IV_UNDEF: break;
+  case IV_UNDEF:
+    if (repr) ibput(out, "Undefined", 9);
+    break;
   case IV_NONE: ibput(out, "None", 4); break;
   case IV_BOOL: sl_buf_appendf(out, "%s", v.u.b ? "True" : "False"); break;
   case IV_INT: sl_buf_appendf(out, "%lld", (long long)v.u.i); break;
