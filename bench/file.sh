@@ -74,18 +74,30 @@ m_csvsync() {
     --destination destination-csv --destination-config "$W/dcsv.json" >"$W/csync.out" 2>"$W/csync.err"
 }
 SUBJECTS="wc read read_libcsv import sync csvsync"
+# timed NAME: one run of m_NAME; its wall seconds to $W/NAME.wall and the
+# user+sys CPU seconds of the processes it waited for (bash's `times`, 10 ms
+# resolution) to $W/NAME.cpu: on a loaded machine CPU time varies less.
+cpu_delta() {
+  awk 'function s(t, a) { split(t, a, "m"); return a[1] * 60 + a[2] }
+       FNR == 2 { c[NR > FNR] = s($1) + s($2) }
+       END { printf "%.2f\n", c[1] - c[0] }' "$1" "$2"
+}
 timed() {
   local t0 t1
+  times >"$W/times0"
   t0=$EPOCHREALTIME
   "m_$1"
   t1=$EPOCHREALTIME
+  times >"$W/times1"
   calc "$t1 - $t0" >>"$W/$1.wall"
   echo >>"$W/$1.wall"
+  cpu_delta "$W/times0" "$W/times1" >>"$W/$1.cpu"
 }
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq 1 "$RUNS"); do
   for s in $SUBJECTS; do timed "$s"; done
 done
-best() { grep . "$W/$1.wall" | sort -g | head -n 1; }
+best() { grep . "$W/$1.${2:-wall}" | sort -g | head -n 1; }
 
 # ---- checks: every row moved ----
 got=$(sqlite3 "$W/sync.db" 'select count(*) from b')
@@ -119,7 +131,7 @@ IPR=""
 if [ "${BENCH_CALLGRIND:-1}" != 0 ] && command -v valgrind >/dev/null; then
   head -n 100001 "$W/b.csv" >"$W/s.csv"
   for v in src src-libcsv; do
-    jq -c --arg u "$W/s.csv" '.url = $u' "$W/$v.json" >"$W/s-$v.json"
+    jq -c --arg u "$W/s.csv" '.url = $u | .dataset_name = "b"' "$W/$v.json" >"$W/s-$v.json"
     valgrind --tool=callgrind --callgrind-out-file="$W/cg-$v" "$B/source-file" read --config "$W/s-$v.json" \
       --catalog "$W/cat.json" >/dev/null 2>"$W/cg-$v.err" || true
   done
@@ -132,9 +144,14 @@ rate() { calc "$N / $(best "$1")"; }
 mbs() { calc "$SIZE / 1e6 / $(best "$1")"; }
 OUT=$W/table
 {
-  echo "bench/file.sh: $(date -u '+%Y-%m-%d %H:%M') UTC, git $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(commas "$N") rows x 10 columns, $(commas "$SIZE") bytes, best of $RUNS"
-  printf '%-46s %10s %14s %9s %s\n' "what" "seconds" "rows/s" "MB/s" "ratio"
-  row() { printf '%-46s %10.3f %14s %9.1f %s\n' "$1" "$(best "$2")" "$(commas "$(rate "$2")")" "$(mbs "$2")" "$3"; }
+  echo "bench/file.sh: $(date -u '+%Y-%m-%d %H:%M') UTC, git $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(commas "$N") rows x 10 columns, $(commas "$SIZE") bytes, best of $RUNS; load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+  printf '%-46s %8s %12s %7s %8s %12s  %s\n' "what" "wall s" "rows/s" "MB/s" "cpu s" "rows/cpu-s" "ratio (wall)"
+  row() {
+    local c
+    c=$(best "$2" cpu)
+    printf '%-46s %8.3f %12s %7.1f %8.2f %12s  %s\n' "$1" "$(best "$2")" "$(commas "$(rate "$2")")" "$(mbs "$2")" "$c" \
+      "$(if [ "$(calc "$c > 0")" = 1.000000 ]; then commas "$(calc "$N / $c")"; else echo -; fi)" "$3"
+  }
   row "wc -l (baseline: reading the bytes)" wc ""
   row "source-file read > /dev/null" read "$(printf '%.3f of wc -l; %.2fx sqlite3 .import' "$(calc "$(best wc) / $(best read)")" "$(calc "$(best import) / $(best read)")")"
   row "source-file read, csv_parser libcsv" read_libcsv "$(printf '%.2f of the builtin scanner' "$(calc "$(best read) / $(best read_libcsv)")")"

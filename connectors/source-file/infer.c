@@ -128,7 +128,10 @@ void inode_text(inode *n, const char *s, size_t len, const fcsv_opts *csv) {
   n->kinds |= K_TEXT;
   int64_t i;
   double d;
-  if (fcell_int(s, len, &i)) n->kinds |= K_INT;
+  /* "007" or "02134" is an identifier (a code, a ZIP), not a number. */
+  size_t sign = len && (s[0] == '-' || s[0] == '+');
+  if (len > sign + 1 && s[sign] == '0' && s[sign + 1] >= '0' && s[sign + 1] <= '9') n->kinds |= K_STR;
+  else if (fcell_int(s, len, &i)) n->kinds |= K_INT;
   else if (fcell_num(s, len, &d)) n->kinds |= K_NUM;
   else if (fcell_bool(s, len, csv) >= 0) n->kinds |= K_BOOL;
   else inode_string(n, s, len);

@@ -122,6 +122,13 @@ catalog latin1
 read_file latin1-read latin1
 expect_eq options/latin-1 "$(cat "$TMP/latin1-read.data")" '{"name":"José","city":"Zürich"}'
 
+printf 'zip,n,code\n02134,1,-0.5\n10001,2,007\n' >"$TMP/zips.csv"
+cfg zips "{\"url\": \"$TMP/zips.csv\"}"
+catalog zips
+expect_eq infer/leading-zeros-are-text "$(jq -c '.catalog.streams[0].json_schema.properties | map_values(.type[1])' "$TMP/zips.disc")" '{"zip":"string","n":"integer","code":"string"}'
+read_file zips-read zips
+expect_eq infer/leading-zeros-kept "$(jq -c -s 'map(.zip + "/" + .code)' "$TMP/zips-read.data")" '["02134/-0.5","10001/007"]'
+
 # ---- 4. bad CSV input -----------------------------------------------------------------------
 printf 'a,b,c\n1,2,3\n4,5\n6,7,8,9\n' >"$TMP/ragged.csv"
 cfg ragged "{\"url\": \"$TMP/ragged.csv\"}"
