@@ -423,6 +423,30 @@ sl_code sl_dbplan_where(const sl_dbplan *p, sl_buf *sql, sl_dbquote_fn quote, sl
   return sql->data ? SL_EOK : SL_ENOMEM;
 }
 
+sl_code sl_dbplan_query(const sl_dbplan *p, sl_buf *q, sl_dbquote_fn quote, sl_dblit_fn lit,
+                        int *order, size_t *nparams) {
+  const sl_dbtable *t = p->t;
+  q->len = 0;
+  sl_buf_appendf(q, "SELECT ");
+  for (size_t i = 0; i < p->nsel + p->nkey; i++) {
+    if (i) sl_buf_putc(q, ',');
+    quote(q, t->cols[i < p->nsel ? p->sel[i] : p->key[i - p->nsel]].name);
+  }
+  sl_buf_appendf(q, " FROM ");
+  quote(q, t->name);
+  if (p->cursor >= 0 || p->last) sl_buf_appendf(q, " WHERE ");
+  if (p->cursor >= 0) {
+    quote(q, t->cols[p->cursor].name);
+    sl_buf_appendf(q, " IS NOT NULL%s", p->last ? " AND " : "");
+  }
+  sl_dbplan_where(p, q, quote, lit, order, nparams);
+  for (size_t i = 0; i < p->nkey; i++) {
+    sl_buf_appendf(q, i ? "," : " ORDER BY ");
+    quote(q, t->cols[p->key[i]].name);
+  }
+  return sl_buf_cstr(q) ? SL_EOK : SL_ENOMEM;
+}
+
 /* ---- values ---- */
 
 static bool is_number_text(const char *s, size_t n) {

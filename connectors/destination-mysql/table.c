@@ -94,7 +94,6 @@ static sl_code create_table(mdb *d, mstream *s, const char *name, bool dd, sl_er
     }
     sl_buf_putc(q, ')');
   }
-  sl_buf_appendf(q, ", KEY _airbyte_extracted (_airbyte_extracted_at)");
   sl_buf_appendf(q, ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin");
   if (!q->data) return sl_err_set(err, SL_ENOMEM, "out of memory");
   sl_code rc = exec_sql(d, err);

@@ -71,36 +71,9 @@ static void put_value(reader *r, sl_jw *w, const sl_dbcol *c, const char *s, siz
 }
 
 static void build_query(reader *r) {
-  sl_dbplan *p = &r->plan;
-  const sl_dbtable *t = p->t;
-  sl_buf *q = &r->sql;
-  q->len = 0;
-  sl_buf_appendf(q, "SELECT ");
-  for (size_t i = 0; i < p->nsel; i++) {
-    if (i) sl_buf_putc(q, ',');
-    my_ident(q, t->cols[p->sel[i]].name);
-  }
-  for (size_t i = 0; i < p->nkey; i++) {
-    sl_buf_putc(q, ',');
-    my_ident(q, t->cols[p->key[i]].name);
-  }
-  sl_buf_appendf(q, " FROM ");
-  my_ident(q, t->name);
-  if (p->cursor >= 0 || p->last) sl_buf_appendf(q, " WHERE ");
-  if (p->cursor >= 0) {
-    my_ident(q, t->cols[p->cursor].name);
-    sl_buf_appendf(q, " IS NOT NULL%s", p->last ? " AND " : "");
-  }
   size_t np;
-  sl_dbplan_where(p, q, quote, lit, NULL, &np);
-  if (p->nkey) {
-    sl_buf_appendf(q, " ORDER BY ");
-    for (size_t i = 0; i < p->nkey; i++) {
-      if (i) sl_buf_putc(q, ',');
-      my_ident(q, t->cols[p->key[i]].name);
-    }
-  }
-  if (p->unique) sl_buf_appendf(q, " LIMIT %zu", p->chunk);
+  sl_dbplan_query(&r->plan, &r->sql, quote, lit, NULL, &np);
+  if (r->plan.unique) sl_buf_appendf(&r->sql, " LIMIT %zu", r->plan.chunk);
 }
 
 /* One query; *rows gets how many rows it returned. */

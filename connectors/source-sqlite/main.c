@@ -208,35 +208,10 @@ static sl_code build_query(reader *r, const sl_cstream *cs, sqlite3_stmt **st, s
   sl_dbplan *p = &r->plan;
   const sl_dbtable *t = p->t;
   sl_buf *q = &r->sql;
-  q->len = 0;
-  sl_buf_appendf(q, "SELECT ");
-  for (size_t i = 0; i < p->nsel; i++) {
-    if (i) sl_buf_putc(q, ',');
-    quote(q, t->cols[p->sel[i]].name);
-  }
-  for (size_t i = 0; i < p->nkey; i++) {
-    sl_buf_putc(q, ',');
-    quote(q, t->cols[p->key[i]].name);
-  }
-  sl_buf_appendf(q, " FROM ");
-  quote(q, t->name);
   int order[64 * 65 / 2];
   size_t np = 0;
   if (p->nkey > 64) return sl_err_set(err, SL_ESOURCE, "table %s: more than 64 key columns", t->name);
-  bool where = p->cursor >= 0 || p->last;
-  if (where) sl_buf_appendf(q, " WHERE ");
-  if (p->cursor >= 0) {
-    quote(q, t->cols[p->cursor].name);
-    sl_buf_appendf(q, " IS NOT NULL%s", p->last ? " AND " : "");
-  }
-  sl_dbplan_where(p, q, quote, NULL, order, &np);
-  if (p->nkey) {
-    sl_buf_appendf(q, " ORDER BY ");
-    for (size_t i = 0; i < p->nkey; i++) {
-      if (i) sl_buf_putc(q, ',');
-      quote(q, t->cols[p->key[i]].name);
-    }
-  }
+  sl_dbplan_query(p, q, quote, NULL, order, &np);
   if (sqlite3_prepare_v2(r->db, sl_buf_cstr(q), -1, st, NULL))
     return sl_err_set(err, SL_ESOURCE, "cannot query table %s: %s", t->name,
                       sqlite3_errmsg(r->db));

@@ -154,6 +154,11 @@ typedef void (*sl_dbquote_fn)(sl_buf *b, const char *ident);
 typedef void (*sl_dblit_fn)(sl_buf *b, const json_t *v);
 sl_code sl_dbplan_where(const sl_dbplan *p, sl_buf *sql, sl_dbquote_fn quote, sl_dblit_fn lit,
                         int *order, size_t *nparams);
+/* The whole query, into sql (reset first): SELECT <selected>, <key> FROM t
+ * [WHERE <cursor> IS NOT NULL [AND <after the resume point>]] ORDER BY <key>;
+ * placeholders or literals as sl_dbplan_where. */
+sl_code sl_dbplan_query(const sl_dbplan *p, sl_buf *sql, sl_dbquote_fn quote, sl_dblit_fn lit,
+                        int *order, size_t *nparams);
 
 /* ---- values ---- */
 

@@ -248,6 +248,13 @@ RC=$?
 expect_rc dst-utf8 0 dutf8
 expect_out dst-utf8/warned dutf8 'line 2'
 expect_eq dst-utf8/others "$(q 'SELECT GROUP_CONCAT(id ORDER BY id) FROM evo')" '1,2,3,5'
+# A column dropped from the stream between syncs keeps its old values; new
+# rows have NULL there.
+evo '{"id":{"type":"integer"}}' >"$TMP/evo3.json"
+echo '{"type":"RECORD","record":{"stream":"evo","emitted_at":1,"data":{"id":9}}}' >"$TMP/evo3.jsonl"
+write devo3 "$TMP/evo3.json" "$TMP/evo3.jsonl"
+expect_rc dst-dropped-column 0 devo3
+expect_eq dst-dropped-column/rows "$(q 'SELECT id, IFNULL(score, "-"), IFNULL(extra, "-") FROM evo WHERE id IN (1, 2, 9) ORDER BY id' | tr '\t\n' ', ')" '1,5,- 2,high,x 9,-,- '
 
 # Killed between the load and the COMMIT: nothing of the batch is visible,
 # no state was echoed, and the retried sync loads every row exactly once.
