@@ -26,6 +26,7 @@ int cmd_bump(int argc, char **argv);
 int cmd_secrets(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_docker_run(int argc, char **argv);
+int cmd_manifest(int argc, char **argv); /* cmd_manifest.c */
 /* A connector directory: ref itself, or connectors/<ref> for a name. */
 bool cli_connector_dir(const char *ref, char *out, size_t n);
 

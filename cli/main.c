@@ -44,6 +44,12 @@ static const cli_cmd commands[] = {
      "sluice docker-run <image> <connector arguments>   (docker run --rm -i, input files mounted under /data)"},
     {"secrets", cmd_secrets, "write a connector's secrets/config.json from SECRET_<NAME>_CREDS",
      "sluice secrets fetch <connector>"},
+    {"manifest", cmd_manifest, "check low-code manifests against the schema and sluice's support",
+     "sluice manifest validate <manifest.yaml> [--no-warnings]\n"
+     "            every problem with file:line:col and component path; exit 0 when sluice runs it\n"
+     "       sluice manifest coverage <dir>\n"
+     "            one line per manifest under dir (ok / unsupported: ... / invalid / error), then\n"
+     "            \"N of M manifests supported\""},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -81,3 +81,46 @@ static const char *find(const pair *t, const char *field) {
 const char *sl_lc_default_type(const char *parent_field) { return find(DEFAULT_TYPES, parent_field); }
 const char *sl_lc_custom_type(const char *parent_field) { return find(CUSTOM_TYPES, parent_field); }
 const char *sl_lc_additional_props_type(const char *parent_field) { return find(ADDITIONAL_PROPS, parent_field); }
+
+/* ---- component table lookups and what sluice supports ---- */
+
+/* notes/lowcode.md 5.1, the MUST tier (by `type` value), plus the sub-objects
+ * those components embed. */
+static const char *const SUPPORTED[] = {
+    "DeclarativeSource", "DeclarativeStream", "SimpleRetriever", "HttpRequester", "RecordSelector",
+    "DpathExtractor", "InlineSchemaLoader", "CheckStream", "Spec", "RequestOption", "RequestPath", "JsonDecoder",
+    "NoPagination", "NoAuth", "DefaultPaginator", "CursorPagination", "PageIncrement", "OffsetIncrement",
+    "ApiKeyAuthenticator", "BearerAuthenticator", "BasicHttpAuthenticator", "OAuthAuthenticator",
+    "SelectiveAuthenticator", "SessionTokenAuthenticator", "Bearer", "ApiKey", "DatetimeBasedCursor",
+    "MinMaxDatetime", "SubstreamPartitionRouter", "ParentStreamConfig", "ListPartitionRouter",
+    "DefaultErrorHandler", "CompositeErrorHandler", "HttpResponseFilter", "ExponentialBackoffStrategy",
+    "ConstantBackoffStrategy", "WaitTimeFromHeader", "WaitUntilTimeFromHeader", "AddFields",
+    "AddedFieldDefinition", "RemoveFields", "RecordFilter",
+    /* sub-objects without `type` */
+    "RefreshTokenUpdater", "OAuthConfigSpecification", "AuthFlow", "Schemas", NULL,
+};
+
+const sl_lc_component *sl_lc_by_name(const char *definition) {
+  for (const sl_lc_component *c = SL_LC_COMPONENTS; c->name; c++)
+    if (!strcmp(c->name, definition)) return c;
+  return NULL;
+}
+
+const sl_lc_component *sl_lc_by_type(const char *type_value) {
+  for (const sl_lc_component *c = SL_LC_COMPONENTS; c->name; c++)
+    if (c->type_name && !strcmp(c->type_name, type_value)) return c;
+  return NULL;
+}
+
+const sl_lc_field *sl_lc_field_of(const sl_lc_component *c, const char *name) {
+  for (const sl_lc_field *f = c->fields; f->name; f++)
+    if (!strcmp(f->name, name)) return f;
+  return NULL;
+}
+
+const char *sl_lc_unsupported(const char *type_value) {
+  for (const char *const *s = SUPPORTED; *s; s++)
+    if (!strcmp(*s, type_value)) return NULL;
+  if (!strncmp(type_value, "Custom", 6)) return "needs Python";
+  return "not supported yet";
+}

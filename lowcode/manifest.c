@@ -281,11 +281,6 @@ static sl_manifest *finish(sl_manifest *m, json_t *raw, sl_err *err) {
   if (!resolved) goto fail;
   json_decref(raw);
   raw = NULL;
-  /* Drop the entries of the unresolved tree and the reference memo. */
-  if (relink(m, resolved)) {
-    json_decref(resolved);
-    goto nomem;
-  }
   if (sl_manifest_propagate(m, resolved, err)) {
     json_decref(resolved);
     goto fail;

@@ -35,4 +35,25 @@ const char *sl_manifest_file(const sl_manifest *m);
  * known of it) into buf; returns buf. */
 const char *sl_manifest_where(const sl_manifest *m, const json_t *node, char *buf, size_t n);
 
+/* Validation against the declarative component schema and sluice's support:
+ * unknown component types, components not allowed where they are, missing
+ * required fields, values of the wrong kind or outside an enum, and
+ * unsupported components (errors; `component` names the type) plus unknown
+ * fields (warnings). Only what check/streams/spec use is checked, not unused
+ * definitions. */
+typedef enum { SL_MANIFEST_ERROR, SL_MANIFEST_WARNING } sl_manifest_level;
+
+typedef struct sl_manifest_issue {
+  sl_manifest_level level;
+  const char *where;     /* "file:line:col path" */
+  const char *message;
+  const char *component; /* an unsupported component's type, else NULL */
+} sl_manifest_issue;
+
+typedef void (*sl_manifest_issue_fn)(const sl_manifest_issue *issue, void *ud);
+
+/* Calls fn (may be NULL) for every issue, in manifest order; returns the
+ * number of errors and stores the number of warnings (if not NULL). */
+int sl_manifest_validate(const sl_manifest *m, sl_manifest_issue_fn fn, void *ud, int *warnings);
+
 #endif

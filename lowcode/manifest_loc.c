@@ -14,7 +14,7 @@ bool sl_json_is_singleton(const json_t *v) {
 /* Fibonacci hashing of the address (allocations are 16-byte aligned). */
 static size_t slot_of(const json_t *v, size_t cap) {
   uint64_t h = ((uint64_t)(uintptr_t)v >> 4) * 0x9e3779b97f4a7c15ull;
-  return (size_t)(h >> 32) & (cap - 1);
+  return (size_t)(h >> (64 - __builtin_ctzll(cap)));
 }
 
 sl_mloc *sl_mlocs_get(const sl_mlocs *t, const json_t *v) {

@@ -1,6 +1,7 @@
 /* Manifest loading. The behaviour is data: tests/data/manifest/NAME.yaml with
- * either NAME.json (the resolved manifest, compared with key order) or
- * NAME.err (a substring the error message must contain). */
+ * NAME.json (the resolved manifest, compared with key order), NAME.err (a
+ * substring the load error must contain) or NAME.issues (the validation
+ * report, every line). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,12 +25,46 @@ static char *slurp(const char *path) {
 
 static int by_name(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
 
-/* Runs one data case; returns false (after reporting) on a mismatch. */
+static void add_issue(const sl_manifest_issue *is, void *ud) {
+  char line[2048];
+  snprintf(line, sizeof line, "%s: %s: %s\n", is->where, is->level == SL_MANIFEST_ERROR ? "error" : "warning",
+           is->message);
+  size_t n = strlen(ud), k = strlen(line);
+  if (n + k < 65536) memcpy((char *)ud + n, line, k + 1);
+}
+
+/* Validation issues of a loaded manifest against NAME.issues (every line, in
+ * order). */
+static bool check_issues(const sl_manifest *m, const char *name, const char *want) {
+  char *got = calloc(1, 65536);
+  if (!got) return false;
+  sl_manifest_validate(m, add_issue, got, NULL);
+  bool ok = !strcmp(got, want);
+  if (!ok) sl_test_fail(__FILE__, __LINE__, "%s: validation issues differ:\n--- got\n%s--- want\n%s", name, got, want);
+  free(got);
+  return ok;
+}
+
+/* Runs one data case; returns false (after reporting) on a mismatch. The
+ * manifest is named by its bare file name so locations do not depend on
+ * where the data directory is. */
 static bool run_case(const char *dir, const char *name) {
-  char yaml[1024], want_path[1024];
+  char yaml[1024], want_path[1024], shown[300];
   snprintf(yaml, sizeof yaml, "%s/%s.yaml", dir, name);
+  snprintf(shown, sizeof shown, "%s.yaml", name);
   sl_err err = SL_ERR_INIT;
-  sl_manifest *m = sl_manifest_load_file(yaml, &err);
+  char *text = slurp(yaml);
+  sl_manifest *m = text ? sl_manifest_load_yaml(text, strlen(text), shown, &err) : NULL;
+  free(text);
+  snprintf(want_path, sizeof want_path, "%s/%s.issues", dir, name);
+  char *want_issues = slurp(want_path);
+  if (want_issues) {
+    bool ok = m ? check_issues(m, name, want_issues) : false;
+    if (!m) sl_test_fail(__FILE__, __LINE__, "%s: %s", name, err.msg);
+    free(want_issues);
+    sl_manifest_free(m);
+    return ok;
+  }
   snprintf(want_path, sizeof want_path, "%s/%s.err", dir, name);
   char *want_err = slurp(want_path);
   bool ok = true;
@@ -167,4 +202,170 @@ TEST(manifest_yaml_scalar_edges) {
   CHECK(json_real_value(json_object_get(md, "under")) == 10.5);
   CHECK_INT(json_integer_value(json_object_get(md, "sexneg")), -60);
   sl_manifest_free(m);
+}
+
+/* ---- the component table against the contract ---- */
+
+#include "../../lowcode/components.h"
+#include "../../lowcode/manifest_int.h"
+
+typedef struct derive_ctx {
+  const json_t *defs;
+  json_t *inline_defs; /* name -> schema of components defined inline */
+} derive_ctx;
+
+/* The field spec the table should hold for property schema p (the rules of
+ * lowcode/components_gen.py, written again here so the two must agree). */
+static void derive(derive_ctx *d, const json_t *p, char *out, size_t n) {
+  const json_t *tenum = json_object_get(json_object_get(json_object_get(p, "properties"), "type"), "enum");
+  const json_t *ref = json_object_get(p, "$ref"), *any = json_object_get(p, "anyOf"), *t = json_object_get(p, "type");
+  out[0] = 0;
+  if (json_array_size(tenum)) {
+    const char *name = json_string_value(json_array_get(tenum, 0));
+    json_object_set(d->inline_defs, name, (json_t *)p);
+    snprintf(out, n, "@%s", name);
+  } else if (json_is_string(ref)) {
+    const char *name = strrchr(json_string_value(ref), '/') + 1;
+    const json_t *def = json_object_get(d->defs, name);
+    const json_t *dt = json_object_get(def, "type");
+    if ((json_is_string(dt) && !strcmp(json_string_value(dt), "object")) || json_object_get(def, "properties"))
+      snprintf(out, n, "@%s", name);
+    else
+      derive(d, def, out, n);
+  } else if (json_is_array(any)) {
+    size_t k = 0;
+    for (size_t i = 0; i < json_array_size(any) && k < n; i++) {
+      char sub[1024];
+      derive(d, json_array_get(any, i), sub, sizeof sub);
+      k += (size_t)snprintf(out + k, n - k, "%s%s", i ? "|" : "", sub);
+    }
+  } else if (json_is_array(t)) {
+    size_t k = 0;
+    for (size_t i = 0; i < json_array_size(t) && k < n; i++) {
+      const char *x = json_string_value(json_array_get(t, i));
+      k += (size_t)snprintf(out + k, n - k, "%s%s", i ? "|" : "", !strcmp(x, "array") ? "[any]" : x);
+    }
+  } else if (json_is_string(t) && !strcmp(json_string_value(t), "array")) {
+    char sub[1024] = "any";
+    const json_t *items = json_object_get(p, "items");
+    if (json_object_size(items)) derive(d, items, sub, sizeof sub);
+    snprintf(out, n, "[%s]", sub);
+  } else if (json_is_string(t) && !strcmp(json_string_value(t), "string")) {
+    snprintf(out, n, "%s", json_object_get(p, "interpolation_context") ? "template" : "string");
+  } else {
+    snprintf(out, n, "%s", json_is_string(t) ? json_string_value(t) : "any");
+  }
+}
+
+static void derive_enum(const derive_ctx *d, const json_t *p, char *out, size_t n) {
+  const json_t *ref = json_object_get(p, "$ref");
+  const json_t *e = json_object_get(p, "enum");
+  if (json_is_string(ref)) {
+    const json_t *def = json_object_get(d->defs, strrchr(json_string_value(ref), '/') + 1);
+    if (json_object_get(def, "enum")) e = json_object_get(def, "enum");
+  }
+  size_t k = 0;
+  out[0] = 0;
+  for (size_t i = 0; i < json_array_size(e) && k < n; i++) {
+    const json_t *v = json_array_get(e, i);
+    if (json_is_string(v)) k += (size_t)snprintf(out + k, n - k, "%s%s", i ? "," : "", json_string_value(v));
+    else k += (size_t)snprintf(out + k, n - k, "%s%" JSON_INTEGER_FORMAT, i ? "," : "", json_integer_value(v));
+  }
+}
+
+/* Compares one schema definition with its table entry; counts mismatches. */
+static int compare_def(derive_ctx *d, const char *name, const json_t *def) {
+  const sl_lc_component *c = sl_lc_by_name(name);
+  if (!c) {
+    sl_test_fail(__FILE__, __LINE__, "schema definition %s is missing from the component table", name);
+    return 1;
+  }
+  int bad = 0;
+  const json_t *props = json_object_get(def, "properties");
+  const json_t *tenum = json_object_get(json_object_get(props, "type"), "enum");
+  const char *tname = json_string_value(json_array_get(tenum, 0));
+  if ((tname == NULL) != (c->type_name == NULL) || (tname && strcmp(tname, c->type_name))) {
+    sl_test_fail(__FILE__, __LINE__, "%s: type %s in the schema, %s in the table", name, tname ? tname : "(none)",
+                 c->type_name ? c->type_name : "(none)");
+    bad++;
+  }
+  if (json_is_true(json_object_get(def, "additionalProperties")) != c->open) {
+    sl_test_fail(__FILE__, __LINE__, "%s: additionalProperties differs", name);
+    bad++;
+  }
+  const sl_lc_field *f = c->fields;
+  const char *k;
+  json_t *p;
+  json_object_foreach((json_t *)props, k, p) {
+    if (!strcmp(k, "type")) continue;
+    if (!f->name || strcmp(f->name, k)) {
+      sl_test_fail(__FILE__, __LINE__, "%s: property %s in the schema, %s in the table", name, k,
+                   f->name ? f->name : "(end)");
+      return bad + 1;
+    }
+    char spec[2048], en[1024];
+    derive(d, p, spec, sizeof spec);
+    derive_enum(d, p, en, sizeof en);
+    bool req = false;
+    const json_t *required = json_object_get(def, "required");
+    for (size_t i = 0; i < json_array_size(required); i++)
+      req |= !strcmp(json_string_value(json_array_get(required, i)), k);
+    if (strcmp(spec, f->spec) || strcmp(en, f->enumv ? f->enumv : "") || req != !!(f->flags & SL_LC_REQUIRED)) {
+      sl_test_fail(__FILE__, __LINE__, "%s.%s: schema says %s%s [%s], table %s%s [%s]", name, k, spec,
+                   req ? " (required)" : "", en, f->spec, (f->flags & SL_LC_REQUIRED) ? " (required)" : "",
+                   f->enumv ? f->enumv : "");
+      bad++;
+    }
+    f++;
+  }
+  if (f->name) {
+    sl_test_fail(__FILE__, __LINE__, "%s: the table has %s, the schema does not", name, f->name);
+    bad++;
+  }
+  const json_t *required = json_object_get(def, "required");
+  for (size_t i = 0; i < json_array_size(required); i++) {
+    const char *r = json_string_value(json_array_get(required, i));
+    if (strcmp(r, "type") && !sl_lc_field_of(c, r)) {
+      sl_test_fail(__FILE__, __LINE__, "%s: required %s is not a field in the table", name, r);
+      bad++;
+    }
+  }
+  return bad;
+}
+
+/* The table (lowcode/components_table.c) must say what the contract says:
+ * every definition, its properties in order, kinds, enums and required list.
+ * Regenerate with lowcode/components_gen.py when this fails. */
+TEST(manifest_component_table_matches_schema) {
+  const char *path = getenv("SLUICE_DECLARATIVE_SCHEMA");
+  if (!path) path = "../shared/spec/declarative_component_schema.yaml";
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "    (manifest_component_table_matches_schema: %s not found, set SLUICE_DECLARATIVE_SCHEMA; skipped)\n",
+            path);
+    return;
+  }
+  fclose(f);
+  sl_mlocs locs = {0};
+  sl_err err = SL_ERR_INIT;
+  json_t *schema = sl_manifest_yaml_parse(path, path, NULL, 0, &locs, &err);
+  sl_mlocs_dispose(&locs);
+  CHECK(schema);
+  derive_ctx d = {json_object_get(schema, "definitions"), json_object()};
+  int bad = compare_def(&d, "DeclarativeSource", schema), defs = 1;
+  const char *k;
+  json_t *def;
+  json_object_foreach((json_t *)d.defs, k, def) {
+    const json_t *t = json_object_get(def, "type");
+    if ((json_is_string(t) && !strcmp(json_string_value(t), "object")) || json_object_get(def, "properties"))
+      bad += compare_def(&d, k, def), defs++;
+  }
+  json_object_foreach(d.inline_defs, k, def) bad += compare_def(&d, k, def), defs++;
+  size_t table = 0;
+  for (const sl_lc_component *c = SL_LC_COMPONENTS; c->name; c++) table++;
+  json_decref(d.inline_defs);
+  json_decref(schema);
+  CHECK_INT(bad, 0);
+  CHECK_INT(table, defs);
+  CHECK(defs > 130);
 }
