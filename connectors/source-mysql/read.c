@@ -1,14 +1,16 @@
 /* source-mysql: reading one stream.
  *
- * A table with a primary key is read in chunks of chunk_rows rows:
+ * A full refresh of a table with a primary key is read in chunks of
+ * chunk_rows rows:
  *   SELECT <columns>, <key> FROM t WHERE <after the last key> ORDER BY <key> LIMIT n
  * each streamed with mysql_use_result (nothing is buffered client side), so
  * memory stays flat, no query runs for long, and a state names the last key
- * read. The resume point is written as literals: integers as digits, other
- * values as _utf8mb4 X'<hex>' (no escaping, no injection, the column's
- * collation decides the comparison). Tables without a key (and views) are
- * one streamed query. Values arrive as text (the text protocol): integers,
- * decimals and floats are copied as JSON numbers, dates become ISO 8601. */
+ * read. Incremental reads, and tables without a key (and views), are one
+ * streamed query (see chunked()). The resume point is written as literals:
+ * integers as digits, other values as _utf8mb4 X'<hex>' (no escaping, no
+ * injection, the column's collation decides the comparison). Values arrive
+ * as text (the text protocol): integers, decimals and floats are copied as
+ * JSON numbers, dates become ISO 8601. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -70,10 +72,17 @@ static void put_value(reader *r, sl_jw *w, const sl_dbcol *c, const char *s, siz
   }
 }
 
+/* Full refreshes of keyed tables go in LIMIT chunks: ordered by the
+ * primary key each chunk is a range of the clustered index. An incremental
+ * read is ordered by its cursor, which may have no index: chunks would each
+ * sort the rest of the table, so it is one streamed query, checkpointed as
+ * it goes. */
+static bool chunked(const sl_dbplan *p) { return p->unique && p->cursor < 0; }
+
 static void build_query(reader *r) {
   size_t np;
   sl_dbplan_query(&r->plan, &r->sql, quote, lit, NULL, &np);
-  if (r->plan.unique) sl_buf_appendf(&r->sql, " LIMIT %zu", r->plan.chunk);
+  if (chunked(&r->plan)) sl_buf_appendf(&r->sql, " LIMIT %zu", r->plan.chunk);
 }
 
 /* One query; *rows gets how many rows it returned. */
@@ -120,7 +129,7 @@ static sl_code read_all(reader *r, sl_read *rd, const sl_cstream *cs, sl_err *er
     uint64_t rows;
     sl_code rc = read_chunk(r, rd, cs, &rows, err);
     if (rc) return rc;
-    if (!p->unique || rows < p->chunk) break;
+    if (!chunked(p) || rows < p->chunk) break;
     if ((rc = sl_dbplan_advance(p))) return rc;
   }
   return sl_dbplan_finish(p, rd, cs);

@@ -161,7 +161,8 @@ q() { mariadb --no-defaults --default-character-set=utf8mb4 -h "$MY_HOST" -P "$M
 write() {
   local name=$1 cat=$2 input=$3
   shift 3
-  (env "$@" "$DST" write --config "$TMP/c.json" --catalog "$cat" <"$input" >"$TMP/$name.out" 2>"$TMP/$name.err")
+  env "$@" "$DST" write --config "$TMP/c.json" --catalog "$cat" <"$input" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  wait $! 2>/dev/null # quiet: the kill test SIGKILLs the run, and the shell would report it
   RC=$?
   sanitizer_check "$name"
   proto_keep "$name"
@@ -278,7 +279,7 @@ dst_pid=$!
 exec 4>"$TMP/dfifo"
 for i in 1 2 3; do echo "{\"type\":\"RECORD\",\"record\":{\"stream\":\"evo\",\"emitted_at\":1,\"data\":{\"id\":$i}}}" >&4; done
 echo '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"evo"},"stream_state":{"upto":3}}}}' >&4
-if wait_for 100 grep -q '"upto":3' "$TMP/drestart.out"; then pass dst-restart/first-echo; else fail dst-restart/first-echo "no echo"; fi
+if wait_for 100 grep -qs '"upto":3' "$TMP/drestart.out"; then pass dst-restart/first-echo; else fail dst-restart/first-echo "no echo"; fi
 maria_restart
 for i in 4 5 6; do echo "{\"type\":\"RECORD\",\"record\":{\"stream\":\"evo\",\"emitted_at\":1,\"data\":{\"id\":$i}}}" >&4; done
 echo '{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"evo"},"stream_state":{"upto":6}}}}' >&4
