@@ -113,6 +113,10 @@ catalog "$TMP/badcur.json" incremental nope users
 run_proto badcursor "$SRC" read --config "$TMP/c.json" --catalog "$TMP/badcur.json"
 expect_rc badcursor 1
 expect_out badcursor/names-field badcursor 'cursor field \"nope\" is not a column of table users'
+jq '.streams[0].stream.name = "gone"' "$TMP/users-full.json" >"$TMP/gone.json"
+run_proto missing-table "$SRC" read --config "$TMP/c.json" --catalog "$TMP/gone.json"
+expect_rc missing-table 1
+expect_out missing-table/names-stream missing-table 'stream \"gone\" is not a stream of source-mysql'
 q "ALTER TABLE users DROP COLUMN bio"
 run_proto dropped "$SRC" read --config "$TMP/c.json" --catalog "$TMP/users-full.json"
 expect_rc dropped 0
@@ -177,6 +181,9 @@ run_proto dcheck-pw "$DST" check --config "$TMP/badpw.json"
 expect_out dst-check/password dcheck-pw 'Access denied for user'
 run_proto dcheck-host "$DST" check --config "$TMP/badhost.json"
 expect_out dst-check/unreachable dcheck-host "Can't connect to server"
+config "$TMP/dbaddb.json" '.database = "no_such_db"'
+run_proto dcheck-db "$DST" check --config "$TMP/dbaddb.json"
+expect_out dst-check/database dcheck-db "Unknown database 'no_such_db'"
 run_proto dwrite-pw "$DST" write --config "$TMP/badpw.json" --catalog "$DATA/dest-types.catalog.json"
 expect_rc dst-write/password 1 dwrite-pw
 expect_out dst-write/password-config-error dwrite-pw '"failure_type":"config_error"'
