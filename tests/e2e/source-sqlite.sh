@@ -123,4 +123,16 @@ expect_rc dropped 0
 expect_out dropped/warned dropped 'column \"doc\" is in the catalog but no longer in table users'
 if records dropped | grep -q '"doc"'; then fail dropped/left-out "doc still in records"; else pass dropped/left-out; fi
 
+# Through the platform into destination-sqlite (the platform picks
+# incremental + append_dedup for keyed streams; without a cursor every row is
+# read, and dedup keeps one per key).
+echo "{\"destination_path\":\"$TMP/out.db\"}" >"$TMP/dst.json"
+run_sync sync1 --source "$SRC" --source-config "$TMP/c.json" --destination "$BIN/destination-sqlite" \
+  --destination-config "$TMP/dst.json" --state-file "$TMP/sync-state.json" --streams users,pairs
+expect_rc sync/first 0 sync1
+run_sync sync2 --source "$SRC" --source-config "$TMP/c.json" --destination "$BIN/destination-sqlite" \
+  --destination-config "$TMP/dst.json" --state-file "$TMP/sync-state.json" --streams users,pairs
+expect_rc sync/second 0 sync2
+expect_eq sync/rows "$(sql "$TMP/out.db" 'SELECT COUNT(*), COUNT(DISTINCT id) FROM users')|$(sql "$TMP/out.db" 'SELECT COUNT(*) FROM pairs')" '7|7|3'
+
 finish
