@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "components.h"
+#include "sluice/interp.h"
 #include "manifest_int.h"
 
 #define MAX_DEPTH 200
@@ -184,6 +185,27 @@ static bool in_enum(const json_t *v, const char *enumv) {
   return false;
 }
 
+static bool is_template(const alt *alts, int n) {
+  for (int i = 0; i < n; i++)
+    if (alt_is(&alts[i], "template")) return true;
+  return false;
+}
+
+/* Templates are compiled, as the runtime will: syntax errors surface here. */
+static void check_template(vctx *c, const at *where) {
+  const char *src = json_string_value(where->v);
+  if (!strstr(src, "{{") && !strstr(src, "{%")) return;
+  sl_err err = SL_ERR_INIT;
+  sl_tmpl *t = sl_tmpl_compile(src, "", &err);
+  if (t) {
+    sl_tmpl_free(t);
+    return;
+  }
+  const char *msg = err.msg;
+  while (*msg == ':' || *msg == ' ') msg++; /* the empty `where` we passed */
+  report(c, SL_MANIFEST_ERROR, where, NULL, "template does not compile: %s", msg);
+}
+
 /* A mapping where the spec allows components. */
 static void check_object(vctx *c, const at *where, const alt *alts, int n, const char *spec, size_t len,
                          int depth) {
@@ -263,6 +285,8 @@ static void check_value(vctx *c, const json_t *v, const char *spec, size_t len, 
     if (!use) return; /* "any" */
     for (size_t j = 0; j < json_array_size(v); j++)
       check_value(c, json_array_get(v, j), use->s + 1, use->n - 2, NULL, v, NULL, j, depth + 1);
+  } else if (json_is_string(v) && is_template(alts, n)) {
+    check_template(c, &where);
   } else if (enumv && !in_enum(v, enumv)) {
     report(c, SL_MANIFEST_ERROR, &where, NULL, "expected one of %s", enumv);
   }

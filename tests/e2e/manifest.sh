@@ -26,7 +26,8 @@ expect_out "missing required field" problems \
   "v_problems.yaml:60:5 streams[4]: error: DeclarativeStream: missing required field \`retriever\`"
 expect_out "wrong kind" problems "streams[2].retriever.requester.use_cache: error: expected boolean, got a string"
 expect_out "unknown fields are warnings" problems "streams[2].retriever.paginatr: warning: unknown field \`paginatr\`"
-expect_out "summary line" problems "v_problems.yaml: 10 errors, 1 warning"
+expect_out "templates are compiled" problems "v_problems.yaml:58:20 streams[3].retriever.requester.url_base: error: template does not compile: "
+expect_out "summary line" problems "v_problems.yaml: 11 errors, 1 warning"
 run quiet "$S" manifest validate v_problems.yaml --no-warnings
 if grep -q warning: "$TMP/quiet.out"; then fail "--no-warnings hides warnings" "$(cat "$TMP/quiet.out")"; else pass "--no-warnings hides warnings"; fi
 cd "$here" || exit 2
