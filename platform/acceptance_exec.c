@@ -45,6 +45,7 @@ static void take_line(at_run *r, char *line, size_t len) {
   if (len && line[len - 1] == '\r') len--;
   r->lines++;
   if (!len) return;
+  if (r->log) fprintf(r->log, "%.*s\n", (int)len, line);
   json_error_t je;
   json_t *m = json_loadb(line, len, JSON_ALLOW_NUL, &je);
   char what[64];
@@ -98,6 +99,13 @@ sl_code at_exec(at_ctx *c, const char *verb, const json_t *config, const json_t 
     if (strlen(envnames) + strlen(ek) + 2 < sizeof envnames) strcat(strcat(envnames, envnames[0] ? "," : ""), ek);
   }
 
+  /* Test runs can hand the output to an independent validator: a run's
+   * stdout is kept in $SLUICE_PROTOCOL_LOG_DIR when every line conformed. */
+  const char *logdir = getenv("SLUICE_PROTOCOL_LOG_DIR");
+  if (logdir && *logdir) {
+    snprintf(r->log_path, sizeof r->log_path, "%s/sluice-test-%d-%u.jsonl", logdir, (int)getpid(), c->seq);
+    r->log = fopen(r->log_path, "w");
+  }
   int out[2], errp[2], in[2] = {-1, -1};
   if (pipe2(out, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) || pipe2(in, O_CLOEXEC))
     return sl_err_set(err, SL_EIO, "pipe: %s", strerror(errno));
@@ -202,6 +210,11 @@ sl_code at_exec(at_ctx *c, const char *verb, const json_t *config, const json_t 
   }
   kill(-pid, SIGKILL); /* leftovers of the group (a shell's children) */
   r->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  if (r->log) {
+    fclose(r->log);
+    r->log = NULL;
+    if (r->n_bad || r->timed_out) unlink(r->log_path); /* deliberately broken output stays out */
+  }
   return SL_EOK;
 }
 

@@ -3,6 +3,7 @@
 #define SLUICE_ACCEPTANCE_INT_H
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -53,6 +54,8 @@ typedef struct at_run {
   char bad_why[SL_ERR_MSG_MAX];
   size_t n_bad;
   char stderr_tail[2048];
+  FILE *log;              /* copy of stdout for $SLUICE_PROTOCOL_LOG_DIR */
+  char log_path[PATH_MAX];
 } at_run;
 
 /* Run `<verb> [--config F] [--catalog F] [--state F]` with the given
