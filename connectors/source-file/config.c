@@ -66,10 +66,12 @@ static sl_code char_opt(const json_t *o, const char *key, unsigned char def, boo
 }
 
 ffmt ffmt_from_name(const char *path) {
-  const char *base = strrchr(path, '/');
-  base = base ? base + 1 : path;
   char low[512];
-  size_t n = strlen(base) < sizeof low - 1 ? strlen(base) : sizeof low - 1;
+  size_t pl = strcspn(path, "?#"); /* a URL's query is not part of the name */
+  const char *base = memrchr(path, '/', pl);
+  base = base ? base + 1 : path;
+  size_t n = (size_t)(path + pl - base);
+  if (n > sizeof low - 1) n = sizeof low - 1;
   for (size_t i = 0; i < n; i++) low[i] = (char)tolower((unsigned char)base[i]);
   low[n] = 0;
   /* Strip a compression suffix, then look at the extension. */

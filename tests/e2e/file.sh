@@ -263,7 +263,7 @@ expect_trace json/records-path-missing nopath-read "no array of records at recor
 
 # ---- 7. HTTP ------------------------------------------------------------------------------
 mkdir -p "$TMP/www"
-cp "$DATA/people.csv" "$TMP/people.csv.gz" "$TMP/www/"
+cp "$DATA/people.csv" "$DATA/people.jsonl" "$TMP/people.csv.gz" "$TMP/www/"
 /usr/bin/python3 "$E2E_HERE/../mock/file_http.py" --root "$TMP/www" --port-file "$TMP/http.port" 2>"$TMP/http.err" &
 HTTP_PID=$!
 trap 'kill $HTTP_PID 2>/dev/null; e2e_cleanup' EXIT
@@ -276,6 +276,10 @@ if wait_for 100 test -s "$TMP/http.port"; then
     expect_rc "http/$p-exit" 0
     same "http/$p-records" "$TMP/http-${p//\//-}.data" "$DATA/people.expected.jsonl"
   done
+  cfg hq "{\"url\": \"$U/people.jsonl?version=2\", \"dataset_name\": \"js\"}"
+  catalog hq
+  read_file hq-read hq
+  same http/format-from-path-not-query "$TMP/hq-read.data" "$DATA/people-json.expected.jsonl"
   cfg h404 "{\"url\": \"$U/missing/people.csv\"}"
   run_proto h404-check "$SRC" check --config "$TMP/h404.json"
   expect_eq http/404-check-fails "$(jq -r '.connectionStatus.status' "$TMP/h404-check.out")" FAILED
