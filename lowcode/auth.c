@@ -40,10 +40,7 @@ struct lc_auth {
   bool session_bearer;
 };
 
-static json_t *auth_ctx(lc_source *src, const json_t *node) {
-  const json_t *p = json_object_get(node, "$parameters");
-  return json_pack("{s:O, s:O}", "config", src->config, "parameters", p ? p : json_object());
-}
+static json_t *auth_ctx(lc_source *src, const json_t *node) { return lc_ctx_new(src, node); }
 
 static char *eval_text(lc_auth *a, const sl_tmpl *t, const char *extra_key, const char *extra_val,
                        sl_err *err, sl_code *rc) {

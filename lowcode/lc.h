@@ -60,6 +60,12 @@ void lc_ttree_free(lc_ttree *t);
  * collected in order, dpath glob semantics). */
 json_t *lc_json_path(const json_t *root, const char *const *keys, size_t n);
 
+/* {"config": ..., "parameters": node's $parameters or {}} (new reference). */
+json_t *lc_ctx_new(const lc_source *src, const json_t *node);
+/* Evaluate t with lc_ctx_new(src, node) to text appended to out. */
+sl_code lc_eval_text_at(const lc_source *src, const json_t *node, const sl_tmpl *t, sl_buf *out,
+                        sl_err *err);
+
 int64_t lc_now_us(void);
 /* Sleep for seconds scaled by SLUICE_BACKOFF_SCALE (tests use a tiny scale). */
 void lc_sleep(double seconds);

@@ -126,7 +126,8 @@ sl_code lc_reqopt_inject(lc_source *src, const lc_reqopt *o, const json_t *value
   sl_buf name;
   sl_buf_init(&name, 1 << 16);
   json_t *cfg = json_pack("{s:O}", "config", json_object_get(ctx, "config"));
-  json_object_set(cfg, "parameters", json_object_get(ctx, "parameters") ? json_object_get(ctx, "parameters") : json_object());
+  const json_t *params = json_object_get(ctx, "parameters");
+  json_object_set_new(cfg, "parameters", params ? json_incref((json_t *)params) : json_object());
   sl_code rc = lc_eval_text(o->field_name, cfg, &name, err);
   json_decref(cfg);
   if (rc) {

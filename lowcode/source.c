@@ -165,12 +165,9 @@ sl_code lc_stream_schema(lc_source *src, const json_t *node, json_t **out, sl_er
       snprintf(rel, sizeof rel, "schemas/%s.json", name ? name : "");
       return load_schema_file(src, sl, rel, out, false, err);
     }
-    const json_t *p = json_object_get(sl, "$parameters");
-    json_t *ctx = json_pack("{s:O, s:O}", "config", src->config, "parameters", p ? p : json_object());
     sl_buf b;
     sl_buf_init(&b, 1 << 16);
-    rc = lc_eval_text(t, ctx, &b, err);
-    json_decref(ctx);
+    rc = lc_eval_text_at(src, sl, t, &b, err);
     sl_tmpl_free(t);
     if (!rc) rc = load_schema_file(src, sl, sl_buf_cstr(&b), out, true, err);
     sl_buf_dispose(&b);
@@ -216,12 +213,9 @@ sl_code lc_source_discover(lc_source *src, json_t *streams, sl_err *err) {
         return rc;
       }
       if (t) {
-        const json_t *p = json_object_get(inc, "$parameters");
-        json_t *ctx = json_pack("{s:O, s:O}", "config", src->config, "parameters", p ? p : json_object());
         sl_buf b;
         sl_buf_init(&b, 1 << 16);
-        rc = lc_eval_text(t, ctx, &b, err);
-        json_decref(ctx);
+        rc = lc_eval_text_at(src, inc, t, &b, err);
         sl_tmpl_free(t);
         if (!rc) {
           json_object_set_new(as, "source_defined_cursor", json_true());

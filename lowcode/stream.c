@@ -24,17 +24,9 @@ const json_t *lc_stream_node(const lc_stream *st) { return st->node; }
 lc_source *lc_stream_source(const lc_stream *st) { return st->src; }
 const char *lc_stream_name(const lc_stream *st) { return st->name; }
 
-static const json_t *params_of(const json_t *node) {
-  const json_t *p = json_object_get(node, "$parameters");
-  return p ? p : NULL;
-}
+static const json_t *params_of(const json_t *node) { return json_object_get(node, "$parameters"); }
 
-static json_t *base_ctx(lc_source *src, const json_t *node) {
-  const json_t *p = params_of(node);
-  json_t *ctx = json_pack("{s:O}", "config", src->config);
-  json_object_set_new(ctx, "parameters", p ? json_incref((json_t *)p) : json_object());
-  return ctx;
-}
+static json_t *base_ctx(lc_source *src, const json_t *node) { return lc_ctx_new(src, node); }
 
 static void http_debug(void *ud, const char *text) { lc_log(ud, "DEBUG", "%s", text); }
 

@@ -329,6 +329,21 @@ json_t *lc_json_path(const json_t *root, const char *const *keys, size_t n) {
   return (json_t *)cur;
 }
 
+json_t *lc_ctx_new(const lc_source *src, const json_t *node) {
+  const json_t *p = json_object_get(node, "$parameters");
+  json_t *ctx = json_pack("{s:O}", "config", src->config);
+  json_object_set_new(ctx, "parameters", p ? json_incref((json_t *)p) : json_object());
+  return ctx;
+}
+
+sl_code lc_eval_text_at(const lc_source *src, const json_t *node, const sl_tmpl *t, sl_buf *out,
+                        sl_err *err) {
+  json_t *ctx = lc_ctx_new(src, node);
+  sl_code rc = lc_eval_text(t, ctx, out, err);
+  json_decref(ctx);
+  return rc;
+}
+
 int64_t lc_now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
