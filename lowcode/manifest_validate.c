@@ -246,8 +246,10 @@ static void check_object(vctx *c, const at *where, const alt *alts, int n, const
   if (untyped) {
     check_component(c, v, untyped, depth + 1);
   } else if (!free_form) {
-    if (json_object_get(v, "class_name"))
-      report(c, SL_MANIFEST_ERROR, where, "class_name", "a custom component (class_name) needs Python: not supported");
+    const json_t *cls = json_object_get(v, "class_name");
+    if (cls)
+      report(c, SL_MANIFEST_ERROR, where, json_is_string(cls) ? json_string_value(cls) : "class_name",
+             "custom component %s needs Python: not supported", json_is_string(cls) ? json_string_value(cls) : "");
     else
       report(c, SL_MANIFEST_ERROR, where, NULL, "missing `type` (expected %s)", want);
   }
