@@ -418,6 +418,14 @@ expect_rc dcsv/changed-schema-exit 1
 expect_trace dcsv/changed-schema-message dcsv-changed "its header row is not this stream's columns"
 check dcsv/changed-schema-file-kept cmp "$OUT/things.csv" "$DATA/dest.expected.csv"
 
+# Optional Airbyte columns after the data.
+cfg dab "{\"destination_path\": \"$TMP/out-ab\", \"delimiter\": \";\", \"airbyte_columns\": true}"
+run_in dcsv-ab "$DATA/dest.input.jsonl" "$DST" write --config "$TMP/dab.json" --catalog "$DATA/dest.catalog.json"
+expect_rc dcsv/airbyte-columns-exit 0
+expect_eq dcsv/airbyte-columns-header "$(head -n 1 "$TMP/out-ab/things.csv" | tr -d '\r')" \
+  'id;name;price;ok;obj;arr;note;_airbyte_raw_id;_airbyte_extracted_at;_airbyte_generation_id;_airbyte_meta'
+check dcsv/airbyte-columns-row grep -qE '^3;"";;;;;;[0-9a-f-]{36};1700000000000;;"\{""changes"":\[\]\}"' "$TMP/out-ab/things.csv"
+
 # ---- 11. sluice sync end to end -------------------------------------------------------------------
 printf '{"destination_path": "%s"}\n' "$TMP/people.db" >"$TMP/sqlite.json"
 run_sync sync-sqlite --source source-file --source-config "$TMP/people.json" --destination destination-sqlite \
