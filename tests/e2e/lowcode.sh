@@ -54,7 +54,7 @@ run_case() { # run_case CASE_DIR
   if [ -f "$exp" ]; then
     cmd=$(jq -r '.command // "read"' "$exp")
     mapfile -t args < <(jq -r '.args // [] | .[]' "$exp")
-    mapfile -t envs < <(jq -r '.env // {} | to_entries[] | "\(.key)=\(.value)"' "$exp")
+    mapfile -t envs < <(jq -r --arg m "$MOCK_URL" '.env // {} | to_entries[] | "\(.key)=\(.value | gsub("@MOCK@"; $m))"' "$exp")
   fi
   local -a cargs=("$cmd")
   [ "$cmd" != spec ] && cargs+=(--config "$w/config.json")
