@@ -106,6 +106,20 @@ expect_rc "wrong connection status fails" 1 status
 expect_out "wrong status: reason" status "expected status FAILED (status: failed), got SUCCEEDED"
 expect_out "bypass_reason shown" status "skip basic_read/all: bypassed: not needed here"
 
+# --- each rule, broken on purpose: tests/data/acceptance/cases/<case>/ holds
+# a replayed connector's output, its config, and expect.txt listing every
+# FAIL line `sluice test` must print (each reported, none other) ---
+for d in "$DATA"/cases/*/; do
+  c=$(basename "$d")
+  run "case-$c" "$BIN/sluice" test "$d"
+  expect_rc "case $c fails" 1 "case-$c"
+  missing=$(while read -r l; do grep -qF -- "$l" "$TMP/case-$c.out" || echo "$l"; done <"$d/expect.txt")
+  extra=$(grep '^FAIL' "$TMP/case-$c.out" | while read -r l; do grep -qF -- "${l:0:60}" "$d/expect.txt" || echo "$l"; done)
+  if [ -z "$missing$extra" ]; then pass "case $c: $(wc -l <"$d/expect.txt") failures reported, none other"; else
+    fail "case $c" "missing: ${missing:-none}; unexpected: ${extra:-none}"
+  fi
+done
+
 run noconf "$BIN/sluice" test "$TMP"
 expect_rc "no config" nonzero noconf
 expect_err "no config: hint" noconf "no acceptance-test-config.yml"
