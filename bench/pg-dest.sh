@@ -63,22 +63,37 @@ jq -n '{streams: [{stream: {name: "bench", supported_sync_modes: ["full_refresh"
 BASE_DDL='CREATE TABLE base (id bigint, name text, email text, age bigint, score numeric, active boolean,
   created timestamptz, city text, note text, version bigint)'
 
+# CPU seconds of the server (the postmaster with its reaped backends) and of
+# the client, per load: on a loaded machine wall time follows the total CPU
+# a load needs more than it follows the parallelism of client and server.
+PM=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+srv_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15 + $16 + $17) / hz }' "/proc/$PM/stat"; }
+cpu_copy_srv=999 cpu_copy_cli=999 cpu_dest_srv=999 cpu_dest_cli=999
+minf() { awk -v a="$1" -v b="$2" 'BEGIN { print (a < b) ? a : b }'; }
 best_copy=999999 best_dest=999999 rss_dest=0
 for r in $(seq 1 "$RUNS"); do
   q 'DROP TABLE IF EXISTS base' && q "$BASE_DDL" && q CHECKPOINT
+  c0=$(srv_cpu)
   s=$(date +%s.%N)
-  psql -X -q -v ON_ERROR_STOP=1 -c "\\copy base from '$T/rows.csv' with (format csv)"
+  /usr/bin/time -f '%U %S' -o "$T/cli" psql -X -q -v ON_ERROR_STOP=1 -c "\\copy base from '$T/rows.csv' with (format csv)"
   e=$(date +%s.%N)
+  sleep 0.5 # the backend exits (and is reaped) after psql
+  cpu_copy_srv=$(minf "$cpu_copy_srv" "$(echo "$(srv_cpu) - $c0" | bc)")
+  cpu_copy_cli=$(minf "$cpu_copy_cli" "$(awk '{ print $1 + $2 }' "$T/cli")")
   best_copy=$(echo "$e - $s" | bc | awk -v b="$best_copy" '{print ($1 < b) ? $1 : b}')
   [ "$(q 'select count(*) from base')" = "$N" ] || { echo "pg-dest: psql loaded the wrong row count" >&2; exit 1; }
 
   q 'DROP TABLE IF EXISTS bench' && q CHECKPOINT
+  c0=$(srv_cpu)
   s=$(date +%s.%N)
-  /usr/bin/time -f %M -o "$T/rss" "$BIN/destination-postgres" write --config "$T/dest.json" --catalog "$T/cat.json" \
+  /usr/bin/time -f '%M %U %S' -o "$T/rss" "$BIN/destination-postgres" write --config "$T/dest.json" --catalog "$T/cat.json" \
     <"$T/rows.jsonl" >/dev/null
   e=$(date +%s.%N)
+  sleep 0.5
+  cpu_dest_srv=$(minf "$cpu_dest_srv" "$(echo "$(srv_cpu) - $c0" | bc)")
+  cpu_dest_cli=$(minf "$cpu_dest_cli" "$(awk '{ print $2 + $3 }' "$T/rss")")
   best_dest=$(echo "$e - $s" | bc | awk -v b="$best_dest" '{print ($1 < b) ? $1 : b}')
-  rss_dest=$(cat "$T/rss")
+  rss_dest=$(awk '{ print $1 }' "$T/rss")
   [ "$(q 'select count(*) from bench')" = "$N" ] || { echo "pg-dest: the destination loaded the wrong row count" >&2; exit 1; }
 done
 rate() { awk -v n="$N" -v t="$1" 'BEGIN { printf "%.0f", n / t }'; }
@@ -116,6 +131,8 @@ out=$(
   printf '%-48s %12s %10s\n' "psql \\copy from CSV (baseline)" "$copy_rate" "$best_copy"
   printf '%-48s %12s %10s\n' "destination-postgres write (RECORD lines)" "$dest_rate" "$best_dest"
   printf '%-48s %12s\n' "ratio destination / psql \\copy (goal >= 0.70)" "$ratio"
+  printf '%-48s %12s\n' "CPU s, psql \\copy: server / client (least)" "$cpu_copy_srv / $cpu_copy_cli"
+  printf '%-48s %12s\n' "CPU s, destination: server / client (least)" "$cpu_dest_srv / $cpu_dest_cli"
   printf '%-48s %12s\n' "destination peak RSS at $N rows (KiB)" "$rss_dest"
   printf '%-48s %12s\n' "destination peak RSS at $((N * 10)) rows (KiB)" "$rss_big"
   printf '%-48s %12s\n' "sluice sync source-postgres -> destination-postgres" "$sync_rate"

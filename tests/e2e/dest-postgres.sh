@@ -278,6 +278,17 @@ run_sync faker --source source-faker --source-config "$TMP/faker.json" \
 expect_rc faker/exit 0
 expect_eq faker/rows "$(q 'select (select count(*) from faker.users) || chr(47) || (select count(distinct id) from faker.users) || chr(47) || (select count(*) from faker.products) || chr(47) || (select count(*) from faker.purchases)')" "300/300/100/300"
 expect_eq faker/key-index "$(q "select count(*) from pg_indexes where schemaname = 'faker' and tablename = 'users' and indexdef like '%UNIQUE%'")" 1
+# Full refresh: overwrite, swapped in when the platform sends COMPLETE.
+echo '{"count": 120, "seed": 9, "records_per_slice": 50}' >"$TMP/faker-fr.json"
+cfg "$TMP/fr.json" faker_fr
+q 'create schema faker_fr; create table faker_fr.users (id bigint, stale boolean)'
+q 'insert into faker_fr.users values (999999, true)'
+run_sync faker-fr --full-refresh --source source-faker --source-config "$TMP/faker-fr.json" \
+  --destination destination-postgres --destination-config "$TMP/fr.json" --state-file "$TMP/fr-state.json"
+expect_rc faker-fr/exit 0
+expect_eq faker-fr/replaced "$(q 'select count(*) || chr(47) || count(*) filter (where id = 999999) from faker_fr.users')" "120/0"
+expect_eq faker-fr/no-stage "$(q "select count(*) from pg_tables where schemaname = 'faker_fr' and tablename like '_airbyte_tmp%'")" 0
+
 echo '{"count": 400, "seed": 7, "records_per_slice": 50}' >"$TMP/faker2.json"
 mkdir -p "$TMP/hook-s"
 SLUICE_PGDST_TEST_PAUSE=record:150 SLUICE_PGDST_TEST_DIR="$TMP/hook-s" \
