@@ -225,33 +225,22 @@ static json_t *resolve(refctx *c, const json_t *node) {
 
 /* ---- the resolved tree's parent links ---- */
 
-static int link_tree(sl_mlocs *old, sl_mlocs *fresh, const json_t *v, const json_t *parent, const char *key,
-                     size_t index) {
+static int link_tree(sl_mlocs *locs, const json_t *v, const json_t *parent) {
   if (sl_json_is_singleton(v)) return 0;
-  const sl_mloc *o = sl_mlocs_get(old, v);
-  if (sl_mlocs_put(fresh, v, o ? o->line : 0, o ? o->col : 0, o ? o->via_line : 0, o ? o->via_col : 0)) return -1;
-  sl_mloc *n = sl_mlocs_get(fresh, v);
-  n->parent = parent, n->key = key, n->index = index;
+  sl_mloc *l = sl_mlocs_get(locs, v);
+  if (!l) {
+    if (sl_mlocs_put(locs, v, 0, 0, 0, 0)) return -1;
+    l = sl_mlocs_get(locs, v);
+  }
+  l->parent = parent;
   if (json_is_object(v)) {
     const char *k;
     json_t *m;
-    json_object_foreach((json_t *)v, k, m) if (link_tree(old, fresh, m, v, k, 0)) return -1;
+    json_object_foreach((json_t *)v, k, m) if (link_tree(locs, m, v)) return -1;
   } else if (json_is_array(v)) {
     for (size_t i = 0; i < json_array_size(v); i++)
-      if (link_tree(old, fresh, json_array_get(v, i), v, NULL, i)) return -1;
+      if (link_tree(locs, json_array_get(v, i), v)) return -1;
   }
-  return 0;
-}
-
-/* Rebuilds the table with the values of `tree` only, linked to parents. */
-static int relink(sl_manifest *m, const json_t *tree) {
-  sl_mlocs fresh = {0};
-  if (link_tree(&m->locs, &fresh, tree, NULL, NULL, 0)) {
-    sl_mlocs_dispose(&fresh);
-    return -1;
-  }
-  sl_mlocs_dispose(&m->locs);
-  m->locs = fresh;
   return 0;
 }
 
@@ -285,7 +274,9 @@ static sl_manifest *finish(sl_manifest *m, json_t *raw, sl_err *err) {
     json_decref(resolved);
     goto fail;
   }
-  if (relink(m, resolved)) {
+  /* Entries of freed values stay behind unused: every value gets its own
+   * entry when it is created, so a reused address never inherits one. */
+  if (link_tree(&m->locs, resolved, NULL)) {
     json_decref(resolved);
     goto nomem;
   }

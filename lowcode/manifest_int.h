@@ -16,13 +16,11 @@
 
 typedef struct sl_mloc {
   const json_t *node;
+  /* The container in the resolved tree (set once loading is done); member
+   * names are found from it when a path is wanted, so entries stay small. */
+  const json_t *parent;
   int line, col;         /* 1-based; 0 when unknown (JSON manifests) */
   int via_line, via_col; /* the "$ref" that copied this value here, or 0 */
-  /* Set for the resolved tree only: the container and the member name
-   * (borrowed from the container) or array index. */
-  const json_t *parent;
-  const char *key;
-  size_t index;
 } sl_mloc;
 
 typedef struct sl_mlocs {

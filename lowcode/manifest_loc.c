@@ -104,18 +104,30 @@ bool sl_json_truthy(const json_t *v) {
   }
 }
 
+/* Writes the step from parent to child (".key" or "[i]"). */
+static int step(const json_t *parent, const json_t *child, bool first, char *buf, size_t n) {
+  if (json_is_array(parent)) {
+    for (size_t i = 0; i < json_array_size(parent); i++)
+      if (json_array_get(parent, i) == child) return snprintf(buf, n, "[%zu]", i);
+  } else {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)parent, k, v) if (v == child) return snprintf(buf, n, "%s%s", first ? "" : ".", k);
+  }
+  return snprintf(buf, n, "%s?", first ? "" : ".");
+}
+
 const char *sl_manifest_path(const sl_manifest *m, const json_t *v, char *buf, size_t n) {
-  const sl_mloc *chain[128];
+  const json_t *chain[129];
   size_t depth = 0;
+  chain[0] = v;
   for (const sl_mloc *l = sl_mlocs_get(&m->locs, v); l && l->parent && depth < 128;
        l = sl_mlocs_get(&m->locs, l->parent))
-    chain[depth++] = l;
+    chain[++depth] = l->parent;
   size_t k = 0;
   buf[0] = 0;
-  while (depth-- > 0 && k + 1 < n) {
-    const sl_mloc *l = chain[depth];
-    int w = l->key ? snprintf(buf + k, n - k, "%s%s", k ? "." : "", l->key)
-                   : snprintf(buf + k, n - k, "[%zu]", l->index);
+  for (; depth > 0 && k + 1 < n; depth--) {
+    int w = step(chain[depth], chain[depth - 1], k == 0, buf + k, n - k);
     k += w > 0 ? (size_t)w : 0;
     if (k >= n) k = n - 1;
   }
