@@ -250,30 +250,20 @@ static sl_code emit_row(cctx *c) {
   return SL_EOK;
 }
 
-sl_code crow_field_begin(cctx *c) {
-  if (c->nf == c->fcap) {
-    size_t nc = c->fcap * 2;
-    if (nc > MAX_COLS + 1)
-      return c->rc = sl_err_set(c->err, SL_ELIMIT, "%s: row %llu has more than %d fields", c->em->what,
-                                (unsigned long long)c->rowno + 1, MAX_COLS);
-    size_t *no = realloc(c->off, nc * sizeof *no);
-    if (no) c->off = no;
-    size_t *nl = realloc(c->len, nc * sizeof *nl);
-    if (nl) c->len = nl;
-    bool *nn = realloc(c->null, nc * sizeof *nn);
-    if (nn) c->null = nn;
-    if (!no || !nl || !nn) return c->rc = SL_ENOMEM;
-    c->fcap = nc;
-  }
-  c->off[c->nf] = c->row.len;
+sl_code crow_grow(cctx *c) {
+  size_t nc = c->fcap * 2;
+  if (nc > MAX_COLS + 1)
+    return c->rc = sl_err_set(c->err, SL_ELIMIT, "%s: row %llu has more than %d fields", c->em->what,
+                              (unsigned long long)c->rowno + 1, MAX_COLS);
+  size_t *no = realloc(c->off, nc * sizeof *no);
+  if (no) c->off = no;
+  size_t *nl = realloc(c->len, nc * sizeof *nl);
+  if (nl) c->len = nl;
+  bool *nn = realloc(c->null, nc * sizeof *nn);
+  if (nn) c->null = nn;
+  if (!no || !nl || !nn) return c->rc = SL_ENOMEM;
+  c->fcap = nc;
   return SL_EOK;
-}
-
-void crow_field_end(cctx *c, bool null) {
-  c->len[c->nf] = c->row.len - c->off[c->nf];
-  c->null[c->nf] = null;
-  crow_append(c, "", 1);
-  c->nf++;
 }
 
 static void cb_field(void *s, size_t len, void *data) {

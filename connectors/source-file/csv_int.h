@@ -43,14 +43,25 @@ typedef struct cctx {
   sl_buf meta;
 } cctx;
 
-/* Row assembly: a field is begun, appended to (in pieces), ended. */
-sl_code crow_field_begin(cctx *c);
+/* Row assembly: a field is begun, appended to (in pieces), ended. Inline:
+ * they run for every field. */
+sl_code crow_grow(cctx *c);
+static inline sl_code crow_field_begin(cctx *c) {
+  if (c->nf == c->fcap && crow_grow(c)) return c->rc;
+  c->off[c->nf] = c->row.len;
+  return SL_EOK;
+}
 static inline void crow_append(cctx *c, const char *p, size_t n) {
   if (sl_buf_put(&c->row, p, n) && !c->rc)
     c->rc = sl_err_set(c->err, SL_ELIMIT, "%s: row %llu is longer than %u MiB: an unclosed quote?", c->em->what,
                        (unsigned long long)c->rowno + 1, MAX_FIELD >> 20);
 }
-void crow_field_end(cctx *c, bool null);
+static inline void crow_field_end(cctx *c, bool null) {
+  c->len[c->nf] = c->row.len - c->off[c->nf];
+  c->null[c->nf] = null;
+  if (sl_buf_putc(&c->row, 0) && !c->rc) crow_append(c, "", 1); /* reports the limit */
+  c->nf++;
+}
 void crow_end(cctx *c);
 
 /* The hand-written scanner (RFC 4180 plus libcsv's leniency). */
