@@ -34,6 +34,12 @@ const char *sl_manifest_file(const sl_manifest *m);
 /* Writes "file:line:col path" for a value of the resolved tree (or what is
  * known of it) into buf; returns buf. */
 const char *sl_manifest_where(const sl_manifest *m, const json_t *node, char *buf, size_t n);
+/* The same for the member `key` of an object (or item `index` of an array
+ * when key is NULL): exact for any value, including true/false/null, which
+ * jansson shares and sl_manifest_where cannot place on their own (for those
+ * the line is the container's). */
+const char *sl_manifest_where_member(const sl_manifest *m, const json_t *container, const char *key, size_t index,
+                                     char *buf, size_t n);
 
 /* Validation against the declarative component schema and sluice's support:
  * unknown component types, components not allowed where they are, missing

@@ -149,3 +149,19 @@ const char *sl_manifest_where(const sl_manifest *m, const json_t *node, char *bu
   }
   return buf;
 }
+
+const char *sl_manifest_where_member(const sl_manifest *m, const json_t *container, const char *key, size_t index,
+                                     char *buf, size_t n) {
+  const json_t *v = key ? json_object_get(container, key) : json_array_get(container, index);
+  if (!sl_json_is_singleton(v)) return sl_manifest_where(m, v, buf, n);
+  if (!n) return buf;
+  const sl_mloc *l = sl_mlocs_get(&m->locs, container);
+  char path[512];
+  sl_manifest_path(m, container, path, sizeof path);
+  size_t k = strlen(path);
+  if (key) snprintf(path + k, sizeof path - k, "%s%s", k ? "." : "", key);
+  else snprintf(path + k, sizeof path - k, "[%zu]", index);
+  if (l && l->line) snprintf(buf, n, "%s:%d:%d %s", m->file, l->line, l->col, path);
+  else snprintf(buf, n, "%s %s", m->file, path);
+  return buf;
+}

@@ -99,29 +99,12 @@ typedef struct at {
   size_t index;
 } at;
 
-/* Location of a value; singletons (true/false/null) use their container's
- * location and path plus the member. */
-static void where_of(const vctx *c, const json_t *v, const json_t *parent, const char *key, size_t index,
-                     char *buf, size_t n) {
-  if (!sl_json_is_singleton(v) || !parent) {
-    sl_manifest_where(c->m, v, buf, n);
-    return;
-  }
-  const sl_mloc *l = sl_mlocs_get(&c->m->locs, parent);
-  char path[512];
-  sl_manifest_path(c->m, parent, path, sizeof path);
-  size_t k = strlen(path);
-  if (key) snprintf(path + k, sizeof path - k, "%s%s", k ? "." : "", key);
-  else snprintf(path + k, sizeof path - k, "[%zu]", index);
-  if (l && l->line) snprintf(buf, n, "%s:%d:%d %s", c->m->file, l->line, l->col, path);
-  else snprintf(buf, n, "%s %s", c->m->file, path);
-}
-
 static void report(vctx *c, sl_manifest_level level, const at *a, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 static void report(vctx *c, sl_manifest_level level, const at *a, const char *component, const char *fmt, ...) {
   char msg[1024], where[768];
-  where_of(c, a->v, a->parent, a->key, a->index, where, sizeof where);
+  if (a->parent) sl_manifest_where_member(c->m, a->parent, a->key, a->index, where, sizeof where);
+  else sl_manifest_where(c->m, a->v, where, sizeof where);
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);

@@ -198,6 +198,23 @@ TEST(manifest_directory_and_json) {
   sl_manifest_free(m);
 }
 
+/* true/false/null are shared by jansson: their place comes from the member. */
+TEST(manifest_where_member) {
+  static const char *yaml = "version: 1\nmetadata:\n  name: x\n  on_off: yes\n  items: [1, ~]\n";
+  sl_err err = SL_ERR_INIT;
+  sl_manifest *m = sl_manifest_load_yaml(yaml, strlen(yaml), "m.yaml", &err);
+  CHECK(m);
+  const json_t *md = json_object_get(sl_manifest_root(m), "metadata");
+  char buf[256];
+  CHECK_STR(sl_manifest_where_member(m, md, "name", 0, buf, sizeof buf), "m.yaml:3:9 metadata.name");
+  CHECK_STR(sl_manifest_where_member(m, md, "on_off", 0, buf, sizeof buf), "m.yaml:3:3 metadata.on_off");
+  CHECK_STR(sl_manifest_where_member(m, json_object_get(md, "items"), NULL, 1, buf, sizeof buf),
+            "m.yaml:5:10 metadata.items[1]");
+  CHECK_STR(sl_manifest_where(m, json_array_get(json_object_get(md, "items"), 0), buf, sizeof buf),
+            "m.yaml:5:11 metadata.items[0]");
+  sl_manifest_free(m);
+}
+
 /* Values JSON cannot hold the way PyYAML makes them stay text. */
 TEST(manifest_yaml_scalar_edges) {
   static const char *yaml = "version: 1\nmetadata:\n  inf: .inf\n  nan: .NaN\n  big: 123456789012345678901234\n"
