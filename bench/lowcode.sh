@@ -52,19 +52,24 @@ if [ "$got" != "$want" ]; then echo "bench/lowcode.sh: read $got records, expect
 best() { awk 'NR==1 || $1 < m {m = $1} END {print m}'; }
 : >"$W/curl.t"
 : >"$W/sdm.t"
+: >"$W/sdmt.t"
 for _ in $(seq "$RUNS"); do
   /usr/bin/time -f "%e %U %S" -a -o "$W/curl.t" curl -s "${urls[@]}" >/dev/null
   /usr/bin/time -f "%e %U %S" -a -o "$W/sdm.t" "$SDM" read --config "$W/config.json" \
     --catalog bench/lowcode/catalog.json --manifest-path bench/lowcode/manifest.yaml >/dev/null
+  /usr/bin/time -f "%e %U %S" -a -o "$W/sdmt.t" "$SDM" read --config "$W/config.json" \
+    --catalog bench/lowcode/catalog.json --manifest-path bench/lowcode/manifest-transform.yaml >/dev/null
 done
+sdmt_s=$(best <"$W/sdmt.t")
 curl_s=$(best <"$W/curl.t")
 sdm_s=$(best <"$W/sdm.t")
 sdm_cpu=$(awk '{c = $2 + $3} NR==1 || c < m {m = c} END {print m}' "$W/sdm.t")
-awk -v n="$want" -v b="$bytes" -v c="$curl_s" -v s="$sdm_s" -v cpu="$sdm_cpu" -v p="$PAGES" 'BEGIN {
+awk -v n="$want" -v b="$bytes" -v c="$curl_s" -v s="$sdm_s" -v cpu="$sdm_cpu" -v p="$PAGES" -v t="$sdmt_s" 'BEGIN {
   rps = s > 0 ? n / s : 0; rpc = cpu > 0 ? n / cpu : 0
   printf "lowcode read: %d pages x 1,000 records (%.1f MB of JSON), best of runs\n", p, b / 1e6
   printf "  plain curl (same pages, one connection)  %7.3f s  %8.1f MB/s\n", c, (c > 0 ? b / 1e6 / c : 0)
   printf "  source-declarative-manifest read         %7.3f s  %8.0f records/s  (CPU %.3f s: %.0f records/s of CPU)\n", s, rps, cpu, rpc
+  printf "  the same with AddFields (jansson path)   %7.3f s  %8.0f records/s\n", t, (t > 0 ? n / t : 0)
   printf "  ratio engine/curl wall time              %7.2f\n", (c > 0 ? s / c : 0)
   printf "  target 100,000 records/s (wall): %s\n", (rps >= 100000 ? "reached" : "UNDER")
 }'

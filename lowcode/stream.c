@@ -67,6 +67,8 @@ sl_code lc_stream_open(lc_source *src, const json_t *node, lc_stream **out, sl_e
   if (rc) return rc;
   st->plain = lc_selector_is_plain(st->sel) && !st->tf;
   sl_http_opts ho = {0};
+  const char *mb = getenv("SLUICE_HTTP_MAX_BODY"); /* bytes; default 256 MiB */
+  if (mb && *mb) ho.max_body = (size_t)strtoull(mb, NULL, 10);
   if (!(st->http = sl_http_new(&ho, err))) return err->code;
   for (size_t i = 0; i < src->n_secrets; i++) sl_http_add_secret(st->http, src->secrets[i]);
   if (src->debug) sl_http_set_debug(st->http, http_debug, src);
