@@ -93,6 +93,13 @@ case "$y" in *'1.0.0:'*'message: "Stream \"users\" is now \"people\""'*) pass "m
 sed -i '/releases:/,/upgradeDeadline/d' "$M"
 bad major-needs-entry 'is a major version: data.releases.breakingChanges needs an entry for 1.0.0'
 
+# on a terminal a major asks for its breaking change
+fresh
+printf 'Reset the users stream\n2027-02-01\n' >"$TMP/answers"
+timeout 20 script -qec "$BIN/sluice bump $TMP/c/source-faker major --message 'Big change'" /dev/null <"$TMP/answers" >"$TMP/ask.out" 2>&1
+grep -q 'Breaking change: what must users do?' "$TMP/ask.out" && pass "major on a terminal: asks" || fail "major asks" "$(tail -c 300 "$TMP/ask.out")"
+grep -q 'message: "Reset the users stream"' "$M" && grep -q 'upgradeDeadline: "2027-02-01"' "$M" && pass "major on a terminal: answers recorded" || fail "major answers" "$(sed -n '/releases/,$p' "$M")"
+
 # the registry: Airbyte's shape, specs attached
 run reg "$BIN/sluice" registry build --out "$TMP/registry.json"
 expect_rc "registry build" 0 reg
