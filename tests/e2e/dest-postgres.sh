@@ -122,7 +122,8 @@ expect_eq numbers/date-edges "$(q "select concat_ws('|', day, at, local_at, cloc
 runw badutf8 "$DATA/bad-utf8.jsonl" write --config "$TMP/c.json" --catalog "$DATA/typed.catalog.json"
 expect_rc badutf8/exit 0
 expect_out badutf8/warns badutf8 'stdin line 1 is not a JSON message'
-expect_eq badutf8/rest-loaded "$(q "select string_agg(id::text, ',' order by id) from userevents where id in (5, 6)")" 6
+expect_out badutf8/warns-surrogate badutf8 'stdin line 3 is not a JSON message'
+expect_eq badutf8/rest-loaded "$(q "select string_agg(id::text, ',' order by id) from userevents where id in (5, 6, 7)")" 6
 expect_out badutf8/state badutf8 '"stream_state":{"n":6}'
 
 # ---- schemas: missing schema created, namespaces --------------------------------
@@ -134,6 +135,17 @@ jq '.streams[0].stream.namespace = "Other NS"' "$TMP/t.cat" >"$TMP/ns.cat"
 sed 's/"stream":"t",/"stream":"t","namespace":"Other NS",/' "$TMP/t3.jsonl" >"$TMP/ns.jsonl"
 runw ns "$TMP/ns.jsonl" write --config "$TMP/c.json" --catalog "$TMP/ns.cat"
 expect_eq ns/rows "$(q 'select count(*) from other_ns.t')" 3
+
+# A user who may not create schemas: a clear error, nothing half-done.
+q "create role limited login password 'limited-pw'; grant connect on database $PG_DB to limited"
+cfg "$TMP/limited.json" not_there limited-pw
+jq '.username = "limited"' "$TMP/limited.json" >"$TMP/limited2.json"
+run_proto limited "$DEST" check --config "$TMP/limited2.json"
+expect_out limited/failed limited '"status":"FAILED"'
+expect_out limited/says-why limited 'cannot create tables in schema \"not_there\"'
+runw limited-write "$TMP/t3.jsonl" write --config "$TMP/limited2.json" --catalog "$TMP/t.cat"
+expect_rc limited-write/exit nonzero
+expect_out limited-write/message limited-write 'schema \"not_there\" is missing and cannot be created'
 
 # ---- append --------------------------------------------------------------------
 gen app 1 250 100 >"$TMP/app.jsonl"
