@@ -207,6 +207,24 @@ runw appdd "$TMP/t3.jsonl" write --config "$TMP/c.json" --catalog "$TMP/app-dd.c
 expect_rc appdd/exit nonzero
 expect_out appdd/message appdd 'cannot be deduplicated on its primary key'
 
+# Dedup under a truncate refresh: merged into the stage (its own key index),
+# which is renamed into place with its index at COMPLETE.
+catalog "$TMP/dr1.cat" drf append_dedup 1 0 201
+catalog "$TMP/dr2.cat" drf append_dedup 2 2 202
+{ gen drf 1 4 10 a; gen drf 3 4 10 b; } >"$TMP/dr1.jsonl"
+runw dr1 "$TMP/dr1.jsonl" write --config "$TMP/c.json" --catalog "$TMP/dr1.cat"
+expect_eq dedup-refresh/gen1 "$(q "select string_agg(v, ',' order by id) from drf")" "a1,a2,b3,b4"
+{ gen drf 2 3 10 c; gen drf 3 3 10 d; complete drf; } >"$TMP/dr2.jsonl"
+runw dr2 "$TMP/dr2.jsonl" write --config "$TMP/c.json" --catalog "$TMP/dr2.cat"
+expect_rc dr2/exit 0
+expect_eq dedup-refresh/swapped "$(q "select string_agg(v || ':' || _airbyte_generation_id, ',' order by id) from drf")" "c2:2,d3:2"
+expect_eq dedup-refresh/index-renamed "$(q "select string_agg(indexname, ',') from pg_indexes where tablename = 'drf'")" "_airbyte_pk_drf"
+catalog "$TMP/dr3.cat" drf append_dedup 3 0 203
+gen drf 3 5 10 e >"$TMP/dr3.jsonl"
+runw dr3 "$TMP/dr3.jsonl" write --config "$TMP/c.json" --catalog "$TMP/dr3.cat"
+expect_rc dr3/exit 0
+expect_eq dedup-refresh/then-merges "$(q "select string_agg(v, ',' order by id) from drf")" "c2,e3,e4,e5"
+
 # ---- schema changes between syncs -------------------------------------------------------
 evo_cat() { # evo_cat FILE PROPERTIES-JSON
   jq -n --argjson p "$2" '{streams: [{stream: {name: "evo", supported_sync_modes: ["full_refresh"],
