@@ -20,6 +20,7 @@ MOCK_PID=''
 
 mock_start() { # mock_start WORKDIR: serves WORKDIR/replies.json, sets MOCK_URL
   local w=$1
+  rm -f "$w/port"
   /usr/bin/python3 "$MOCK" --replies "$w/replies.json" --log "$w/requests.jsonl" --port-file "$w/port" \
     2>"$w/mock.err" &
   MOCK_PID=$!
@@ -94,6 +95,18 @@ if mock_start "$w"; then
   mock_stop
   expect_rc cli_read 0
   expect_eq cli_read/records "$(grep -c '"type":"RECORD"' "$TMP/cli_read.out")" 5
+fi
+# the same with --debug: requests and responses logged, the API key masked
+: >"$w/requests.jsonl"
+if mock_start "$w"; then
+  /usr/bin/python3 "$CASE_PY" config "$CASES/page_increment_apikey" "$w" "$MOCK_URL"
+  run cli_debug timeout -k 5 30 "$BIN/sluice" read "$dir/manifest.yaml" --config "$w/config.json" --json --debug \
+    --catalog "$CASES/page_increment_apikey/catalog.json"
+  mock_stop
+  expect_rc cli_debug 0
+  expect_out cli_debug/request cli_debug 'HTTP request: GET http://127.0.0.1:'
+  expect_out cli_debug/masked cli_debug 'X-Api-Key: **********'
+  if grep -q 's3cr3t-key' "$TMP/cli_debug.out" "$TMP/cli_debug.err"; then fail cli_debug/secret "the API key leaked"; else pass cli_debug/secret; fi
 fi
 
 w="$TMP/sync"
