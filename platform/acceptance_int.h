@@ -108,6 +108,17 @@ bool at_path(at_ctx *c, const json_t *obj, const char *key, const char *dflt, ch
 json_t *at_load_json(at_ctx *c, at_input *in, const char *key, const char *dflt, bool *absent);
 /* Discover (once per config) and return the catalog, or NULL with a fail result. */
 const json_t *at_discover(at_ctx *c, at_input *in, const char *test);
+/* Helpers of the source suites (acceptance_read.c). */
+const char *at_sname(const json_t *stream);
+const char *at_sns(const json_t *stream);
+bool at_same_stream(const char *n1, const char *ns1, const char *n2, const char *ns2);
+bool at_supports(const json_t *stream, const char *mode);
+/* The schema node of a field path inside a stream schema's properties. */
+const json_t *at_field_schema(const json_t *schema, const json_t *path);
+/* The configured_catalog_path file re-bound to the discovered streams, else
+ * a catalog built from them; NULL (with a fail result) on error. */
+json_t *at_custom_catalog(at_ctx *c, at_input *in, const json_t *disc, const char *test);
+json_t *at_records_of(const at_run *r);
 /* Name "suite/test" string into buf. */
 const char *at_name(const at_input *in, const char *test, char *buf, size_t n);
 

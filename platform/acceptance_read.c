@@ -1,4 +1,5 @@
-/* Source suites: discovery, basic_read, full_refresh, incremental. */
+/* Source suites: discovery, basic_read, full_refresh (incremental is in
+ * acceptance_incr.c), and the helpers they share. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,17 +11,17 @@
 
 /* ---- helpers ---- */
 
-static const char *sname(const json_t *s) { return json_string_value(json_object_get(s, "name")) ?: ""; }
-static const char *sns(const json_t *s) { return json_string_value(json_object_get(s, "namespace")); }
+const char *at_sname(const json_t *s) { return json_string_value(json_object_get(s, "name")) ?: ""; }
+const char *at_sns(const json_t *s) { return json_string_value(json_object_get(s, "namespace")); }
 
-static bool same_stream(const char *n1, const char *ns1, const char *n2, const char *ns2) {
+bool at_same_stream(const char *n1, const char *ns1, const char *n2, const char *ns2) {
   return !strcmp(n1 ?: "", n2 ?: "") && !strcmp(ns1 ?: "", ns2 ?: "");
 }
 
 static const json_t *find_discovered(const json_t *cat, const char *name, const char *ns) {
   size_t i;
   json_t *s;
-  json_array_foreach(json_object_get(cat, "streams"), i, s) if (same_stream(sname(s), sns(s), name, ns)) return s;
+  json_array_foreach(json_object_get(cat, "streams"), i, s) if (at_same_stream(at_sname(s), at_sns(s), name, ns)) return s;
   return NULL;
 }
 
@@ -31,7 +32,7 @@ static bool listed(const json_t *list, const char *name) {
   return false;
 }
 
-static bool supports(const json_t *s, const char *mode) {
+bool at_supports(const json_t *s, const char *mode) {
   size_t i;
   json_t *m;
   json_array_foreach(json_object_get(s, "supported_sync_modes"), i, m) if (!strcmp(json_string_value(m) ?: "", mode)) return true;
@@ -39,7 +40,7 @@ static bool supports(const json_t *s, const char *mode) {
 }
 
 /* The schema node of a field path inside a stream schema's properties. */
-static const json_t *field_schema(const json_t *schema, const json_t *path) {
+const json_t *at_field_schema(const json_t *schema, const json_t *path) {
   const json_t *cur = schema;
   size_t i;
   json_t *p;
@@ -103,10 +104,10 @@ static json_t *configure(const json_t *disc, const json_t *skip, const char *for
   size_t i;
   json_t *s;
   json_array_foreach(json_object_get(disc, "streams"), i, s) {
-    if (skip && listed(skip, sname(s))) continue;
+    if (skip && listed(skip, at_sname(s))) continue;
     const char *mode = json_string_value(json_array_get(json_object_get(s, "supported_sync_modes"), 0)) ?: "full_refresh";
     if (force_mode) {
-      if (!supports(s, force_mode)) continue;
+      if (!at_supports(s, force_mode)) continue;
       mode = force_mode;
     }
     json_t *cs = json_pack("{sOssss}", "stream", s, "sync_mode", mode, "destination_sync_mode", "append");
@@ -120,7 +121,7 @@ static json_t *configure(const json_t *disc, const json_t *skip, const char *for
 
 /* The configured_catalog_path file re-bound to the discovered streams.
  * NULL + a fail result if it names a stream discover did not return. */
-static json_t *custom_catalog(at_ctx *c, at_input *in, const json_t *disc, const char *test) {
+json_t *at_custom_catalog(at_ctx *c, at_input *in, const json_t *disc, const char *test) {
   bool absent;
   json_t *file = at_load_json(c, in, "configured_catalog_path", NULL, &absent);
   if (absent) return configure(disc, json_object_get(in->in, "empty_streams"), NULL);
@@ -129,11 +130,11 @@ static json_t *custom_catalog(at_ctx *c, at_input *in, const json_t *disc, const
   json_t *cs;
   json_array_foreach(json_object_get(file, "streams"), i, cs) {
     json_t *s = json_object_get(cs, "stream");
-    const json_t *d = find_discovered(disc, sname(s), sns(s));
+    const json_t *d = find_discovered(disc, at_sname(s), at_sns(s));
     char nm[96];
     if (!d) {
       at_result(c, in->suite, at_name(in, test, nm, sizeof nm), SL_AT_FAIL, s,
-                "configured_catalog_path names stream \"%s\", which discover did not return", sname(s));
+                "configured_catalog_path names stream \"%s\", which discover did not return", at_sname(s));
       json_decref(file);
       return NULL;
     }
@@ -142,7 +143,7 @@ static json_t *custom_catalog(at_ctx *c, at_input *in, const json_t *disc, const
   return file;
 }
 
-static json_t *records_of(const at_run *r) { return at_msgs_of(r, "RECORD"); }
+json_t *at_records_of(const at_run *r) { return at_msgs_of(r, "RECORD"); }
 
 /* ---- discovery ---- */
 
@@ -164,8 +165,8 @@ void at_suite_discovery(at_ctx *c, at_input *in) {
   json_array_foreach(streams, i, s) {
     for (j = 0; j < i; j++) {
       t = json_array_get(streams, j);
-      if (same_stream(sname(s), sns(s), sname(t), sns(t))) {
-        snprintf(why, sizeof why, "two streams share the name %s", sname(s));
+      if (at_same_stream(at_sname(s), at_sns(s), at_sname(t), at_sns(t))) {
+        snprintf(why, sizeof why, "two streams share the name %s", at_sname(s));
         p = why, off = s;
       }
     }
@@ -183,7 +184,7 @@ void at_suite_discovery(at_ctx *c, at_input *in) {
     json_array_foreach(streams, i, s) {
       char w[700];
       if (!p && !at_schema_check(json_object_get(s, "json_schema"), rules[k].rule, w, sizeof w)) {
-        snprintf(why, sizeof why, "stream %s: json_schema%s", sname(s), w);
+        snprintf(why, sizeof why, "stream %s: json_schema%s", at_sname(s), w);
         p = why;
       }
     }
@@ -191,7 +192,7 @@ void at_suite_discovery(at_ctx *c, at_input *in) {
   }
   p = NULL;
   json_array_foreach(streams, i, s) if (!p && at_has_ref(json_object_get(s, "json_schema"))) {
-    snprintf(why, sizeof why, "stream %s: json_schema uses $ref", sname(s));
+    snprintf(why, sizeof why, "stream %s: json_schema uses $ref", at_sname(s));
     p = why;
   }
   pass_or_fail(c, in, "test_defined_refs_exist_in_schema", p, NULL);
@@ -199,8 +200,8 @@ void at_suite_discovery(at_ctx *c, at_input *in) {
   p = NULL;
   json_array_foreach(streams, i, s) {
     const json_t *cur = json_object_get(s, "default_cursor_field");
-    if (!p && json_array_size(cur) && !field_schema(json_object_get(s, "json_schema"), cur)) {
-      snprintf(why, sizeof why, "stream %s: default_cursor_field is not in the schema's properties", sname(s));
+    if (!p && json_array_size(cur) && !at_field_schema(json_object_get(s, "json_schema"), cur)) {
+      snprintf(why, sizeof why, "stream %s: default_cursor_field is not in the schema's properties", at_sname(s));
       p = why;
     }
   }
@@ -210,13 +211,13 @@ void at_suite_discovery(at_ctx *c, at_input *in) {
   char why2[600];
   json_array_foreach(streams, i, s) {
     json_array_foreach(json_object_get(s, "source_defined_primary_key"), j, t) {
-      const json_t *f = field_schema(json_object_get(s, "json_schema"), t);
+      const json_t *f = at_field_schema(json_object_get(s, "json_schema"), t);
       if (!f && !pk_missing) {
-        snprintf(why, sizeof why, "stream %s: a source_defined_primary_key path is not in the schema's properties", sname(s));
+        snprintf(why, sizeof why, "stream %s: a source_defined_primary_key path is not in the schema's properties", at_sname(s));
         pk_missing = why;
       }
       if (f && (at_type_has(f, "object") || at_type_has(f, "array")) && !pk_type) {
-        snprintf(why2, sizeof why2, "stream %s: a primary key field is declared object or array", sname(s));
+        snprintf(why2, sizeof why2, "stream %s: a primary key field is declared object or array", at_sname(s));
         pk_type = why2;
       }
     }
@@ -224,7 +225,7 @@ void at_suite_discovery(at_ctx *c, at_input *in) {
   pass_or_fail(c, in, "test_primary_keys_exist_in_schema", pk_missing, NULL);
   p = NULL;
   json_array_foreach(streams, i, s) if (!p && json_array_size(json_object_get(s, "supported_sync_modes")) == 0) {
-    snprintf(why, sizeof why, "stream %s has no supported_sync_modes", sname(s));
+    snprintf(why, sizeof why, "stream %s has no supported_sync_modes", at_sname(s));
     p = why;
   }
   pass_or_fail(c, in, "test_streams_has_sync_modes", p, NULL);
@@ -333,11 +334,11 @@ static void check_expected(at_ctx *c, at_input *in, const json_t *catalog, const
     json_t *pk = json_object_get(s, "source_defined_primary_key");
     json_t *want = json_array(), *got = json_array();
     json_t *r;
-    json_array_foreach(expected, j, r) if (same_stream(json_string_value(json_object_get(r, "stream")), json_string_value(json_object_get(r, "namespace")), sname(s), sns(s)))
+    json_array_foreach(expected, j, r) if (at_same_stream(json_string_value(json_object_get(r, "stream")), json_string_value(json_object_get(r, "namespace")), at_sname(s), at_sns(s)))
         json_array_append_new(want, json_array_size(pk) ? pk_of(json_object_get(r, "data"), pk) : json_incref(json_object_get(r, "data")));
     json_array_foreach(recs, j, r) {
       json_t *rr = json_object_get(r, "record");
-      if (same_stream(json_string_value(json_object_get(rr, "stream")), json_string_value(json_object_get(rr, "namespace")), sname(s), sns(s)))
+      if (at_same_stream(json_string_value(json_object_get(rr, "stream")), json_string_value(json_object_get(rr, "namespace")), at_sname(s), at_sns(s)))
         json_array_append_new(got, json_array_size(pk) ? pk_of(json_object_get(rr, "data"), pk) : json_incref(json_object_get(rr, "data")));
     }
     if (!problem && json_array_size(pk)) {
@@ -345,7 +346,7 @@ static void check_expected(at_ctx *c, at_input *in, const json_t *catalog, const
         bool ok = exact ? json_equal(r, json_array_get(got, j)) : key_in(got, r);
         if (!ok) {
           char *k = sl_json_dumps(r);
-          snprintf(why, sizeof why, "stream %s: expected record with primary key %s %s", sname(s), k ?: "?",
+          snprintf(why, sizeof why, "stream %s: expected record with primary key %s %s", at_sname(s), k ?: "?",
                    exact ? "at this position (exact_order)" : "was not read");
           free(k);
           problem = why;
@@ -353,7 +354,7 @@ static void check_expected(at_ctx *c, at_input *in, const json_t *catalog, const
         }
       }
     } else if (!problem && json_array_size(want) > json_array_size(got)) {
-      snprintf(why, sizeof why, "stream %s: %zu records expected, %zu read", sname(s), json_array_size(want), json_array_size(got));
+      snprintf(why, sizeof why, "stream %s: %zu records expected, %zu read", at_sname(s), json_array_size(want), json_array_size(got));
       problem = why;
     }
     json_decref(want);
@@ -381,7 +382,7 @@ static void check_statuses(at_ctx *c, at_input *in, const json_t *catalog, const
     json_array_foreach(tr, j, t) {
       json_t *ss = json_object_get(json_object_get(t, "trace"), "stream_status");
       json_t *sd = json_object_get(ss, "stream_descriptor");
-      if (ss && same_stream(json_string_value(json_object_get(sd, "name")), json_string_value(json_object_get(sd, "namespace")), sname(s), sns(s)))
+      if (ss && at_same_stream(json_string_value(json_object_get(sd, "name")), json_string_value(json_object_get(sd, "namespace")), at_sname(s), at_sns(s)))
         json_array_append(seq, json_object_get(ss, "status"));
     }
     size_t n = json_array_size(seq);
@@ -390,7 +391,7 @@ static void check_statuses(at_ctx *c, at_input *in, const json_t *catalog, const
     for (size_t k = 1; ok && k + 1 < n; k++) ok = !strcmp(json_string_value(json_array_get(seq, k)) ?: "", "RUNNING");
     if (!ok && !problem) {
       char *d = sl_json_dumps(seq);
-      snprintf(why, sizeof why, "stream %s: statuses %s, expected STARTED, RUNNING..., COMPLETE", sname(s), d ?: "?");
+      snprintf(why, sizeof why, "stream %s: statuses %s, expected STARTED, RUNNING..., COMPLETE", at_sname(s), d ?: "?");
       free(d);
       problem = why;
     }
@@ -431,7 +432,7 @@ void at_suite_basic_read(at_ctx *c, at_input *in) {
     at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "configured_catalog_path is not allowed with test_strictness_level: high");
     return;
   }
-  json_t *catalog = custom_catalog(c, in, disc, "test_read");
+  json_t *catalog = at_custom_catalog(c, in, disc, "test_read");
   if (!catalog) return;
   at_run r;
   sl_err e = SL_ERR_INIT;
@@ -441,7 +442,7 @@ void at_suite_basic_read(at_ctx *c, at_input *in) {
     return;
   }
   at_protocol_result(c, in->suite, nm, &r);
-  json_t *recs = records_of(&r);
+  json_t *recs = at_records_of(&r);
   if (!at_run_failed(c, in->suite, nm, &r, in->timeout_s)) {
     if (r.exit_code) at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "read exited %d%s%s", r.exit_code, r.stderr_tail[0] ? "; stderr: " : "", r.stderr_tail);
     else if (!json_array_size(recs)) at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "the read returned no records");
@@ -487,14 +488,14 @@ void at_suite_basic_read(at_ctx *c, at_input *in) {
     const json_t *empty = json_object_get(in->in, "empty_streams");
     json_array_foreach(json_object_get(catalog, "streams"), i, cs) {
       const json_t *s = json_object_get(cs, "stream");
-      if (listed(empty, sname(s))) continue;
+      if (listed(empty, at_sname(s))) continue;
       bool any = false;
       json_array_foreach(recs, j, m) {
         json_t *rec = json_object_get(m, "record");
-        any |= same_stream(json_string_value(json_object_get(rec, "stream")), json_string_value(json_object_get(rec, "namespace")), sname(s), sns(s));
+        any |= at_same_stream(json_string_value(json_object_get(rec, "stream")), json_string_value(json_object_get(rec, "namespace")), at_sname(s), at_sns(s));
       }
       if (!any && !problem) {
-        snprintf(why, sizeof why, "stream %s returned no records (list it in empty_streams if that is expected)", sname(s));
+        snprintf(why, sizeof why, "stream %s returned no records (list it in empty_streams if that is expected)", at_sname(s));
         problem = why;
       }
     }
@@ -567,13 +568,13 @@ void at_suite_full_refresh(at_ctx *c, at_input *in) {
   if (!disc) return;
   char nm[96];
   at_name(in, "test_sequential_reads", nm, sizeof nm);
-  json_t *base = custom_catalog(c, in, disc, "test_sequential_reads");
+  json_t *base = at_custom_catalog(c, in, disc, "test_sequential_reads");
   if (!base) return;
   /* every stream that supports full_refresh, in that mode */
   json_t *catalog = json_pack("{s[]}", "streams");
   size_t i;
   json_t *cs;
-  json_array_foreach(json_object_get(base, "streams"), i, cs) if (supports(json_object_get(cs, "stream"), "full_refresh")) {
+  json_array_foreach(json_object_get(base, "streams"), i, cs) if (at_supports(json_object_get(cs, "stream"), "full_refresh")) {
     json_t *copy = json_deep_copy(cs);
     json_object_set_new(copy, "sync_mode", json_string("full_refresh"));
     json_array_append_new(json_object_get(catalog, "streams"), copy);
@@ -587,7 +588,7 @@ void at_suite_full_refresh(at_ctx *c, at_input *in) {
     return;
   }
   at_protocol_result(c, in->suite, "test_sequential_reads(read 1)", &r1);
-  json_t *a = records_of(&r1);
+  json_t *a = at_records_of(&r1);
   int64_t max1 = 0;
   json_array_foreach(a, i, cs) if (emitted(cs) > max1) max1 = emitted(cs);
   bool run2 = false;
@@ -600,7 +601,7 @@ void at_suite_full_refresh(at_ctx *c, at_input *in) {
   if (run2 && !at_exec(c, "read", in->config, catalog, NULL, NULL, in->timeout_s, &r2, &e)) {
     at_protocol_result(c, in->suite, "test_sequential_reads(read 2)", &r2);
     if (!at_run_failed(c, in->suite, nm, &r2, in->timeout_s)) {
-      json_t *b = records_of(&r2);
+      json_t *b = at_records_of(&r2);
       int64_t min2 = INT64_MAX;
       json_array_foreach(b, i, cs) if (emitted(cs) < min2) min2 = emitted(cs);
       if (!json_array_size(b)) at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "the second read returned no records");
@@ -619,301 +620,3 @@ void at_suite_full_refresh(at_ctx *c, at_input *in) {
   json_decref(catalog);
 }
 
-/* ---- incremental ---- */
-
-/* The state to resume from after a read: the last stream_state of each
- * stream as an array of STREAM states, else the last state as is. */
-static json_t *resume_state(const at_run *r) {
-  json_t *st = at_msgs_of(r, "STATE");
-  json_t *last = json_object_get(json_array_get(st, json_array_size(st) - 1), "state");
-  json_t *out = NULL;
-  if (last && !strcmp(json_string_value(json_object_get(last, "type")) ?: "", "STREAM")) {
-    out = json_array();
-    size_t i, j;
-    json_t *m, *o;
-    json_array_foreach(st, i, m) {
-      json_t *s = json_object_get(m, "state");
-      json_t *sd = json_object_get(json_object_get(s, "stream"), "stream_descriptor");
-      json_t *entry = json_pack("{ss sO}", "type", "STREAM", "stream", json_object_get(s, "stream"));
-      bool replaced = false;
-      json_array_foreach(out, j, o) {
-        json_t *od = json_object_get(json_object_get(o, "stream"), "stream_descriptor");
-        if (!replaced && json_equal(od, sd)) json_array_set(out, j, entry), replaced = true;
-      }
-      if (!replaced) json_array_append(out, entry);
-      json_decref(entry);
-    }
-  } else if (last) {
-    json_t *copy = json_deep_copy(last);
-    json_object_del(copy, "sourceStats");
-    out = json_object_get(copy, "type") && strcmp(json_string_value(json_object_get(copy, "type")), "LEGACY")
-              ? json_pack("[o]", copy)
-              : json_incref(json_object_get(copy, "data"));
-    if (json_object_get(out, "data") == NULL && json_is_object(out)) json_decref(copy);
-    else if (!json_is_array(out)) json_decref(copy);
-  }
-  json_decref(st);
-  return out;
-}
-
-static json_t *sorted_data(const json_t *recs) {
-  json_t *out = json_array();
-  size_t i;
-  json_t *m;
-  json_array_foreach(recs, i, m) {
-    char *d = json_dumps(json_object_get(json_object_get(m, "record"), "data"), JSON_COMPACT | JSON_SORT_KEYS);
-    json_array_append_new(out, json_string(d ?: ""));
-    free(d);
-  }
-  return out;
-}
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
-}
-
-static bool same_multiset(const json_t *a, const json_t *b) {
-  json_t *x = sorted_data(a), *y = sorted_data(b);
-  size_t n = json_array_size(x);
-  bool same = n == json_array_size(y);
-  json_t **xs = calloc(n + 1, sizeof *xs), **ys = calloc(n + 1, sizeof *ys);
-  for (size_t i = 0; same && i < n; i++) xs[i] = json_array_get(x, i), ys[i] = json_array_get(y, i);
-  if (same) qsort(xs, n, sizeof *xs, cmp_str), qsort(ys, n, sizeof *ys, cmp_str);
-  for (size_t i = 0; same && i < n; i++) same = !strcmp(json_string_value(xs[i]), json_string_value(ys[i]));
-  free(xs), free(ys);
-  json_decref(x), json_decref(y);
-  return same;
-}
-
-static json_t *incremental_catalog(at_ctx *c, at_input *in, const json_t *disc, const char *test) {
-  json_t *base = custom_catalog(c, in, disc, test);
-  if (!base) return NULL;
-  json_t *out = json_pack("{s[]}", "streams");
-  size_t i;
-  json_t *cs;
-  char nm[96];
-  json_array_foreach(json_object_get(base, "streams"), i, cs) {
-    const json_t *s = json_object_get(cs, "stream");
-    if (!supports(s, "incremental")) continue;
-    json_t *copy = json_deep_copy(cs);
-    json_object_set_new(copy, "sync_mode", json_string("incremental"));
-    if (!json_array_size(json_object_get(copy, "cursor_field"))) {
-      if (json_array_size(json_object_get(s, "default_cursor_field")))
-        json_object_set(copy, "cursor_field", json_object_get(s, "default_cursor_field"));
-      else {
-        at_result(c, in->suite, at_name(in, test, nm, sizeof nm), SL_AT_FAIL, s,
-                  "stream %s supports incremental but has no cursor_field or default_cursor_field", sname(s));
-        json_decref(copy), json_decref(out), json_decref(base);
-        return NULL;
-      }
-    }
-    json_array_append_new(json_object_get(out, "streams"), copy);
-  }
-  json_decref(base);
-  if (!json_array_size(json_object_get(out, "streams"))) {
-    at_result(c, in->suite, at_name(in, test, nm, sizeof nm), SL_AT_SKIP, NULL, "no stream supports incremental");
-    json_decref(out);
-    return NULL;
-  }
-  return out;
-}
-
-static bool read_ok(at_ctx *c, at_input *in, const char *nm, const char *label, const json_t *catalog, const json_t *state, at_run *r) {
-  sl_err e = SL_ERR_INIT;
-  if (at_exec(c, "read", in->config, catalog, state, NULL, in->timeout_s, r, &e)) {
-    at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "%s", e.msg);
-    return false;
-  }
-  char pn[128];
-  snprintf(pn, sizeof pn, "%s(%s)", nm, label);
-  at_protocol_result(c, in->suite, pn, r);
-  if (at_run_failed(c, in->suite, nm, r, in->timeout_s)) {
-    at_run_dispose(r);
-    return false;
-  }
-  if (r->exit_code) {
-    at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "%s exited %d%s%s", label, r->exit_code, r->stderr_tail[0] ? "; stderr: " : "", r->stderr_tail);
-    at_run_dispose(r);
-    return false;
-  }
-  return true;
-}
-
-/* Records of one stream after each of its states, and those states. */
-static void sequential_slices(at_ctx *c, at_input *in, const json_t *catalog, const at_run *r1) {
-  char nm[96], why[600];
-  at_name(in, "test_read_sequential_slices", nm, sizeof nm);
-  if (json_is_true(json_object_get(in->in, "skip_comprehensive_incremental_tests"))) {
-    at_result(c, in->suite, nm, SL_AT_SKIP, NULL, "skip_comprehensive_incremental_tests: true");
-    return;
-  }
-  size_t i, j;
-  json_t *cs, *m;
-  const char *problem = NULL;
-  size_t checked = 0;
-  json_array_foreach(json_object_get(catalog, "streams"), i, cs) {
-    const json_t *s = json_object_get(cs, "stream");
-    json_t *states = json_array(); /* [state message, records after it] */
-    size_t after = 0;
-    json_array_foreach(r1->msgs, j, m) {
-      const char *t = json_string_value(json_object_get(m, "type"));
-      if (!strcmp(t, "RECORD") && same_stream(json_string_value(json_object_get(json_object_get(m, "record"), "stream")), NULL, sname(s), NULL)) {
-        after++;
-        size_t k;
-        json_t *e;
-        json_array_foreach(states, k, e) json_array_set_new(e, 1, json_integer(json_integer_value(json_array_get(e, 1)) + 1));
-      } else if (!strcmp(t, "STATE")) {
-        json_t *st = json_object_get(json_object_get(m, "state"), "stream");
-        json_t *sd = json_object_get(st, "stream_descriptor");
-        if (same_stream(json_string_value(json_object_get(sd, "name")), json_string_value(json_object_get(sd, "namespace")), sname(s), sns(s)))
-          json_array_append_new(states, json_pack("[O i]", json_object_get(m, "state"), 0));
-      }
-    }
-    (void)after;
-    size_t n = json_array_size(states);
-    /* checkpoints: the last when fewer than 3, else up to 5 inner ones */
-    size_t picks[5], np = 0;
-    if (n && n < 3) picks[np++] = n - 1;
-    else if (n >= 3)
-      for (size_t k = 1; k < n - 1 && np < 5; k += (n - 2 + 4) / 5 ? (n - 2 + 4) / 5 : 1) picks[np++] = k;
-    json_t *one = json_pack("{s[O]}", "streams", cs);
-    for (size_t k = 0; k < np && !problem; k++) {
-      json_t *e = json_array_get(states, picks[k]);
-      json_t *st = json_deep_copy(json_array_get(e, 0));
-      json_object_del(st, "sourceStats");
-      json_t *state = json_pack("[o]", st);
-      at_run r;
-      if (!read_ok(c, in, nm, "read from a checkpoint", one, state, &r)) {
-        json_decref(state);
-        problem = "";
-        break;
-      }
-      json_t *recs = records_of(&r);
-      json_int_t want = json_integer_value(json_array_get(e, 1));
-      if ((json_int_t)json_array_size(recs) < want) {
-        snprintf(why, sizeof why, "stream %s: reading from checkpoint %zu of %zu gave %zu records, %lld came after it in the first read",
-                 sname(s), picks[k] + 1, n, json_array_size(recs), (long long)want);
-        problem = why;
-      }
-      checked++;
-      json_decref(recs);
-      json_decref(state);
-      at_run_dispose(&r);
-    }
-    json_decref(one);
-    json_decref(states);
-    if (problem) break;
-  }
-  if (problem && !*problem) return; /* a failed read already reported */
-  if (!problem && !checked) at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "the first read emitted no usable STATE checkpoint");
-  else at_result(c, in->suite, nm, problem ? SL_AT_FAIL : SL_AT_PASS, NULL, problem ? "%s" : NULL, problem);
-}
-
-static bool same_shape(const char *a, const char *b) {
-  if (strlen(a) != strlen(b)) return false;
-  for (; *a; a++, b++) {
-    int ca = (*a >= '0' && *a <= '9') ? 1 : ((*a | 32) >= 'a' && (*a | 32) <= 'z') ? 2 : 3;
-    int cb = (*b >= '0' && *b <= '9') ? 1 : ((*b | 32) >= 'a' && (*b | 32) <= 'z') ? 2 : 3;
-    if (ca != cb || (ca == 3 && *a != *b)) return false;
-  }
-  return true;
-}
-
-static void future_state(at_ctx *c, at_input *in, const json_t *catalog) {
-  char nm[96], why[800];
-  at_name(in, "test_state_with_abnormally_large_values", nm, sizeof nm);
-  const json_t *fs = json_object_get(in->in, "future_state");
-  if (!fs || !json_object_get(fs, "future_state_path")) {
-    const char *br = json_string_value(json_object_get(fs, "bypass_reason"));
-    at_result(c, in->suite, nm, c->high && !br ? SL_AT_FAIL : SL_AT_SKIP, NULL, br ? "bypassed: %s" : "%s",
-              br ? br : "no future_state configured");
-    return;
-  }
-  at_input sub = *in;
-  sub.in = fs;
-  bool absent;
-  json_t *state = at_load_json(c, &sub, "future_state_path", NULL, &absent);
-  if (!state) return;
-  at_run r;
-  if (!read_ok(c, in, nm, "read with the future state", catalog, state, &r)) {
-    json_decref(state);
-    return;
-  }
-  json_t *recs = records_of(&r), *sts = at_msgs_of(&r, "STATE");
-  const char *problem = NULL;
-  const json_t *off = NULL;
-  if (json_array_size(recs)) problem = "records were read although the state's cursors are in the future", off = json_array_get(recs, 0);
-  else if (!json_array_size(sts)) problem = "no STATE message was emitted";
-  size_t i, j;
-  json_t *m, *cs;
-  json_array_foreach(sts, i, m) {
-    json_t *st = json_object_get(json_object_get(m, "state"), "stream");
-    json_t *sd = json_object_get(st, "stream_descriptor");
-    json_array_foreach(json_object_get(catalog, "streams"), j, cs) {
-      const json_t *s = json_object_get(cs, "stream");
-      if (problem || !same_stream(json_string_value(json_object_get(sd, "name")), json_string_value(json_object_get(sd, "namespace")), sname(s), sns(s)))
-        continue;
-      const json_t *cur = json_object_get(cs, "cursor_field");
-      const char *field = json_string_value(json_array_get(cur, json_array_size(cur) - 1));
-      const json_t *v = json_object_get(json_object_get(st, "stream_state"), field ?: "");
-      const json_t *fsch = field_schema(json_object_get(s, "json_schema"), cur);
-      if (!v || json_is_null(v) || !fsch) continue;
-      bool ok = json_is_string(v) ? at_type_has(fsch, "string") : json_is_integer(v) ? at_type_has(fsch, "integer") || at_type_has(fsch, "number")
-                                                                               : json_is_number(v) ? at_type_has(fsch, "number") : false;
-      if (!ok) {
-        snprintf(why, sizeof why, "stream %s: the state's cursor %s has a JSON type other than its schema's", sname(s), field);
-        problem = why, off = m;
-        continue;
-      }
-      /* a string cursor keeps the shape of the future state's value */
-      size_t k;
-      json_t *fm;
-      json_array_foreach(state, k, fm) {
-        json_t *fsd = json_object_get(json_object_get(fm, "stream"), "stream_descriptor");
-        const json_t *fv = json_object_get(json_object_get(json_object_get(fm, "stream"), "stream_state"), field ?: "");
-        if (json_is_string(v) && json_is_string(fv) && !strcmp(json_string_value(json_object_get(fsd, "name")) ?: "", sname(s)) &&
-            !same_shape(json_string_value(v), json_string_value(fv))) {
-          snprintf(why, sizeof why, "stream %s: cursor value \"%s\" does not have the format of the future state's \"%s\"", sname(s),
-                   json_string_value(v), json_string_value(fv));
-          problem = why, off = m;
-        }
-      }
-    }
-  }
-  at_result(c, in->suite, nm, problem ? SL_AT_FAIL : SL_AT_PASS, off, problem ? "%s" : NULL, problem);
-  json_decref(recs), json_decref(sts), json_decref(state);
-  at_run_dispose(&r);
-}
-
-void at_suite_incremental(at_ctx *c, at_input *in) {
-  const json_t *disc = at_discover(c, in, "test_two_sequential_reads");
-  if (!disc) return;
-  json_t *catalog = incremental_catalog(c, in, disc, "test_two_sequential_reads");
-  if (!catalog) return;
-  char nm[96];
-  at_name(in, "test_two_sequential_reads", nm, sizeof nm);
-  at_run r1, r2;
-  if (read_ok(c, in, nm, "read 1", catalog, NULL, &r1)) {
-    json_t *a = records_of(&r1), *st = at_msgs_of(&r1, "STATE");
-    if (!json_array_size(a) || !json_array_size(st)) {
-      at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "the first read must return records and a STATE (got %zu records, %zu states)",
-                json_array_size(a), json_array_size(st));
-    } else {
-      json_t *state = resume_state(&r1);
-      if (read_ok(c, in, nm, "read 2 from the state of read 1", catalog, state, &r2)) {
-        json_t *b = records_of(&r2);
-        if (same_multiset(a, b))
-          at_result(c, in->suite, nm, SL_AT_FAIL, state, "reading from the final state returned the same %zu records again", json_array_size(b));
-        else at_result(c, in->suite, nm, SL_AT_PASS, NULL, NULL);
-        json_decref(b);
-        at_run_dispose(&r2);
-      }
-      json_decref(state);
-      sequential_slices(c, in, catalog, &r1);
-    }
-    json_decref(a), json_decref(st);
-    at_run_dispose(&r1);
-  }
-  future_state(c, in, catalog);
-  json_decref(catalog);
-}
