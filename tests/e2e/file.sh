@@ -341,6 +341,17 @@ expect_eq multi/cursor-newest "$(last_state multi-3 | jq -r '._ab_source_file_la
 catalog multi full_refresh
 read_file multi-full multi
 expect_eq multi/full-refresh-all "$(count multi-full)" 5
+# JSON lines files of a directory carry the file fields too.
+mkdir -p "$TMP/jl"
+printf '{"k":1,"o":{"x":true}}\n' >"$TMP/jl/a.jsonl"
+printf '{"k":2}\n' >"$TMP/jl/b.jsonl.gz.tmp" && gzip -c "$TMP/jl/b.jsonl.gz.tmp" >"$TMP/jl/b.jsonl.gz" && rm "$TMP/jl/b.jsonl.gz.tmp"
+touch -d '2024-01-01 UTC' "$TMP/jl/a.jsonl"
+touch -d '2024-01-02 UTC' "$TMP/jl/b.jsonl.gz"
+cfg jl "{\"directory\": \"$TMP/jl\", \"streams\": [{\"name\": \"j\", \"globs\": [\"*.jsonl\", \"*.jsonl.gz\"]}]}"
+catalog jl incremental
+read_file jl-read jl
+expect_eq multi/jsonl-files "$(jq -c -s 'map([.k, ._ab_source_file_url])' "$TMP/jl-read.data")" '[[1,"a.jsonl"],[2,"b.jsonl.gz"]]'
+expect_eq multi/jsonl-nested-kept "$(head -n 1 "$TMP/jl-read.data" | jq -c .o)" '{"x":true}'
 # A glob that matches nothing: a clear failure, not an empty success.
 cfg noglob "{\"directory\": \"$D\", \"streams\": [{\"name\": \"events\", \"globs\": [\"**/*.parquet\"], \"format\": \"csv\", \"schema\": {\"type\": \"object\"}}]}"
 cp "$TMP/multi.cat" "$TMP/noglob.cat"
