@@ -33,6 +33,18 @@ static void log_stderr(void *ud, const char *level, const char *msg) {
   fprintf(stderr, "%s %s\n", level, msg);
 }
 
+/* Outside a read (check, discover) a rotated OAuth token must still reach the
+ * platform: the CONTROL message goes straight to stdout, before the library
+ * prints its (buffered) result. */
+static sl_code control_direct(void *ud, const json_t *config) {
+  sl_out o;
+  sl_out_init(&o, 1);
+  sl_code rc = sl_out_control_config(&o, config);
+  if (!rc) rc = sl_out_flush(&o);
+  sl_out_dispose(&o);
+  return rc;
+}
+
 static sl_code use_config(const json_t *config, sl_err *err) {
   if (g_config_set) return SL_EOK;
   g_config_set = true;
@@ -57,7 +69,7 @@ static sl_code do_read(sl_read *rd, const sl_cstream *cs, sl_err *err) {
   if (rc) return rc;
   lc_source_set_output(g_src, log_read, control_read, rd);
   rc = lc_source_read(g_src, rd, cs, err);
-  lc_source_set_output(g_src, log_stderr, NULL, g_src);
+  lc_source_set_output(g_src, log_stderr, control_direct, g_src);
   return rc;
 }
 
@@ -133,7 +145,7 @@ int main(int argc, char **argv) {
   g_src = lc_source_new(m, &err);
   if (!g_src) return fail(name, &err);
   lc_source_set_debug(g_src, has_flag(argc, argv, "--debug"));
-  lc_source_set_output(g_src, log_stderr, NULL, g_src);
+  lc_source_set_output(g_src, log_stderr, control_direct, g_src);
   json_t *spec = json_deep_copy(lc_source_conn_spec(g_src));
   if (!spec) spec = json_pack("{s:s, s:{}}", "type", "object", "properties");
   if (injected) {
