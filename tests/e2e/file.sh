@@ -81,6 +81,10 @@ read_file people-read people
 expect_rc people/exit 0
 same people/records "$TMP/people-read.data" "$DATA/people.expected.jsonl"
 expect_eq people/final-state "$(last_state people-read)" '{"__ab_no_cursor_state_message":true}'
+cfg fileurl "{\"url\": \"file://$DATA/people.csv\"}"
+catalog fileurl
+read_file fileurl-read fileurl
+same people/file-url "$TMP/fileurl-read.data" "$DATA/people.expected.jsonl"
 # Both CSV parsers read every fixture the same way.
 for f in people quoting; do
   cfg "lib-$f" "{\"url\": \"$DATA/$f.csv\", \"format\": {\"csv_parser\": \"libcsv\"}}"
