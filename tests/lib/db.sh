@@ -14,6 +14,7 @@
 #   free_port      prints a free TCP port on 127.0.0.1
 # shellcheck shell=bash
 
+DB_STARTED=${DB_STARTED:-}
 DB_PG_BIN=${DB_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 
 free_port() {
