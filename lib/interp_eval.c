@@ -580,7 +580,7 @@ iv ieval_node(ieval *e, const inode *n) {
   switch (n->t) {
   case N_CONST: r = n->cval; break;
   case N_NAME:
-    if (var_get(e, n->name, &r) || ctx_get(e, n->name, &r)) break;
+    if (var_get(e, n->name, &r) || ctx_get(e, n->name, &r) || iglobal_value(e, n->name, &r)) break;
     if (is_global_name(n->name)) {
       r.t = IV_FUNC;
       r.u.m.name = n->name;

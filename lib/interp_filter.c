@@ -15,6 +15,26 @@
 
 #define farg iarg
 
+static const char *const filter_names[] = {
+    "abs", "attr", "base64binascii_decode", "base64decode", "base64encode", "batch", "capitalize", "count", "d",
+    "default", "dictsort", "e", "escape", "first", "float", "format", "hash", "hmac", "int", "items", "join", "last",
+    "length", "list", "lower", "map", "max", "min", "regex_replace", "regex_search", "reject", "rejectattr", "replace",
+    "reverse", "round", "select", "selectattr", "sort", "string", "sum", "title", "tojson", "trim", "unique", "upper",
+    "urlencode", "wordcount", NULL};
+/* Jinja filters sluice does not implement (no manifest uses them). */
+static const char *const jinja_only_filters[] = {
+    "center", "filesizeformat", "forceescape", "groupby", "indent", "pprint", "random", "safe", "slice",
+    "striptags", "truncate", "urlize", "wordwrap", "xmlattr", NULL};
+
+/* 0 known, 1 unknown to Jinja too, 2 a Jinja filter sluice lacks (checked at compile time, as Jinja does). */
+int ifilter_known(const char *name) {
+  for (int i = 0; filter_names[i]; i++)
+    if (!strcmp(filter_names[i], name)) return 0;
+  for (int i = 0; jinja_only_filters[i]; i++)
+    if (!strcmp(jinja_only_filters[i], name)) return 2;
+  return 1;
+}
+
 static iv str_of(ieval *e, iv v) { return v.t == IV_UNDEF ? iv_str("", 0) : iv_to_str(e, v); }
 
 static void need(ieval *e, uint32_t pos, iv v) {
@@ -162,7 +182,8 @@ static pcre2_code *re_compile(ieval *e, uint32_t pos, iv re) {
 }
 
 static iv do_regex(ieval *e, uint32_t pos, iv s, iv re, iv *repl) {
-  if (s.t != IV_STR || re.t != IV_STR) ierr(e, pos, "regex filters need strings (got '%s')", iv_typename(s));
+  if (s.t != IV_STR || re.t != IV_STR) /* TypeError in Python, Undefined included */
+    ierr(e, pos, "expected string or bytes-like object, got '%s'", iv_typename(s.t != IV_STR ? s : re));
   pcre2_code *c = re_compile(e, pos, re);
   pcre2_match_data *md = pcre2_match_data_create_from_pattern(c, NULL);
   iv result = iv_str("", 0);
@@ -732,13 +753,11 @@ iv icall_filter(ieval *e, const inode *n, const char *name, iv v, iv *args, size
   }
   if (!strcmp(name, "regex_search")) {
     if (!farg(args, nargs, kw, nkw, 0, "regex", &a0)) ierr(e, pos, "regex_search needs a regex");
-    need(e, pos, v);
     return do_regex(e, pos, v, a0, NULL);
   }
   if (!strcmp(name, "regex_replace")) {
     if (!farg(args, nargs, kw, nkw, 0, "regex", &a0) || !farg(args, nargs, kw, nkw, 1, "replacement", &a1))
       ierr(e, pos, "regex_replace needs a regex and a replacement");
-    need(e, pos, v);
     if (a1.t != IV_STR) ierr(e, pos, "regex_replace replacement must be a string");
     return do_regex(e, pos, v, a0, &a1);
   }

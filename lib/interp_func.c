@@ -14,7 +14,7 @@
 static const char *const globals[] = {
     "now_utc", "today_utc", "today_with_timezone", "timestamp", "str_to_datetime", "max", "min",
     "day_delta", "duration", "format_datetime", "sanitize_url", "camel_case_to_snake_case",
-    "generate_uuid", "dict", "namespace", "lipsum", "cycler", "joiner", NULL};
+    "generate_uuid", "dict", "namespace", "lipsum", "cycler", "joiner", "self", NULL};
 
 bool is_global_name(const char *name) {
   for (int i = 0; globals[i]; i++)
@@ -112,7 +112,18 @@ static pthread_mutex_t tz_lock = PTHREAD_MUTEX_INITIALIZER;
 iv icall_global(ieval *e, const inode *n, const char *name, iv *args, size_t nargs, const char **kw, size_t nkw) {
   uint32_t pos = n->pos;
   iv a0, a1, a2;
-  for (size_t i = 0; i < nargs; i++) no_undef(e, pos, args[i]);
+  /* Python functions given an Undefined mostly fail with a TypeError (a real
+   * error); dateutil's isoparse touches an attribute first, which raises
+   * Jinja's UndefinedError (the caller's default applies); max/min compare
+   * and raise UndefinedError too. */
+  if (strcmp(name, "max") && strcmp(name, "min"))
+    for (size_t i = 0; i < nargs + nkw; i++)
+      if (args[i].t == IV_UNDEF) {
+        bool isoparse = i == 0 && (!strcmp(name, "str_to_datetime") || !strcmp(name, "timestamp") ||
+                                   (!strcmp(name, "format_datetime") && nargs + nkw < 3));
+        if (isoparse) ierr_undef(e, pos, "%s", args[i].u.undef ? args[i].u.undef : "undefined");
+        ierr(e, pos, "%s() got an undefined argument (%s)", name, args[i].u.undef ? args[i].u.undef : "undefined");
+      }
   if (!strcmp(name, "now_utc")) {
     nargs_check(e, n, name, nargs + nkw, 0, 0);
     return iv_dt(now_dt());
@@ -276,7 +287,27 @@ iv icall_global(ieval *e, const inode *n, const char *name, iv *args, size_t nar
   ierr(e, pos, "%s() is not supported", name);
 }
 
+/* Non-callable globals: `self` (Jinja's template reference; its attributes are undefined). */
+bool iglobal_value(ieval *e, const char *name, iv *out) {
+  if (strcmp(name, "self")) return false;
+  *out = iv_dict_new(e, 1);
+  out->t = IV_NS;
+  return true;
+}
+
 /* ---- tests ---- */
+
+static const char *const test_names[] = {
+    "!=", "==", "boolean", "callable", "defined", "divisibleby", "eq", "equalto", "escaped", "even", "false", "float",
+    "ge", "greaterthan", "gt", "in", "integer", "iterable", "le", "lessthan", "lower", "lt", "mapping", "ne", "none",
+    "number", "odd", "sameas", "sequence", "string", "true", "undefined", "upper", "<", "<=", ">", ">=", NULL};
+
+/* 0 known, 1 unknown, 2 a Jinja test sluice lacks */
+int itest_known(const char *name) {
+  for (int i = 0; test_names[i]; i++)
+    if (!strcmp(test_names[i], name)) return 0;
+  return (!strcmp(name, "filter") || !strcmp(name, "test")) ? 2 : 1;
+}
 
 bool icall_test(ieval *e, const inode *n, const char *name, iv v, iv *args, size_t nargs) {
   uint32_t pos = n->pos;
@@ -329,9 +360,9 @@ bool icall_test(ieval *e, const inode *n, const char *name, iv v, iv *args, size
   if (!strcmp(name, "ne") || !strcmp(name, "!=")) return !iv_eq(e, v, a);
   if (!strcmp(name, "in")) return iv_contains(e, pos, a, v);
   int c;
-  if (!strcmp(name, "lt") || !strcmp(name, "lessthan")) return (c = iv_cmp(e, v, a, pos)) < 0;
-  if (!strcmp(name, "le")) return (c = iv_cmp(e, v, a, pos)) <= 0 && c != 2;
-  if (!strcmp(name, "gt") || !strcmp(name, "greaterthan")) return (c = iv_cmp(e, v, a, pos)) > 0 && c != 2;
-  if (!strcmp(name, "ge")) return (c = iv_cmp(e, v, a, pos)) >= 0 && c != 2;
+  if (!strcmp(name, "lt") || !strcmp(name, "lessthan") || !strcmp(name, "<")) return (c = iv_cmp(e, v, a, pos)) < 0;
+  if (!strcmp(name, "le") || !strcmp(name, "<=")) return (c = iv_cmp(e, v, a, pos)) <= 0 && c != 2;
+  if (!strcmp(name, "gt") || !strcmp(name, "greaterthan") || !strcmp(name, ">")) return (c = iv_cmp(e, v, a, pos)) > 0 && c != 2;
+  if (!strcmp(name, "ge") || !strcmp(name, ">=")) return (c = iv_cmp(e, v, a, pos)) >= 0 && c != 2;
   ierr(e, pos, "no test named '%s'", name);
 }

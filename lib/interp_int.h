@@ -245,6 +245,9 @@ iv icall_method(ieval *e, const inode *n, iv self, const char *name, iv *args, s
 /* attribute lookup for non-dict things: true if found */
 bool iattr(ieval *e, iv obj, const char *name, iv *out);
 bool is_global_name(const char *name);
+bool iglobal_value(ieval *e, const char *name, iv *out);
+int ifilter_known(const char *name);
+int itest_known(const char *name);
 bool is_method_name(iv obj, const char *name);
 iv iv_getitem(ieval *e, uint32_t pos, iv obj, iv key);
 iv iv_getattr(ieval *e, uint32_t pos, iv obj, const char *name);

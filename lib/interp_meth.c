@@ -554,10 +554,31 @@ static iv dt_method(ieval *e, const inode *n, iv d, const char *m, iv *args, siz
   }
   if (!strcmp(m, "isoformat") || !strcmp(m, "__str__")) {
     iv sep = arg_or(args, nargs, kw, nkw, 0, "sep", iv_str("T", 1));
+    iv spec = arg_or(args, nargs, kw, nkw, 1, "timespec", iv_str("auto", 4));
     if (m[0] == '_') sep = iv_str(" ", 1);
     if (sep.t != IV_STR || sep.u.s.n != 1) ierr(e, pos, "isoformat() argument 1 must be a unicode character");
+    const char *ts = iv_as_cstr(e, pos, spec, "timespec");
     sl_buf *b = ibuf_push(e);
     sl_dt_str(&dt, sep.u.s.s[0], b);
+    if (strcmp(ts, "auto") && !dt.date) { /* the time part at the asked precision */
+      static const char *const specs[] = {"hours", "minutes", "seconds", "milliseconds", "microseconds"};
+      static const int lens[] = {2, 5, 8, 12, 15};
+      int k = -1;
+      for (int i = 0; i < 5; i++)
+        if (!strcmp(ts, specs[i])) k = i;
+      if (k < 0) ierr(e, pos, "Unknown timespec value");
+      sl_dt_fields f;
+      sl_dt_split(&dt, &f);
+      char tp[32];
+      snprintf(tp, sizeof tp, "%02d:%02d:%02d.%06d", f.hour, f.minute, f.second, f.usec);
+      b->len = 11; /* keep "YYYY-MM-DD" and the separator */
+      ibput(b, tp, (size_t)lens[k]);
+      if (dt.aware) {
+        int o = dt.off < 0 ? -dt.off : dt.off;
+        sl_buf_appendf(b, "%c%02d:%02d", dt.off < 0 ? '-' : '+', o / 3600, o / 60 % 60);
+        if (o % 60) sl_buf_appendf(b, ":%02d", o % 60);
+      }
+    }
     iv r = iv_strbuf(e, b);
     ibuf_pop(e);
     return r;

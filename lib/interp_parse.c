@@ -614,6 +614,11 @@ static inode *p_filter_expr(ps *p, inode *n) {
         name = d;
         p->k++;
       }
+      int known = ifilter_known(name);
+      if (known) {
+        perr(p, nm->pos, known == 1 ? "no filter named '%s'" : "the Jinja filter '%s' is not supported", name);
+        return NULL;
+      }
       inode *x = mk(p, N_FILTER, nm->pos);
       x->a = n, x->name = name;
       if (is_op(p, "(")) p_args(p, x);
@@ -632,6 +637,11 @@ static inode *p_filter_expr(ps *p, inode *n) {
       }
       p->k++;
       x->a = n, x->name = nm->s;
+      int known = itest_known(!strcmp(nm->s, "None") ? "none" : !strcmp(nm->s, "True") ? "true" : !strcmp(nm->s, "False") ? "false" : nm->s);
+      if (known) {
+        perr(p, nm->pos, known == 1 ? "no test named '%s'" : "the Jinja test '%s' is not supported", nm->s);
+        return NULL;
+      }
       if (!strcmp(x->name, "none") || !strcmp(x->name, "None")) x->name = "none";
       else if (!strcmp(x->name, "True")) x->name = "true";
       else if (!strcmp(x->name, "False")) x->name = "false";
@@ -879,6 +889,14 @@ static inode *p_target(ps *p, bool allow_attr) {
   return tu;
 }
 
+static bool block_end(ps *p);
+
+/* Jinja allows a Python-style colon before the %} of a statement with a body */
+static bool body_start(ps *p) {
+  accept_op(p, ":");
+  return block_end(p);
+}
+
 static bool block_end(ps *p) {
   if (cur(p)->t == T_BE) {
     p->k++;
@@ -903,7 +921,7 @@ static inode *p_stmt(ps *p) {
     p->k++;
     inode *n = mk(p, N_IF, pos);
     n->a = p_tuple(p, false);
-    if (!n->a || !block_end(p)) return NULL;
+    if (!n->a || !body_start(p)) return NULL;
     static const char *const ends[] = {"elif", "else", "endif", NULL};
     nvec body = {0};
     const char *e = p_body(p, &body, ends);
@@ -912,7 +930,7 @@ static inode *p_stmt(ps *p) {
     while (e && !strcmp(e, "elif")) {
       inode *x = mk(p, N_IF, cur(p)->pos);
       x->a = p_tuple(p, false);
-      if (!x->a || !block_end(p)) return NULL;
+      if (!x->a || !body_start(p)) return NULL;
       nvec b2 = {0};
       e = p_body(p, &b2, ends);
       x->kids = b2.v, x->nkids = b2.n;
@@ -922,7 +940,7 @@ static inode *p_stmt(ps *p) {
       tail = x;
     }
     if (e && !strcmp(e, "else")) {
-      if (!block_end(p)) return NULL;
+      if (!body_start(p)) return NULL;
       static const char *const ends2[] = {"endif", NULL};
       nvec b3 = {0};
       e = p_body(p, &b3, ends2);
@@ -953,13 +971,13 @@ static inode *p_stmt(ps *p) {
       perr(p, cur(p)->pos, "recursive loops are not supported");
       return NULL;
     }
-    if (!block_end(p)) return NULL;
+    if (!body_start(p)) return NULL;
     static const char *const ends[] = {"else", "endfor", NULL};
     nvec body = {0};
     const char *e = p_body(p, &body, ends);
     n->kids = body.v, n->nkids = body.n;
     if (e && !strcmp(e, "else")) {
-      if (!block_end(p)) return NULL;
+      if (!body_start(p)) return NULL;
       static const char *const ends2[] = {"endfor", NULL};
       nvec b2 = {0};
       e = p_body(p, &b2, ends2);
@@ -985,7 +1003,7 @@ static inode *p_stmt(ps *p) {
       perr(p, cur(p)->pos, "filtered set blocks are not supported");
       return NULL;
     }
-    if (!block_end(p)) return NULL;
+    if (!body_start(p)) return NULL;
     static const char *const ends[] = {"endset", NULL};
     nvec body = {0};
     if (!p_body(p, &body, ends)) return NULL;

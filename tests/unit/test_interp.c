@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../lib/interp_int.h"
 #include "sluice/interp.h"
 #include "test.h"
 
@@ -275,4 +276,60 @@ TEST(interp_fake_now_env) {
   json_decref(ctx);
   sl_tmpl_free(t);
   sl_tmpl_set_clock(0);
+}
+
+/* Differential check against real manifests (tests/data/interp/corpus_diff.py
+ * writes the file; the corpus is not in the repository, so this runs only
+ * when SLUICE_INTERP_CORPUS names it). */
+TEST(interp_corpus) {
+  const char *path = getenv("SLUICE_INTERP_CORPUS");
+  if (!path) {
+    fprintf(stderr, "    interp_corpus: SLUICE_INTERP_CORPUS not set, nothing to compare\n");
+    return;
+  }
+  FILE *f = fopen(path, "r");
+  CHECK(f != NULL);
+  sl_tmpl_set_clock(FAKE_NOW);
+  char *line = NULL;
+  size_t cap = 0;
+  int n = 0, bad = 0;
+  while (getline(&line, &cap, f) > 0) {
+    json_t *j = json_loads(line, 0, NULL);
+    if (!j) continue;
+    const char *src = json_string_value(json_object_get(j, "src"));
+    sl_err err = SL_ERR_INIT;
+    sl_tmpl *t = sl_tmpl_compile(src, json_string_value(json_object_get(j, "file")), &err);
+    n++;
+    const char *why = NULL;
+    if (json_object_get(j, "parse_error")) {
+      if (t) why = "jinja2 refuses it, sluice compiles it";
+    } else if (!t) {
+      why = err.msg;
+    } else {
+      json_t *und = json_object_get(j, "und"), *res = json_object_get(j, "res"), *out = NULL, *v;
+      size_t i;
+      bool same = json_array_size(und) == t->nnames;
+      json_array_foreach(und, i, v) {
+        bool found = false;
+        for (size_t k = 0; k < t->nnames; k++) found |= !strcmp(t->names[k], json_string_value(v));
+        same &= found;
+      }
+      if (!same) why = "undeclared names differ";
+      int rc = sl_tmpl_eval(t, json_object_get(j, "ctx"), SL_TMPL_ANY, &out, &err);
+      if (!why && json_object_get(res, "error") && rc == 0) why = "Python raised, sluice did not";
+      if (!why && json_object_get(res, "null") && (rc || out)) why = rc ? err.msg : "Python gave NULL";
+      if (!why && json_object_get(res, "value") && (rc || !out || !json_equal(out, json_object_get(res, "value"))))
+        why = rc ? err.msg : "values differ";
+      json_decref(out);
+    }
+    if (why && bad++ < 20) fprintf(stderr, "    %s: %s\n      %s\n", json_string_value(json_object_get(j, "file")), src, why);
+    sl_tmpl_free(t);
+    json_decref(j);
+  }
+  free(line);
+  fclose(f);
+  sl_tmpl_set_clock(0);
+  fprintf(stderr, "    interp_corpus: %d templates, %d differ\n", n, bad);
+  CHECK(n > 0);
+  CHECK_INT(bad, 0);
 }
