@@ -29,15 +29,12 @@ static bool self_dir(char *out, size_t len) {
 
 /* A declarative manifest runs as the built-in source-declarative-manifest;
  * the manifest path reaches it (and every child of this process, whatever
- * spawns it) through SLUICE_MANIFEST. One manifest per process. */
+ * spawns it) through SLUICE_MANIFEST, set by the latest resolve: spawn a
+ * manifest connector before resolving another one. */
 static sl_code resolve_manifest(const char *manifest, char *out, size_t outlen, sl_err *err) {
   char real[PATH_MAX], dir[PATH_MAX];
   if (!realpath(manifest, real))
     return sl_err_set(err, SL_ENOTFOUND, "manifest %s: %s", manifest, strerror(errno));
-  const char *have = getenv("SLUICE_MANIFEST");
-  if (have && *have && strcmp(have, real))
-    return sl_err_set(err, SL_EUSAGE, "manifest %s: this process already runs manifest %s (one per process)",
-                      manifest, have);
   if (!self_dir(dir, sizeof dir))
     return sl_err_set(err, SL_ENOTFOUND, "manifest %s: cannot find source-declarative-manifest", manifest);
   snprintf(out, outlen, "%s/source-declarative-manifest", dir);
