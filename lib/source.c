@@ -27,6 +27,7 @@ struct sl_read {
 const json_t *sl_read_config(const sl_read *rd) { return rd->e->config; }
 const json_t *sl_read_state(const sl_read *rd) { return rd->cs->state; }
 uint64_t sl_read_count(const sl_read *rd) { return rd->count; }
+sl_code sl_read_flush(sl_read *rd) { return sl_out_flush(&rd->e->out); }
 void sl_read_set_checkpoint_interval(sl_read *rd, size_t n) { rd->interval = n ? n : 1; }
 
 static sl_code emit_state(sl_read *rd, const json_t *stream_state) {

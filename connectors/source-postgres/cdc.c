@@ -16,7 +16,6 @@
  * A stream's state is its snapshot's key position until the snapshot ends. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/select.h>
 #include <time.h>
 
 #include "pgsrc.h"
@@ -56,11 +55,14 @@ static void iso_us(char *b, size_t n, int64_t unix_us) {
   snprintf(b + k, n - k, ".%06lld+00:00", (long long)(unix_us % 1000000));
 }
 
+static void globals_init(sl_read *rd);
+
 static sl_code emit_global(sl_read *rd) {
   return sl_read_checkpoint_global(rd, g.shared, g.streams);
 }
 
 sl_code cdc_checkpoint(sl_read *rd, const sl_cstream *cs, json_t *stream_state) {
+  globals_init(rd);
   size_t i;
   json_t *s;
   json_array_foreach(g.streams, i, s) {
@@ -75,10 +77,11 @@ sl_code cdc_checkpoint(sl_read *rd, const sl_cstream *cs, json_t *stream_state) 
   return SL_EINTERNAL; /* every configured stream is in g.streams */
 }
 
-static sl_code cdc_init(sl_read *rd, const pg_cfg *c, sl_err *err) {
-  if (g.init) return SL_EOK;
+/* Every stream's state and the shared state, from the input: a GLOBAL
+ * state replaces all of them, so each checkpoint lists them all. */
+static void globals_init(sl_read *rd) {
+  if (g.streams) return;
   atexit(cdc_free);
-  g.init = true;
   const sl_catalog *cat = sl_read_catalog(rd);
   g.streams = json_array();
   for (size_t i = 0; i < cat->n; i++) {
@@ -91,6 +94,14 @@ static sl_code cdc_init(sl_read *rd, const pg_cfg *c, sl_err *err) {
   }
   const json_t *in = sl_read_shared_state(rd);
   g.shared = json_is_object(in) ? json_deep_copy(in) : json_object();
+}
+
+/* The range of this sync: from the state's LSN (or the slot's) to the
+ * server's flushed WAL now. */
+static sl_code cdc_init(sl_read *rd, const pg_cfg *c, sl_err *err) {
+  if (g.init) return SL_EOK;
+  globals_init(rd);
+  g.init = true;
   json_object_set_new(g.shared, "slot", json_string(c->slot));
   json_object_set_new(g.shared, "publication", json_string(c->publication));
   iso_us(g.ts, sizeof g.ts, sl_now_ms() * 1000);
@@ -133,6 +144,10 @@ static sl_code cdc_init(sl_read *rd, const pg_cfg *c, sl_err *err) {
     if (!rc) json_object_set_new(g.shared, "lsn", json_string(b));
   }
   PQclear(r);
+  /* Write (and flush) a commit record past the end position, so the
+   * walsender reads beyond it and its keepalive tells us we are there even
+   * on an idle server. */
+  if (!rc) rc = pg_exec(conn, "SELECT pg_current_xact_id()", "marking the end of this sync's WAL range", err);
   PQfinish(conn);
   return rc;
 }
@@ -367,6 +382,7 @@ static sl_code stream_log(cdc_run *x, const pg_cfg *c, sl_err *err) {
            slot ? slot : "", start, pub ? pub : "''");
   free(slot);
   PQfreemem(pub);
+  sl_read_flush(x->rd); /* decoding may take a while before the first message */
   PGresult *r = PQexec(conn, sql);
   if (PQresultStatus(r) != PGRES_COPY_BOTH) rc = pg_fail(conn, r, err, "starting replication");
   PQclear(r);
@@ -379,20 +395,20 @@ static sl_code stream_log(cdc_run *x, const pg_cfg *c, sl_err *err) {
   while (!rc && !x->done) {
     char *buf = NULL;
     int n = PQgetCopyData(conn, &buf, 1);
-    if (n == 0) { /* nothing buffered: wait up to a second */
-      fd_set fds;
-      FD_ZERO(&fds);
-      FD_SET(PQsocket(conn), &fds);
-      struct timeval tv = {1, 0};
-      int s = select(PQsocket(conn) + 1, &fds, NULL, NULL, &tv);
-      if (s == 0) {
+    if (n == 0) { /* nothing buffered: flush what we have after 100 ms, wait up to a second */
+      bool ready = pg_wait_readable(conn, 100);
+      if (!ready) {
+        sl_read_flush(x->rd);
+        ready = pg_wait_readable(conn, 900);
+      }
+      if (!ready) {
         if (++idle_s >= max_idle) {
           sl_read_log(x->rd, "WARN", "stream %s: the server sent nothing for %d s before reaching the "
                       "sync's end position; stopping here", x->cs->name, idle_s);
           break;
         }
         rc = send_status(conn, x->flushed, err);
-      } else if (s < 0 || !PQconsumeInput(conn)) {
+      } else if (!PQconsumeInput(conn)) {
         rc = pg_fail(conn, NULL, err, "reading the replication stream");
       }
       continue;

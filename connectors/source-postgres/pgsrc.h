@@ -66,6 +66,8 @@ void pg_cfg_dispose(pg_cfg *c);
 /* Open a connection (replication: a logical replication connection).
  * Errors say which of host, credentials or database failed. */
 sl_code pg_connect(const pg_cfg *c, bool replication, PGconn **out, sl_err *err);
+/* Wait for the socket to be readable up to ms (-1: forever); false on timeout. */
+bool pg_wait_readable(PGconn *conn, int ms);
 /* Run a statement that returns no rows we need; err names `what`. */
 sl_code pg_exec(PGconn *conn, const char *sql, const char *what, sl_err *err);
 /* Map a libpq failure to an sl_code: lost connections are transient. */

@@ -14,6 +14,7 @@
  * otherwise; the cursor is always that text, so it round-trips exactly. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/select.h>
 
 #include "pgsrc.h"
 
@@ -243,9 +244,38 @@ static sl_code checkpoint(reader *r, json_t *st) {
   return rc;
 }
 
+/* Waits until the connection's socket is readable, up to ms (-1: forever);
+ * false on timeout. */
+bool pg_wait_readable(PGconn *conn, int ms) {
+  int fd = PQsocket(conn);
+  fd_set fds;
+  FD_ZERO(&fds);
+  FD_SET(fd, &fds);
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+  return select(fd + 1, &fds, NULL, NULL, ms < 0 ? NULL : &tv) != 0;
+}
+
+/* The next COPY row (as PQgetCopyData). When the server makes us wait more
+ * than 100 ms, what we have produced is flushed first: a stalled query must
+ * not hold back the records and states before it. */
+static int next_row(reader *r, char **row) {
+  int n;
+  while ((n = PQgetCopyData(r->conn, row, 1)) == 0) {
+    if (!pg_wait_readable(r->conn, 100)) {
+      sl_read_flush(r->rd);
+      pg_wait_readable(r->conn, -1);
+    }
+    if (!PQconsumeInput(r->conn)) return -2;
+  }
+  return n;
+}
+
 static bool is_null_field(const char *f, size_t n) { return n == 2 && f[0] == '\\' && f[1] == 'N'; }
 
 static sl_code stream_rows(reader *r, sl_err *err) {
+  /* The server may take long to send the first row (a sort, a slow view):
+   * what earlier streams produced goes out first. */
+  sl_read_flush(r->rd);
   PGresult *res = PQexec(r->conn, sl_buf_cstr(&r->sql));
   if (PQresultStatus(res) != PGRES_COPY_OUT) {
     sl_code rc = pg_fail(r->conn, res, err, "reading table %s.%s", r->tab->schema, r->tab->name);
@@ -270,7 +300,7 @@ static sl_code stream_rows(reader *r, sl_err *err) {
   sl_buf_init(&lastrow, (size_t)1 << 30);
   bool plain_cursor = r->incremental && r->nkey == 1;
   int n;
-  while ((n = PQgetCopyData(r->conn, &row, 0)) > 0) {
+  while ((n = next_row(r, &row)) > 0) {
     size_t len = (size_t)n;
     if (len && row[len - 1] == '\n') len--;
     size_t nf = conv_split(row, len, f, l, ncols);

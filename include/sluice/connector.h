@@ -106,6 +106,10 @@ sl_code sl_read_log(sl_read *rd, const char *level, const char *fmt, ...)
 void sl_read_set_checkpoint_interval(sl_read *rd, size_t n);
 /* Records emitted so far in this stream. */
 uint64_t sl_read_count(const sl_read *rd);
+/* Write what is buffered now. Call it before waiting on something slow (a
+ * database that stalls), so records and states already produced reach the
+ * destination instead of sitting in the 64 KiB output buffer. */
+sl_code sl_read_flush(sl_read *rd);
 
 /* ==================== destinations ===================== */
 
