@@ -124,6 +124,15 @@ if mock_start "$w"; then
   expect_eq sync_manifest_dir/records "$(cat "$w"/out/*users* 2>/dev/null | wc -l)" 5
 fi
 
+# sluice spec / discover take the directory too (no HTTP needed)
+run cli_spec "$BIN/sluice" spec "$dir" --json
+expect_rc cli_spec 0
+expect_out cli_spec/api_key cli_spec '"api_key"'
+echo '{"api_key": "k", "base_url": "http://127.0.0.1:9"}' >"$TMP/cli.json"
+run cli_discover "$BIN/sluice" discover "$dir/manifest.yaml" --config "$TMP/cli.json" --json
+expect_rc cli_discover 0
+expect_out cli_discover/stream cli_discover '"name":"users"'
+
 # spec of a manifest, and the generic spec without one
 run_proto spec_manifest "$SDM" spec --manifest-path "$CASES/page_increment_apikey/manifest.yaml"
 expect_rc spec_manifest 0
