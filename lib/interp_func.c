@@ -70,9 +70,9 @@ iv ifn_strtodt(ieval *e, uint32_t pos, iv s) {
   return iv_dt(r);
 }
 
-static iv dt_text(ieval *e, uint32_t pos, const sl_dt *dt, const char *fmt, bool cdk) {
+iv idt_text(ieval *e, uint32_t pos, const sl_dt *dt, const char *fmt, size_t fl, bool cdk) {
   sl_buf *b = ibuf_push(e);
-  int rc = cdk ? sl_dt_format_cdk(dt, fmt, b) : sl_dt_strftime(dt, fmt, strlen(fmt), b);
+  int rc = cdk ? sl_dt_format_cdk(dt, fmt, b) : sl_dt_strftime(dt, fmt, fl, b);
   if (rc) ierr(e, pos, "formatted date is too long");
   iv r = iv_strbuf(e, b);
   ibuf_pop(e);
@@ -190,7 +190,7 @@ iv icall_global(ieval *e, const inode *n, const char *name, iv *args, size_t nar
     else du.us = iv_as_int(e, pos, a0, "num_days") * SL_US_PER_DAY;
     sl_dt r;
     if (!sl_dt_add_dur(&d, &du, 1, &r)) ierr(e, pos, "date value out of range");
-    return dt_text(e, pos, &r, fmt, false);
+    return idt_text(e, pos, &r, fmt, strlen(fmt), false);
   }
   if (!strcmp(name, "duration")) {
     nargs_check(e, n, name, nargs + nkw, 1, 1);
@@ -211,7 +211,7 @@ iv icall_global(ieval *e, const inode *n, const char *name, iv *args, size_t nar
       infmt = iv_as_cstr(e, pos, a2, "input_format");
       if (!*infmt) infmt = NULL;
     }
-    if (a0.t == IV_DT && !a0.u.dt.date) return dt_text(e, pos, &a0.u.dt, fmt, false);
+    if (a0.t == IV_DT && !a0.u.dt.date) return idt_text(e, pos, &a0.u.dt, fmt, strlen(fmt), false);
     sl_dt dt;
     char em[256];
     if (a0.t == IV_INT || a0.t == IV_BOOL) {
@@ -224,7 +224,7 @@ iv icall_global(ieval *e, const inode *n, const char *name, iv *args, size_t nar
       dt = ifn_strtodt(e, pos, a0).u.dt;
     }
     if (!dt.aware) dt.aware = true, dt.off = 0;
-    return dt_text(e, pos, &dt, fmt, true);
+    return idt_text(e, pos, &dt, fmt, strlen(fmt), true);
   }
   if (!strcmp(name, "sanitize_url")) {
     nargs_check(e, n, name, nargs + nkw, 1, 1);

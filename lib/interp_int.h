@@ -258,6 +258,8 @@ iv iv_iter_list(ieval *e, uint32_t pos, iv v);
 int64_t iv_as_int(ieval *e, uint32_t pos, iv v, const char *what);
 const char *iv_as_cstr(ieval *e, uint32_t pos, iv v, const char *what);
 int64_t ieval_now_us(void);
+/* dt.strftime(fmt) (cdk: the CDK's DatetimeParser.format) as a value */
+iv idt_text(ieval *e, uint32_t pos, const sl_dt *dt, const char *fmt, size_t fl, bool cdk);
 /* str % args */
 iv py_percent_format(ieval *e, uint32_t pos, iv fmt, iv args);
 iv py_str_format(ieval *e, uint32_t pos, iv fmt, iv *args, size_t nargs, const char **kw,

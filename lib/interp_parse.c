@@ -1,5 +1,4 @@
-/* Jinja lexer and parser: template text, {{ }}, {% if/elif/else/for/set/raw %},
- * {# #}, whitespace control (-), and Jinja's expression grammar and
+/* Jinja parser: {% if/elif/else/for/set %} and Jinja's expression grammar and
  * precedence (or < and < not < comparisons < + - < ~ < * / // % < ** <
  * unary, with filters, tests, calls and subscripts binding tightest). */
 #include <ctype.h>
@@ -9,329 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "interp_int.h"
-
-enum { T_EOF, T_TEXT, T_VB, T_VE, T_BB, T_BE, T_NAME, T_INT, T_FLOAT, T_STR, T_OP };
-
-typedef struct tok {
-  uint8_t t;
-  uint32_t pos;
-  const char *s; /* NAME/OP/TEXT/STR text (STR: decoded) */
-  size_t n;
-  int64_t i;
-  double f;
-} tok;
-
-typedef struct ps {
-  sl_tmpl *t;
-  sl_err *err;
-  tok *toks;
-  size_t nt, cap, k;
-  int depth;
-  char emsg[256];
-  uint32_t epos;
-  bool failed;
-  /* names */
-  const char **loads;
-  size_t nloads, caploads;
-} ps;
-
-static void *pa(ps *p, size_t n) {
-  void *m = iar_alloc_raw(&p->t->ar, n ? n : 1);
-  if (!m) {
-    fprintf(stderr, "sluice: out of memory compiling a template\n");
-    abort();
-  }
-  memset(m, 0, n ? n : 1);
-  return m;
-}
-
-static char *pdup(ps *p, const char *s, size_t n) {
-  char *d = pa(p, n + 1);
-  memcpy(d, s, n);
-  return d;
-}
-
-__attribute__((format(printf, 3, 4))) static void perr(ps *p, uint32_t pos, const char *fmt, ...) {
-  if (p->failed) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(p->emsg, sizeof p->emsg, fmt, ap);
-  va_end(ap);
-  p->epos = pos;
-  p->failed = true;
-}
-
-static void push_tok(ps *p, tok t) {
-  if (p->nt == p->cap) {
-    p->cap = p->cap ? p->cap * 2 : 64;
-    p->toks = realloc(p->toks, p->cap * sizeof(tok));
-    if (!p->toks) abort();
-  }
-  p->toks[p->nt++] = t;
-}
-
-/* Jinja string literal: backslash escapes as Python's unicode-escape. */
-static bool lex_string(ps *p, const char *s, size_t n, size_t *i, tok *t) {
-  char q = s[*i];
-  size_t j = *i + 1;
-  sl_buf b;
-  sl_buf_init(&b, 1u << 24);
-  while (j < n && s[j] != q) {
-    if (s[j] == '\\' && j + 1 < n) {
-      char d = s[j + 1];
-      j += 2;
-      switch (d) {
-      case 'n': sl_buf_putc(&b, '\n'); break;
-      case 't': sl_buf_putc(&b, '\t'); break;
-      case 'r': sl_buf_putc(&b, '\r'); break;
-      case '\\': sl_buf_putc(&b, '\\'); break;
-      case '\'': sl_buf_putc(&b, '\''); break;
-      case '"': sl_buf_putc(&b, '"'); break;
-      case '\n': break;
-      case 'a': sl_buf_putc(&b, '\a'); break;
-      case 'b': sl_buf_putc(&b, '\b'); break;
-      case 'f': sl_buf_putc(&b, '\f'); break;
-      case 'v': sl_buf_putc(&b, '\v'); break;
-      case 'x':
-      case 'u':
-      case 'U': {
-        int len = d == 'x' ? 2 : d == 'u' ? 4 : 8;
-        uint32_t cp = 0;
-        for (int k = 0; k < len; k++) {
-          if (j >= n || !isxdigit((unsigned char)s[j])) {
-            sl_buf_dispose(&b);
-            perr(p, (uint32_t)*i, "truncated \\%c escape in string literal", d);
-            return false;
-          }
-          char c = s[j++];
-          cp = cp * 16 + (uint32_t)(isdigit((unsigned char)c) ? c - '0' : tolower(c) - 'a' + 10);
-        }
-        char u[4];
-        int un = 0;
-        if (cp < 0x80) u[un++] = (char)cp;
-        else if (cp < 0x800) u[un++] = (char)(0xC0 | (cp >> 6)), u[un++] = (char)(0x80 | (cp & 0x3F));
-        else if (cp < 0x10000)
-          u[un++] = (char)(0xE0 | (cp >> 12)), u[un++] = (char)(0x80 | ((cp >> 6) & 0x3F)),
-          u[un++] = (char)(0x80 | (cp & 0x3F));
-        else
-          u[un++] = (char)(0xF0 | (cp >> 18)), u[un++] = (char)(0x80 | ((cp >> 12) & 0x3F)),
-          u[un++] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[un++] = (char)(0x80 | (cp & 0x3F));
-        ibput(&b, u, (size_t)un);
-        break;
-      }
-      default:
-        if (d >= '0' && d <= '7') {
-          uint32_t v = (uint32_t)(d - '0');
-          for (int k = 0; k < 2 && j < n && s[j] >= '0' && s[j] <= '7'; k++) v = v * 8 + (uint32_t)(s[j++] - '0');
-          sl_buf_putc(&b, (char)v);
-        } else {
-          sl_buf_putc(&b, '\\');
-          sl_buf_putc(&b, d);
-        }
-      }
-      continue;
-    }
-    sl_buf_putc(&b, s[j++]);
-  }
-  if (j >= n) {
-    sl_buf_dispose(&b);
-    perr(p, (uint32_t)*i, "unterminated string literal");
-    return false;
-  }
-  t->t = T_STR;
-  t->s = pdup(p, b.data ? b.data : "", b.len);
-  t->n = b.len;
-  sl_buf_dispose(&b);
-  *i = j + 1;
-  return true;
-}
-
-static bool lex_number(ps *p, const char *s, size_t n, size_t *i, tok *t) {
-  size_t j = *i;
-  char buf[128];
-  size_t bl = 0;
-  bool isf = false;
-  int base = 10;
-  if (s[j] == '0' && j + 1 < n && strchr("xXoObB", s[j + 1])) {
-    base = strchr("xX", s[j + 1]) ? 16 : strchr("oO", s[j + 1]) ? 8 : 2;
-    j += 2;
-    while (j < n && (isxdigit((unsigned char)s[j]) || s[j] == '_')) {
-      if (s[j] != '_' && bl < sizeof buf - 1) buf[bl++] = s[j];
-      j++;
-    }
-  } else {
-    while (j < n && (isdigit((unsigned char)s[j]) || s[j] == '_')) {
-      if (s[j] != '_' && bl < sizeof buf - 1) buf[bl++] = s[j];
-      j++;
-    }
-    if (j + 1 < n && s[j] == '.' && isdigit((unsigned char)s[j + 1])) {
-      isf = true;
-      buf[bl++] = s[j++];
-      while (j < n && (isdigit((unsigned char)s[j]) || s[j] == '_')) {
-        if (s[j] != '_' && bl < sizeof buf - 1) buf[bl++] = s[j];
-        j++;
-      }
-    }
-    if (j < n && (s[j] == 'e' || s[j] == 'E')) {
-      size_t x = j + 1;
-      if (x < n && (s[x] == '+' || s[x] == '-')) x++;
-      if (x < n && isdigit((unsigned char)s[x])) {
-        isf = true;
-        while (j < x && bl < sizeof buf - 1) buf[bl++] = s[j++];
-        while (j < n && (isdigit((unsigned char)s[j]) || s[j] == '_')) {
-          if (s[j] != '_' && bl < sizeof buf - 1) buf[bl++] = s[j];
-          j++;
-        }
-      }
-    }
-  }
-  buf[bl] = 0;
-  errno = 0;
-  if (isf) {
-    t->t = T_FLOAT;
-    t->f = strtod(buf, NULL);
-  } else {
-    t->t = T_INT;
-    char *e;
-    unsigned long long v = strtoull(buf, &e, base);
-    if (errno || v > INT64_MAX || *e) {
-      perr(p, (uint32_t)*i, "integer literal '%.*s' is out of range", (int)(j - *i), s + *i);
-      return false;
-    }
-    t->i = (int64_t)v;
-  }
-  *i = j;
-  return true;
-}
-
-static const char *const ops3[] = {"//", "**", "==", "!=", "<=", ">=", NULL};
-
-/* Lexes src into tokens. */
-static bool lex(ps *p, const char *src, size_t n) {
-  size_t i = 0;
-  bool lstrip_next = false;
-  while (i < n) {
-    /* text up to the next tag */
-    size_t j = i;
-    while (j < n && !(src[j] == '{' && j + 1 < n && (src[j + 1] == '{' || src[j + 1] == '%' || src[j + 1] == '#'))) j++;
-    size_t ts = i, te = j;
-    if (lstrip_next)
-      while (ts < te && isspace((unsigned char)src[ts])) ts++;
-    lstrip_next = false;
-    bool strip_before = j + 2 < n && src[j + 2] == '-';
-    if (strip_before)
-      while (te > ts && isspace((unsigned char)src[te - 1])) te--;
-    if (te > ts) push_tok(p, (tok){.t = T_TEXT, .pos = (uint32_t)ts, .s = src + ts, .n = te - ts});
-    if (j >= n) break;
-    char kind = src[j + 1];
-    size_t k = j + 2 + (strip_before || (j + 2 < n && src[j + 2] == '+'));
-    if (kind == '#') {
-      const char *e = NULL;
-      for (size_t q = k; q + 1 < n; q++)
-        if (src[q] == '#' && src[q + 1] == '}') {
-          e = src + q;
-          break;
-        }
-      if (!e) {
-        perr(p, (uint32_t)j, "unterminated comment");
-        return false;
-      }
-      lstrip_next = e > src + k && e[-1] == '-';
-      i = (size_t)(e - src) + 2;
-      continue;
-    }
-    /* {% raw %} ... {% endraw %} */
-    if (kind == '%') {
-      size_t q = k;
-      while (q < n && isspace((unsigned char)src[q])) q++;
-      if (q + 3 <= n && !strncmp(src + q, "raw", 3) && (q + 3 == n || !isalnum((unsigned char)src[q + 3]))) {
-        size_t r = q + 3;
-        while (r < n && isspace((unsigned char)src[r])) r++;
-        bool rs = r < n && src[r] == '-';
-        if (rs) r++;
-        if (r + 1 < n && src[r] == '%' && src[r + 1] == '}') {
-          size_t body = r + 2;
-          const char *end = NULL;
-          for (size_t x = body; x + 1 < n; x++) {
-            if (src[x] == '{' && src[x + 1] == '%') {
-              size_t y = x + 2;
-              if (y < n && (src[y] == '-' || src[y] == '+')) y++;
-              while (y < n && isspace((unsigned char)src[y])) y++;
-              if (y + 6 <= n && !strncmp(src + y, "endraw", 6)) {
-                end = src + x;
-                break;
-              }
-            }
-          }
-          if (!end) {
-            perr(p, (uint32_t)j, "missing {%% endraw %%}");
-            return false;
-          }
-          size_t bs = body, be = (size_t)(end - src);
-          if (rs)
-            while (bs < be && isspace((unsigned char)src[bs])) bs++;
-          if (be + 2 < n && src[be + 2] == '-')
-            while (be > bs && isspace((unsigned char)src[be - 1])) be--;
-          if (be > bs) push_tok(p, (tok){.t = T_TEXT, .pos = (uint32_t)bs, .s = src + bs, .n = be - bs});
-          const char *close = strstr(end, "%}");
-          if (!close) {
-            perr(p, (uint32_t)j, "unterminated {%% endraw %%}");
-            return false;
-          }
-          lstrip_next = close > end && close[-1] == '-';
-          i = (size_t)(close - src) + 2;
-          continue;
-        }
-      }
-    }
-    push_tok(p, (tok){.t = kind == '{' ? T_VB : T_BB, .pos = (uint32_t)j});
-    char endc = kind == '{' ? '}' : '%';
-    i = k;
-    int nest = 0;
-    for (;;) {
-      while (i < n && isspace((unsigned char)src[i])) i++;
-      if (i >= n) {
-        perr(p, (uint32_t)j, "unexpected end of template, expected '%c}'", endc);
-        return false;
-      }
-      char c = src[i];
-      if (nest == 0 && ((c == '-' && i + 2 < n && src[i + 1] == endc && src[i + 2] == '}') ||
-                        (c == endc && i + 1 < n && src[i + 1] == '}'))) {
-        lstrip_next = c == '-';
-        push_tok(p, (tok){.t = kind == '{' ? T_VE : T_BE, .pos = (uint32_t)i});
-        i += c == '-' ? 3 : 2;
-        break;
-      }
-      tok t = {.pos = (uint32_t)i};
-      if (isalpha((unsigned char)c) || c == '_') {
-        size_t e = i;
-        while (e < n && (isalnum((unsigned char)src[e]) || src[e] == '_')) e++;
-        t.t = T_NAME, t.s = pdup(p, src + i, e - i), t.n = e - i;
-        i = e;
-      } else if (isdigit((unsigned char)c)) {
-        if (!lex_number(p, src, n, &i, &t)) return false;
-      } else if (c == '\'' || c == '"') {
-        if (!lex_string(p, src, n, &i, &t)) return false;
-      } else {
-        size_t l = 1;
-        for (int o = 0; ops3[o]; o++)
-          if (i + 1 < n && src[i] == ops3[o][0] && src[i + 1] == ops3[o][1]) l = 2;
-        if (!strchr("+-*/%~[](){},.:|=<>!;", c) || (c == '!' && l == 1)) {
-          perr(p, (uint32_t)i, "unexpected character '%c'", c);
-          return false;
-        }
-        if (c == '(' || c == '[' || c == '{') nest++;
-        if ((c == ')' || c == ']' || c == '}') && nest > 0) nest--;
-        t.t = T_OP, t.s = src + i, t.n = l;
-        i += l;
-      }
-      push_tok(p, t);
-    }
-  }
-  push_tok(p, (tok){.t = T_EOF, .pos = (uint32_t)n});
-  return true;
-}
+#include "interp_parse.h"
 
 /* ---- parser ---- */
 
@@ -352,7 +29,7 @@ static bool accept_op(ps *p, const char *op) {
 static bool expect_op(ps *p, const char *op) {
   if (accept_op(p, op)) return true;
   tok *t = cur(p);
-  perr(p, t->pos, "expected '%s', got %s%.*s%s", op, t->t == T_EOF ? "end of template" : "'",
+  iperr(p, t->pos, "expected '%s', got %s%.*s%s", op, t->t == T_EOF ? "end of template" : "'",
        t->t == T_EOF ? 0 : (int)(t->t == T_TEXT || t->t == T_NAME || t->t == T_OP || t->t == T_STR ? t->n : 3),
        t->t == T_EOF ? "" : t->t == T_VE ? "}}}" : t->t == T_BE ? "%}}" : t->s ? t->s : "...",
        t->t == T_EOF ? "" : "'");
@@ -360,7 +37,7 @@ static bool expect_op(ps *p, const char *op) {
 }
 
 static inode *mk(ps *p, int t, uint32_t pos) {
-  inode *n = pa(p, sizeof *n);
+  inode *n = ipa(p, sizeof *n);
   n->t = (uint8_t)t;
   n->pos = pos;
   return n;
@@ -375,8 +52,8 @@ typedef struct nvec {
 static void nv_push(ps *p, nvec *v, inode *x, const char *kw) {
   if (v->n == v->cap) {
     size_t nc = v->cap ? v->cap * 2 : 4;
-    inode **nv = pa(p, nc * sizeof(inode *));
-    const char **nk = pa(p, nc * sizeof(char *));
+    inode **nv = ipa(p, nc * sizeof(inode *));
+    const char **nk = ipa(p, nc * sizeof(char *));
     if (v->n) {
       memcpy(nv, v->v, v->n * sizeof(inode *));
       memcpy(nk, v->kw, v->n * sizeof(char *));
@@ -404,7 +81,7 @@ static inode *p_unary(ps *p, bool with_filter);
 
 static bool enter(ps *p) {
   if (++p->depth > IEVAL_MAX_DEPTH) {
-    perr(p, cur(p)->pos, "expression nested too deeply");
+    iperr(p, cur(p)->pos, "expression nested too deeply");
     return false;
   }
   return true;
@@ -422,7 +99,7 @@ static void p_args(ps *p, inode *call) {
       kw = cur(p)->s;
       p->k += 2;
     } else if (is_op(p, "*") || is_op(p, "**")) {
-      perr(p, cur(p)->pos, "*args and **kwargs are not supported");
+      iperr(p, cur(p)->pos, "*args and **kwargs are not supported");
       return;
     }
     inode *a = p_expr(p);
@@ -463,7 +140,7 @@ static inode *p_primary(ps *p) {
       p->k++;
     }
     n = mk(p, N_CONST, pos);
-    n->cval = iv_str(pdup(p, b.data ? b.data : "", b.len), b.len);
+    n->cval = iv_str(ipdup(p, b.data ? b.data : "", b.len), b.len);
     sl_buf_dispose(&b);
     return n;
   }
@@ -518,9 +195,9 @@ static inode *p_primary(ps *p) {
   default: break;
   }
   if (t->t == T_EOF || t->t == T_VE || t->t == T_BE)
-    perr(p, t->pos, "unexpected end of expression");
+    iperr(p, t->pos, "unexpected end of expression");
   else
-    perr(p, t->pos, "unexpected '%.*s'", t->t == T_OP ? (int)t->n : 10, t->s ? t->s : "?");
+    iperr(p, t->pos, "unexpected '%.*s'", t->t == T_OP ? (int)t->n : 10, t->s ? t->s : "?");
   return NULL;
 }
 
@@ -537,7 +214,7 @@ static inode *p_subscript_arg(ps *p) {
   accept_op(p, ":");
   if (!is_op(p, "]") && !is_op(p, ":")) parts[1] = p_expr(p);
   if (accept_op(p, ":") && !is_op(p, "]")) parts[2] = p_expr(p);
-  s->kids = pa(p, 3 * sizeof(inode *));
+  s->kids = ipa(p, 3 * sizeof(inode *));
   memcpy(s->kids, parts, sizeof parts);
   s->nkids = 3;
   return s;
@@ -561,7 +238,7 @@ static inode *p_postfix(ps *p, inode *n) {
         p->k++;
         n = x;
       } else {
-        perr(p, a->pos, "expected a name after '.'");
+        iperr(p, a->pos, "expected a name after '.'");
         return NULL;
       }
     } else if (accept_op(p, "[")) {
@@ -601,7 +278,7 @@ static inode *p_filter_expr(ps *p, inode *n) {
     if (accept_op(p, "|")) {
       tok *nm = cur(p);
       if (nm->t != T_NAME) {
-        perr(p, nm->pos, "expected a filter name after '|'");
+        iperr(p, nm->pos, "expected a filter name after '|'");
         return NULL;
       }
       p->k++;
@@ -609,14 +286,14 @@ static inode *p_filter_expr(ps *p, inode *n) {
       while (accept_op(p, ".")) { /* dotted filter names */
         if (cur(p)->t != T_NAME) break;
         size_t l = strlen(name) + 1 + cur(p)->n;
-        char *d = pa(p, l + 1);
+        char *d = ipa(p, l + 1);
         snprintf(d, l + 1, "%s.%s", name, cur(p)->s);
         name = d;
         p->k++;
       }
       int known = ifilter_known(name);
       if (known) {
-        perr(p, nm->pos, known == 1 ? "no filter named '%s'" : "the Jinja filter '%s' is not supported", name);
+        iperr(p, nm->pos, known == 1 ? "no filter named '%s'" : "the Jinja filter '%s' is not supported", name);
         return NULL;
       }
       inode *x = mk(p, N_FILTER, nm->pos);
@@ -632,14 +309,14 @@ static inode *p_filter_expr(ps *p, inode *n) {
       }
       tok *nm = cur(p);
       if (nm->t != T_NAME) {
-        perr(p, nm->pos, "expected a test name after 'is'");
+        iperr(p, nm->pos, "expected a test name after 'is'");
         return NULL;
       }
       p->k++;
       x->a = n, x->name = nm->s;
       int known = itest_known(!strcmp(nm->s, "None") ? "none" : !strcmp(nm->s, "True") ? "true" : !strcmp(nm->s, "False") ? "false" : nm->s);
       if (known) {
-        perr(p, nm->pos, known == 1 ? "no test named '%s'" : "the Jinja test '%s' is not supported", nm->s);
+        iperr(p, nm->pos, known == 1 ? "no test named '%s'" : "the Jinja test '%s' is not supported", nm->s);
         return NULL;
       }
       if (!strcmp(x->name, "none") || !strcmp(x->name, "None")) x->name = "none";
@@ -656,8 +333,8 @@ static inode *p_filter_expr(ps *p, inode *n) {
         if (arg) {
           inode *av = p_postfix(p, p_primary(p));
           if (!av) return NULL;
-          x->kids = pa(p, sizeof(inode *));
-          x->kwnames = pa(p, sizeof(char *));
+          x->kids = ipa(p, sizeof(inode *));
+          x->kwnames = ipa(p, sizeof(char *));
           x->kids[0] = av;
           x->nkids = 1;
         }
@@ -771,7 +448,7 @@ static inode *p_compare(ps *p) {
   if (!nops) return l;
   inode *n = mk(p, N_CMP, l->pos);
   n->a = l, n->kids2 = v.v, n->nkids2 = v.n;
-  n->ops = pa(p, nops);
+  n->ops = ipa(p, nops);
   memcpy(n->ops, ops, nops);
   return n;
 }
@@ -864,7 +541,7 @@ static inode *p_target(ps *p, bool allow_attr) {
   do {
     tok *t = cur(p);
     if (t->t != T_NAME) {
-      perr(p, t->pos, "expected a variable name");
+      iperr(p, t->pos, "expected a variable name");
       return NULL;
     }
     p->k++;
@@ -873,7 +550,7 @@ static inode *p_target(ps *p, bool allow_attr) {
     if (allow_attr && accept_op(p, ".")) {
       tok *a = cur(p);
       if (a->t != T_NAME) {
-        perr(p, a->pos, "expected an attribute name");
+        iperr(p, a->pos, "expected an attribute name");
         return NULL;
       }
       p->k++;
@@ -903,7 +580,7 @@ static bool block_end(ps *p) {
     return true;
   }
   tok *t = cur(p);
-  perr(p, t->pos, "expected '%%}'");
+  iperr(p, t->pos, "expected '%%}'");
   return false;
 }
 
@@ -913,7 +590,7 @@ static const char *p_body(ps *p, nvec *out, const char *const *ends);
 static inode *p_stmt(ps *p) {
   tok *t = cur(p);
   if (t->t != T_NAME) {
-    perr(p, t->pos, "expected a statement name after '{%%'");
+    iperr(p, t->pos, "expected a statement name after '{%%'");
     return NULL;
   }
   uint32_t pos = t->pos;
@@ -934,7 +611,7 @@ static inode *p_stmt(ps *p) {
       nvec b2 = {0};
       e = p_body(p, &b2, ends);
       x->kids = b2.v, x->nkids = b2.n;
-      tail->kids2 = pa(p, sizeof(inode *));
+      tail->kids2 = ipa(p, sizeof(inode *));
       tail->kids2[0] = x;
       tail->nkids2 = 1;
       tail = x;
@@ -955,7 +632,7 @@ static inode *p_stmt(ps *p) {
     n->c = p_target(p, false);
     if (!n->c) return NULL;
     if (!is_name(p, "in")) {
-      perr(p, cur(p)->pos, "expected 'in' in for loop");
+      iperr(p, cur(p)->pos, "expected 'in' in for loop");
       return NULL;
     }
     p->k++;
@@ -968,7 +645,7 @@ static inode *p_stmt(ps *p) {
       n->a = n->a->a;
     }
     if (is_name(p, "recursive")) {
-      perr(p, cur(p)->pos, "recursive loops are not supported");
+      iperr(p, cur(p)->pos, "recursive loops are not supported");
       return NULL;
     }
     if (!body_start(p)) return NULL;
@@ -1000,7 +677,7 @@ static inode *p_stmt(ps *p) {
     inode *n = mk(p, N_SETBLOCK, pos);
     n->c = target;
     if (accept_op(p, "|")) {
-      perr(p, cur(p)->pos, "filtered set blocks are not supported");
+      iperr(p, cur(p)->pos, "filtered set blocks are not supported");
       return NULL;
     }
     if (!body_start(p)) return NULL;
@@ -1010,7 +687,7 @@ static inode *p_stmt(ps *p) {
     n->kids = body.v, n->nkids = body.n;
     return block_end(p) ? n : NULL;
   }
-  perr(p, t->pos, "unsupported or unknown statement '%s'", t->s);
+  iperr(p, t->pos, "unsupported or unknown statement '%s'", t->s);
   return NULL;
 }
 
@@ -1023,7 +700,7 @@ static const char *p_body(ps *p, nvec *out, const char *const *ends) {
       if (ends) {
         int last = 0;
         while (ends[last + 1]) last++;
-        perr(p, t->pos, "unexpected end of template, expected '%s'", ends[last]);
+        iperr(p, t->pos, "unexpected end of template, expected '%s'", ends[last]);
         return NULL;
       }
       return "";
@@ -1041,7 +718,7 @@ static const char *p_body(ps *p, nvec *out, const char *const *ends) {
       if (!n->a) return NULL;
       if (cur(p)->t != T_VE) {
         tok *b = cur(p);
-        perr(p, b->pos, "expected '}}' after the expression, got '%.*s'",
+        iperr(p, b->pos, "expected '}}' after the expression, got '%.*s'",
              (int)(b->t == T_NAME || b->t == T_OP ? b->n : 1), b->t == T_NAME || b->t == T_OP ? b->s : "?");
         return NULL;
       }
@@ -1060,7 +737,7 @@ static const char *p_body(ps *p, nvec *out, const char *const *ends) {
           }
       }
       if (nm->t == T_NAME && (!strncmp(nm->s, "end", 3) || !strcmp(nm->s, "else") || !strcmp(nm->s, "elif"))) {
-        perr(p, nm->pos, "unexpected '%s'%s%s", nm->s, ends ? ", expected " : "", ends ? ends[0] : "");
+        iperr(p, nm->pos, "unexpected '%s'%s%s", nm->s, ends ? ", expected " : "", ends ? ends[0] : "");
         return NULL;
       }
       inode *s = p_stmt(p);
@@ -1069,7 +746,7 @@ static const char *p_body(ps *p, nvec *out, const char *const *ends) {
       break;
     }
     default:
-      perr(p, t->pos, "unexpected token");
+      iperr(p, t->pos, "unexpected token");
       return NULL;
     }
   }
@@ -1183,7 +860,7 @@ int itmpl_parse(sl_tmpl *t, sl_err *err) {
     if (ln && t->src[ln - 1] == '\r') ln--;
   }
   int rc = 0;
-  if (lex(&p, t->src, ln)) {
+  if (ilex(&p, t->src, ln)) {
     nvec body = {0};
     p_body(&p, &body, NULL);
     t->root = mk(&p, N_TEXT, 0);
