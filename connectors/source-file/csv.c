@@ -240,6 +240,11 @@ static sl_code emit_row(cctx *c) {
       }
       sl_buf_put(&c->meta, "]}", 2);
     }
+    if (c->bad_utf8 && c->o->utf8_fail) { /* this record is not emitted */
+      sl_read_record_abort(em->rd);
+      return sl_err_set(c->err, SL_ESOURCE, "%s: invalid UTF-8 at %s (format.invalid_utf8 is \"fail\"; use "
+                        "encoding latin-1 if the file is Latin-1)", em->what, c->bad_where);
+    }
     femit_file_fields(em, w);
     sl_code rc = sl_read_record_end_meta(em->rd, c->meta.data, c->meta.len);
     if (rc) return sl_err_set(c->err, rc, "%s: row %llu: writing the record failed (%s)", em->what,
@@ -399,12 +404,16 @@ sl_code fcsv_run(fin *in, femit *em, sl_err *err) {
   bool latin1 = c.o->enc == FIN_LATIN1;
   while (!rc && !em->stop) {
     if ((rc = fin_read(in, buf + carry, CHUNK - carry, &got, err))) break;
+    /* A character cut by the chunk's end waits for the next chunk (a read
+     * may return a single byte); at the end of the file it goes as it is. */
     size_t n = carry + got, keep = got ? utf8_tail(buf, n) : 0, use = n - keep;
-    if (!use) break;
-    c.check_utf8 = !latin1 && !sl_utf8_valid(buf, use);
-    if ((rc = parse_chunk(&c, &p, buf, use))) break;
-    memmove(buf, buf + use, keep);
+    if (use) {
+      c.check_utf8 = !latin1 && !sl_utf8_valid(buf, use);
+      if ((rc = parse_chunk(&c, &p, buf, use))) break;
+      memmove(buf, buf + use, keep);
+    }
     carry = keep;
+    if (!got) break;
   }
   if (!rc && !em->stop) {
     /* libcsv's own state: a quoted field still open at the end of the file. */
@@ -415,11 +424,8 @@ sl_code fcsv_run(fin *in, femit *em, sl_err *err) {
       rc = sl_err_set(err, SL_ESOURCE, "%s: %s", em->what, csv_strerror(csv_error(&p)));
     else rc = c.rc;
   }
-  if (!rc && c.bad_utf8) {
-    if (c.o->utf8_fail)
-      rc = sl_err_set(err, SL_ESOURCE, "%s: invalid UTF-8 at %s (format.invalid_utf8 is \"fail\"; use "
-                      "encoding latin-1 if the file is Latin-1)", em->what, c.bad_where);
-    else if (em->rd)
+  if (!rc && c.bad_utf8 && em->rd) {
+    if (!c.o->utf8_fail) /* (with fail, the bad row already failed the read) */
       sl_read_log(em->rd, "WARN", "%s: %llu field(s) had invalid UTF-8, replaced by U+FFFD (first at %s); set "
                   "format.encoding to latin-1 if the file is Latin-1", em->what,
                   (unsigned long long)c.bad_utf8, c.bad_where);

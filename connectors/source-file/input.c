@@ -196,8 +196,14 @@ sl_code fin_read(fin *f, char *buf, size_t cap, size_t *got, sl_err *err) {
   }
   if ((rc = decoded_read(f, buf, cap, got, err))) return rc;
   if (f->first) {
-    /* A BOM is not data; it may arrive split over tiny reads only in theory
-     * (decoders fill the buffer), so the first read decides. */
+    /* A BOM is not data. A first read shorter than one (HTTP may deliver a
+     * byte at a time) is completed before deciding. */
+    while (*got < 3 && *got && !memcmp(buf, "\xef\xbb\xbf", *got)) {
+      size_t more;
+      if ((rc = decoded_read(f, buf + *got, cap - *got, &more, err))) return rc;
+      if (!more) break;
+      *got += more;
+    }
     f->first = false;
     if (*got >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) {
       memmove(buf, buf + 3, *got - 3);

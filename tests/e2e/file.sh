@@ -174,6 +174,7 @@ cp "$TMP/badutf8.cat" "$TMP/badutf8-fail.cat"
 read_file badutf8-fail badutf8-fail
 expect_rc badutf8/fail-exit 1
 expect_trace badutf8/fail-message badutf8-fail "badutf8.csv: invalid UTF-8 at row 3, column b"
+expect_eq badutf8/fail-stops-before-the-bad-row "$(count badutf8-fail)" 1
 
 printf '\xef\xbb\xbfid,name\r\n1,a\n2,b\r\n3,"c\r\nd"\n' >"$TMP/bom.csv"
 cfg bom "{\"url\": \"$TMP/bom.csv\"}"
@@ -280,6 +281,13 @@ if wait_for 100 test -s "$TMP/http.port"; then
     expect_rc "http/$p-exit" 0
     same "http/$p-records" "$TMP/http-${p//\//-}.data" "$DATA/people.expected.jsonl"
   done
+  # Bytes in tiny pieces: a BOM and multi-byte characters cut between reads.
+  printf '\xef\xbb\xbfname,city\nJos\xc3\xa9,Z\xc3\xbcrich\n\xe6\x97\xa5\xe6\x9c\xac,\xe2\x82\xac\n' >"$TMP/www/drip.csv"
+  cfg drip "{\"url\": \"$U/drip/drip.csv\", \"format\": {\"invalid_utf8\": \"fail\"}}"
+  catalog drip
+  read_file drip-read drip
+  expect_rc http/drip-exit 0
+  expect_eq http/drip-records "$(jq -c -s . "$TMP/drip-read.data")" '[{"name":"José","city":"Zürich"},{"name":"日本","city":"€"}]'
   cfg hq "{\"url\": \"$U/people.jsonl?version=2\", \"dataset_name\": \"js\"}"
   catalog hq
   read_file hq-read hq

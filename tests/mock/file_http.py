@@ -9,10 +9,12 @@ listening), plus:
   /loop                 302 to /loop (a redirect loop)
   /go/<path>            302 to /<path>
   /cut/<path>           announces the file's full length, sends half, closes
+  /drip/<path>          the file one byte per write (reads see tiny pieces)
 """
 import argparse
 import os
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -41,8 +43,11 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/go/"):
             return self.redirect(path[3:])
         cut = path.startswith("/cut/")
+        drip = path.startswith("/drip/")
         if cut:
             path = path[4:]
+        if drip:
+            path = path[5:]
         full = os.path.realpath(os.path.join(self.server.root, path.lstrip("/")))
         if not full.startswith(self.server.root + os.sep) or not os.path.isfile(full):
             return self.send_body(404, b"not found\n")
@@ -51,6 +56,15 @@ class Handler(BaseHTTPRequestHandler):
         if cut:
             self.send_body(200, body[: len(body) // 2], len(body))
             self.close_connection = True
+            return
+        if drip:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(0.002)  # separate TCP segments, not a timing assumption
             return
         self.send_body(200, body)
 
