@@ -291,6 +291,7 @@ static int attach(ybuild *b, json_t *v, int line, int col) {
     return 0;
   }
   int rc = json_object_set_new(f->node, f->key, v);
+  if (rc) fail_at(b, line, col, "%s", "a mapping key is not valid UTF-8");
   free(f->key), f->key = NULL;
   return rc ? -1 : 0;
 }
