@@ -353,6 +353,19 @@ expect_eq multi/cursor-newest "$(last_state multi-3 | jq -r '._ab_source_file_la
 catalog multi full_refresh
 read_file multi-full multi
 expect_eq multi/full-refresh-all "$(count multi-full)" 5
+# Glob forms: ** spans zero or more directories, * stays in one.
+while IFS='|' read -r glob want; do
+  cfg g "{\"directory\": \"$D\", \"streams\": [{\"name\": \"events\", \"globs\": [\"$glob\"], \"schema\": {\"type\": \"object\", \"properties\": {\"id\": {\"type\": \"integer\"}}}}]}"
+  cp "$TMP/multi.cat" "$TMP/g.cat"
+  read_file g-read g
+  expect_eq "glob/$glob" "$(jq -r '._ab_source_file_url' "$TMP/g-read.data" | sort -u | paste -sd' ')" "$want"
+done <<'GLOBS'
+**/*.csv|2024/01/x.csv 2024/02/new.csv 2024/02/y.csv other/z.csv
+2024/*/x.csv|2024/01/x.csv
+./**/new.csv|2024/02/new.csv
+2024/0?/*.csv|2024/01/x.csv 2024/02/new.csv 2024/02/y.csv
+*.csv|
+GLOBS
 # JSON lines files of a directory carry the file fields too.
 mkdir -p "$TMP/jl"
 printf '{"k":1,"o":{"x":true}}\n' >"$TMP/jl/a.jsonl"
