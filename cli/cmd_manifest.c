@@ -14,12 +14,36 @@
 
 /* ---- validate ---- */
 
+/* Unsupported component types of one manifest, each once, in order. */
+typedef struct cov {
+  char names[1024];
+  int unsupported, other;
+  char first_other[SL_ERR_MSG_MAX];
+} cov;
+
+static void note_issue(const sl_manifest_issue *is, void *ud) {
+  cov *c = ud;
+  if (is->level != SL_MANIFEST_ERROR) return;
+  if (!is->component) {
+    if (!c->other++) snprintf(c->first_other, sizeof c->first_other, "%s: %s", is->where, is->message);
+    return;
+  }
+  c->unsupported++;
+  size_t nl = strlen(is->component), len = strlen(c->names);
+  for (const char *p = c->names; (p = strstr(p, is->component)); p += nl)
+    if ((p == c->names || p[-1] == ' ') && (p[nl] == ',' || p[nl] == 0)) return;
+  snprintf(c->names + len, sizeof c->names - len, "%s%s", len ? ", " : "", is->component);
+}
+
+
 typedef struct vshow {
   bool warnings, color;
+  cov c;
 } vshow;
 
 static void show_issue(const sl_manifest_issue *is, void *ud) {
-  const vshow *s = ud;
+  vshow *s = ud;
+  note_issue(is, &s->c);
   bool err = is->level == SL_MANIFEST_ERROR;
   if (!err && !s->warnings) return;
   const char *on = !s->color ? "" : err ? "\033[1;31m" : "\033[1;33m", *off = s->color ? "\033[0m" : "";
@@ -55,6 +79,7 @@ static int validate(int argc, char **argv) {
   int errors = sl_manifest_validate(m, show_issue, &s, &warnings);
   printf("%s: %d error%s, %d warning%s%s\n", sl_manifest_file(m), errors, errors == 1 ? "" : "s", warnings,
          warnings == 1 ? "" : "s", errors ? "" : ": supported by sluice");
+  if (s.c.unsupported) printf("%s: sluice cannot run it: it uses %s\n", sl_manifest_file(m), s.c.names);
   sl_manifest_free(m);
   return errors ? SL_ECONFIG : 0;
 }
@@ -112,27 +137,6 @@ static int collect(const char *dir, files *out, int depth, sl_err *err) {
   }
   closedir(d);
   return rc;
-}
-
-/* Unsupported component types of one manifest, each once, in order. */
-typedef struct cov {
-  char names[1024];
-  int unsupported, other;
-  char first_other[SL_ERR_MSG_MAX];
-} cov;
-
-static void note_issue(const sl_manifest_issue *is, void *ud) {
-  cov *c = ud;
-  if (is->level != SL_MANIFEST_ERROR) return;
-  if (!is->component) {
-    if (!c->other++) snprintf(c->first_other, sizeof c->first_other, "%s: %s", is->where, is->message);
-    return;
-  }
-  c->unsupported++;
-  size_t nl = strlen(is->component), len = strlen(c->names);
-  for (const char *p = c->names; (p = strstr(p, is->component)); p += nl)
-    if ((p == c->names || p[-1] == ' ') && (p[nl] == ',' || p[nl] == 0)) return;
-  snprintf(c->names + len, sizeof c->names - len, "%s%s", len ? ", " : "", is->component);
 }
 
 static int coverage(int argc, char **argv) {

@@ -28,6 +28,8 @@ expect_out "wrong kind" problems "streams[2].retriever.requester.use_cache: erro
 expect_out "unknown fields are warnings" problems "streams[2].retriever.paginatr: warning: unknown field \`paginatr\`"
 expect_out "templates are compiled" problems "v_problems.yaml:58:20 streams[3].retriever.requester.url_base: error: template does not compile: "
 expect_out "summary line" problems "v_problems.yaml: 11 errors, 1 warning"
+expect_out "and a line naming what sluice cannot run" problems \
+  "v_problems.yaml: sluice cannot run it: it uses CustomAuthenticator, CustomRecordExtractor, KeysToLower"
 run quiet "$S" manifest validate v_problems.yaml --no-warnings
 if grep -q warning: "$TMP/quiet.out"; then fail "--no-warnings hides warnings" "$(cat "$TMP/quiet.out")"; else pass "--no-warnings hides warnings"; fi
 cd "$here" || exit 2
