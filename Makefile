@@ -20,13 +20,15 @@ CXXFLAGS = -std=c++17 $(OPT) -Wall -Wextra -Werror $(SANFLAGS) -Iinclude -MMD -M
 LDFLAGS = $(SANFLAGS)
 LDLIBS = -ljansson -lsimdjson -lstdc++ -lsqlite3 -lcurl -lpcre2-8 -lcrypto -lm -lpthread
 # The CLI also hosts the declarative engine (lowcode/: manifest validate, coverage).
-CLI_LIBS = -lfyaml
+CLI_LIBS = -lfyaml -lmicrohttpd
 
 LIB_C = $(wildcard lib/*.c)
 LIB_CXX = $(wildcard lib/*.cpp)
 LIB_OBJ = $(LIB_C:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cpp=$(BUILD)/obj/%.o)
 PLAT_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard platform/*.c))
 CLI_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard cli/*.c))
+# The connector builder (builder/*.c) and its page, embedded by a generator.
+BUILDER_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard builder/*.c)) $(BUILD)/obj/builder/assets_gen.o
 LOWCODE_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard lowcode/*.c))
 LIBSLUICE = $(BUILD)/lib/libsluice.a
 LIBPLATFORM = $(BUILD)/lib/libsluice-platform.a
@@ -70,7 +72,15 @@ $(LIBLOWCODE): $(LOWCODE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/sluice: $(CLI_OBJ) $(LIBPLATFORM) $(LIBLOWCODE) $(LIBSLUICE)
+$(BUILD)/gen/builder_assets.c: builder/embed_assets.py $(wildcard builder/assets/*)
+	@mkdir -p $(dir $@)
+	python3 builder/embed_assets.py builder/assets $@
+
+$(BUILD)/obj/builder/assets_gen.o: $(BUILD)/gen/builder_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/bin/sluice: $(CLI_OBJ) $(BUILDER_OBJ) $(LIBPLATFORM) $(LIBLOWCODE) $(LIBSLUICE)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CLI_LIBS) $(LDLIBS)
 
