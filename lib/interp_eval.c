@@ -106,8 +106,11 @@ static void need_defined(ieval *e, uint32_t pos, iv v) {
 
 iv iv_getattr(ieval *e, uint32_t pos, iv obj, const char *name) {
   need_defined(e, pos, obj);
-  if (name[0] == '_') return undef_attr(e, obj, name); /* the sandbox hides these */
   iv out;
+  if (name[0] == '_') { /* Python attributes like __class__ are hidden by the sandbox; dict keys are not */
+    if (obj.t == IV_DICT && id_getz(obj.u.d, name, strlen(name), &out)) return out;
+    return undef_attr(e, obj, name);
+  }
   if (is_method_name(obj, name)) {
     iv m = {.t = IV_METHOD};
     iv *self = iar_alloc(e, sizeof(iv));
@@ -133,8 +136,8 @@ iv iv_getitem(ieval *e, uint32_t pos, iv obj, iv key) {
   switch (obj.t) {
   case IV_DICT:
   case IV_NS:
-    if (key.t == IV_LIST || key.t == IV_DICT) ierr(e, pos, "unhashable type: '%s'", iv_typename(key));
-    if (id_get(e, obj.u.d, key, &out)) return out;
+    /* an unhashable key is a TypeError, which Jinja turns into Undefined */
+    if (key.t != IV_LIST && key.t != IV_DICT && key.t != IV_NS && id_get(e, obj.u.d, key, &out)) return out;
     break;
   case IV_LIST:
   case IV_TUPLE:

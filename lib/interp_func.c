@@ -120,6 +120,7 @@ iv icall_global(ieval *e, const inode *n, const char *name, iv *args, size_t nar
     for (size_t i = 0; i < nargs + nkw; i++)
       if (args[i].t == IV_UNDEF) {
         bool isoparse = i == 0 && (!strcmp(name, "str_to_datetime") || !strcmp(name, "timestamp") ||
+                                   !strcmp(name, "today_with_timezone") ||
                                    (!strcmp(name, "format_datetime") && nargs + nkw < 3));
         if (isoparse) ierr_undef(e, pos, "%s", args[i].u.undef ? args[i].u.undef : "undefined");
         ierr(e, pos, "%s() got an undefined argument (%s)", name, args[i].u.undef ? args[i].u.undef : "undefined");
