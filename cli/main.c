@@ -50,6 +50,14 @@ static const cli_cmd commands[] = {
      "       sluice manifest coverage <dir>\n"
      "            one line per manifest under dir (ok / unsupported: ... / invalid / error), then\n"
      "            \"N of M manifests supported\""},
+    {"source", cmd_source, "manage sources in the workspace (store under $SLUICE_HOME)",
+     "sluice source create|list|show|check|discover|edit|delete ... [--json]   (sluice source --help)"},
+    {"destination", cmd_destination, "manage destinations in the workspace",
+     "sluice destination create|list|show|check|edit|delete ... [--json]   (sluice destination --help)"},
+    {"connection", cmd_connection, "connect a source to a destination; sync it as a job",
+     "sluice connection create|list|show|edit|sync|delete ... [--json]   (sluice connection --help)"},
+    {"job", cmd_job, "list sync jobs, their attempts, stats and logs",
+     "sluice job list|show|logs ... [--json]   (sluice job --help)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

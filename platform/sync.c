@@ -244,7 +244,7 @@ static void source_line(sync_t *s, const char *line, size_t len) {
   const char *ts = sl_jv_get(root, "type", &type) ? sl_jv_str(type, &tl) : NULL;
   switch (ts ? sl_msg_type_parse(ts, tl) : SL_MSG_UNKNOWN) {
     case SL_MSG_STATE: forward_state(s, root); break;
-    case SL_MSG_LOG: handle_log("source", root, false); break;
+    case SL_MSG_LOG: handle_log("source", root, s->o->log_all); break;
     case SL_MSG_TRACE: handle_trace(s, "source", root, s->src_error); break;
     case SL_MSG_CONTROL:
       warnf("source: emitted a new connector config (CONTROL); sluice does not rewrite %s, update it by hand",
@@ -311,7 +311,7 @@ static void destination_line(sync_t *s, const char *line, size_t len) {
   const char *ts = sl_jv_get(root, "type", &type) ? sl_jv_str(type, &tl) : NULL;
   switch (ts ? sl_msg_type_parse(ts, tl) : SL_MSG_UNKNOWN) {
     case SL_MSG_STATE: echoed_state(s, root, what); break;
-    case SL_MSG_LOG: handle_log("destination", root, false); break;
+    case SL_MSG_LOG: handle_log("destination", root, s->o->log_all); break;
     case SL_MSG_TRACE: handle_trace(s, "destination", root, s->dst_error); break;
     default: break;
   }

@@ -94,6 +94,7 @@ typedef struct sl_sync_opts {
   bool progress;               /* live progress line on stderr */
   size_t max_message_bytes;    /* 0: 64 MiB */
   const char *protocol_log;    /* append every message seen to this file (tests) */
+  bool log_all;                /* every connector LOG on stderr, not only WARN+ (job logs) */
 } sl_sync_opts;
 
 typedef struct sl_sync_result {

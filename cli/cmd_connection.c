@@ -1,0 +1,208 @@
+/* sluice connection create|list|show|edit|sync|delete: a source, a
+ * destination, the streams to move and how; `sync` runs it as a job. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "sluice/store.h"
+
+static const char *usage_conn =
+    "sluice connection create NAME --source S --destination D [--streams a,b] [--schedule SPEC]\n"
+    "            [--namespace-format F] [--prefix P] [--schema-policy POLICY] [--status active|inactive]\n"
+    "sluice connection list | show NAME | delete NAME\n"
+    "sluice connection edit NAME [same options as create] [--rename NEW] [--expect-version N]\n"
+    "sluice connection sync NAME [--max-attempts N] [--backoff-ms MS] [--full-refresh]\n"
+    "  SPEC: manual (default) or every N{s,m,h,d}\n"
+    "  POLICY: propagate_columns (default), propagate_all, ignore, pause_on_breaking\n"
+    "  --expect-version N: refuse the edit when someone changed the connection since version N\n"
+    "  every subcommand takes --json and --store FILE\n";
+
+static const char *const fields[][2] = {
+    {"--streams", "streams"}, {"--schedule", "schedule"}, {"--namespace-format", "namespace_format"},
+    {"--prefix", "stream_prefix"}, {"--schema-policy", "schema_policy"}, {"--status", "status"},
+};
+#define N_FIELDS (sizeof fields / sizeof fields[0])
+
+static sl_code check_value(const char *opt, const char *v, sl_err *err) {
+  if (!strcmp(opt, "--schedule")) {
+    char unit = 0, extra = 0;
+    long n = 0;
+    if (!strcmp(v, "manual") || (sscanf(v, "every %ld%c%c", &n, &unit, &extra) == 2 && n > 0 && strchr("smhd", unit)))
+      return SL_EOK;
+    return sl_err_set(err, SL_EUSAGE, "--schedule \"%s\": expected manual or every N{s,m,h,d} (e.g. \"every 15m\")", v);
+  }
+  if (!strcmp(opt, "--schema-policy") && strcmp(v, "propagate_columns") && strcmp(v, "propagate_all") && strcmp(v, "ignore") &&
+      strcmp(v, "pause_on_breaking"))
+    return sl_err_set(err, SL_EUSAGE, "--schema-policy \"%s\": expected propagate_columns, propagate_all, ignore or pause_on_breaking", v);
+  if (!strcmp(opt, "--status") && strcmp(v, "active") && strcmp(v, "inactive") && strcmp(v, "paused"))
+    return sl_err_set(err, SL_EUSAGE, "--status \"%s\": expected active, inactive or paused", v);
+  return SL_EOK;
+}
+
+static sl_code conn_find(sl_store *s, const char *ref, json_t **row, sl_err *err) {
+  char *end;
+  long long id = strtoll(ref, &end, 10);
+  char ib[24];
+  const char *q = "SELECT c.*, s.name AS source, d.name AS destination FROM connections c "
+                  "JOIN actors s ON s.id = c.source_id JOIN actors d ON d.id = c.destination_id WHERE ";
+  char sql[512];
+  snprintf(sql, sizeof sql, "%s%s", q, *ref && !*end ? "c.id = ?" : "c.name = ?");
+  sl_code rc = sl_store_one(s, row, err, sql, 1, *ref && !*end ? sl_store_i64(ib, id) : ref);
+  if (rc == SL_ENOTFOUND) sl_err_set(err, SL_ENOTFOUND, "no connection named \"%s\" (see `sluice connection list`)", ref);
+  return rc;
+}
+
+static sl_code conn_save(cli_ws *w, const char *name, json_t *row, int64_t *id, sl_err *err) {
+  sl_store *s = w->store;
+  json_t *src = NULL, *dst = NULL, *out = NULL;
+  char ts[24], sb[24], db[24], ib[24], vb[24];
+  const char *sref = cli_ws_opt(w, "--source"), *dref = cli_ws_opt(w, "--destination");
+  sl_code rc = SL_EOK;
+  for (size_t i = 0; i < N_FIELDS && !rc; i++) {
+    const char *v = cli_ws_opt(w, fields[i][0]);
+    if (v) rc = check_value(fields[i][0], v, err);
+  }
+  if (rc) return rc;
+  if (!row && (!sref || !dref)) return sl_err_set(err, SL_EUSAGE, "connection create: --source and --destination are required");
+  if (sref && (rc = sl_actor_find(s, "source", sref, &src, err))) return rc;
+  if (dref && (rc = sl_actor_find(s, "destination", dref, &dst, err))) goto out;
+  sl_store_i64(sb, src ? sl_store_int(src, "id") : sl_store_int(row, "source_id"));
+  sl_store_i64(db, dst ? sl_store_int(dst, "id") : sl_store_int(row, "destination_id"));
+  const char *val[N_FIELDS];
+  for (size_t i = 0; i < N_FIELDS; i++) {
+    val[i] = cli_ws_opt(w, fields[i][0]);
+    if (!val[i] && row) val[i] = sl_store_str(row, fields[i][1]);
+  }
+  const char *policy = val[4] ? val[4] : "propagate_columns", *status = val[5] ? val[5] : "active";
+  const char *sched = val[1] ? val[1] : "manual";
+  sl_store_i64(ts, sl_now_ms());
+  if (!row) {
+    rc = sl_store_one(s, &out, err,
+                      "INSERT INTO connections (name, source_id, destination_id, streams, schedule, namespace_format, stream_prefix, "
+                      "schema_policy, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                      11, name, sb, db, val[0], sched, val[2], val[3], policy, status, ts, ts);
+    if (rc == SL_ECONFIG && strstr(err->msg, "UNIQUE")) sl_err_set(err, SL_ECONFIG, "a connection named \"%s\" exists already", name);
+  } else {
+    /* Optimistic concurrency: the update applies to the version read. */
+    const char *expect = cli_ws_opt(w, "--expect-version");
+    const char *newname = cli_ws_opt(w, "--rename");
+    rc = sl_store_one(s, &out, err,
+                      "UPDATE connections SET name = ?, source_id = ?, destination_id = ?, streams = ?, schedule = ?, namespace_format = ?, "
+                      "stream_prefix = ?, schema_policy = ?, status = ?, updated_at = ?, version = version + 1 "
+                      "WHERE id = ? AND version = ? RETURNING id",
+                      12, newname ? newname : name, sb, db, val[0], sched, val[2], val[3], policy, status, ts,
+                      sl_store_i64(ib, sl_store_int(row, "id")), expect ? expect : sl_store_i64(vb, sl_store_int(row, "version")));
+    if (rc == SL_ENOTFOUND)
+      sl_err_set(err, SL_ECONFIG, "connection \"%s\" was changed by someone else (now at a version other than %s); show it and edit again",
+                 name, expect ? expect : vb);
+  }
+  if (!rc) *id = sl_store_int(out, "id");
+out:
+  json_decref(src);
+  json_decref(dst);
+  json_decref(out);
+  return rc;
+}
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) {
+  g_stop = 1;
+  sl_sync_interrupt();
+}
+
+static sl_code conn_sync(cli_ws *w, const json_t *row, sl_err *err) {
+  sl_job_opts o = {0};
+  const char *v;
+  if ((v = cli_ws_opt(w, "--max-attempts"))) o.max_attempts = atoi(v);
+  o.backoff_ms = (v = cli_ws_opt(w, "--backoff-ms")) ? atoll(v) : 10000;
+  o.full_refresh = cli_ws_flag(w, "--full-refresh");
+  o.quiet = w->json;
+  struct sigaction sa = {0};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  int64_t job = 0;
+  sl_code rc = sl_job_run(w->store, row, &o, &job, err);
+  if (job) {
+    json_t *j = NULL;
+    char jb[24];
+    sl_err e2 = SL_ERR_INIT;
+    if (!sl_store_one(w->store, &j, &e2, "SELECT id, status, failure_type, failure_reason, "
+                      "(SELECT COUNT(*) FROM attempts a WHERE a.job_id = jobs.id) AS attempts FROM jobs WHERE id = ?",
+                      1, sl_store_i64(jb, job))) {
+      if (w->json) cli_print_json(j);
+      else printf("job %lld %s after %lld attempt(s)\n", (long long)job, sl_store_str(j, "status"), (long long)sl_store_int(j, "attempts"));
+    }
+    json_decref(j);
+  }
+  return rc;
+}
+
+int cmd_connection(int argc, char **argv) {
+  static const char *const vopts[] = {"--source", "--destination", "--streams", "--schedule", "--namespace-format", "--prefix",
+                                      "--schema-policy", "--status", "--rename", "--expect-version", "--max-attempts",
+                                      "--backoff-ms", NULL};
+  static const char *const flags[] = {"--full-refresh", NULL};
+  cli_ws w;
+  int rc = cli_ws_start(&w, argc, argv, "connection", usage_conn, vopts, flags, "connection (a name or an id)");
+  if (rc >= 0) return rc;
+  const char *sub = w.pos[0], *name = w.npos > 1 ? w.pos[1] : NULL, *cmd = w.cmd;
+  sl_err err = SL_ERR_INIT;
+  sl_code c = SL_EOK;
+  json_t *row = NULL, *out = NULL;
+  int64_t id = 0;
+  if (!strcmp(sub, "list")) {
+    if (!(c = sl_store_exec(w.store, &out, &err,
+                            "SELECT c.id, c.name, s.name AS source, d.name AS destination, c.schedule, c.status, c.version FROM connections c "
+                            "JOIN actors s ON s.id = c.source_id JOIN actors d ON d.id = c.destination_id ORDER BY c.name", 0))) {
+      if (w.json) cli_print_json(out);
+      else {
+        printf("%-6s %-24s %-20s %-20s %-12s %s\n", "id", "name", "source", "destination", "schedule", "status");
+        size_t i;
+        json_t *r;
+        json_array_foreach(out, i, r)
+            printf("%-6lld %-24s %-20s %-20s %-12s %s\n", (long long)sl_store_int(r, "id"), sl_store_str(r, "name"),
+                   sl_store_str(r, "source"), sl_store_str(r, "destination"), sl_store_str(r, "schedule"), sl_store_str(r, "status"));
+      }
+    }
+  } else if (!strcmp(sub, "create")) {
+    if (!(c = conn_save(&w, name, NULL, &id, &err))) {
+      if (w.json) printf("{\"id\": %lld, \"name\": \"%s\"}\n", (long long)id, name);
+      else printf("connection %s created (id %lld)\n", name, (long long)id);
+    }
+  } else if (!(c = conn_find(w.store, name, &row, &err))) {
+    if (!strcmp(sub, "show")) {
+      if (w.json) cli_print_json(row);
+      else {
+        const char *k;
+        json_t *v;
+        json_object_foreach(row, k, v) {
+          char *t = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY);
+          printf("%-18s %s\n", k, t ? t : "");
+          free(t);
+        }
+      }
+    } else if (!strcmp(sub, "edit")) {
+      if (!(c = conn_save(&w, name, row, &id, &err))) {
+        if (w.json) printf("{\"id\": %lld}\n", (long long)id);
+        else printf("connection %s updated\n", name);
+      }
+    } else if (!strcmp(sub, "delete")) {
+      char ib[24];
+      if (!(c = sl_store_exec(w.store, NULL, &err, "DELETE FROM connections WHERE id = ?", 1, sl_store_i64(ib, sl_store_int(row, "id"))))) {
+        if (w.json) printf("{\"deleted\": %s}\n", ib);
+        else printf("connection %s deleted\n", name);
+      }
+    } else if (!strcmp(sub, "sync")) {
+      c = conn_sync(&w, row, &err);
+    } else {
+      c = sl_err_set(&err, SL_EUSAGE, "%s: unknown subcommand (see `sluice connection --help`)", cmd);
+    }
+  }
+  json_decref(row);
+  json_decref(out);
+  cli_ws_close(&w);
+  return c ? cli_fail(&err, NULL) : 0;
+}

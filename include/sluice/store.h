@@ -1,0 +1,118 @@
+/* sluice workspace store: sources, destinations, connections, jobs,
+ * attempts, per-stream stats, committed state and catalog versions.
+ *
+ * One small interface over a backend (SQLite now; PostgreSQL later with the
+ * same schema). Queries use portable SQL with `?` placeholders; parameters
+ * are text (or NULL) and rows come back as a JSON array of objects keyed by
+ * column name, which is also what `--json` prints. Secrets (airbyte_secret
+ * fields) never enter the store: they live in a 0600 file beside it. */
+#ifndef SLUICE_STORE_H
+#define SLUICE_STORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sluice/json.h"
+#include "sluice/protocol.h"
+
+typedef struct sl_store sl_store;
+
+/* A backend: the few calls the store needs from a database. */
+typedef struct sl_store_backend {
+  const char *name;
+  const char *id_column; /* DDL of an auto-increment integer primary key */
+  /* Run sql with np text parameters; if rows is not NULL it receives the
+   * result rows (a new JSON array). */
+  sl_code (*exec)(void *db, const char *sql, int np, const char *const *p, json_t **rows, sl_err *err);
+  void (*close)(void *db);
+} sl_store_backend;
+
+/* Open the store: where is NULL (default: $SLUICE_HOME/sluice.db, with
+ * SLUICE_HOME defaulting to ~/.sluice), a SQLite file path, or a
+ * postgresql:// URL. Migrations run to the latest version. */
+sl_code sl_store_open(const char *where, sl_store **out, sl_err *err);
+void sl_store_close(sl_store *s);
+/* The directory holding the store, the secrets file and job logs. */
+const char *sl_store_home(const sl_store *s);
+int sl_store_schema_version(const sl_store *s);
+
+/* Run sql with np parameters (const char *, NULL for SQL NULL). */
+sl_code sl_store_exec(sl_store *s, json_t **rows, sl_err *err, const char *sql, int np, ...);
+sl_code sl_store_vexec(sl_store *s, json_t **rows, sl_err *err, const char *sql, int np, va_list ap);
+/* The first row of a query (new reference), or NULL with SL_ENOTFOUND. */
+sl_code sl_store_one(sl_store *s, json_t **row, sl_err *err, const char *sql, int np, ...);
+/* BEGIN (IMMEDIATE on SQLite: writers serialise here) / COMMIT / ROLLBACK. */
+sl_code sl_store_begin(sl_store *s, sl_err *err);
+sl_code sl_store_commit(sl_store *s, sl_err *err);
+void sl_store_rollback(sl_store *s);
+
+/* Format an integer for a parameter (buf of 24 bytes). */
+const char *sl_store_i64(char *buf, int64_t v);
+/* Integer column of a row (0 when NULL or absent). */
+int64_t sl_store_int(const json_t *row, const char *col);
+const char *sl_store_str(const json_t *row, const char *col);
+
+/* Write v to path as JSON, readable by the owner only (configs, state). */
+sl_code sl_store_write_private(const char *path, const json_t *v, sl_err *err);
+
+/* ---- actors: sources and destinations ---- */
+
+/* Find an actor of kind ("source"/"destination") by name or numeric id. */
+sl_code sl_actor_find(sl_store *s, const char *kind, const char *ref, json_t **row, sl_err *err);
+/* The actor's full config (stored config + secrets), a new reference. */
+sl_code sl_actor_config(sl_store *s, const json_t *actor, json_t **config, sl_err *err);
+/* The actor's config with secrets shown as "**********". */
+sl_code sl_actor_config_masked(sl_store *s, const json_t *actor, json_t **config, sl_err *err);
+/* Create (id 0) or replace an actor's config: splits secrets out by spec. */
+sl_code sl_actor_save(sl_store *s, const char *kind, int64_t id, const char *name, const char *connector,
+                      const json_t *spec, const json_t *config, int64_t *out_id, sl_err *err);
+sl_code sl_actor_delete(sl_store *s, const json_t *actor, sl_err *err);
+/* Run `<connector> verb --config <its config>` (check, discover) and return
+ * the first message of type want (a new reference). */
+sl_code sl_actor_call(sl_store *s, const json_t *actor, const char *verb, sl_msg_type want, json_t **msg, sl_err *err);
+/* A connector's connectionSpecification (runs `spec`), a new reference. */
+sl_code sl_connector_spec(const char *connector, json_t **spec, sl_err *err);
+
+/* ---- secrets ---- */
+
+/* Move the values of airbyte_secret fields (by spec) out of config into
+ * *secrets, an object of JSON pointer -> value. config is modified. */
+sl_code sl_secrets_split(const json_t *spec, json_t *config, json_t **secrets, sl_err *err);
+/* Put secrets back (or "**********" for each when mask is true). */
+void sl_secrets_merge(json_t *config, const json_t *secrets, bool mask);
+/* The secrets file (mode 0600): one object per actor key. */
+sl_code sl_secrets_file_get(const char *home, const char *key, json_t **secrets, sl_err *err);
+sl_code sl_secrets_file_put(const char *home, const char *key, const json_t *secrets, sl_err *err);
+
+/* ---- catalogs ---- */
+
+/* Discover a source and keep the catalog as a new version when it differs
+ * from the latest stored one. *catalog: the AirbyteCatalog (new ref). */
+sl_code sl_source_discover(sl_store *s, const json_t *source, json_t **catalog, int64_t *version, bool *changed,
+                           sl_err *err);
+
+/* ---- connection state ---- */
+
+/* Committed state of a connection in state-file shape (array of messages,
+ * or an object for LEGACY); an empty array when there is none. */
+sl_code sl_store_state_get(sl_store *s, int64_t conn, json_t **state, sl_err *err);
+/* Replace the committed state of a connection (one row per stream). */
+sl_code sl_store_state_put(sl_store *s, int64_t conn, const json_t *state, sl_err *err);
+
+/* ---- jobs ---- */
+
+typedef struct sl_job_opts {
+  int max_attempts;      /* 0: 3 */
+  int64_t backoff_ms;    /* first retry delay, doubled each time; <0: 0 */
+  bool full_refresh;
+  bool quiet;            /* no summary on stderr */
+} sl_job_opts;
+
+/* Run one sync job for a connection: attempts with retries on transient
+ * failures, each resuming from the committed state; logs under
+ * <home>/logs/. Returns SL_EOK when the job succeeded; *job_id is set as
+ * soon as the job exists. */
+sl_code sl_job_run(sl_store *s, const json_t *conn, const sl_job_opts *o, int64_t *job_id, sl_err *err);
+
+#endif

@@ -1,0 +1,293 @@
+/* Sync jobs: one job per connection at a time, attempts with retries and
+ * backoff on transient failures. Every attempt starts from the state in the
+ * store and puts back only what the destination echoed (sl_sync_run writes
+ * nothing else into its state file), so the stored state never runs ahead
+ * of the data; a crash of sluice itself only makes it lag. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sluice/fsutil.h"
+#include "sluice/platform.h"
+#include "store_int.h"
+
+typedef struct attempt_files {
+  char dir[4096];
+  char src_cfg[4200], dst_cfg[4200], state[4200], log[4200];
+} attempt_files;
+
+/* Transient: worth another attempt (a connector crashed or was killed, I/O
+ * trouble, a locked store). Config and catalog problems are not. */
+static bool retryable(sl_code c) {
+  return c == SL_ESOURCE || c == SL_EDESTINATION || c == SL_ECONNECTOR || c == SL_ETRANSIENT || c == SL_EIO ||
+         c == SL_EPROTOCOL;
+}
+
+static const char *host_pid(char *buf, size_t cap) {
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  snprintf(buf, cap, "%s:%d", host, (int)getpid());
+  return buf;
+}
+
+/* A job whose owner process on this host is gone was abandoned (kill -9,
+ * power loss): it is failed so the connection can run again. */
+static sl_code reap_abandoned(sl_store *s, const char *conn_id, sl_err *err) {
+  json_t *rows;
+  char host[256] = "localhost", ts[24];
+  gethostname(host, sizeof host - 1);
+  sl_code rc = sl_store_exec(s, &rows, err, "SELECT id, owner FROM jobs WHERE connection_id = ? AND status = 'running'", 1, conn_id);
+  if (rc) return rc;
+  size_t i;
+  json_t *r;
+  bool busy = false;
+  json_array_foreach(rows, i, r) {
+    const char *owner = sl_store_str(r, "owner");
+    const char *colon = owner ? strrchr(owner, ':') : NULL;
+    bool here = colon && (size_t)(colon - owner) == strlen(host) && !strncmp(owner, host, strlen(host));
+    pid_t pid = colon ? (pid_t)atoi(colon + 1) : 0;
+    if (here && pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)) {
+      busy = true;
+      rc = sl_err_set(err, SL_ETRANSIENT, "the connection already has job %lld running (process %d)",
+                      (long long)sl_store_int(r, "id"), (int)pid);
+      break;
+    }
+    if (!here) continue; /* another host's job: its lease decides (server) */
+    char ib[24];
+    sl_store_exec(s, NULL, err,
+                  "UPDATE jobs SET status = 'failed', finished_at = ?, failure_type = 'system_error', "
+                  "failure_reason = 'abandoned: the process running it ended without finishing it' WHERE id = ?",
+                  2, sl_store_i64(ts, sl_now_ms()), sl_store_i64(ib, sl_store_int(r, "id")));
+    sl_store_exec(s, NULL, err, "UPDATE attempts SET status = 'failed', finished_at = ?, failure_reason = 'abandoned' "
+                  "WHERE job_id = ? AND status = 'running'", 2, ts, ib);
+  }
+  json_decref(rows);
+  return busy ? rc : SL_EOK;
+}
+
+static sl_code job_create(sl_store *s, const json_t *conn, int64_t *job_id, sl_err *err) {
+  char cb[24], ts[24], owner[300];
+  sl_store_i64(cb, sl_store_int(conn, "id"));
+  sl_code rc = sl_store_begin(s, err);
+  if (rc) return rc;
+  json_t *row = NULL;
+  if ((rc = reap_abandoned(s, cb, err)) ||
+      (rc = sl_store_one(s, &row, err, "INSERT INTO jobs (connection_id, kind, status, owner, created_at, started_at) "
+                         "VALUES (?, 'sync', 'running', ?, ?, ?) RETURNING id", 4, cb, host_pid(owner, sizeof owner),
+                         sl_store_i64(ts, sl_now_ms()), ts))) {
+    sl_store_rollback(s);
+    return rc;
+  }
+  *job_id = sl_store_int(row, "id");
+  json_decref(row);
+  return sl_store_commit(s, err);
+}
+
+/* Replace every secret value in the log file with asterisks. */
+static void scrub_log(const char *dir, const char *path, const sl_secrets *sec) {
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  sl_buf b;
+  sl_buf_init(&b, (size_t)1 << 31);
+  char chunk[65536];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) sl_buf_append(&b, chunk, n);
+  fclose(f);
+  sl_buf_putc(&b, 0);
+  char *clean = sl_secrets_scrub(sec, b.data ? b.data : "");
+  sl_err e = SL_ERR_INIT;
+  if (clean && strcmp(clean, b.data ? b.data : "")) sl_fs_replace(dir, path, clean, strlen(clean), &e);
+  free(clean);
+  sl_buf_dispose(&b);
+}
+
+static void log_summary(FILE *f, int attempt, const sl_sync_result *r, sl_code rc, const sl_err *err) {
+  fprintf(f, "---- summary of attempt %d ----\n%-24s %12s %12s %12s %10s  %s\n", attempt, "stream", "read",
+          "committed", "bytes", "seconds", "status");
+  for (size_t i = 0; i < r->n_streams; i++) {
+    const sl_stream_stats *st = &r->streams[i];
+    int64_t end = st->finished_ms ? st->finished_ms : r->finished_ms;
+    fprintf(f, "%-24s %12llu %12llu %12llu %10.2f  %s\n", st->name, (unsigned long long)st->records_read,
+            (unsigned long long)st->records_committed, (unsigned long long)st->bytes_read,
+            st->started_ms ? (double)(end - st->started_ms) / 1000.0 : 0.0, st->status);
+  }
+  fprintf(f, "states committed: %llu\noutcome: %s%s%s\n", (unsigned long long)r->states_committed,
+          rc ? "failed" : "succeeded", rc ? ": " : "", rc ? err->msg : "");
+}
+
+static sl_code record_stats(sl_store *s, const char *attempt_id, const sl_sync_result *r, sl_err *err) {
+  for (size_t i = 0; i < r->n_streams; i++) {
+    const sl_stream_stats *st = &r->streams[i];
+    char e[24], b[24], c[24], x[24], d[24];
+    int64_t end = st->finished_ms ? st->finished_ms : r->finished_ms;
+    sl_code rc = sl_store_exec(s, NULL, err,
+                               "INSERT INTO stream_stats (attempt_id, namespace, stream, emitted, bytes, committed, rejected, status, duration_ms) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", 9, attempt_id, st->ns ? st->ns : "", st->name,
+                               sl_store_i64(e, (int64_t)st->records_read), sl_store_i64(b, (int64_t)st->bytes_read),
+                               sl_store_i64(c, (int64_t)st->records_committed), sl_store_i64(x, (int64_t)st->errors), st->status,
+                               sl_store_i64(d, st->started_ms ? end - st->started_ms : 0));
+    if (rc) return rc;
+  }
+  return SL_EOK;
+}
+
+/* One attempt: files in a private directory, stderr into the log, the
+ * sync, then the echoed state back into the store. */
+static sl_code run_attempt(sl_store *s, const json_t *conn, const json_t *src, const json_t *dst, const json_t *src_cfg,
+                           const json_t *dst_cfg, const sl_secrets *sec, const sl_job_opts *o, int64_t job_id, int number,
+                           sl_err *err) {
+  attempt_files f;
+  char ab[24], ts[24], jb[24], nb[24], logdir[4200];
+  int64_t conn_id = sl_store_int(conn, "id");
+  snprintf(logdir, sizeof logdir, "%s/logs", s->home);
+  snprintf(f.log, sizeof f.log, "%s/job-%lld-attempt-%d.log", logdir, (long long)job_id, number);
+  sl_code rc = sl_fs_mkdirs(logdir, err);
+  if (rc) return rc;
+  json_t *row = NULL;
+  if ((rc = sl_store_one(s, &row, err, "INSERT INTO attempts (job_id, number, status, started_at, log_path) VALUES (?, ?, 'running', ?, ?) RETURNING id",
+                         4, sl_store_i64(jb, job_id), sl_store_i64(nb, number), sl_store_i64(ts, sl_now_ms()), f.log)))
+    return rc;
+  sl_store_i64(ab, sl_store_int(row, "id"));
+  json_decref(row);
+
+  snprintf(f.dir, sizeof f.dir, "%s/run-XXXXXX", s->home);
+  json_t *state = NULL;
+  sl_sync_result res;
+  memset(&res, 0, sizeof res);
+  bool have_dir = mkdtemp(f.dir) != NULL;
+  snprintf(f.src_cfg, sizeof f.src_cfg, "%s/source.json", f.dir);
+  snprintf(f.dst_cfg, sizeof f.dst_cfg, "%s/destination.json", f.dir);
+  snprintf(f.state, sizeof f.state, "%s/state.json", f.dir);
+  if (!have_dir) rc = sl_err_set(err, SL_EIO, "cannot create a directory in %s: %s", s->home, strerror(errno));
+  else if (!(rc = sl_store_write_private(f.src_cfg, src_cfg, err)) && !(rc = sl_store_write_private(f.dst_cfg, dst_cfg, err)) &&
+           !(rc = sl_store_state_get(s, conn_id, &state, err)) && !(rc = sl_store_write_private(f.state, state, err))) {
+    char **streams = NULL;
+    const char *sl = sl_store_str(conn, "streams");
+    if (sl && *sl) {
+      size_t n = 1;
+      for (const char *p = sl; *p; p++) n += *p == ',';
+      streams = calloc(n + 1, sizeof *streams);
+      char *copy = strdup(sl), *save = NULL;
+      size_t k = 0;
+      for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) streams[k++] = strdup(t);
+      free(copy);
+    }
+    sl_sync_opts so = {.source = sl_store_str(src, "connector"), .source_config = f.src_cfg,
+                       .destination = sl_store_str(dst, "connector"), .destination_config = f.dst_cfg,
+                       .state_file = f.state, .streams = (const char *const *)streams, .full_refresh = o->full_refresh, .log_all = true};
+    /* Everything the sync and its connectors say goes into the log. */
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    int lfd = open(f.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (lfd >= 0) {
+      dup2(lfd, STDERR_FILENO);
+      close(lfd);
+    }
+    fprintf(stderr, "job %lld attempt %d: connection \"%s\": %s -> %s\n", (long long)job_id, number,
+            sl_store_str(conn, "name"), so.source, so.destination);
+    rc = sl_sync_run(&so, &res, err);
+    log_summary(stderr, number, &res, rc, err);
+    fflush(stderr);
+    if (saved >= 0) {
+      dup2(saved, STDERR_FILENO);
+      close(saved);
+    }
+    for (size_t i = 0; streams && streams[i]; i++) free(streams[i]);
+    free(streams);
+    /* The file holds exactly the echoed states: put them in the store. */
+    json_t *committed = NULL;
+    sl_err e2 = SL_ERR_INIT;
+    sl_code src2 = sl_json_load_file(f.state, &committed, &e2);
+    if (!src2) src2 = sl_store_state_put(s, conn_id, committed, &e2);
+    json_decref(committed);
+    if (src2 && !rc) {
+      rc = src2;
+      *err = e2;
+    }
+  }
+  scrub_log(logdir, f.log, sec);
+  if (have_dir) {
+    unlink(f.src_cfg);
+    unlink(f.dst_cfg);
+    unlink(f.state);
+    rmdir(f.dir);
+  }
+  json_decref(state);
+  sl_err e3 = SL_ERR_INIT;
+  record_stats(s, ab, &res, &e3);
+  char sc[24];
+  char *reason = rc ? sl_secrets_scrub(sec, err->msg) : NULL;
+  sl_store_exec(s, NULL, &e3, "UPDATE attempts SET status = ?, finished_at = ?, failure_type = ?, failure_reason = ?, states_committed = ? WHERE id = ?",
+                6, rc ? "failed" : "succeeded", sl_store_i64(ts, sl_now_ms()), rc ? sl_err_failure_type(rc) : NULL, reason,
+                sl_store_i64(sc, (int64_t)res.states_committed), ab);
+  free(reason);
+  if (!o->quiet) {
+    FILE *out = stderr;
+    log_summary(out, number, &res, rc, err);
+  }
+  sl_sync_result_dispose(&res);
+  return rc;
+}
+
+sl_code sl_job_run(sl_store *s, const json_t *conn, const sl_job_opts *o, int64_t *job_id, sl_err *err) {
+  json_t *src = NULL, *dst = NULL, *src_cfg = NULL, *dst_cfg = NULL;
+  sl_secrets *all = NULL;
+  char ib[24], ts[24];
+  int max = o->max_attempts > 0 ? o->max_attempts : 3;
+  *job_id = 0;
+  sl_code rc;
+  if ((rc = sl_actor_find(s, "source", sl_store_i64(ib, sl_store_int(conn, "source_id")), &src, err)) ||
+      (rc = sl_actor_find(s, "destination", sl_store_i64(ib, sl_store_int(conn, "destination_id")), &dst, err)) ||
+      (rc = sl_actor_config(s, src, &src_cfg, err)) || (rc = sl_actor_config(s, dst, &dst_cfg, err)))
+    goto out;
+  if (strcmp(sl_store_str(conn, "status"), "active")) {
+    rc = sl_err_set(err, SL_ECONFIG, "connection \"%s\" is %s; `sluice connection edit %s --status active` to run it",
+                    sl_store_str(conn, "name"), sl_store_str(conn, "status"), sl_store_str(conn, "name"));
+    goto out;
+  }
+  /* One masking set for both sides: a secret of either never reaches a log. */
+  {
+    json_error_t je;
+    json_t *both = json_pack("{s:O,s:O}", "s", src_cfg, "d", dst_cfg);
+    json_t *sch = json_object();
+    json_t *sp = json_loads(sl_store_str(src, "spec") ? sl_store_str(src, "spec") : "{}", 0, &je);
+    json_t *dp = json_loads(sl_store_str(dst, "spec") ? sl_store_str(dst, "spec") : "{}", 0, &je);
+    json_object_set_new(sch, "properties", json_pack("{s:o?,s:o?}", "s", sp, "d", dp));
+    all = sl_secrets_collect(sch, both);
+    json_decref(sch);
+    json_decref(both);
+  }
+  if ((rc = job_create(s, conn, job_id, err))) goto out;
+  sl_store_i64(ib, *job_id);
+  int64_t delay = o->backoff_ms < 0 ? 0 : o->backoff_ms;
+  for (int n = 1; n <= max; n++) {
+    rc = run_attempt(s, conn, src, dst, src_cfg, dst_cfg, all, o, *job_id, n, err);
+    if (!rc || rc == SL_EINTERRUPTED || !retryable(rc) || n == max) break;
+    if (delay) {
+      struct timespec t = {(time_t)(delay / 1000), (long)(delay % 1000) * 1000000L};
+      nanosleep(&t, NULL);
+      delay *= 2;
+    }
+  }
+  {
+    sl_err e2 = SL_ERR_INIT;
+    char *reason = rc ? sl_secrets_scrub(all, err->msg) : NULL;
+    sl_store_exec(s, NULL, &e2, "UPDATE jobs SET status = ?, finished_at = ?, failure_type = ?, failure_reason = ? WHERE id = ?", 5,
+                  !rc ? "succeeded" : rc == SL_EINTERRUPTED ? "incomplete" : "failed", sl_store_i64(ts, sl_now_ms()),
+                  rc ? sl_err_failure_type(rc) : NULL, reason, ib);
+    free(reason);
+  }
+out:
+  sl_secrets_free(all);
+  json_decref(src);
+  json_decref(dst);
+  json_decref(src_cfg);
+  json_decref(dst_cfg);
+  return rc;
+}

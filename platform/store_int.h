@@ -1,0 +1,18 @@
+/* Internals shared by the store's files. */
+#ifndef SLUICE_STORE_INT_H
+#define SLUICE_STORE_INT_H
+
+#include "sluice/store.h"
+
+#define STORE_BUSY_MS 5000
+
+struct sl_store {
+  const sl_store_backend *be;
+  void *db;
+  char *home;
+  int version;
+};
+
+sl_code sl_store_sqlite_open(const char *path, void **db, const sl_store_backend **be, sl_err *err);
+
+#endif

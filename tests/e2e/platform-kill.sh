@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# kill -9 of sluice, of the source or of the destination at random points
+# in a loop of syncs (incremental, append_dedup into SQLite): after each,
+# the next sync completes, the destination holds exactly the source's rows
+# (no loss, no duplicates) and the stored state never runs ahead of the data.
+# usage: tests/e2e/platform-kill.sh [BIN_DIR] (ROUNDS=20, SEED=... to replay)
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+e2e_init "$@"
+
+export SLUICE_HOME=$TMP/home
+S="$BIN/sluice"
+DB=$TMP/out.db
+STORE=$SLUICE_HOME/sluice.db
+ROUNDS=${ROUNDS:-20}
+SEED=${SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
+echo "platform-kill: seed $SEED (SEED=$SEED to replay the same kill points)"
+RANDOM=$SEED
+HITS=0
+
+"$S" destination create out --connector destination-sqlite --set "destination_path=$DB" >/dev/null
+"$S" connection create c --source none --destination out >/dev/null 2>&1 # source made per round
+
+# The source grows each round (count = 3000 * round), so every sync has new
+# rows to move and a kill lands in the middle of real work.
+for round in $(seq 1 "$ROUNDS"); do
+  count=$((3000 * round))
+  if [ "$round" = 1 ]; then
+    "$S" source create f --connector source-faker --set "count=$count" --set seed=11 --set records_per_slice=25 \
+      --set always_updated=false >/dev/null
+    "$S" connection create c --source f --destination out >/dev/null
+  else
+    "$S" source edit f --set "count=$count" >/dev/null
+  fi
+  victim=$((RANDOM % 3)) # 0 sluice, 1 the source, 2 the destination
+  spins=$((RANDOM % 2000))
+  [ "$victim" = 1 ] && spins=$((spins % 20)) # faker reads far faster than SQLite writes
+  "$S" connection sync c --max-attempts 1 --json >"$TMP/kill-$round.out" 2>"$TMP/kill-$round.err" &
+  pid=$!
+  # Watch sluice's children without forking (fast enough to catch a short
+  # read): wait for the source's read, then a random number of spins more.
+  src='' dst=''
+  while [ -z "$src" ] && [ -r "/proc/$pid/task/$pid/children" ]; do
+    kids=()
+    { read -r -a kids <"/proc/$pid/task/$pid/children"; } 2>/dev/null # (no newline: status 1)
+    for k in "${kids[@]}"; do
+      args=()
+      { mapfile -d '' -t args <"/proc/$k/cmdline"; } 2>/dev/null
+      case "${args[0]:-} ${args[1]:-}" in *source-faker\ read) src=$k ;; *destination-sqlite\ write) dst=$k ;; esac
+    done
+  done
+  while [ "$spins" -gt 0 ] && [ -d "/proc/$pid" ]; do spins=$((spins - 1)); done
+  case $victim in
+    0) target=$pid what=sluice ;;
+    1) target=$src what=source ;;
+    2) target=$dst what=destination ;;
+  esac
+  hit="(it had finished)"
+  if [ -n "${target:-}" ] && kill -9 "$target" 2>/dev/null; then hit="mid-sync"; HITS=$((HITS + 1)); fi
+  wait "$pid" 2>/dev/null
+  # An orphaned destination (sluice died) sees end of input and exits; wait for it.
+  # ([d] keeps pgrep from matching the bash -c running it.)
+  wait_for 300 bash -c "! pgrep -f '[d]estination-sqlite write --config $SLUICE_HOME' >/dev/null" ||
+    fail "round$round/orphans-exit" "a destination-sqlite of this test still runs 30 s after the kill"
+  echo "round $round: count $count, kill -9 of $what: $hit"
+
+  # The stored state never runs ahead of the data, even right after the kill.
+  for st in users purchases; do
+    cur=$(sql "$STORE" "select json_extract(state, '\$.stream.stream_state.updated_at') from state where stream = '$st'")
+    max=$(sql "$DB" "select max(updated_at) from $st")
+    if [ -n "$cur" ] && [[ "$cur" > "$max" ]]; then
+      fail "round$round/state-not-ahead-$st" "state cursor $cur is past the newest committed row $max"
+    fi
+  done
+
+  run "resume-$round" timeout 120 "$S" connection sync c --max-attempts 2 --backoff-ms 1 --json
+  expect_rc "round$round/next-sync-completes" 0
+  expect_eq "round$round/users" "$(sql "$DB" 'select count(*) || "," || count(distinct id) || "," || min(id) || "," || max(id) from users')" \
+    "$count,$count,1,$count"
+  expect_eq "round$round/purchases" "$(sql "$DB" 'select count(*) || "," || count(distinct id) from purchases')" "$count,$count"
+  expect_eq "round$round/products" "$(sql "$DB" 'select count(*) || "," || count(distinct id) from products')" "100,100"
+  for st in users purchases products; do
+    expect_eq "round$round/state-$st" \
+      "$(sql "$STORE" "select json_extract(state, '\$.stream.stream_state.updated_at') from state where stream = '$st'")" \
+      "$(sql "$DB" "select max(updated_at) from $st")"
+  done
+done
+# Every killed job ended with a recorded outcome, none left running.
+expect_eq jobs/none-running "$(sql "$STORE" "select count(*) from jobs where status = 'running'")" 0
+echo "platform-kill: $HITS of $ROUNDS kills landed mid-sync"
+finish

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The workspace: sources, destinations and connections in the store
+# ($SLUICE_HOME/sluice.db), secrets kept apart (0600) and masked, syncs as
+# jobs with attempts, per-stream stats, state in the store, logs.
+# usage: tests/e2e/platform.sh [BIN_DIR]   (default build/bin)
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+e2e_init "$@"
+
+export SLUICE_HOME=$TMP/home
+S="$BIN/sluice"
+DATA=$(cd "$(dirname "$0")/../data/platform" && pwd)
+SECRET=hunter2-abcdef-0123
+DB=$TMP/out.db
+
+# ---- help and usage ------------------------------------------------------------
+for c in source destination connection job; do
+  run "help-$c" "$S" "$c" --help
+  expect_rc "help/$c" 0
+  expect_out "help/$c-usage" "help-$c" "sluice $c"
+done
+run bad-opt "$S" source list --bogus
+expect_rc bad-opt/exit 2
+expect_err bad-opt/names-it bad-opt "unknown option --bogus"
+
+# ---- sources and destinations ------------------------------------------------------
+run src-create "$S" source create faker --connector source-faker --set count=40 --set seed=3 \
+  --set records_per_slice=10 --set always_updated=false
+expect_rc src-create/exit 0
+run dst-create "$S" destination create out --connector destination-sqlite --set "destination_path=$DB" --json
+expect_rc dst-create/exit 0
+expect_eq dst-create/json "$(jq -r '.name + " " + .connector' "$TMP/dst-create.out")" "out destination-sqlite"
+run dup "$S" source create faker --connector source-faker --set count=1
+expect_rc dup/exit 6
+expect_err dup/says dup "a source named \"faker\" exists already"
+run unknown-conn "$S" source create x --connector source-nonesuch --set a=1
+expect_rc unknown-conn/exit nonzero
+expect_err unknown-conn/names-it unknown-conn "source-nonesuch"
+run bad-cfg "$S" source create bad --connector source-faker --set count=many
+expect_rc bad-cfg/exit 11
+expect_err bad-cfg/names-field bad-cfg "/count"
+run src-list "$S" source list --json
+expect_eq src-list/names "$(jq -r '[.[].name] | join(",")' "$TMP/src-list.out")" "faker"
+run src-show "$S" source show faker --json
+expect_eq src-show/config "$(jq -c '.config | {count, seed}' "$TMP/src-show.out")" '{"count":40,"seed":3}'
+run src-edit "$S" source edit faker --set count=50
+expect_rc src-edit/exit 0
+run src-show2 "$S" source show 1 --json
+expect_eq src-edit/applied "$(jq '.config.count' "$TMP/src-show2.out")" 50
+run src-check "$S" source check faker --json
+expect_rc src-check/exit 0
+expect_eq src-check/status "$(jq -r .status "$TMP/src-check.out")" SUCCEEDED
+run discover "$S" source discover faker --json
+expect_eq discover/streams "$(jq -r '[.streams[].name] | sort | join(",")' "$TMP/discover.out")" "products,purchases,users"
+expect_err discover/version-1 discover "catalog version 1 (new)"
+run discover2 "$S" source discover faker
+expect_err discover/unchanged discover2 "catalog version 1 (unchanged)"
+expect_eq discover/stored "$(sql "$SLUICE_HOME/sluice.db" 'select count(*) from catalogs')" 1
+expect_eq store/migrated "$(sql "$SLUICE_HOME/sluice.db" 'select max(version) from schema_migrations')" 1
+
+# ---- secrets ------------------------------------------------------------------------------
+run sec-create "$S" source create keyed --connector "$DATA/secret-source" --set "api_key=$SECRET" --set count=4
+expect_rc sec-create/exit 0
+check secrets/not-in-db bash -c "! grep -a -q '$SECRET' '$SLUICE_HOME/sluice.db' '$SLUICE_HOME'/sluice.db-wal 2>/dev/null"
+expect_eq secrets/file-mode "$(stat -c %a "$SLUICE_HOME/secrets.json")" 600
+check secrets/in-file grep -q "$SECRET" "$SLUICE_HOME/secrets.json"
+run sec-show "$S" source show keyed --json
+expect_eq secrets/masked "$(jq -r .config.api_key "$TMP/sec-show.out")" "**********"
+check secrets/show-no-secret bash -c "! grep -q '$SECRET' '$TMP/sec-show.out'"
+# An edit that does not name the secret keeps it; so does feeding back `show --json`.
+run sec-edit "$S" source edit keyed --set count=5
+run sec-show2 "$S" source show keyed --json
+jq .config "$TMP/sec-show2.out" >"$TMP/keyed.json"
+run sec-edit2 "$S" source edit keyed --config "$TMP/keyed.json"
+expect_rc secrets/edit-back 0
+check secrets/kept grep -q "\"/api_key\": \"$SECRET\"" "$SLUICE_HOME/secrets.json"
+run sec-check "$S" source check keyed
+expect_rc sec-check/exit 0
+chmod 644 "$SLUICE_HOME/secrets.json"
+run sec-loose "$S" source show keyed
+expect_rc secrets/loose-mode-refused 6
+expect_err secrets/loose-mode-says sec-loose "readable by others"
+chmod 600 "$SLUICE_HOME/secrets.json"
+
+# ---- connections ----------------------------------------------------------------------------
+run conn-create "$S" connection create main --source faker --destination out --schedule "every 5m"
+expect_rc conn-create/exit 0
+run bad-sched "$S" connection create x --source faker --destination out --schedule "every blue moon"
+expect_rc bad-sched/exit 2
+expect_err bad-sched/says bad-sched '--schedule "every blue moon"'
+run bad-src "$S" connection create x --source nope --destination out
+expect_err bad-src/says bad-src 'no source named "nope"'
+run conn-list "$S" connection list --json
+expect_eq conn-list/row "$(jq -r '.[0] | [.name, .source, .destination, .schedule, .status] | join(" ")' "$TMP/conn-list.out")" \
+  "main faker out every 5m active"
+run conn-edit "$S" connection edit main --schema-policy ignore --expect-version 1
+expect_rc conn-edit/exit 0
+run conn-stale "$S" connection edit main --schema-policy propagate_all --expect-version 1
+expect_rc conn-edit/stale-refused 6
+expect_err conn-edit/stale-says conn-stale "changed by someone else"
+run conn-show "$S" connection show main --json
+expect_eq conn-show/edited "$(jq -r '.schema_policy + " " + (.version | tostring)' "$TMP/conn-show.out")" "ignore 2"
+run src-in-use "$S" source delete faker
+expect_err src-delete/in-use src-in-use 'used by connection "main"'
+
+# ---- syncs as jobs --------------------------------------------------------------------------------
+run sync1 timeout 60 "$S" connection sync main --json
+expect_rc sync1/exit 0
+expect_eq sync1/job "$(jq -r '.status + " " + (.attempts | tostring)' "$TMP/sync1.out")" "succeeded 1"
+expect_eq sync1/users "$(sql "$DB" 'select count(*) || "," || count(distinct id) from users')" "50,50"
+expect_eq sync1/products "$(sql "$DB" 'select count(*) from products')" 100
+run job-show "$S" job show 1 --json
+expect_eq job/stats "$(jq -c '[.attempts[0].streams[] | [.stream, .emitted, .committed]]' "$TMP/job-show.out")" \
+  '[["products",100,100],["purchases",50,50],["users",50,50]]'
+check job/bytes jq -e '[.attempts[0].streams[].bytes] | all(. > 0)' "$TMP/job-show.out"
+# The stored state is exactly what was committed: the cursor is the newest row's.
+for st in users purchases products; do
+  expect_eq "state/$st" "$(sql "$SLUICE_HOME/sluice.db" "select json_extract(state, '\$.stream.stream_state.updated_at') from state where stream = '$st'")" \
+    "$(sql "$DB" "select max(updated_at) from $st")"
+done
+run sync2 timeout 60 "$S" connection sync main
+expect_rc sync2/exit 0
+expect_eq sync2/no-duplicates "$(sql "$DB" 'select count(*) from users')" 50
+run job-show2 "$S" job show 2 --json
+expect_eq sync2/nothing-new "$(jq '[.attempts[0].streams[].emitted] | add' "$TMP/job-show2.out")" 0
+run job-list "$S" job list --connection main --json
+expect_eq job-list/two "$(jq -r '[.[] | .id] | join(",")' "$TMP/job-list.out")" "2,1"
+run logs "$S" job logs 1
+expect_out logs/summary logs "outcome: succeeded"
+expect_out logs/per-stream logs "users"
+
+# Secrets in job logs and output are masked.
+run conn-keyed "$S" connection create keyed --source keyed --destination out
+run sync-keyed timeout 60 "$S" connection sync keyed
+expect_rc sync-keyed/exit 0
+expect_eq sync-keyed/rows "$(sql "$DB" 'select count(*) from things')" 5
+run logs-keyed "$S" job logs 3
+expect_out logs-keyed/has-log logs-keyed "reading with key **********"
+check logs-keyed/no-secret bash -c "! grep -rq '$SECRET' '$SLUICE_HOME/logs' '$TMP/sync-keyed.err' '$TMP/sync-keyed.out'"
+
+# Retries: a source that always crashes fails the job after --max-attempts,
+# with the reason; a config problem is not retried.
+run fake-src "$S" source create crashy --connector "$FAKE/fake-source" --set mode=crash --set count=5
+run conn-crashy "$S" connection create crashy --source crashy --destination out
+run sync-crash timeout 60 "$S" connection sync crashy --max-attempts 3 --backoff-ms 1 --json
+expect_rc sync-crash/exit 14
+expect_eq sync-crash/job "$(jq -r '.status + " " + (.attempts | tostring) + " " + .failure_type' "$TMP/sync-crash.out")" \
+  "failed 3 system_error"
+check sync-crash/reason jq -e '.failure_reason | contains("exited with code")' "$TMP/sync-crash.out"
+# Attempts resume: the committed state after attempt 1 is what attempt 2 read with.
+run job-crash "$S" job show 4 --json
+expect_eq sync-crash/attempts "$(jq -r '[.attempts[].status] | join(",")' "$TMP/job-crash.out")" "failed,failed,failed"
+run inactive "$S" connection edit crashy --status inactive
+run sync-inactive "$S" connection sync crashy
+expect_rc sync-inactive/exit 6
+expect_err sync-inactive/says sync-inactive "is inactive"
+
+# ---- a locked store: a clear error after the busy timeout -----------------------------------------------
+( printf 'BEGIN EXCLUSIVE;\nINSERT INTO schema_migrations VALUES (999, 0);\n.system touch %s\n.system sleep 3\nROLLBACK;\n' \
+    "$TMP/locked" | sqlite3 "$SLUICE_HOME/sluice.db" >/dev/null 2>&1 ) &
+LOCKER=$!
+wait_for 100 test -e "$TMP/locked"
+SLUICE_STORE_BUSY_MS=50 run locked "$S" connection create y --source faker --destination out
+expect_rc locked/exit 16
+expect_err locked/says locked "is locked by another process"
+wait "$LOCKER"
+run unlocked "$S" connection list
+expect_rc locked/after 0
+
+# ---- delete ---------------------------------------------------------------------------------------------
+run del "$S" connection delete keyed
+expect_rc delete/conn 0
+run del-src "$S" source delete keyed
+expect_rc delete/source 0
+check delete/secret-gone bash -c "! grep -q '$SECRET' '$SLUICE_HOME/secrets.json'"
+
+finish
