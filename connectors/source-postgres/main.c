@@ -41,7 +41,9 @@ static const char spec[] =
     "incremental streams read inserts, updates and deletes from the write-ahead log\"},"
     "\"replication_slot\":{\"type\":\"string\",\"description\":\"CDC: the logical replication "
     "slot (pgoutput)\"},\"publication\":{\"type\":\"string\",\"description\":\"CDC: the "
-    "publication naming the tables\"}}}}}";
+    "publication naming the tables\"},\"initial_waiting_seconds\":{\"type\":\"integer\","
+    "\"minimum\":1,\"default\":30,\"description\":\"CDC: how long a read waits for the "
+    "server before stopping at what it has\"}}}}}";
 
 static sl_code check(const json_t *config, sl_err *err) {
   pg_cfg c;
