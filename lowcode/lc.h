@@ -266,6 +266,7 @@ typedef struct lc_pages {
   lc_slicer *slicer;    /* for request options; may be NULL */
   const json_t *slice;
   json_t *ctx;          /* config, parameters, stream_slice + aliases, extra fields */
+  json_t *rec_ctx;      /* ctx + the current page's next_page_token, for records */
   lc_page_state ps;
   lc_jvvec recs;
   sl_http_resp resp;

@@ -108,6 +108,7 @@ void lc_pages_begin(lc_stream *st, lc_slicer *slicer, const json_t *slice, lc_pa
 
 void lc_pages_end(lc_pages *pg) {
   json_decref(pg->ctx);
+  json_decref(pg->rec_ctx);
   json_decref(pg->ps.token);
   free(pg->recs.v);
   sl_http_resp_dispose(&pg->resp);
@@ -126,6 +127,11 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
   json_t *rctx = json_copy(pg->ctx);
   json_object_set_new(rctx, "next_page_token",
                       pg->ps.token ? json_pack("{s:O}", "next_page_token", pg->ps.token) : json_null());
+  /* Records of this page see the token that fetched it (the paginator moves
+   * on before they are processed). */
+  json_decref(pg->rec_ctx);
+  pg->rec_ctx = json_copy(pg->ctx);
+  json_object_set(pg->rec_ctx, "next_page_token", json_object_get(rctx, "next_page_token"));
   const char *ek;
   json_t *ev;
   json_object_foreach(json_object_get(pg->slice, "extra_fields"), ek, ev) json_object_set(rctx, ek, ev);
@@ -223,9 +229,7 @@ sl_code lc_pages_record(lc_pages *pg, sl_jv rec, json_t **out, sl_err *err) {
     free(s);
     return rc;
   }
-  json_t *ctx = json_copy(pg->ctx);
-  json_object_set_new(ctx, "next_page_token",
-                      pg->ps.token ? json_pack("{s:O}", "next_page_token", pg->ps.token) : json_null());
+  json_t *ctx = pg->rec_ctx; /* "record" is replaced for each record */
   json_object_set(ctx, "record", r);
   bool keep = true;
   sl_code rc = SL_EOK;
@@ -234,7 +238,7 @@ sl_code lc_pages_record(lc_pages *pg, sl_jv rec, json_t **out, sl_err *err) {
   if (!rc) rc = lc_selector_filter(st->src, st->sel, ctx, &keep, err);
   if (!rc && keep && !tfirst) rc = lc_transforms_apply(st->src, st->tf, r, ctx, err);
   if (!rc && keep) rc = lc_selector_normalize(st->sel, r);
-  json_decref(ctx);
+  json_object_del(ctx, "record");
   if (rc || !keep) {
     json_decref(r);
     return rc;

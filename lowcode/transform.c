@@ -206,7 +206,7 @@ sl_code lc_transforms_apply(lc_source *src, const lc_transforms *ts, json_t *rec
   for (size_t i = 0; i < ts->n; i++) {
     const lc_tf *t = &ts->t[i];
     if (t->remove) {
-      rm_ctx c = {src, t->condition, json_deep_copy(ctx), err, SL_EOK};
+      rm_ctx c = {src, t->condition, t->condition ? json_deep_copy(ctx) : NULL, err, SL_EOK};
       for (size_t k = 0; k < t->n_ptrs; k++) rm_glob(&c, record, t->ptrs[k], t->ptr_len[k]);
       json_decref(c.ctx);
       if (c.rc) return c.rc;
