@@ -7,6 +7,7 @@
  *      any string starting with "#/" is replaced by its target. A path is
  *      looked up by trying the whole remainder as one key first, then the
  *      first segment (an integer indexes a list) and so on;
+ *      Values under a `config_overrides` key are left as written;
  *   3. implicit types and $parameters (components.c holds the table). */
 #include <libgen.h>
 #include <stdio.h>
@@ -169,7 +170,10 @@ static json_t *resolve(refctx *c, const json_t *node) {
     json_object_foreach((json_t *)node, k, v) {
       if (!strcmp(k, "$ref")) continue;
       size_t old = path_push_key(c, k);
-      json_t *r = resolve(c, v);
+      /* CheckStream's config_overrides are used as-is: no references. */
+      bool verbatim = !strcmp(k, "config_overrides");
+      json_t *r = verbatim ? sl_manifest_copy(&c->m->locs, v, 0, 0) : resolve(c, v);
+      if (!r && verbatim) sl_err_set(c->err, SL_ENOMEM, "%s: out of memory", c->m->file);
       path_pop(c, old);
       if (!r) {
         json_decref(out);
