@@ -31,6 +31,8 @@ int cmd_source(int argc, char **argv);      /* cmd_source.c */
 int cmd_destination(int argc, char **argv); /* cmd_source.c */
 int cmd_connection(int argc, char **argv);  /* cmd_connection.c */
 int cmd_job(int argc, char **argv);         /* cmd_job.c */
+int cmd_state(int argc, char **argv);       /* cmd_state.c */
+int cmd_catalog(int argc, char **argv);     /* cmd_catalog.c */
 
 /* Workspace commands (cmd_source.c): positional arguments, --NAME VALUE
  * options (repeatable), flags, --json, --help and --store. */

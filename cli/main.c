@@ -58,6 +58,10 @@ static const cli_cmd commands[] = {
      "sluice connection create|list|show|edit|sync|delete ... [--json]   (sluice connection --help)"},
     {"job", cmd_job, "list sync jobs, their attempts, stats and logs",
      "sluice job list|show|logs ... [--json]   (sluice job --help)"},
+    {"state", cmd_state, "show, set or reset a connection's committed state",
+     "sluice state show|set|reset CONNECTION ...   (sluice state --help)"},
+    {"catalog", cmd_catalog, "versions of a source's catalog and the differences between them",
+     "sluice catalog list|show|diff SOURCE ...   (sluice catalog --help)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

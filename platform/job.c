@@ -235,8 +235,101 @@ static sl_code run_attempt(sl_store *s, const json_t *conn, const json_t *src, c
   return rc;
 }
 
-sl_code sl_job_run(sl_store *s, const json_t *conn, const sl_job_opts *o, int64_t *job_id, sl_err *err) {
-  json_t *src = NULL, *dst = NULL, *src_cfg = NULL, *dst_cfg = NULL;
+static sl_code record_change(sl_store *s, const char *cb, const char *jb, int64_t from, int64_t to, const json_t *diff,
+                             const char *action, sl_err *err) {
+  char fb[24], tb[24], ts[24];
+  char *text = sl_json_dumps(diff);
+  sl_code rc = sl_store_exec(s, NULL, err, "INSERT INTO schema_changes (connection_id, job_id, from_version, to_version, diff, breaking, action, created_at) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", 8, cb, jb, from ? sl_store_i64(fb, from) : NULL, sl_store_i64(tb, to), text,
+                             json_is_true(json_object_get(diff, "breaking")) ? "1" : "0", action, sl_store_i64(ts, sl_now_ms()));
+  free(text);
+  return rc;
+}
+
+/* Names of a catalog's streams, comma-separated (malloc'd). */
+static char *stream_names(const json_t *cat, const json_t *extra) {
+  sl_buf b;
+  sl_buf_init(&b, 1 << 24);
+  size_t i;
+  json_t *st;
+  json_array_foreach(json_object_get(cat, "streams"), i, st) {
+    if (b.len) sl_buf_putc(&b, ',');
+    const char *n = json_string_value(json_object_get(st, "name"));
+    sl_buf_append(&b, n, strlen(n));
+  }
+  json_array_foreach(extra, i, st) {
+    if (b.len) sl_buf_putc(&b, ',');
+    sl_buf_append(&b, json_string_value(st), strlen(json_string_value(st)));
+  }
+  sl_buf_putc(&b, 0);
+  return b.data;
+}
+
+/* Before a sync: discover, compare with the catalog the connection last
+ * synced with, record what changed and apply the connection's policy.
+ * Returns an error only when the policy pauses the connection. */
+static sl_code schema_check(sl_store *s, const json_t *conn, const json_t *src, int64_t job_id, bool quiet, sl_err *err) {
+  json_t *cat = NULL, *prev = NULL, *diff = NULL, *pc = NULL;
+  int64_t version = 0, from = sl_store_int(conn, "catalog_version");
+  bool changed;
+  char cb[24], jb[24], vb[24];
+  sl_store_i64(cb, sl_store_int(conn, "id"));
+  sl_store_i64(jb, job_id);
+  sl_err e = SL_ERR_INIT;
+  if (sl_source_discover(s, src, &cat, &version, &changed, &e)) {
+    /* Not fatal here: the sync's own discover reports the real failure. */
+    if (!quiet) fprintf(stderr, "sluice: warning: schema check skipped: %s\n", e.msg);
+    return SL_EOK;
+  }
+  sl_code rc = SL_EOK;
+  if (from && from != version && !sl_catalog_get(s, sl_store_int(src, "id"), from, &prev, &e) &&
+      (pc = json_loads(sl_store_str(prev, "catalog"), 0, NULL))) {
+    diff = sl_catalog_diff(pc, cat);
+    const char *policy = sl_store_str(conn, "schema_policy");
+    bool breaking = json_is_true(json_object_get(diff, "breaking"));
+    json_t *added = json_object_get(diff, "streams_added");
+    const char *streams = sl_store_str(conn, "streams");
+    const char *action = "propagated_columns";
+    if (!strcmp(policy, "pause_on_breaking") && breaking) {
+      action = "paused";
+      char *t = sl_json_dumps(json_object_get(diff, "streams_changed"));
+      rc = sl_err_set(err, SL_ECONFIG, "breaking schema change in source \"%s\" (catalog version %lld -> %lld): %.400s; connection \"%s\" "
+                      "is paused: review it with `sluice catalog diff %s %lld %lld`, then `sluice connection edit %s --status active`",
+                      sl_store_str(src, "name"), (long long)from, (long long)version, t ? t : "", sl_store_str(conn, "name"),
+                      sl_store_str(src, "name"), (long long)from, (long long)version, sl_store_str(conn, "name"));
+      free(t);
+      sl_store_exec(s, NULL, &e, "UPDATE connections SET status = 'paused', version = version + 1 WHERE id = ?", 1, cb);
+    } else if (!strcmp(policy, "ignore")) {
+      action = "ignored";
+    } else if (!strcmp(policy, "propagate_all")) {
+      action = "propagated";
+      if (streams && *streams && json_array_size(added)) { /* an explicit list grows by the new streams */
+        char *list = stream_names(NULL, added), *both = NULL;
+        if (list && asprintf(&both, "%s,%s", streams, list) > 0)
+          sl_store_exec(s, NULL, &e, "UPDATE connections SET streams = ? WHERE id = ?", 2, both, cb);
+        free(list);
+        free(both);
+      }
+    } else if ((!streams || !*streams) && json_array_size(added)) {
+      /* Columns only: new streams stay out, so "all streams" becomes the old list. */
+      char *list = stream_names(pc, NULL);
+      sl_store_exec(s, NULL, &e, "UPDATE connections SET streams = ? WHERE id = ?", 2, list, cb);
+      free(list);
+    }
+    record_change(s, cb, jb, from, version, diff, action, &e);
+    if (!quiet) fprintf(stderr, "sluice: schema change in source \"%s\" (catalog version %lld -> %lld): %s\n",
+                        sl_store_str(src, "name"), (long long)from, (long long)version, action);
+  }
+  if (!rc) sl_store_exec(s, NULL, &e, "UPDATE connections SET catalog_version = ? WHERE id = ?", 2, sl_store_i64(vb, version), cb);
+  json_decref(cat);
+  json_decref(prev);
+  json_decref(pc);
+  json_decref(diff);
+  return rc;
+}
+
+sl_code sl_job_run(sl_store *s, const json_t *conn_in, const sl_job_opts *o, int64_t *job_id, sl_err *err) {
+  json_t *src = NULL, *dst = NULL, *src_cfg = NULL, *dst_cfg = NULL, *conn = json_incref((json_t *)conn_in);
   sl_secrets *all = NULL;
   char ib[24], ts[24];
   int max = o->max_attempts > 0 ? o->max_attempts : 3;
@@ -264,6 +357,13 @@ sl_code sl_job_run(sl_store *s, const json_t *conn, const sl_job_opts *o, int64_
     json_decref(both);
   }
   if ((rc = job_create(s, conn, job_id, err))) goto out;
+  if ((rc = schema_check(s, conn, src, *job_id, o->quiet, err))) goto finish;
+  /* The policy may have changed the stream list: read the connection again. */
+  json_t *fresh = NULL;
+  if (!sl_store_one(s, &fresh, err, "SELECT * FROM connections WHERE id = ?", 1, sl_store_i64(ib, sl_store_int(conn, "id")))) {
+    json_decref(conn);
+    conn = fresh;
+  }
   sl_store_i64(ib, *job_id);
   int64_t delay = o->backoff_ms < 0 ? 0 : o->backoff_ms;
   for (int n = 1; n <= max; n++) {
@@ -275,8 +375,9 @@ sl_code sl_job_run(sl_store *s, const json_t *conn, const sl_job_opts *o, int64_
       delay *= 2;
     }
   }
-  {
+finish : {
     sl_err e2 = SL_ERR_INIT;
+    sl_store_i64(ib, *job_id);
     char *reason = rc ? sl_secrets_scrub(all, err->msg) : NULL;
     sl_store_exec(s, NULL, &e2, "UPDATE jobs SET status = ?, finished_at = ?, failure_type = ?, failure_reason = ? WHERE id = ?", 5,
                   !rc ? "succeeded" : rc == SL_EINTERRUPTED ? "incomplete" : "failed", sl_store_i64(ts, sl_now_ms()),
@@ -289,5 +390,6 @@ out:
   json_decref(dst);
   json_decref(src_cfg);
   json_decref(dst_cfg);
+  json_decref(conn);
   return rc;
 }

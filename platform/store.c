@@ -43,6 +43,11 @@ static const char *const migrations[] = {
     "CREATE TABLE generations (connection_id BIGINT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,"
     " namespace TEXT NOT NULL DEFAULT '', stream TEXT NOT NULL, generation BIGINT NOT NULL,"
     " PRIMARY KEY (connection_id, namespace, stream));",
+    /* 2: schema changes seen before syncs */
+    "ALTER TABLE connections ADD COLUMN catalog_version BIGINT;"
+    "CREATE TABLE schema_changes (id @ID@, connection_id BIGINT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,"
+    " job_id BIGINT, from_version BIGINT, to_version BIGINT NOT NULL, diff TEXT NOT NULL, breaking INTEGER NOT NULL,"
+    " action TEXT NOT NULL, created_at BIGINT NOT NULL);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

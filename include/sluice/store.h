@@ -92,6 +92,15 @@ sl_code sl_secrets_file_put(const char *home, const char *key, const json_t *sec
 sl_code sl_source_discover(sl_store *s, const json_t *source, json_t **catalog, int64_t *version, bool *changed,
                            sl_err *err);
 
+/* Compare two AirbyteCatalogs: {"streams_added": [names], "streams_removed":
+ * [names], "streams_changed": [{"stream", "fields_added", "fields_removed",
+ * "fields_changed", "primary_key_changed", "cursor_removed", "breaking"}],
+ * "breaking": bool}. Breaking: a primary key or cursor field removed or
+ * changed. Fields are the top-level properties of each json_schema. */
+json_t *sl_catalog_diff(const json_t *from, const json_t *to);
+/* Stored catalog of a source: version 0 is the latest. */
+sl_code sl_catalog_get(sl_store *s, int64_t source_id, int64_t version, json_t **row, sl_err *err);
+
 /* ---- connection state ---- */
 
 /* Committed state of a connection in state-file shape (array of messages,

@@ -56,7 +56,12 @@ expect_err discover/version-1 discover "catalog version 1 (new)"
 run discover2 "$S" source discover faker
 expect_err discover/unchanged discover2 "catalog version 1 (unchanged)"
 expect_eq discover/stored "$(sql "$SLUICE_HOME/sluice.db" 'select count(*) from catalogs')" 1
-expect_eq store/migrated "$(sql "$SLUICE_HOME/sluice.db" 'select max(version) from schema_migrations')" 1
+expect_eq store/migrated "$(sql "$SLUICE_HOME/sluice.db" 'select group_concat(version) from schema_migrations')" "1,2"
+cp "$SLUICE_HOME/sluice.db" "$TMP/future.db"
+sqlite3 "$TMP/future.db" 'insert into schema_migrations values (99, 0)'
+run future "$S" source list --store "$TMP/future.db"
+expect_rc store/newer-refused 6
+expect_err store/newer-says future "schema version 99, newer than this sluice"
 
 # ---- secrets ------------------------------------------------------------------------------
 run sec-create "$S" source create keyed --connector "$DATA/secret-source" --set "api_key=$SECRET" --set count=4
@@ -154,6 +159,69 @@ run inactive "$S" connection edit crashy --status inactive
 run sync-inactive "$S" connection sync crashy
 expect_rc sync-inactive/exit 6
 expect_err sync-inactive/says sync-inactive "is inactive"
+
+# ---- state show|set|reset ---------------------------------------------------------------------------------
+run st-show "$S" state show main
+expect_eq state-show/streams "$(jq -r '[.[].stream.stream_descriptor.name] | sort | join(",")' "$TMP/st-show.out")" "products,purchases,users"
+jq '[.[] | select(.stream.stream_descriptor.name == "users") | .stream.stream_state.updated_at = "2000-01-01T00:00:00+00:00"]' \
+  "$TMP/st-show.out" >"$TMP/users-state.json"
+run st-set "$S" state set main --file "$TMP/users-state.json"
+expect_rc state-set/exit 0
+run st-show2 "$S" state show main --json
+expect_eq state-set/applied "$(jq -r '.[0].stream.stream_state.updated_at + " " + (length | tostring)' "$TMP/st-show2.out")" \
+  "2000-01-01T00:00:00+00:00 1"
+echo '[{"type": "STREAM"}]' >"$TMP/bad-state.json"
+run st-bad "$S" state set main --file "$TMP/bad-state.json"
+expect_rc state-set/bad-refused 8
+expect_err state-set/bad-names-file st-bad "bad-state.json"
+run st-reset "$S" state reset main --stream users
+run st-show3 "$S" state show main
+expect_eq state-reset/stream "$(jq length "$TMP/st-show3.out")" 0
+# After a reset the next sync reads the stream again; dedup keeps one row per id.
+run sync-after-reset timeout 60 "$S" connection sync main --json
+expect_rc state-reset/sync 0
+run job-reset "$S" job show 5 --json
+expect_eq state-reset/reread "$(jq -c '[.attempts[0].streams[] | [.stream, .emitted]]' "$TMP/job-reset.out")" \
+  '[["products",100],["purchases",50],["users",50]]'
+expect_eq state-reset/no-duplicates "$(sql "$DB" 'select count(*) || "," || count(distinct id) from users')" "50,50"
+
+# ---- catalog versions, diff and the schema-change policy ------------------------------------------------------
+SDB=$TMP/schema.db
+run sch-dst "$S" destination create sdb --connector destination-sqlite --set "destination_path=$SDB"
+run sch-src "$S" source create shapes --connector "$DATA/schema-source" --set schema=1
+run sch-conn "$S" connection create shapes --source shapes --destination sdb --schema-policy propagate_columns
+run sch-sync1 timeout 60 "$S" connection sync shapes
+expect_rc schema/first-sync 0
+run sch-edit "$S" source edit shapes --set schema=2
+run sch-sync2 timeout 60 "$S" connection sync shapes
+expect_rc schema/non-breaking-sync 0
+expect_err schema/recorded sch-sync2 "catalog version 1 -> 2): propagated_columns"
+run cat-list "$S" catalog list shapes --json
+expect_eq catalog/versions "$(jq -r '[.[].version] | join(",")' "$TMP/cat-list.out")" "1,2"
+run cat-diff "$S" catalog diff shapes 1 2 --json
+expect_eq catalog/diff "$(jq -c '{a: .streams_added, c: [.streams_changed[] | {stream, fields_added, breaking}], b: .breaking}' "$TMP/cat-diff.out")" \
+  '{"a":["others"],"c":[{"stream":"things","fields_added":["color"],"breaking":false}],"b":false}'
+run cat-diff-text "$S" catalog diff shapes 1 2
+expect_out catalog/diff-text cat-diff-text "+ stream others"
+# Columns only: the new stream is not synced, the new column is.
+expect_eq schema/new-stream-kept-out "$(sql "$SDB" "select count(*) from sqlite_master where name = 'others'")" 0
+expect_eq schema/columns-only-streams "$("$S" connection show shapes --json | jq -r .streams)" "things"
+run cat-show "$S" catalog show shapes --version 1
+expect_eq catalog/show-v1 "$(jq -r '[.streams[].name] | join(",")' "$TMP/cat-show.out")" "things"
+# Breaking: with pause_on_breaking the job fails, says why, and pauses the connection.
+run sch-pol "$S" connection edit shapes --schema-policy pause_on_breaking
+run sch-edit3 "$S" source edit shapes --set schema=3
+run sch-sync3 timeout 60 "$S" connection sync shapes --json
+expect_rc schema/breaking-refused 6
+expect_eq schema/breaking-job "$(jq -r '.status + " " + .failure_type' "$TMP/sch-sync3.out")" "failed config_error"
+check schema/breaking-reason jq -e '.failure_reason | contains("breaking schema change") and contains("is paused")' "$TMP/sch-sync3.out"
+expect_eq schema/paused "$("$S" connection show shapes --json | jq -r .status)" paused
+expect_eq schema/changes-recorded "$(sql "$SLUICE_HOME/sluice.db" "select group_concat(action || ':' || breaking, ',') from schema_changes")" \
+  "propagated_columns:0,paused:1"
+run cat-diff3 "$S" catalog diff shapes 2 3
+expect_out catalog/breaking-text cat-diff3 "! primary key removed or changed"
+run bad-version "$S" catalog show shapes --version 9
+expect_rc catalog/missing-version 18
 
 # ---- a locked store: a clear error after the busy timeout -----------------------------------------------
 ( printf 'BEGIN EXCLUSIVE;\nINSERT INTO schema_migrations VALUES (999, 0);\n.system touch %s\n.system sleep 3\nROLLBACK;\n' \
