@@ -5,6 +5,7 @@
 #define SLUICE_BUILDER_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "../lowcode/testread.h"
@@ -50,6 +51,8 @@ json_t *bld_warnings(const json_t *result, const json_t *stream);
  * "streams": [names], "spec": connection_specification, "issues": [...]}
  * or {"error": {"message", "location"}}. */
 json_t *bld_resolve(const char *yaml, size_t len, const char *name);
+/* {"error": {"message", "failure_type", "location"?}} for err. */
+json_t *bld_error_json(const sl_err *err);
 /* The YAML text of a JSON value (block style), malloc'd. */
 char *bld_to_yaml(const json_t *v, sl_err *err);
 
@@ -63,7 +66,19 @@ typedef struct bld_asset {
 extern const bld_asset bld_assets[];
 extern const size_t bld_n_assets;
 
-/* ---- server.c ---- */
+/* ---- server.c, api.c ---- */
+
+typedef struct bld_server {
+  char dir[4096];          /* the project directory (absolute) */
+  char manifest[4200];     /* dir/manifest.yaml */
+  char meta[4200];         /* dir/.sluice-builder: testing values, history */
+  unsigned port;
+  pthread_mutex_t lock;    /* saves and history */
+} bld_server;
+
+/* One API call: path after "/api" ("/resolve"), body a JSON object; sets
+ * *status; returns the answer (new reference). */
+json_t *bld_api(bld_server *srv, const char *method, const char *path, const json_t *body, unsigned *status);
 
 /* sluice builder [--port N] [--open-only] [project-dir]: serve until a signal. */
 int bld_serve_main(int argc, char **argv);
@@ -76,5 +91,23 @@ int bld_serve_main(int argc, char **argv);
 char *bld_read_text(const char *path, size_t max, size_t *len, sl_err *err);
 /* path, or path/manifest.yaml when path is a directory. */
 void bld_manifest_path(const char *path, char *out, size_t n);
+
+/* The project directory (created when missing, with .sluice-builder/ 0700). */
+sl_code bld_project_open(bld_server *srv, const char *dir, sl_err *err);
+void bld_project_close(bld_server *srv);
+/* A content version of manifest text ("none" for NULL): 16 hex digits. */
+void bld_version(const char *text, size_t len, char out[17]);
+/* {"dir","name","manifest": text|null,"version","testing_values": {}} */
+json_t *bld_project_get(bld_server *srv);
+/* Saves yaml as the manifest unless the file changed since base_version
+ * (another tab or editor): then *status 409 and an error naming both
+ * versions, unless force. Each save is kept in the history. */
+json_t *bld_project_save(bld_server *srv, const char *yaml, const char *base_version, bool force,
+                         unsigned *status);
+/* [{"n","time","size","version"}], newest last; one version's text. */
+json_t *bld_versions(bld_server *srv);
+json_t *bld_version_get(bld_server *srv, long n, unsigned *status);
+sl_code bld_testing_values_save(bld_server *srv, const json_t *values, sl_err *err);
+json_t *bld_testing_values(bld_server *srv);
 
 #endif

@@ -83,4 +83,112 @@ run missing "$BIN/sluice" builder test-read "$TMP/none.yaml" --stream users
 expect_rc missing nonzero
 expect_err missing/message missing "none.yaml"
 
+# ---- the server ----
+SRV_PID=''
+srv_stop() { if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; SRV_PID=''; fi; }
+trap 'srv_stop; mock_stop; e2e_cleanup' EXIT
+PROJ="$TMP/project"
+"$BIN/sluice" builder --port 0 --port-file "$TMP/srv.port" "$PROJ" >"$TMP/srv.out" 2>"$TMP/srv.err" &
+SRV_PID=$!
+if ! wait_for 100 test -s "$TMP/srv.port"; then
+  fail server "did not start: $(cat "$TMP/srv.err")"
+  finish
+fi
+SRV="http://127.0.0.1:$(cat "$TMP/srv.port")"
+expect_out server/url srv "sluice builder: $SRV/"
+# api NAME METHOD PATH [JSON-FILE] [curl args...]: body in $TMP/NAME.json, status in CODE.
+api() {
+  local name=$1 method=$2 path=$3 data=${4:-}
+  shift 4 2>/dev/null || shift $#
+  local -a a=(-s -o "$TMP/$name.json" -w '%{http_code}' -X "$method")
+  [ -n "$data" ] && a+=(-H 'Content-Type: application/json' --data-binary "@$data")
+  CODE=$(curl "${a[@]}" "$@" "$SRV/api$path")
+}
+jqf() { jq -n --rawfile y "$CASES/paged/manifest.yaml" "$@"; }
+
+api project0 GET /project
+expect_eq project/empty "$CODE $(jq -c '[.manifest, .version]' "$TMP/project0.json")" '200 [null,"none"]'
+
+jqf '{yaml: $y}' >"$TMP/req-paged.json"
+api resolve POST /resolve "$TMP/req-paged.json"
+expect_eq resolve "$CODE $(jq -c '[.streams, .issues, .manifest.streams[0].name, .resolved.streams[0].retriever.requester.url_base]' "$TMP/resolve.json")" \
+  "200 [[\"users\"],[],\"users\",\"{{ config['base_url'] }}/api\"]"
+printf '%s' '{"yaml": "version: 6.0.0\nstreams: [1\nx: 2\n"}' >"$TMP/req-bad.json"
+api resolve-bad POST /resolve "$TMP/req-bad.json"
+expect_eq resolve/invalid-yaml-located "$CODE $(jq -c '[.error.location.line, (.error.message | test("invalid YAML"))]' "$TMP/resolve-bad.json")" '200 [4,true]'
+
+# YAML -> JSON (resolve) -> YAML (to_yaml) -> JSON gives the same manifest.
+jq '{manifest: .manifest}' "$TMP/resolve.json" >"$TMP/req-to-yaml.json"
+api to-yaml POST /to_yaml "$TMP/req-to-yaml.json"
+jq '{yaml: .yaml}' "$TMP/to-yaml.json" >"$TMP/req-again.json"
+api resolve-again POST /resolve "$TMP/req-again.json"
+if [ "$CODE" = 200 ] && jq -e --slurpfile a "$TMP/resolve.json" '.manifest == $a[0].manifest and .resolved == $a[0].resolved' "$TMP/resolve-again.json" >/dev/null; then
+  pass to_yaml/round-trip
+else fail to_yaml/round-trip "the manifest changed through YAML"; fi
+printf '%s' '{"manifest": {"a": "true", "b": "12", "n": "no", "c": "x: y", "d": 1.5, "e": null, "f": "{{ x }}"}}' >"$TMP/req-types.json"
+api types POST /to_yaml "$TMP/req-types.json"
+jq '{yaml: .yaml}' "$TMP/types.json" >"$TMP/req-types2.json"
+if python3 -c 'import json,sys,yaml; d=yaml.safe_load(json.load(open(sys.argv[1]))["yaml"]); sys.exit(d != {"a": "true", "b": "12", "n": "no", "c": "x: y", "d": 1.5, "e": None, "f": "{{ x }}"})' "$TMP/types.json" 2>/dev/null; then
+  pass to_yaml/pyyaml-types
+else fail to_yaml/pyyaml-types "PyYAML reads other types back: $(jq -r .yaml "$TMP/types.json" | tr '\n' ' ')"; fi
+
+# Testing values: kept in the project (0600), never in the manifest.
+mock_start "$TMP" "$CASES/paged/replies.json"
+jq -n --arg u "$MOCK_URL" '{values: {api_key: "s3cr3t-key", base_url: $u, region: "eu"}}' >"$TMP/req-tv.json"
+api tv POST /testing_values "$TMP/req-tv.json"
+expect_eq testing_values/saved "$CODE $(stat -c %a "$PROJ/.sluice-builder/testing-values.json")" "200 600"
+api spec-form POST /spec_form "$TMP/req-paged.json"
+expect_eq spec_form "$CODE $(jq -c '[.schema.properties.api_key.airbyte_secret, .schema.properties.region.enum, .values.region]' "$TMP/spec-form.json")" \
+  '200 [true,["eu","us"],"eu"]'
+jqf '{yaml: $y, stream: "users", max_pages: 2}' >"$TMP/req-tr.json"
+api test-read POST /test_read "$TMP/req-tr.json"
+mock_stop
+expect_eq test_read/saved-values "$CODE $(jq -c '[.records_total, .limit, (.slices[0].pages[0].request.headers["X-Api-Key"])]' "$TMP/test-read.json")" \
+  '200 [4,"pages","**********"]'
+if grep -q 's3cr3t-key' "$PROJ/manifest.yaml" 2>/dev/null; then fail testing_values/not-in-manifest "secret in manifest"; else pass testing_values/not-in-manifest; fi
+
+printf '%s' '{"records": [{"id": 1, "tags": ["a"]}, {"id": 2.5, "o": {"x": true}}], "declared": {"properties": {"id": {"type": "integer"}}}}' >"$TMP/req-infer.json"
+api infer POST /infer_schema "$TMP/req-infer.json"
+expect_eq infer_schema "$CODE $(jq -c '[.schema.properties.id.type, .schema.properties.tags.items.type, .schema.properties.o.properties.x.type, [.diff[] | .path + ":" + .change]]' "$TMP/infer.json")" \
+  '200 [["null","number"],["null","string"],["null","boolean"],["id:type","tags:added","o:added"]]'
+
+# Save: the second save from a stale page is refused (409) unless forced.
+jqf '{yaml: $y, base_version: "none"}' >"$TMP/req-save1.json"
+api save1 POST /save "$TMP/req-save1.json"
+V1=$(jq -r .version "$TMP/save1.json")
+expect_eq save/first "$CODE $(cmp -s "$PROJ/manifest.yaml" "$CASES/paged/manifest.yaml" && echo same)" "200 same"
+printf '%s' '{"yaml": "version: 6.0.0\n", "base_version": "none"}' >"$TMP/req-save2.json"
+api save2 POST /save "$TMP/req-save2.json"
+expect_eq save/stale-tab-warned "$CODE $(jq -r '.current_version' "$TMP/save2.json")" "409 $V1"
+printf '%s' '{"yaml": "version: 6.0.0\n", "base_version": "none", "force": true}' >"$TMP/req-save3.json"
+api save3 POST /save "$TMP/req-save3.json"
+expect_eq save/forced "$CODE $(cat "$PROJ/manifest.yaml")" "200 version: 6.0.0"
+api versions GET /versions
+expect_eq versions "$CODE $(jq -c '[.versions[].n]' "$TMP/versions.json")" '200 [1,2]'
+api version1 GET /versions/1
+if [ "$CODE" = 200 ] && jq -e --rawfile y "$CASES/paged/manifest.yaml" '.yaml == $y' "$TMP/version1.json" >/dev/null; then
+  pass versions/content; else fail versions/content "status $CODE"; fi
+api project1 GET /project
+expect_eq project/after-save "$CODE $(jq -r .version "$TMP/project1.json")" "200 $(jq -r .version "$TMP/save3.json")"
+
+# Refusals: other origins and hosts, form posts, oversized bodies, bad JSON.
+api origin GET /project '' -H 'Origin: http://evil.example'
+expect_eq refuse/origin "$CODE" 403
+api host GET /project '' -H 'Host: evil.example:80'
+expect_eq refuse/host "$CODE" 403
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data 'yaml=x' "$SRV/api/resolve")
+expect_eq refuse/form-post "$CODE" 403
+head -c 9000000 /dev/zero | tr '\0' 'a' | jq -Rs '{yaml: .}' >"$TMP/req-big.json"
+api big POST /resolve "$TMP/req-big.json"
+expect_eq refuse/too-large "$CODE $(jq -r '.error.message | test("larger than")' "$TMP/big.json")" "413 true"
+printf '{"yaml": ' >"$TMP/req-trunc.json"
+api trunc POST /resolve "$TMP/req-trunc.json"
+expect_eq refuse/bad-json "$CODE" 400
+api nope GET /nope
+expect_eq unknown-endpoint "$CODE" 404
+CODE=$(curl -s -o "$TMP/index.html" -w '%{http_code}' "$SRV/")
+expect_eq page "$CODE $(grep -c 'sluice builder' "$TMP/index.html")" "200 1"
+srv_stop
+sanitizer_check srv
+
 finish

@@ -1,0 +1,130 @@
+/* The builder's JSON API (docs/builder.md): one function per endpoint. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builder.h"
+
+static json_t *bad(unsigned *status, unsigned code, const char *msg) {
+  *status = code;
+  return json_pack("{s:{s:s,s:s}}", "error", "message", msg, "failure_type", "config_error");
+}
+
+/* body.yaml as text (the manifest being edited). */
+static const char *yaml_of(const json_t *body, size_t *len) {
+  const json_t *y = json_object_get(body, "yaml");
+  if (!json_is_string(y)) return NULL;
+  *len = json_string_length(y);
+  return json_string_value(y);
+}
+
+#define NEED_YAML(body, len, status)                                                                 \
+  size_t len = 0;                                                                                    \
+  const char *yaml = yaml_of(body, &len);                                                            \
+  if (!yaml) return bad(status, 400, "the request needs \"yaml\": the manifest text");               \
+  if (len > BLD_MAX_MANIFEST) return bad(status, 413, "the manifest is larger than 4 MiB")
+
+static json_t *api_resolve(bld_server *srv, const json_t *body, unsigned *status) {
+  NEED_YAML(body, len, status);
+  return bld_resolve(yaml, len, "manifest.yaml");
+}
+
+static json_t *api_to_yaml(const json_t *body, unsigned *status) {
+  const json_t *m = json_object_get(body, "manifest");
+  if (!json_is_object(m)) return bad(status, 400, "the request needs \"manifest\": the manifest as a JSON object");
+  sl_err err = SL_ERR_INIT;
+  char *y = bld_to_yaml(m, &err);
+  if (!y) {
+    *status = 500;
+    return bld_error_json(&err);
+  }
+  json_t *res = json_pack("{s:s}", "yaml", y);
+  free(y);
+  return res;
+}
+
+static unsigned limit_of(const json_t *body, const char *key, unsigned max) {
+  json_int_t v = json_integer_value(json_object_get(body, key));
+  return v <= 0 ? 0 : v > (json_int_t)max ? max : (unsigned)v;
+}
+
+static json_t *api_test_read(bld_server *srv, const json_t *body, unsigned *status) {
+  NEED_YAML(body, len, status);
+  const char *stream = json_string_value(json_object_get(body, "stream"));
+  if (!stream) return bad(status, 400, "the request needs \"stream\": the stream to test");
+  const json_t *cfg = json_object_get(body, "config");
+  if (cfg && !json_is_object(cfg)) return bad(status, 400, "\"config\" must be an object (the testing values)");
+  json_t *saved = cfg ? NULL : bld_testing_values(srv);
+  const json_t *state = json_object_get(body, "state");
+  bld_test_opts o = {.stream = stream, .config = cfg ? cfg : saved, .state = json_is_null(state) ? NULL : state};
+  o.limits.max_records = limit_of(body, "max_records", 5000);
+  o.limits.max_pages = limit_of(body, "max_pages", 100);
+  o.limits.max_slices = limit_of(body, "max_slices", 100);
+  o.timeout_s = limit_of(body, "timeout", 600);
+  json_t *res = bld_test_read(yaml, len, "manifest.yaml", &o);
+  json_decref(saved);
+  return res;
+}
+
+static json_t *api_spec_form(bld_server *srv, const json_t *body, unsigned *status) {
+  NEED_YAML(body, len, status);
+  json_t *r = bld_resolve(yaml, len, "manifest.yaml");
+  if (json_object_get(r, "error")) {
+    *status = 422;
+    return r;
+  }
+  json_t *spec = json_object_get(r, "spec");
+  json_t *schema = json_is_object(spec) ? json_incref(spec) : json_object();
+  json_t *res = json_pack("{s:o,s:o}", "schema", schema, "values", bld_testing_values(srv));
+  json_decref(r);
+  return res;
+}
+
+static json_t *api_testing_values(bld_server *srv, const json_t *body, unsigned *status) {
+  const json_t *v = json_object_get(body, "values");
+  if (!json_is_object(v)) return bad(status, 400, "the request needs \"values\": an object");
+  sl_err err = SL_ERR_INIT;
+  if (bld_testing_values_save(srv, v, &err)) {
+    *status = 500;
+    return bld_error_json(&err);
+  }
+  return json_pack("{s:b}", "saved", 1);
+}
+
+static json_t *api_infer(const json_t *body, unsigned *status) {
+  const json_t *recs = json_object_get(body, "records");
+  if (!json_is_array(recs)) return bad(status, 400, "the request needs \"records\": an array of records");
+  json_t *schema = bld_infer_schema(recs);
+  const json_t *declared = json_object_get(body, "declared");
+  json_t *res = json_pack("{s:o}", "schema", schema);
+  if (json_is_object(declared)) json_object_set_new(res, "diff", bld_schema_diff(declared, schema));
+  return res;
+}
+
+static json_t *api_save(bld_server *srv, const json_t *body, unsigned *status) {
+  NEED_YAML(body, len, status);
+  (void)len;
+  const char *base = json_string_value(json_object_get(body, "base_version"));
+  return bld_project_save(srv, yaml, base, json_is_true(json_object_get(body, "force")), status);
+}
+
+json_t *bld_api(bld_server *srv, const char *method, const char *path, const json_t *body, unsigned *status) {
+  *status = 200;
+  bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+  if (get && !strcmp(path, "/project")) return bld_project_get(srv);
+  if (get && !strcmp(path, "/versions")) return json_pack("{s:o}", "versions", bld_versions(srv));
+  if (get && !strncmp(path, "/versions/", 10)) {
+    char *end;
+    long n = strtol(path + 10, &end, 10);
+    if (*end) return bad(status, 404, "no such version");
+    return bld_version_get(srv, n, status);
+  }
+  if (post && !strcmp(path, "/resolve")) return api_resolve(srv, body, status);
+  if (post && !strcmp(path, "/to_yaml")) return api_to_yaml(body, status);
+  if (post && !strcmp(path, "/test_read")) return api_test_read(srv, body, status);
+  if (post && !strcmp(path, "/spec_form")) return api_spec_form(srv, body, status);
+  if (post && !strcmp(path, "/testing_values")) return api_testing_values(srv, body, status);
+  if (post && !strcmp(path, "/infer_schema")) return api_infer(body, status);
+  if (post && !strcmp(path, "/save")) return api_save(srv, body, status);
+  return bad(status, 404, "no such API endpoint (docs/builder.md lists them)");
+}
