@@ -187,8 +187,35 @@ expect_eq refuse/bad-json "$CODE" 400
 api nope GET /nope
 expect_eq unknown-endpoint "$CODE" 404
 CODE=$(curl -s -o "$TMP/index.html" -w '%{http_code}' "$SRV/")
-expect_eq page "$CODE $(grep -c 'sluice builder' "$TMP/index.html")" "200 1"
+expect_eq page "$CODE $(grep -c '<script src="/app.js"' "$TMP/index.html")" "200 1"
 srv_stop
 sanitizer_check srv
+
+# ---- the page in chromium (playwright-core from tests/node) ----
+# Screenshots of the main views stay in <build>/test-artifacts/builder/.
+ART="$BIN/../test-artifacts/builder"
+if [ ! -x /usr/bin/chromium ] || [ ! -d "$ROOT/tests/node/node_modules/playwright-core" ]; then
+  fail page/e2e "chromium or playwright-core missing: run scripts/setup.sh test"
+else
+  rm -rf "$ART" && mkdir -p "$ART"
+  mock_start "$TMP" "$CASES/page-replies.json"
+  "$BIN/sluice" builder --port 0 --port-file "$TMP/srv2.port" "$TMP/project2" >"$TMP/srv2.out" 2>"$TMP/srv2.err" &
+  SRV_PID=$!
+  if wait_for 100 test -s "$TMP/srv2.port"; then
+    timeout -k 5 120 node "$ROOT/tests/node/builder/e2e.js" "http://127.0.0.1:$(cat "$TMP/srv2.port")/" "$MOCK_URL" "$ART" >"$TMP/page.out" 2>&1
+    while IFS= read -r line; do
+      case "$line" in
+        'ok   '*) pass "page/${line#ok   }" ;;
+        'FAIL '*) rest=${line#FAIL }; fail "page/${rest%%: *}" "${rest#*: }" ;;
+      esac
+    done <"$TMP/page.out"
+    grep -q '^ok   no page errors' "$TMP/page.out" || { fail page/e2e "did not finish"; tail -n 5 "$TMP/page.out"; }
+  else
+    fail page/server "did not start: $(cat "$TMP/srv2.err")"
+  fi
+  srv_stop
+  mock_stop
+  sanitizer_check srv2
+fi
 
 finish

@@ -1,0 +1,599 @@
+// The sluice connector builder page: plain JS, no build step. The server
+// does all YAML work (resolve: YAML -> JSON with located errors; to_yaml:
+// JSON -> YAML), so the page edits one JSON manifest and its YAML text.
+"use strict";
+
+const NEW_MANIFEST = `version: 6.0.0
+type: DeclarativeSource
+check:
+  type: CheckStream
+  stream_names: []
+definitions:
+  base_requester:
+    type: HttpRequester
+    url_base: https://api.example.com
+    authenticator:
+      type: NoAuth
+streams: []
+spec:
+  type: Spec
+  connection_specification:
+    type: object
+    required: []
+    properties: {}
+`;
+
+const S = {
+  yaml: "", manifest: null, streams: [], spec: null, version: "none", values: {},
+  mode: "yaml", result: null, slice: 0, page: 0, tab: "records", yamlError: null,
+};
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (k === "text") e.textContent = v;
+    else if (v === true) e.setAttribute(k, "");
+    else if (v !== false && v != null) e.setAttribute(k, v);
+  }
+  for (const c of kids.flat()) if (c != null) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+async function api(method, path, body) {
+  const opts = { method, headers: {} };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const r = await fetch("/api" + path, opts);
+  let data;
+  try { data = await r.json(); } catch (e) { data = { error: { message: `HTTP ${r.status}: not JSON` } }; }
+  return { status: r.status, data };
+}
+
+function status(text, isError) {
+  $("status").textContent = text;
+  $("status").className = isError ? "bad" : "";
+}
+
+function debounce(fn, ms) {
+  let t;
+  return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
+}
+
+// ---- YAML <-> JSON through the server ----
+
+// fromForm: the form made this text from S.manifest, which stays the object
+// the form's inputs are bound to.
+async function resolveYaml(text, fromForm) {
+  const { data } = await api("POST", "/resolve", { yaml: text });
+  if (data.error) {
+    // Keep the last good manifest; show where the text is wrong.
+    S.yamlError = data.error;
+    const loc = data.error.location;
+    $("yaml-error").hidden = false;
+    $("yaml-error").textContent = (loc ? `line ${loc.line}, column ${loc.column}: ` : "") + data.error.message;
+    return false;
+  }
+  S.yamlError = null;
+  $("yaml-error").hidden = true;
+  if (!fromForm) S.manifest = data.manifest;
+  S.streams = data.streams || [];
+  S.spec = data.spec;
+  S.issues = data.issues || [];
+  refreshStreams();
+  renderInputs();
+  if (S.issues.some((i) => i.level === "error")) {
+    $("yaml-error").hidden = false;
+    $("yaml-error").textContent = S.issues.filter((i) => i.level === "error").map((i) => `${i.where}: ${i.message}`).join("\n");
+  }
+  return true;
+}
+
+async function manifestToYaml() {
+  const { data } = await api("POST", "/to_yaml", { manifest: S.manifest });
+  if (data.error) { status(data.error.message, true); return; }
+  S.yaml = data.yaml;
+  $("yaml").value = S.yaml;
+  await resolveYaml(S.yaml, true);
+}
+const formChanged = debounce(manifestToYaml, 300);
+
+// ---- modes ----
+
+function setMode(mode) {
+  if (mode === "form" && S.yamlError) {
+    status("fix the YAML error first: the form shows the last valid manifest only after it parses", true);
+    return;
+  }
+  S.mode = mode;
+  $("mode-form").classList.toggle("on", mode === "form");
+  $("mode-yaml").classList.toggle("on", mode === "yaml");
+  $("yaml-pane").hidden = mode !== "yaml";
+  $("form-pane").hidden = mode !== "form";
+  if (mode === "form") renderForm();
+  else $("yaml").value = S.yaml;
+}
+
+function jumpToLine(line) {
+  setMode("yaml");
+  const ta = $("yaml");
+  const lines = ta.value.split("\n");
+  let pos = 0;
+  for (let i = 0; i < line - 1 && i < lines.length; i++) pos += lines[i].length + 1;
+  ta.focus();
+  ta.setSelectionRange(pos, pos + (lines[line - 1] || "").length);
+  ta.scrollTop = Math.max(0, (line - 5) * 19);
+}
+
+// ---- the form (edits S.manifest in place; what it does not show is kept) ----
+
+function deref(obj) {
+  for (let i = 0; obj && typeof obj === "object" && typeof obj.$ref === "string" && i < 10; i++) {
+    const m = /^#\/(.*)$/.exec(obj.$ref);
+    if (!m) break;
+    let t = S.manifest;
+    for (const k of m[1].split("/")) t = t == null ? t : t[k];
+    if (!t) break;
+    obj = t;
+  }
+  return obj;
+}
+
+function ensure(obj, key, init) {
+  if (obj[key] == null || typeof obj[key] !== "object") obj[key] = init;
+  return obj[key];
+}
+
+function textField(label, obj, key, opts = {}) {
+  const v = obj[key];
+  const input = el(opts.multiline ? "textarea" : "input", {
+    type: opts.secret ? "password" : "text", name: opts.name || key, placeholder: opts.placeholder || "",
+    oninput: (e) => {
+      let val = e.target.value;
+      if (opts.parse) {
+        try { val = opts.parse(val); e.target.classList.remove("bad"); } catch (err) { e.target.classList.add("bad"); return; }
+      }
+      if (val === "" || val === undefined) delete obj[key]; else obj[key] = val;
+      formChanged();
+    },
+  });
+  input.value = v == null ? "" : opts.show ? opts.show(v) : String(v);
+  return el("label", { class: "field" }, el("span", { text: label }), input);
+}
+
+function selectField(label, value, choices, onchange, name) {
+  const s = el("select", { name, onchange: (e) => { onchange(e.target.value); formChanged(); renderForm(); } },
+    choices.map((c) => el("option", { value: c, selected: c === value, text: c })));
+  return el("label", { class: "field" }, el("span", { text: label }), s);
+}
+
+const listParse = (s) => s.split(",").map((x) => x.trim()).filter((x) => x);
+const listShow = (v) => (Array.isArray(v) ? v.join(", ") : String(v));
+const jsonParse = (s) => (s.trim() === "" ? undefined : JSON.parse(s));
+const jsonShow = (v) => JSON.stringify(v, null, 2);
+const mapParse = (s) => {
+  const o = {};
+  for (const line of s.split("\n")) {
+    if (!line.trim()) continue;
+    const i = line.indexOf(":");
+    if (i < 1) throw new Error("name: value");
+    o[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return Object.keys(o).length ? o : undefined;
+};
+const mapShow = (v) => Object.entries(v).map(([k, x]) => `${k}: ${typeof x === "string" ? x : JSON.stringify(x)}`).join("\n");
+
+function globalRequester() {
+  const m = S.manifest;
+  const first = (m.streams || []).map(deref).find((s) => s && s.retriever && s.retriever.requester);
+  if (first) return deref(first.retriever.requester);
+  const defs = ensure(m, "definitions", {});
+  return ensure(defs, "base_requester", { type: "HttpRequester", url_base: "" });
+}
+
+const AUTH_TYPES = ["NoAuth", "ApiKeyAuthenticator", "BearerAuthenticator", "BasicHttpAuthenticator"];
+
+function authFields(req) {
+  const auth = deref(req.authenticator) || { type: "NoAuth" };
+  const box = el("fieldset", {}, el("legend", { text: "Authentication" }));
+  const type = AUTH_TYPES.includes(auth.type) ? auth.type : auth.type || "NoAuth";
+  box.append(selectField("method", type, AUTH_TYPES.includes(type) ? AUTH_TYPES : [...AUTH_TYPES, type], (t) => {
+    const n = { type: t };
+    if (t === "ApiKeyAuthenticator") {
+      n.api_token = "{{ config['api_key'] }}";
+      n.inject_into = { type: "RequestOption", inject_into: "header", field_name: "X-Api-Key" };
+    } else if (t === "BearerAuthenticator") n.api_token = "{{ config['api_key'] }}";
+    else if (t === "BasicHttpAuthenticator") { n.username = "{{ config['username'] }}"; n.password = "{{ config['password'] }}"; }
+    req.authenticator = n;
+  }, "auth_type"));
+  if (type === "ApiKeyAuthenticator") {
+    box.append(textField("token", auth, "api_token", { name: "auth_api_token" }));
+    const inj = ensure(auth, "inject_into", { type: "RequestOption", inject_into: "header", field_name: "" });
+    box.append(selectField("inject into", inj.inject_into, ["header", "request_parameter", "body_data", "body_json"],
+      (v) => { inj.inject_into = v; }, "auth_inject_into"));
+    box.append(textField("name", inj, "field_name", { name: "auth_field_name" }));
+  } else if (type === "BearerAuthenticator") {
+    box.append(textField("token", auth, "api_token", { name: "auth_api_token" }));
+  } else if (type === "BasicHttpAuthenticator") {
+    box.append(textField("username", auth, "username"), textField("password", auth, "password"));
+  } else if (type !== "NoAuth") {
+    box.append(el("p", { text: `${type}: edit it in YAML mode` }));
+  }
+  return box;
+}
+
+const PAGINATORS = ["none", "PageIncrement", "OffsetIncrement", "CursorPagination"];
+
+function paginatorFields(retr) {
+  const pag = retr.paginator ? deref(retr.paginator) : null;
+  const strat = pag && pag.pagination_strategy ? deref(pag.pagination_strategy) : null;
+  const kind = strat ? strat.type : "none";
+  const box = el("fieldset", {}, el("legend", { text: "Pagination" }));
+  box.append(selectField("strategy", kind, PAGINATORS.includes(kind) ? PAGINATORS : [...PAGINATORS, kind], (t) => {
+    if (t === "none") { delete retr.paginator; return; }
+    const s = { type: t };
+    if (t === "PageIncrement") { s.page_size = 100; s.start_from_page = 1; }
+    if (t === "OffsetIncrement") s.page_size = 100;
+    if (t === "CursorPagination") { s.cursor_value = "{{ response.next }}"; s.stop_condition = "{{ not response.next }}"; }
+    retr.paginator = {
+      type: "DefaultPaginator", pagination_strategy: s,
+      page_token_option: { type: "RequestOption", inject_into: "request_parameter", field_name: t === "OffsetIncrement" ? "offset" : t === "CursorPagination" ? "cursor" : "page" },
+    };
+  }, "paginator"));
+  if (!strat) return box;
+  if (strat.type === "PageIncrement" || strat.type === "OffsetIncrement" || strat.type === "CursorPagination")
+    box.append(textField("page size", strat, "page_size", { name: "page_size", parse: (s) => (s === "" ? undefined : Number(s)) }));
+  if (strat.type === "PageIncrement") box.append(textField("first page", strat, "start_from_page", { parse: (s) => (s === "" ? undefined : Number(s)) }));
+  if (strat.type === "CursorPagination") {
+    box.append(textField("cursor value", strat, "cursor_value", { name: "cursor_value" }));
+    box.append(textField("stop condition", strat, "stop_condition", { name: "stop_condition" }));
+  }
+  const opt = ensure(pag, "page_token_option", { type: "RequestOption", inject_into: "request_parameter", field_name: "page" });
+  box.append(selectField("token into", opt.inject_into || "request_parameter", ["request_parameter", "header", "body_data", "body_json", "path"],
+    (v) => { if (v === "path") pag.page_token_option = { type: "RequestPath" }; else { opt.inject_into = v; opt.type = "RequestOption"; } }, "token_into"));
+  if (opt.type !== "RequestPath") box.append(textField("token name", opt, "field_name", { name: "token_field_name" }));
+  return box;
+}
+
+function incrementalFields(stream) {
+  const inc = stream.incremental_sync ? deref(stream.incremental_sync) : null;
+  const box = el("fieldset", {}, el("legend", { text: "Incremental sync" }));
+  box.append(selectField("cursor", inc ? inc.type : "none", ["none", "DatetimeBasedCursor"], (t) => {
+    if (t === "none") delete stream.incremental_sync;
+    else stream.incremental_sync = {
+      type: "DatetimeBasedCursor", cursor_field: "updated_at", datetime_format: "%Y-%m-%dT%H:%M:%SZ",
+      start_datetime: { type: "MinMaxDatetime", datetime: "{{ config['start_date'] }}", datetime_format: "%Y-%m-%dT%H:%M:%SZ" },
+      start_time_option: { type: "RequestOption", inject_into: "request_parameter", field_name: "since" },
+    };
+  }, "incremental"));
+  if (!inc || inc.type !== "DatetimeBasedCursor") return box;
+  box.append(textField("cursor field", inc, "cursor_field", { name: "cursor_field" }));
+  box.append(textField("datetime format", inc, "datetime_format", { name: "datetime_format" }));
+  const sd = ensure(inc, "start_datetime", { type: "MinMaxDatetime", datetime: "" });
+  box.append(textField("start", sd, "datetime", { name: "start_datetime" }));
+  const so = ensure(inc, "start_time_option", { type: "RequestOption", inject_into: "request_parameter", field_name: "" });
+  box.append(textField("start parameter", so, "field_name", { name: "start_field_name" }));
+  return box;
+}
+
+function streamFields(raw, idx) {
+  const st = deref(raw);
+  const retr = ensure(st, "retriever", { type: "SimpleRetriever" });
+  const req = ensure(retr, "requester", { $ref: "#/definitions/base_requester" });
+  const own = req.$ref ? req : deref(req); // path etc. sit beside a $ref (sibling keys override)
+  const rs = ensure(retr, "record_selector", { type: "RecordSelector", extractor: { type: "DpathExtractor", field_path: [] } });
+  const ex = ensure(rs, "extractor", { type: "DpathExtractor", field_path: [] });
+  const box = el("fieldset", { class: "stream", "data-stream": st.name || "" }, el("legend", { text: `Stream: ${st.name || idx + 1}` }));
+  box.append(
+    textField("name", st, "name", { name: "stream_name" }),
+    textField("path", own, "path", { name: "path" }),
+    selectField("method", own.http_method || "GET", ["GET", "POST"], (v) => { own.http_method = v; }, "http_method"),
+    textField("query parameters", own, "request_parameters", { multiline: true, parse: mapParse, show: mapShow, name: "request_parameters", placeholder: "name: value" }),
+    textField("headers", own, "request_headers", { multiline: true, parse: mapParse, show: mapShow, name: "request_headers" }),
+    textField("JSON body", own, "request_body_json", { multiline: true, parse: jsonParse, show: jsonShow, name: "request_body_json" }),
+    textField("records at", ex, "field_path", { parse: listParse, show: listShow, name: "field_path", placeholder: "data, items" }),
+    textField("primary key", st, "primary_key", { parse: (s) => { const l = listParse(s); return l.length ? l : undefined; }, show: listShow, name: "primary_key" }),
+    paginatorFields(retr),
+    incrementalFields(st),
+    textField("partition router (JSON)", retr, "partition_router", { multiline: true, parse: jsonParse, show: jsonShow, name: "partition_router" }),
+    textField("transformations (JSON)", st, "transformations", { multiline: true, parse: jsonParse, show: jsonShow, name: "transformations" }),
+    textField("error handler (JSON)", own, "error_handler", { multiline: true, parse: jsonParse, show: jsonShow, name: "error_handler" }),
+    el("button", { type: "button", onclick: () => { S.manifest.streams.splice(idx, 1); formChanged(); renderForm(); }, text: "Remove stream" }),
+  );
+  return box;
+}
+
+function specFields() {
+  const spec = ensure(S.manifest, "spec", { type: "Spec", connection_specification: { type: "object", properties: {} } });
+  const cs = ensure(spec, "connection_specification", { type: "object", properties: {} });
+  const props = ensure(cs, "properties", {});
+  const req = Array.isArray(cs.required) ? cs.required : (cs.required = []);
+  const box = el("fieldset", {}, el("legend", { text: "User inputs (spec)" }));
+  for (const [name, p] of Object.entries(props)) {
+    const row = el("div", { class: "row input-def", "data-input": name },
+      el("strong", { text: name }),
+      el("select", { name: "input_type", onchange: (e) => { p.type = e.target.value; formChanged(); } },
+        ["string", "integer", "number", "boolean", "array", "object"].map((t) => el("option", { value: t, selected: p.type === t, text: t }))),
+      el("label", {}, el("input", { type: "checkbox", name: "input_secret", checked: !!p.airbyte_secret, onchange: (e) => { if (e.target.checked) p.airbyte_secret = true; else delete p.airbyte_secret; formChanged(); } }), " secret"),
+      el("label", {}, el("input", { type: "checkbox", name: "input_required", checked: req.includes(name), onchange: (e) => {
+        const i = req.indexOf(name);
+        if (e.target.checked && i < 0) req.push(name);
+        if (!e.target.checked && i >= 0) req.splice(i, 1);
+        formChanged();
+      } }), " required"),
+      el("button", { type: "button", text: "×", onclick: () => { delete props[name]; const i = req.indexOf(name); if (i >= 0) req.splice(i, 1); formChanged(); renderForm(); } }));
+    box.append(row);
+  }
+  const nameIn = el("input", { type: "text", name: "new_input", placeholder: "new input name" });
+  box.append(el("div", { class: "row" }, nameIn, el("button", { type: "button", id: "add-input", text: "Add input", onclick: () => {
+    const n = nameIn.value.trim();
+    if (!n || props[n]) return;
+    props[n] = { type: "string", title: n };
+    req.push(n);
+    formChanged();
+    renderForm();
+  } })));
+  return box;
+}
+
+function renderForm() {
+  const pane = $("form-pane");
+  pane.replaceChildren();
+  if (!S.manifest) return;
+  const req = globalRequester();
+  pane.append(el("fieldset", { id: "global" }, el("legend", { text: "Global settings" }),
+    textField("base URL", req, "url_base", { name: "url_base" }), authFields(req)));
+  pane.append(specFields());
+  const streams = ensure(S.manifest, "streams", []);
+  streams.forEach((s, i) => pane.append(streamFields(s, i)));
+  const nameIn = el("input", { type: "text", name: "new_stream", placeholder: "new stream name" });
+  pane.append(el("div", { class: "row" }, nameIn, el("button", { type: "button", id: "add-stream", text: "Add stream", onclick: () => {
+    const n = nameIn.value.trim();
+    if (!n) return;
+    globalRequester(); // makes definitions.base_requester when there is no stream yet
+    const base = (S.manifest.streams || []).map(deref).find((s) => s && s.retriever && s.retriever.requester && s.retriever.requester.$ref);
+    const ref = base ? base.retriever.requester.$ref : "#/definitions/base_requester";
+    streams.push({
+      type: "DeclarativeStream", name: n, primary_key: [],
+      retriever: { type: "SimpleRetriever", requester: { $ref: ref, path: "/" + n, http_method: "GET" },
+        record_selector: { type: "RecordSelector", extractor: { type: "DpathExtractor", field_path: [] } } },
+      schema_loader: { type: "InlineSchemaLoader", schema: { type: "object", properties: {} } },
+    });
+    const check = ensure(S.manifest, "check", { type: "CheckStream", stream_names: [] });
+    if (Array.isArray(check.stream_names) && !check.stream_names.length) check.stream_names.push(n);
+    formChanged();
+    renderForm();
+  } })));
+}
+
+// ---- testing values: a form from the spec's JSON schema ----
+
+function schemaInput(name, schema, value, onchange) {
+  schema = schema || {};
+  const label = schema.title || name;
+  if (Array.isArray(schema.oneOf)) {
+    const opts = schema.oneOf.map((o, i) => o.title || `option ${i + 1}`);
+    const cur = value && typeof value === "object" ? value : {};
+    let idx = Math.max(0, schema.oneOf.findIndex((o) => Object.entries(o.properties || {}).every(([k, p]) => p.const === undefined || cur[k] === p.const)));
+    const box = el("fieldset", {}, el("legend", { text: label }));
+    const inner = el("div");
+    const draw = () => {
+      inner.replaceChildren();
+      const o = schema.oneOf[idx];
+      for (const [k, p] of Object.entries(o.properties || {})) {
+        if (p.const !== undefined) { cur[k] = p.const; continue; }
+        inner.append(schemaInput(k, p, cur[k], (v) => { if (v === undefined) delete cur[k]; else cur[k] = v; onchange(cur); }));
+      }
+      onchange(cur);
+    };
+    box.append(el("select", { name, onchange: (e) => { idx = Number(e.target.value); for (const k of Object.keys(cur)) delete cur[k]; draw(); } },
+      opts.map((t, i) => el("option", { value: i, selected: i === idx, text: t }))), inner);
+    draw();
+    return box;
+  }
+  let input;
+  if (Array.isArray(schema.enum)) {
+    input = el("select", { name, onchange: (e) => onchange(e.target.value) },
+      el("option", { value: "", text: "" }), schema.enum.map((v) => el("option", { value: v, selected: v === value, text: v })));
+  } else if (schema.type === "boolean") {
+    input = el("input", { type: "checkbox", name, checked: !!value, onchange: (e) => onchange(e.target.checked) });
+  } else if (schema.type === "integer" || schema.type === "number") {
+    input = el("input", { type: "number", name, oninput: (e) => onchange(e.target.value === "" ? undefined : Number(e.target.value)) });
+    if (value != null) input.value = value;
+  } else if (schema.type === "array" || schema.type === "object") {
+    input = el("textarea", { name, oninput: (e) => { try { onchange(JSON.parse(e.target.value)); e.target.classList.remove("bad"); } catch (x) { e.target.classList.add("bad"); } } });
+    input.value = value == null ? "" : JSON.stringify(value);
+  } else {
+    input = el("input", { type: schema.airbyte_secret ? "password" : "text", name, autocomplete: "off", oninput: (e) => onchange(e.target.value === "" ? undefined : e.target.value) });
+    input.value = value == null ? "" : value;
+  }
+  if (value === undefined && schema.default !== undefined) onchange(schema.default);
+  return el("label", { class: "field" }, el("span", { text: label }), input);
+}
+
+function renderInputs() {
+  const form = $("inputs");
+  const spec = S.spec && S.spec.properties ? S.spec : { properties: {} };
+  const key = JSON.stringify(spec);
+  if (form.dataset.spec === key) return; // do not redraw while typing
+  form.dataset.spec = key;
+  form.replaceChildren();
+  for (const [k, p] of Object.entries(spec.properties)) {
+    form.append(schemaInput(k, p, S.values[k], (v) => { if (v === undefined) delete S.values[k]; else S.values[k] = v; }));
+  }
+}
+
+// ---- test reads ----
+
+function refreshStreams() {
+  const sel = $("stream");
+  const cur = sel.value;
+  sel.replaceChildren(...S.streams.map((s) => el("option", { value: s, selected: s === cur, text: s })));
+}
+
+async function testRead() {
+  if (S.yamlError) { status("the manifest does not parse: fix the YAML error first", true); return; }
+  const stream = $("stream").value;
+  if (!stream) { status("no stream to test: add one", true); return; }
+  status(`testing ${stream}…`);
+  $("test").disabled = true;
+  const { data } = await api("POST", "/test_read", {
+    yaml: S.yaml, stream, config: S.values,
+    max_records: Number($("max-records").value), max_pages: Number($("max-pages").value), max_slices: Number($("max-slices").value),
+  });
+  $("test").disabled = false;
+  S.result = data;
+  S.slice = 0;
+  S.page = 0;
+  status(data.error ? "test read failed" : `${data.records_total} records`, !!data.error);
+  renderResult();
+}
+
+function pre(v) { return el("pre", { text: typeof v === "string" ? v : JSON.stringify(v, null, 2) }); }
+
+function prettyBody(b) {
+  if (typeof b !== "string") return "";
+  try { return JSON.stringify(JSON.parse(b), null, 2); } catch (e) { return b; }
+}
+
+function headersTable(h) {
+  return el("table", {}, Object.entries(h || {}).map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: v }))));
+}
+
+function recordsTable(recs) {
+  if (!recs.length) return el("p", { text: "no records" });
+  const cols = [...new Set(recs.flatMap((r) => Object.keys(r)))];
+  return el("table", { class: "records" }, el("tr", {}, cols.map((c) => el("th", { text: c }))),
+    recs.map((r) => el("tr", {}, cols.map((c) => el("td", { text: r[c] === undefined ? "" : typeof r[c] === "object" ? JSON.stringify(r[c]) : String(r[c]) })))));
+}
+
+function useInferredSchema() {
+  const stream = (S.manifest.streams || []).map(deref).find((s) => s && s.name === S.result.stream);
+  if (!stream) return;
+  stream.schema_loader = { type: "InlineSchemaLoader", schema: S.result.inferred_schema };
+  manifestToYaml();
+  status("the inferred schema is now the stream's schema");
+}
+
+function renderResult() {
+  const out = $("result");
+  out.replaceChildren();
+  const r = S.result;
+  if (!r) return;
+  if (r.error) {
+    const loc = r.error.location;
+    out.append(el("div", { class: "error", id: "test-error" }, r.error.message,
+      loc && loc.file && /manifest/.test(loc.file) ? el("div", {}, el("a", { class: "loc", onclick: () => jumpToLine(loc.line), text: `go to line ${loc.line}` })) : null));
+  }
+  for (const w of r.warnings || []) out.append(el("div", { class: "warning", "data-code": w.code, text: w.message }));
+  out.append(el("p", { id: "summary", text: `${r.records_total} records in ${r.slices.length} slice(s)` + (r.limit_reached ? ` — test limit reached (${r.limit})` : "") }));
+  const slices = r.slices || [];
+  if (slices.length) {
+    const s = slices[Math.min(S.slice, slices.length - 1)];
+    out.append(el("div", { class: "row" },
+      el("label", {}, "Slice ", el("select", { id: "slice", onchange: (e) => { S.slice = Number(e.target.value); S.page = 0; renderResult(); } },
+        slices.map((x, i) => el("option", { value: i, selected: i === S.slice, text: `${i + 1}: ${JSON.stringify(x.slice)}` })))),
+      el("label", {}, "Page ", el("select", { id: "page", onchange: (e) => { S.page = Number(e.target.value); renderResult(); } },
+        s.pages.map((p, i) => el("option", { value: i, selected: i === S.page, text: `${i + 1}${p.failed ? " (failed)" : ""}` }))))));
+    const p = s.pages[Math.min(S.page, s.pages.length - 1)] || {};
+    const tabs = {
+      records: () => recordsTable(p.records || []),
+      request: () => p.request ? el("div", {}, el("p", { text: `${p.request.method} ${p.request.url}` }), headersTable(p.request.headers), p.request.body ? pre(prettyBody(p.request.body)) : null) : el("p", { text: "no request" }),
+      response: () => p.response ? el("div", {}, el("p", { text: `HTTP ${p.response.status ?? "(none: " + (p.response.error || "no answer") + ")"}` }), headersTable(p.response.headers), pre(prettyBody(p.response.body))) : el("p", { text: "no response (the request got no answer)" }),
+      other: () => (p.auxiliary_requests || []).length ? el("div", {}, p.auxiliary_requests.map((a) => pre(a))) : el("p", { text: "no other requests" }),
+      state: () => el("div", {}, el("h4", { text: "state after this slice" }), pre(s.state), el("h4", { text: "final state" }), pre(r.final_state)),
+      logs: () => el("div", {}, (r.logs || []).map((l) => el("div", { text: `${l.level} ${l.message}` }))),
+      schema: () => el("div", {},
+        el("button", { id: "use-schema", onclick: useInferredSchema, text: "Use the inferred schema" }),
+        el("h4", { text: "differences from the declared schema" }),
+        (r.schema_diff || []).length ? el("ul", { id: "schema-diff" }, r.schema_diff.map((d) => el("li", { text: `${d.path}: ${d.change}` }))) : el("p", { text: "none" }),
+        pre(r.inferred_schema)),
+    };
+    out.append(el("div", { class: "tabs" }, Object.keys(tabs).map((t) =>
+      el("button", { class: t === S.tab ? "on" : "", "data-tab": t, onclick: () => { S.tab = t; renderResult(); }, text: t }))));
+    out.append(el("div", { id: "tab-body" }, tabs[S.tab]()));
+  } else if ((r.logs || []).length) {
+    out.append(el("div", {}, r.logs.map((l) => el("div", { text: `${l.level} ${l.message}` }))));
+  }
+}
+
+// ---- save, export, versions ----
+
+async function save(force) {
+  if (S.yamlError) { status("the manifest does not parse: fix the YAML error before saving", true); return; }
+  const { status: code, data } = await api("POST", "/save", { yaml: S.yaml, base_version: S.version, force: !!force });
+  if (code === 409) {
+    if (confirm(data.error.message + "\n\nOverwrite the other version?")) return save(true);
+    status("not saved: the manifest changed elsewhere", true);
+    return;
+  }
+  if (data.error) { status(data.error.message, true); return; }
+  S.version = data.version;
+  status(`saved (version ${data.history})`);
+}
+
+function exportYaml() {
+  if (S.yamlError) { status("the manifest does not parse: fix it before exporting", true); return; }
+  const a = el("a", { href: URL.createObjectURL(new Blob([S.yaml], { type: "application/yaml" })), download: "manifest.yaml" });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+function lineDiff(a, b) {
+  const x = a.split("\n"), y = b.split("\n");
+  if (x.length * y.length > 4e6) return [["", "(too large to compare line by line)"]];
+  const n = x.length, m = y.length, L = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+  const out = [];
+  let i = 0, j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && x[i] === y[j]) { out.push([" ", x[i]]); i++; j++; }
+    else if (j < m && (i === n || L[i][j + 1] >= L[i + 1][j])) { out.push(["+", y[j]]); j++; }
+    else { out.push(["-", x[i]]); i++; }
+  }
+  return out;
+}
+
+async function showVersions() {
+  const { data } = await api("GET", "/versions");
+  const ul = $("versions");
+  ul.replaceChildren(...(data.versions || []).map((v) => el("li", {}, el("a", { class: "loc", "data-version": v.n, onclick: async () => {
+    const { data: d } = await api("GET", `/versions/${v.n}`);
+    $("version-diff").replaceChildren(...lineDiff(d.yaml || "", S.yaml).filter((l) => l[0] !== " ").map(([k, t]) =>
+      el("div", { class: k === "+" ? "diff-add" : "diff-del", text: `${k} ${t}` })));
+  }, text: `version ${v.n} — ${new Date(v.time * 1000).toLocaleString()} (${v.size} bytes)` }))));
+  $("version-diff").textContent = "choose a version to see what changed since (- was there, + is now)";
+  $("versions-dialog").showModal();
+}
+
+// ---- start ----
+
+async function start() {
+  const { data } = await api("GET", "/project");
+  $("project").textContent = data.dir || "";
+  S.version = data.version || "none";
+  S.values = data.testing_values || {};
+  S.yaml = data.manifest || NEW_MANIFEST;
+  $("yaml").value = S.yaml;
+  await resolveYaml(S.yaml);
+  const onYaml = debounce(async () => { S.yaml = $("yaml").value; await resolveYaml(S.yaml); }, 400);
+  $("yaml").addEventListener("input", onYaml);
+  $("mode-form").addEventListener("click", () => setMode("form"));
+  $("mode-yaml").addEventListener("click", () => setMode("yaml"));
+  $("test").addEventListener("click", testRead);
+  $("save").addEventListener("click", () => save(false));
+  $("export").addEventListener("click", exportYaml);
+  $("show-versions").addEventListener("click", showVersions);
+  $("close-versions").addEventListener("click", () => $("versions-dialog").close());
+  $("save-inputs").addEventListener("click", async () => {
+    const { data: d } = await api("POST", "/testing_values", { values: S.values });
+    status(d.error ? d.error.message : "testing values kept in the project (not in the manifest)", !!d.error);
+  });
+  setMode(data.manifest ? "yaml" : "form");
+}
+
+start();
