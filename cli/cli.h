@@ -33,6 +33,7 @@ int cmd_connection(int argc, char **argv);  /* cmd_connection.c */
 int cmd_job(int argc, char **argv);         /* cmd_job.c */
 int cmd_state(int argc, char **argv);       /* cmd_state.c */
 int cmd_catalog(int argc, char **argv);     /* cmd_catalog.c */
+int cmd_server(int argc, char **argv);      /* cmd_server.c */
 
 /* Workspace commands (cmd_source.c): positional arguments, --NAME VALUE
  * options (repeatable), flags, --json, --help and --store. */

@@ -14,7 +14,7 @@ static const char *usage_conn =
     "sluice connection list | show NAME | delete NAME\n"
     "sluice connection edit NAME [same options as create] [--rename NEW] [--expect-version N]\n"
     "sluice connection sync NAME [--max-attempts N] [--backoff-ms MS] [--full-refresh]\n"
-    "  SPEC: manual (default) or every N{s,m,h,d}\n"
+    "  SPEC: manual (default), every N{s,m,h,d}, or cron \"MIN HOUR DAY MONTH WEEKDAY\" (UTC)\n"
     "  POLICY: propagate_columns (default), propagate_all, ignore, pause_on_breaking\n"
     "  --expect-version N: refuse the edit when someone changed the connection since version N\n"
     "  every subcommand takes --json and --store FILE\n";
@@ -27,11 +27,8 @@ static const char *const fields[][2] = {
 
 static sl_code check_value(const char *opt, const char *v, sl_err *err) {
   if (!strcmp(opt, "--schedule")) {
-    char unit = 0, extra = 0;
-    long n = 0;
-    if (!strcmp(v, "manual") || (sscanf(v, "every %ld%c%c", &n, &unit, &extra) == 2 && n > 0 && strchr("smhd", unit)))
-      return SL_EOK;
-    return sl_err_set(err, SL_EUSAGE, "--schedule \"%s\": expected manual or every N{s,m,h,d} (e.g. \"every 15m\")", v);
+    sl_schedule sc;
+    return sl_schedule_parse(v, &sc, err);
   }
   if (!strcmp(opt, "--schema-policy") && strcmp(v, "propagate_columns") && strcmp(v, "propagate_all") && strcmp(v, "ignore") &&
       strcmp(v, "pause_on_breaking"))

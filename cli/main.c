@@ -62,6 +62,8 @@ static const cli_cmd commands[] = {
      "sluice state show|set|reset CONNECTION ...   (sluice state --help)"},
     {"catalog", cmd_catalog, "versions of a source's catalog and the differences between them",
      "sluice catalog list|show|diff SOURCE ...   (sluice catalog --help)"},
+    {"server", cmd_server, "run connections on their schedules, with a REST API",
+     "sluice server [--workers N] [--port N] [--token-file FILE] ...   (sluice server --help)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -48,6 +48,8 @@ static const char *const migrations[] = {
     "CREATE TABLE schema_changes (id @ID@, connection_id BIGINT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,"
     " job_id BIGINT, from_version BIGINT, to_version BIGINT NOT NULL, diff TEXT NOT NULL, breaking INTEGER NOT NULL,"
     " action TEXT NOT NULL, created_at BIGINT NOT NULL);",
+    /* 3: a sync asked for through the API, run by the server */
+    "ALTER TABLE connections ADD COLUMN run_requested BIGINT;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -109,6 +109,21 @@ sl_code sl_store_state_get(sl_store *s, int64_t conn, json_t **state, sl_err *er
 /* Replace the committed state of a connection (one row per stream). */
 sl_code sl_store_state_put(sl_store *s, int64_t conn, const json_t *state, sl_err *err);
 
+/* ---- schedules ---- */
+
+typedef enum { SL_SCHED_MANUAL, SL_SCHED_INTERVAL, SL_SCHED_CRON } sl_sched_kind;
+typedef struct sl_schedule {
+  sl_sched_kind kind;
+  int64_t interval_s;
+  uint64_t cron[5]; /* bit sets: minute, hour, day of month, month, day of week */
+  bool dom_any, dow_any;
+} sl_schedule;
+/* "manual", "every N{s,m,h,d}" or 5 cron fields (UTC); SL_EUSAGE naming
+ * the field that is wrong. */
+sl_code sl_schedule_parse(const char *expr, sl_schedule *out, sl_err *err);
+/* The first run time after after_s (Unix seconds), or -1 (manual). */
+int64_t sl_schedule_next(const sl_schedule *s, int64_t after_s);
+
 /* ---- jobs ---- */
 
 typedef struct sl_job_opts {
@@ -123,5 +138,23 @@ typedef struct sl_job_opts {
  * <home>/logs/. Returns SL_EOK when the job succeeded; *job_id is set as
  * soon as the job exists. */
 sl_code sl_job_run(sl_store *s, const json_t *conn, const sl_job_opts *o, int64_t *job_id, sl_err *err);
+
+/* ---- the server ---- */
+
+typedef struct sl_server_opts {
+  const char *store_where; /* as sl_store_open */
+  int workers;             /* jobs at once (0: 2) */
+  const char *listen;      /* API address (NULL: 127.0.0.1) */
+  int port;                /* API port (0: any free one); <0: no API */
+  const char *token;       /* bearer token the API requires */
+  const char *port_file;   /* write the bound port here (tests) */
+  int64_t tick_ms;         /* scheduler period (0: 500) */
+  int max_attempts;        /* per job (0: 3) */
+} sl_server_opts;
+
+/* Run connections on their schedules (and API requests) until SIGTERM or
+ * SIGINT; then running jobs are interrupted (they end their attempt and
+ * are marked incomplete) and awaited. */
+sl_code sl_server_run(const sl_server_opts *o, sl_err *err);
 
 #endif

@@ -56,7 +56,7 @@ expect_err discover/version-1 discover "catalog version 1 (new)"
 run discover2 "$S" source discover faker
 expect_err discover/unchanged discover2 "catalog version 1 (unchanged)"
 expect_eq discover/stored "$(sql "$SLUICE_HOME/sluice.db" 'select count(*) from catalogs')" 1
-expect_eq store/migrated "$(sql "$SLUICE_HOME/sluice.db" 'select group_concat(version) from schema_migrations')" "1,2"
+expect_eq store/migrated "$(sql "$SLUICE_HOME/sluice.db" 'select group_concat(version) from schema_migrations')" "1,2,3"
 cp "$SLUICE_HOME/sluice.db" "$TMP/future.db"
 sqlite3 "$TMP/future.db" 'insert into schema_migrations values (99, 0)'
 run future "$S" source list --store "$TMP/future.db"
@@ -92,7 +92,10 @@ run conn-create "$S" connection create main --source faker --destination out --s
 expect_rc conn-create/exit 0
 run bad-sched "$S" connection create x --source faker --destination out --schedule "every blue moon"
 expect_rc bad-sched/exit 2
-expect_err bad-sched/says bad-sched '--schedule "every blue moon"'
+expect_err bad-sched/says bad-sched 'schedule "every blue moon": expected'
+run bad-cron "$S" connection create x --source faker --destination out --schedule "61 * * * *"
+expect_rc bad-cron/exit 2
+expect_err bad-cron/says bad-cron 'minute 61 out of range 0-59'
 run bad-src "$S" connection create x --source nope --destination out
 expect_err bad-src/says bad-src 'no source named "nope"'
 run conn-list "$S" connection list --json

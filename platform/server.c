@@ -1,0 +1,166 @@
+/* `sluice server`: runs active connections on their schedules and when the
+ * API asks, one job per connection at a time and at most `workers` at once.
+ * Each job is a child `sluice connection sync`, so a crash of one job never
+ * takes the server down, and SIGTERM reaches it as to any sync: the attempt
+ * ends cleanly, the job is marked incomplete and the next run resumes from
+ * the committed state. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server_int.h"
+
+static volatile sig_atomic_t g_stop;
+static void on_stop(int sig) { g_stop = 1; }
+
+typedef struct running {
+  pid_t pid;
+  int64_t conn;
+} running;
+
+static bool is_running(const running *r, int n, int64_t conn) {
+  for (int i = 0; i < n; i++)
+    if (r[i].conn == conn) return true;
+  return false;
+}
+
+static pid_t start_job(const char *self, const sl_server_opts *o, int64_t conn) {
+  char id[24], attempts[24];
+  snprintf(id, sizeof id, "%lld", (long long)conn);
+  snprintf(attempts, sizeof attempts, "%d", o->max_attempts > 0 ? o->max_attempts : 3);
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  /* The child: default signals, output to /dev/null (the job has its log). */
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(null, STDERR_FILENO);
+  }
+  const char *argv[12];
+  int k = 0;
+  argv[k++] = "sluice";
+  argv[k++] = "connection";
+  argv[k++] = "sync";
+  argv[k++] = id;
+  argv[k++] = "--json";
+  argv[k++] = "--max-attempts";
+  argv[k++] = attempts;
+  if (o->store_where) {
+    argv[k++] = "--store";
+    argv[k++] = o->store_where;
+  }
+  argv[k] = NULL;
+  execv(self, (char *const *)argv);
+  _exit(127);
+}
+
+/* Connections due now: asked for through the API, or their schedule's
+ * next time after the last job (or their creation) has come. */
+static void schedule_due(sl_server *sv, const char *self, running *run, int *nrun, int workers) {
+  json_t *rows = NULL;
+  sl_err err = SL_ERR_INIT;
+  if (sl_store_exec(sv->store, &rows, &err,
+                    "SELECT c.id, c.name, c.schedule, c.created_at, c.run_requested, "
+                    "(SELECT MAX(created_at) FROM jobs j WHERE j.connection_id = c.id) AS last_run "
+                    "FROM connections c WHERE c.status = 'active' ORDER BY c.id", 0)) {
+    fprintf(stderr, "sluice server: %s\n", err.msg);
+    return;
+  }
+  int64_t now_ms = sl_now_ms();
+  size_t i;
+  json_t *r;
+  json_array_foreach(rows, i, r) {
+    if (*nrun >= workers) break;
+    int64_t conn = sl_store_int(r, "id");
+    if (is_running(run, *nrun, conn)) continue;
+    bool due = sl_store_int(r, "run_requested") > 0;
+    sl_schedule sc;
+    if (!due && !sl_schedule_parse(sl_store_str(r, "schedule"), &sc, &err)) {
+      int64_t last = sl_store_int(r, "last_run") ? sl_store_int(r, "last_run") : sl_store_int(r, "created_at");
+      int64_t next = sl_schedule_next(&sc, last / 1000);
+      due = next >= 0 && next * 1000 <= now_ms;
+    }
+    if (!due) continue;
+    char ib[24];
+    sl_store_exec(sv->store, NULL, &err, "UPDATE connections SET run_requested = NULL WHERE id = ?", 1, sl_store_i64(ib, conn));
+    pid_t pid = start_job(self, &sv->opts, conn);
+    if (pid < 0) {
+      fprintf(stderr, "sluice server: cannot start a job for connection %s: %s\n", sl_store_str(r, "name"), strerror(errno));
+      continue;
+    }
+    fprintf(stderr, "sluice server: connection %s: job started (process %d)\n", sl_store_str(r, "name"), (int)pid);
+    run[(*nrun)++] = (running){pid, conn};
+  }
+  json_decref(rows);
+}
+
+static void reap(running *run, int *nrun, bool block) {
+  for (int i = 0; i < *nrun;) {
+    int status;
+    pid_t p = waitpid(run[i].pid, &status, block ? 0 : WNOHANG);
+    if (p == run[i].pid || (p < 0 && errno == ECHILD)) {
+      run[i] = run[--*nrun];
+      continue;
+    }
+    i++;
+  }
+}
+
+sl_code sl_server_run(const sl_server_opts *o, sl_err *err) {
+  sl_server sv;
+  memset(&sv, 0, sizeof sv);
+  sv.opts = *o;
+  int workers = o->workers > 0 ? o->workers : 2;
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) return sl_err_set(err, SL_EIO, "server: cannot find the sluice binary: %s", strerror(errno));
+  self[n] = 0;
+  if (o->port >= 0 && (!o->token || strlen(o->token) < 16))
+    return sl_err_set(err, SL_EUSAGE, "server: the API needs a bearer token of at least 16 characters (--token-file or SLUICE_API_TOKEN), or --no-api");
+  sl_code rc = sl_store_open(o->store_where, &sv.store, err);
+  if (rc) return rc;
+  if (o->port >= 0) {
+    if ((rc = sl_store_open(o->store_where, &sv.api_store, err)) || (rc = sl_server_api_start(&sv, err))) goto out;
+    fprintf(stderr, "sluice server: API on http://%s:%d/v1/\n", o->listen ? o->listen : "127.0.0.1", sv.bound_port);
+    if (o->port_file) {
+      FILE *f = fopen(o->port_file, "w");
+      if (f) {
+        fprintf(f, "%d\n", sv.bound_port);
+        fclose(f);
+      }
+    }
+  }
+  struct sigaction sa = {0};
+  sa.sa_handler = on_stop;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  running *run = calloc((size_t)workers, sizeof *run);
+  int nrun = 0;
+  int64_t tick = o->tick_ms > 0 ? o->tick_ms : 500;
+  fprintf(stderr, "sluice server: running, %d worker(s)\n", workers);
+  while (!g_stop) {
+    reap(run, &nrun, false);
+    schedule_due(&sv, self, run, &nrun, workers);
+    struct timespec t = {(time_t)(tick / 1000), (long)(tick % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+  }
+  fprintf(stderr, "sluice server: stopping: %d job(s) end their attempt\n", nrun);
+  for (int i = 0; i < nrun; i++) kill(run[i].pid, SIGTERM);
+  reap(run, &nrun, true);
+  free(run);
+  fprintf(stderr, "sluice server: stopped\n");
+out:
+  sl_server_api_stop(&sv);
+  sl_store_close(sv.api_store);
+  sl_store_close(sv.store);
+  return rc;
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# sluice server: interval schedules, syncs asked for through the REST API,
+# bearer-token auth, one job per connection, and SIGTERM in the middle of a
+# job (the attempt ends, the job is incomplete, the next run resumes).
+# usage: tests/e2e/platform-server.sh [BIN_DIR]   (default build/bin)
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+e2e_init "$@"
+
+export SLUICE_HOME=$TMP/home
+S="$BIN/sluice"
+DB=$TMP/out.db
+STORE=$SLUICE_HOME/sluice.db
+TOKEN=test-token-0123456789abcdef
+echo "$TOKEN" >"$TMP/token"
+
+"$S" source create f --connector source-faker --set count=20 --set seed=5 --set always_updated=false >/dev/null
+"$S" destination create out --connector destination-sqlite --set "destination_path=$DB" >/dev/null
+"$S" connection create every --source f --destination out --schedule "every 1s" >/dev/null
+"$S" source create g --connector source-faker --set count=30 --set seed=6 --set always_updated=false >/dev/null
+"$S" destination create out2 --connector destination-sqlite --set "destination_path=$TMP/out2.db" >/dev/null
+"$S" connection create byhand --source g --destination out2 >/dev/null
+"$S" source create slow --connector "$FAKE/fake-source" --set mode=slow --set count=400 --set delay=0.05 --set per_state=5 >/dev/null
+"$S" destination create out3 --connector destination-sqlite --set "destination_path=$TMP/out3.db" >/dev/null
+"$S" connection create slow --source slow --destination out3 >/dev/null
+
+# No token, no server (the API is never open).
+SLUICE_API_TOKEN='' run notoken timeout 10 "$S" server --port 0
+expect_rc server/no-token 2
+expect_err server/no-token-says notoken "bearer token of at least 16 characters"
+
+"$S" server --port 0 --port-file "$TMP/port" --token-file "$TMP/token" --tick-ms 100 --workers 2 2>"$TMP/server.err" &
+SERVER=$!
+wait_for 100 test -s "$TMP/port"
+PORT=$(cat "$TMP/port")
+API=http://127.0.0.1:$PORT/v1
+api() { curl -s -o "$TMP/api.out" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$@"; }
+
+expect_eq api/no-auth "$(curl -s -o /dev/null -w '%{http_code}' "$API/connections")" 401
+expect_eq api/bad-token "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' "$API/connections")" 401
+expect_eq api/list "$(api "$API/connections")" 200
+expect_eq api/list-names "$(jq -r '[.[].name] | join(",")' "$TMP/api.out")" "byhand,every,slow"
+expect_eq api/unknown "$(api "$API/nothing")" 404
+expect_eq api/sources "$(api "$API/sources")" 200
+expect_eq api/sources-names "$(jq -r '[.[].name] | join(",")' "$TMP/api.out")" "f,g,slow"
+
+# The interval: at least two jobs of "every", each complete.
+every_ok() { [ "$(sql "$STORE" "select count(*) from jobs j join connections c on c.id = j.connection_id where c.name = 'every' and j.status = 'succeeded'")" -ge 2 ]; }
+check schedule/interval-runs wait_for 300 every_ok
+expect_eq schedule/rows "$(sql "$DB" 'select count(*) from users')" 20
+expect_eq schedule/manual-not-run "$(sql "$STORE" "select count(*) from jobs j join connections c on c.id = j.connection_id where c.name = 'byhand'")" 0
+
+# A sync asked for through the API.
+BYHAND=$(sql "$STORE" "select id from connections where name = 'byhand'")
+expect_eq api/sync "$(api -X POST "$API/connections/$BYHAND/sync")" 202
+byhand_ok() { [ "$(sql "$STORE" "select count(*) from jobs where connection_id = $BYHAND and status = 'succeeded'")" -ge 1 ]; }
+check api/sync-ran wait_for 300 byhand_ok
+JOB=$(sql "$STORE" "select max(id) from jobs where connection_id = $BYHAND")
+expect_eq api/job "$(api "$API/jobs/$JOB")" 200
+expect_eq api/job-status "$(jq -r '.status + " " + (.attempts | length | tostring)' "$TMP/api.out")" "succeeded 1"
+expect_eq api/sync-rows "$(sql "$TMP/out2.db" 'select count(*) from users')" 30
+expect_eq api/sync-missing "$(api -X POST "$API/connections/999/sync")" 404
+
+# SIGTERM while a job runs: the job ends its attempt and is incomplete.
+SLOW=$(sql "$STORE" "select id from connections where name = 'slow'")
+api -X POST "$API/connections/$SLOW/sync" >/dev/null
+slow_committed() { [ "$(sql "$STORE" "select count(*) from state where connection_id = $SLOW")" -ge 1 ] ||
+  [ -n "$(sql "$TMP/out3.db" 'select 1 from items limit 1')" ]; }
+check sigterm/job-started wait_for 300 slow_committed
+kill -TERM "$SERVER"
+server_gone() { ! kill -0 "$SERVER" 2>/dev/null; }
+check sigterm/server-exits wait_for 300 server_gone
+wait "$SERVER"
+expect_eq sigterm/server-exit-code $? 0
+expect_eq sigterm/job-incomplete "$(sql "$STORE" "select status from jobs where connection_id = $SLOW order by id desc limit 1")" incomplete
+check sigterm/no-children bash -c "! pgrep -f '[f]ake-source read --config $SLUICE_HOME'"
+rows_before=$(sql "$TMP/out3.db" 'select count(*) from items')
+check sigterm/partial test "$rows_before" -lt 400
+# The next run resumes from the committed state and completes.
+"$S" source edit slow --set delay=0 >/dev/null
+run resume timeout 60 "$S" connection sync slow --json
+expect_rc sigterm/resume 0
+expect_eq sigterm/all-rows "$(sql "$TMP/out3.db" 'select count(*) || "," || count(distinct id) from items')" "400,400"
+check sigterm/server-log grep -q "stopped" "$TMP/server.err"
+sed "s/^/     | /" "$TMP/server.err"
+finish
