@@ -108,6 +108,13 @@ static json_t *api_save(bld_server *srv, const json_t *body, unsigned *status) {
   return bld_project_save(srv, yaml, base, json_is_true(json_object_get(body, "force")), status);
 }
 
+static json_t *api_publish(bld_server *srv, const json_t *body, unsigned *status) {
+  NEED_YAML(body, len, status);
+  const char *name = json_string_value(json_object_get(body, "name"));
+  if (!name) return bad(status, 400, "the request needs \"name\": source-<name>");
+  return bld_publish(srv, yaml, len, name, status);
+}
+
 json_t *bld_api(bld_server *srv, const char *method, const char *path, const json_t *body, unsigned *status) {
   *status = 200;
   bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
@@ -126,5 +133,6 @@ json_t *bld_api(bld_server *srv, const char *method, const char *path, const jso
   if (post && !strcmp(path, "/testing_values")) return api_testing_values(srv, body, status);
   if (post && !strcmp(path, "/infer_schema")) return api_infer(body, status);
   if (post && !strcmp(path, "/save")) return api_save(srv, body, status);
+  if (post && !strcmp(path, "/publish")) return api_publish(srv, body, status);
   return bad(status, 404, "no such API endpoint (docs/builder.md lists them)");
 }

@@ -72,6 +72,7 @@ typedef struct bld_server {
   char dir[4096];          /* the project directory (absolute) */
   char manifest[4200];     /* dir/manifest.yaml */
   char meta[4200];         /* dir/.sluice-builder: testing values, history */
+  char root[4096];         /* where connectors/ is (publish), or "" */
   unsigned port;
   pthread_mutex_t lock;    /* saves and history */
 } bld_server;
@@ -82,6 +83,11 @@ json_t *bld_api(bld_server *srv, const char *method, const char *path, const jso
 
 /* sluice builder [--port N] [--open-only] [project-dir]: serve until a signal. */
 int bld_serve_main(int argc, char **argv);
+
+/* ---- publish.c ---- */
+
+/* Writes connectors/<name>/ under srv->root (see publish.c). */
+json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *name, unsigned *status);
 
 /* ---- project.c ---- */
 

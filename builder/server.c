@@ -153,10 +153,10 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
   *con_cls = NULL;
 }
 
-#define SERVE_USAGE "usage: sluice builder [--port N] [--port-file F] [project-dir]"
+#define SERVE_USAGE "usage: sluice builder [--port N] [--port-file F] [--repo DIR] [project-dir]"
 
 int bld_serve_main(int argc, char **argv) {
-  const char *dir = ".", *port_file = NULL;
+  const char *dir = ".", *port_file = NULL, *repo = NULL;
   long port = 8765;
   for (int i = 1; i < argc; i++) {
     char *end;
@@ -167,6 +167,8 @@ int bld_serve_main(int argc, char **argv) {
                 SERVE_USAGE);
         return SL_EUSAGE;
       }
+    } else if (!strcmp(argv[i], "--repo") && i + 1 < argc) {
+      repo = argv[++i];
     } else if (!strcmp(argv[i], "--port-file") && i + 1 < argc) {
       port_file = argv[++i];
     } else if (argv[i][0] == '-') {
@@ -181,6 +183,17 @@ int bld_serve_main(int argc, char **argv) {
     fprintf(stderr, "sluice: error: %s\n", err.msg);
     return err.code;
   }
+  /* Publishing writes <repo>/connectors/source-<name>/ (default: here). */
+  char probe[4200];
+  snprintf(probe, sizeof probe, "%s/connectors", repo ? repo : ".");
+  char *root = access(probe, F_OK) == 0 ? realpath(repo ? repo : ".", NULL) : NULL;
+  if (repo && !root) {
+    fprintf(stderr, "sluice: error: builder: %s has no connectors/ directory\n", repo);
+    bld_project_close(&g_srv);
+    return SL_EUSAGE;
+  }
+  snprintf(g_srv.root, sizeof g_srv.root, "%s", root ? root : "");
+  free(root);
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   /* The signals that end the server are waited for, not delivered. */

@@ -570,6 +570,15 @@ async function showVersions() {
   $("versions-dialog").showModal();
 }
 
+async function publish() {
+  if (S.yamlError) { status("the manifest does not parse: fix it before publishing", true); return; }
+  const guess = "source-" + ($("project").textContent.split("/").pop() || "new").toLowerCase().replace(/[^a-z0-9-]+/g, "-");
+  const name = prompt("Publish as connectors/<name>/ — name:", guess);
+  if (!name) return;
+  const { data } = await api("POST", "/publish", { yaml: S.yaml, name });
+  status(data.error ? data.error.message : `published to ${data.dir}`, !!data.error);
+}
+
 // ---- start ----
 
 async function start() {
@@ -588,6 +597,7 @@ async function start() {
   $("save").addEventListener("click", () => save(false));
   $("export").addEventListener("click", exportYaml);
   $("show-versions").addEventListener("click", showVersions);
+  $("publish").addEventListener("click", publish);
   $("close-versions").addEventListener("click", () => $("versions-dialog").close());
   $("save-inputs").addEventListener("click", async () => {
     const { data: d } = await api("POST", "/testing_values", { values: S.values });

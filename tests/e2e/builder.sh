@@ -88,7 +88,8 @@ SRV_PID=''
 srv_stop() { if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; SRV_PID=''; fi; }
 trap 'srv_stop; mock_stop; e2e_cleanup' EXIT
 PROJ="$TMP/project"
-"$BIN/sluice" builder --port 0 --port-file "$TMP/srv.port" "$PROJ" >"$TMP/srv.out" 2>"$TMP/srv.err" &
+mkdir -p "$TMP/repo/connectors"
+"$BIN/sluice" builder --port 0 --port-file "$TMP/srv.port" --repo "$TMP/repo" "$PROJ" >"$TMP/srv.out" 2>"$TMP/srv.err" &
 SRV_PID=$!
 if ! wait_for 100 test -s "$TMP/srv.port"; then
   fail server "did not start: $(cat "$TMP/srv.err")"
@@ -171,6 +172,24 @@ if [ "$CODE" = 200 ] && jq -e --rawfile y "$CASES/paged/manifest.yaml" '.yaml ==
 api project1 GET /project
 expect_eq project/after-save "$CODE $(jq -r .version "$TMP/project1.json")" "200 $(jq -r .version "$TMP/save3.json")"
 
+# Publish: a connector directory from the template, the manifest, a catalog
+# of its streams, docs of its inputs and streams, the testing values as secrets.
+jqf '{yaml: $y, name: "source-acme"}' >"$TMP/req-pub.json"
+api publish POST /publish "$TMP/req-pub.json"
+C="$TMP/repo/connectors/source-acme"
+expect_eq publish/created "$CODE $(jq -c .created "$TMP/publish.json")" "200 true"
+expect_eq publish/manifest "$(cmp -s "$C/manifest.yaml" "$CASES/paged/manifest.yaml" && echo same)" same
+expect_eq publish/catalog "$(jq -c '[.streams[].stream.name]' "$C/integration_tests/configured_catalog.json")" '["users"]'
+expect_eq publish/docs "$(grep -c '^| `api_key` | string | yes | yes |' "$C/README.md") $(grep -c '^| users | `/users` | \["id"\] | PageIncrement | no |' "$C/README.md")" "1 1"
+expect_eq publish/secrets "$(stat -c %a "$C/secrets/config.json") $(jq -r .api_key "$C/secrets/config.json")" "600 s3cr3t-key"
+run pub-meta "$BIN/sluice" metadata validate "$C"
+expect_rc publish/metadata-valid 0
+api publish2 POST /publish "$TMP/req-pub.json"
+expect_eq publish/again-updates "$CODE $(jq -c .created "$TMP/publish2.json")" "200 false"
+jqf '{yaml: $y, name: "acme"}' >"$TMP/req-pub-bad.json"
+api publish-bad POST /publish "$TMP/req-pub-bad.json"
+expect_eq publish/bad-name "$CODE $(jq -r '.error.message | test("not a source name")' "$TMP/publish-bad.json")" "400 true"
+
 # Refusals: other origins and hosts, form posts, oversized bodies, bad JSON.
 api origin GET /project '' -H 'Origin: http://evil.example'
 expect_eq refuse/origin "$CODE" 403
@@ -199,7 +218,8 @@ if [ ! -x /usr/bin/chromium ] || [ ! -d "$ROOT/tests/node/node_modules/playwrigh
 else
   rm -rf "$ART" && mkdir -p "$ART"
   mock_start "$TMP" "$CASES/page-replies.json"
-  "$BIN/sluice" builder --port 0 --port-file "$TMP/srv2.port" "$TMP/project2" >"$TMP/srv2.out" 2>"$TMP/srv2.err" &
+  mkdir -p "$TMP/repo2/connectors"
+  "$BIN/sluice" builder --port 0 --port-file "$TMP/srv2.port" --repo "$TMP/repo2" "$TMP/project2" >"$TMP/srv2.out" 2>"$TMP/srv2.err" &
   SRV_PID=$!
   if wait_for 100 test -s "$TMP/srv2.port"; then
     timeout -k 5 120 node "$ROOT/tests/node/builder/e2e.js" "http://127.0.0.1:$(cat "$TMP/srv2.port")/" "$MOCK_URL" "$ART" >"$TMP/page.out" 2>&1
@@ -210,6 +230,7 @@ else
       esac
     done <"$TMP/page.out"
     grep -q '^ok   no page errors' "$TMP/page.out" || { fail page/e2e "did not finish"; tail -n 5 "$TMP/page.out"; }
+    expect_eq page/published-files "$(grep -c 'DatetimeBasedCursor' "$TMP/repo2/connectors/source-people/manifest.yaml" 2>/dev/null) $(test -f "$TMP/repo2/connectors/source-people/metadata.yaml" && echo meta)" "1 meta"
   else
     fail page/server "did not start: $(cat "$TMP/srv2.err")"
   fi

@@ -117,6 +117,13 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     const diff = await page.textContent("#version-diff");
     check("version diff", diff.includes("- ") && diff.includes("/users3"), diff);
     await shot(page, "versions");
+    await page.click("#close-versions");
+    // Publish into connectors/source-people/.
+    page.once("dialog", (d) => d.accept("source-people"));
+    await page.click("#publish");
+    await page.waitForFunction(() => /published to|error/.test(document.getElementById("status").textContent));
+    const pub = await page.textContent("#status");
+    check("published", /published to .*\/connectors\/source-people$/.test(pub), pub);
     check("no page errors", errors.length === 0, errors.join("; "));
   } catch (e) {
     failed++;

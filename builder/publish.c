@@ -1,0 +1,184 @@
+/* Publishing a builder project as connectors/source-<name>/: the first time
+ * through `sluice generate source-declarative` (metadata.yaml, changelog,
+ * icon, Dockerfile, acceptance-test-config.yml), then the manifest, a
+ * configured catalog of its streams, a README documenting its inputs and
+ * streams, and the testing values as secrets/config.json (git-ignored, 0600)
+ * so `sluice test` runs at once. Publishing again updates the manifest,
+ * catalog and README and leaves metadata and changelog to `sluice bump`. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "builder.h"
+#include "sluice/buf.h"
+#include "sluice/fsutil.h"
+
+static bool valid_name(const char *n) {
+  if (strncmp(n, "source-", 7) || !n[7] || strlen(n) > 100) return false;
+  for (const char *p = n + 7; *p; p++)
+    if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '-') return false;
+  return n[strlen(n) - 1] != '-';
+}
+
+static sl_code write_file(const char *dir, const char *path, const char *text, sl_err *err) {
+  return sl_fs_replace(dir, path, text, strlen(text), err);
+}
+
+static sl_code run_generate(const char *root, const char *name, sl_err *err) {
+  char out[2048];
+  int fds[2];
+  if (pipe(fds)) return sl_err_set(err, SL_EIO, "publish: %s", strerror(errno));
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    dup2(fds[1], 2);
+    close(fds[0]);
+    close(fds[1]);
+    execl("/proc/self/exe", "sluice", "generate", "source-declarative", name, "--out", root, (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  size_t n = 0;
+  ssize_t r;
+  while (pid > 0 && n < sizeof out - 1 && (r = read(fds[0], out + n, sizeof out - 1 - n)) > 0) n += (size_t)r;
+  out[n] = 0;
+  close(fds[0]);
+  int st = 0;
+  if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+    return sl_err_set(err, SL_ECONNECTOR, "publish: sluice generate failed: %s", out[0] ? out : "no output");
+  return SL_EOK;
+}
+
+static char *catalog_json(const json_t *resolved) {
+  json_t *streams = json_array();
+  size_t i;
+  json_t *s;
+  json_array_foreach(json_object_get(resolved, "streams"), i, s) {
+    const char *name = json_string_value(json_object_get(s, "name"));
+    json_array_append_new(streams, json_pack("{s:{s:s,s:{},s:[s]},s:s,s:s}", "stream", "name", name ? name : "",
+                                             "json_schema", "supported_sync_modes", "full_refresh", "sync_mode",
+                                             "full_refresh", "destination_sync_mode", "overwrite"));
+  }
+  json_t *cat = json_pack("{s:o}", "streams", streams);
+  char *text = json_dumps(cat, JSON_INDENT(2));
+  json_decref(cat);
+  return text;
+}
+
+static const char *str_or(const json_t *v, const char *dflt) { return json_is_string(v) ? json_string_value(v) : dflt; }
+
+static char *readme(const char *name, const json_t *resolved) {
+  sl_buf b;
+  sl_buf_init(&b, (size_t)1 << 20);
+  sl_buf_appendf(&b, "# %s\n\nA declarative (low-code) source built with `sluice builder`: `manifest.yaml` is the "
+                     "connector, run by sluice's source-declarative-manifest.\n\n## Inputs\n\n"
+                     "| input | type | required | secret | description |\n|---|---|---|---|---|\n", name);
+  const json_t *cs = json_object_get(json_object_get(resolved, "spec"), "connection_specification");
+  const json_t *req = json_object_get(cs, "required");
+  const char *k;
+  json_t *p;
+  json_object_foreach((json_t *)json_object_get(cs, "properties"), k, p) {
+    bool required = false;
+    size_t i;
+    json_t *r;
+    json_array_foreach(req, i, r) required |= json_is_string(r) && !strcmp(json_string_value(r), k);
+    sl_buf_appendf(&b, "| `%s` | %s | %s | %s | %s |\n", k, str_or(json_object_get(p, "type"), ""),
+                   required ? "yes" : "no", json_is_true(json_object_get(p, "airbyte_secret")) ? "yes" : "no",
+                   str_or(json_object_get(p, "description"), str_or(json_object_get(p, "title"), "")));
+  }
+  sl_buf_appendf(&b, "\n## Streams\n\n| stream | path | primary key | pagination | incremental |\n|---|---|---|---|---|\n");
+  size_t i;
+  json_t *s;
+  json_array_foreach(json_object_get(resolved, "streams"), i, s) {
+    const json_t *retr = json_object_get(s, "retriever");
+    const json_t *pag = json_object_get(json_object_get(retr, "paginator"), "pagination_strategy");
+    char *pk = json_dumps(json_object_get(s, "primary_key"), JSON_COMPACT | JSON_ENCODE_ANY);
+    sl_buf_appendf(&b, "| %s | `%s` | %s | %s | %s |\n", str_or(json_object_get(s, "name"), ""),
+                   str_or(json_object_get(json_object_get(retr, "requester"), "path"), ""), pk ? pk : "",
+                   str_or(json_object_get(pag, "type"), "none"),
+                   str_or(json_object_get(json_object_get(s, "incremental_sync"), "cursor_field"), "no"));
+    free(pk);
+  }
+  sl_buf_appendf(&b, "\n## Run and test\n\n```sh\nsluice check connectors/%s --config secrets/config.json\n"
+                     "sluice read connectors/%s --config secrets/config.json --catalog "
+                     "integration_tests/configured_catalog.json\nsluice test connectors/%s\n```\n\n"
+                     "`secrets/config.json` holds the builder's testing values (git-ignored).\n",
+                 name, name, name);
+  char *out = strdup(sl_buf_cstr(&b));
+  sl_buf_dispose(&b);
+  return out;
+}
+
+json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *name, unsigned *status) {
+  sl_err err = SL_ERR_INIT;
+  if (!valid_name(name)) {
+    *status = 400;
+    sl_err_set(&err, SL_EUSAGE, "publish: \"%s\" is not a source name (source- then lower-case letters, digits, -)",
+               name);
+    return bld_error_json(&err);
+  }
+  if (!srv->root[0]) {
+    *status = 409;
+    sl_err_set(&err, SL_ECONFIG,
+               "publish: no connectors/ directory: start the builder in the sluice tree or with --repo DIR");
+    return bld_error_json(&err);
+  }
+  json_t *r = bld_resolve(yaml, len, "manifest.yaml");
+  if (json_object_get(r, "error")) {
+    *status = 422;
+    return r;
+  }
+  char dir[4400], path[4600];
+  snprintf(dir, sizeof dir, "%s/connectors/%s", srv->root, name);
+  bool fresh = access(dir, F_OK) != 0;
+  sl_code rc = fresh ? run_generate(srv->root, name, &err) : SL_EOK;
+  char *cat = rc ? NULL : catalog_json(json_object_get(r, "resolved"));
+  char *doc = rc ? NULL : readme(name, json_object_get(r, "resolved"));
+  if (!rc) {
+    snprintf(path, sizeof path, "%s/manifest.yaml", dir);
+    rc = write_file(dir, path, yaml, &err);
+  }
+  if (!rc && cat) {
+    char itd[4500];
+    snprintf(itd, sizeof itd, "%s/integration_tests", dir);
+    snprintf(path, sizeof path, "%s/configured_catalog.json", itd);
+    if (!(rc = sl_fs_mkdirs(itd, &err))) rc = write_file(itd, path, cat, &err);
+  }
+  if (!rc && doc) {
+    snprintf(path, sizeof path, "%s/README.md", dir);
+    rc = write_file(dir, path, doc, &err);
+  }
+  if (!rc && fresh) { /* the template's example API belongs to its example manifest */
+    snprintf(path, sizeof path, "%s/integration_tests/example_api/items.json", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/integration_tests/example_api", dir);
+    rmdir(path);
+  }
+  if (!rc) {
+    json_t *tv = bld_testing_values(srv);
+    char *s = json_dumps(tv, JSON_INDENT(2));
+    json_decref(tv);
+    char sec[4500];
+    snprintf(sec, sizeof sec, "%s/secrets", dir);
+    snprintf(path, sizeof path, "%s/config.json", sec);
+    if (s && !(rc = sl_fs_mkdirs(sec, &err)) && !(rc = write_file(sec, path, s, &err))) {
+      chmod(sec, 0700);
+      chmod(path, 0600);
+    }
+    free(s);
+  }
+  free(cat);
+  free(doc);
+  json_decref(r);
+  if (rc) {
+    *status = 500;
+    return bld_error_json(&err);
+  }
+  return json_pack("{s:s,s:b}", "dir", dir, "created", fresh);
+}
