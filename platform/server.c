@@ -4,6 +4,7 @@
  * takes the server down, and SIGTERM reaches it as to any sync: the attempt
  * ends cleanly, the job is marked incomplete and the next run resumes from
  * the committed state. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -103,11 +104,57 @@ static void schedule_due(sl_server *sv, const char *self, running *run, int *nru
   json_decref(rows);
 }
 
-static void reap(running *run, int *nrun, bool block) {
+/* The webhook: one POST per finished job, JSON with the outcome and the
+ * last attempt's per-stream stats. Best effort, bounded by a timeout: a
+ * receiver that is down is logged, never retried, never blocks jobs long. */
+static void notify(sl_server *sv, int64_t conn) {
+  if (!sv->opts.webhook) return;
+  json_t *job = NULL, *streams = NULL;
+  sl_err err = SL_ERR_INIT;
+  char cb[24], ab[24];
+  if (sl_store_one(sv->store, &job, &err,
+                   "SELECT j.id AS job_id, c.name AS connection, j.status, j.failure_type, j.failure_reason, j.started_at, j.finished_at, "
+                   "(SELECT MAX(a.id) FROM attempts a WHERE a.job_id = j.id) AS attempt_id, "
+                   "(SELECT COUNT(*) FROM attempts a WHERE a.job_id = j.id) AS attempts "
+                   "FROM jobs j JOIN connections c ON c.id = j.connection_id WHERE j.connection_id = ? ORDER BY j.id DESC LIMIT 1",
+                   1, sl_store_i64(cb, conn)))
+    return;
+  sl_store_exec(sv->store, &streams, &err, "SELECT stream, emitted, committed, bytes, status FROM stream_stats WHERE attempt_id = ? ORDER BY stream",
+                1, sl_store_i64(ab, sl_store_int(job, "attempt_id")));
+  json_object_del(job, "attempt_id");
+  const char *st = sl_store_str(job, "status");
+  char event[64];
+  snprintf(event, sizeof event, "job.%s", st ? st : "unknown");
+  json_object_set_new(job, "event", json_string(event));
+  json_object_set_new(job, "streams", streams ? streams : json_array());
+  char *body = json_dumps(job, JSON_COMPACT | JSON_SORT_KEYS);
+  CURL *h = curl_easy_init();
+  if (h && body) {
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_URL, sv->opts.webhook);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 5L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    CURLcode cc = curl_easy_perform(h);
+    long code = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    if (cc != CURLE_OK || code >= 300)
+      fprintf(stderr, "sluice server: webhook for job %lld: %s\n", (long long)sl_store_int(job, "job_id"),
+              cc != CURLE_OK ? curl_easy_strerror(cc) : "the receiver answered with an error status");
+    curl_slist_free_all(hdr);
+  }
+  if (h) curl_easy_cleanup(h);
+  free(body);
+  json_decref(job);
+}
+
+static void reap(sl_server *sv, running *run, int *nrun, bool block) {
   for (int i = 0; i < *nrun;) {
     int status;
     pid_t p = waitpid(run[i].pid, &status, block ? 0 : WNOHANG);
     if (p == run[i].pid || (p < 0 && errno == ECHILD)) {
+      notify(sv, run[i].conn);
       run[i] = run[--*nrun];
       continue;
     }
@@ -148,14 +195,14 @@ sl_code sl_server_run(const sl_server_opts *o, sl_err *err) {
   int64_t tick = o->tick_ms > 0 ? o->tick_ms : 500;
   fprintf(stderr, "sluice server: running, %d worker(s)\n", workers);
   while (!g_stop) {
-    reap(run, &nrun, false);
+    reap(&sv, run, &nrun, false);
     schedule_due(&sv, self, run, &nrun, workers);
     struct timespec t = {(time_t)(tick / 1000), (long)(tick % 1000) * 1000000L};
     nanosleep(&t, NULL);
   }
   fprintf(stderr, "sluice server: stopping: %d job(s) end their attempt\n", nrun);
   for (int i = 0; i < nrun; i++) kill(run[i].pid, SIGTERM);
-  reap(run, &nrun, true);
+  reap(&sv, run, &nrun, true);
   free(run);
   fprintf(stderr, "sluice server: stopped\n");
 out:

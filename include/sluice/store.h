@@ -150,6 +150,7 @@ typedef struct sl_server_opts {
   const char *port_file;   /* write the bound port here (tests) */
   int64_t tick_ms;         /* scheduler period (0: 500) */
   int max_attempts;        /* per job (0: 3) */
+  const char *webhook;     /* POST each finished job here (NULL: none) */
 } sl_server_opts;
 
 /* Run connections on their schedules (and API requests) until SIGTERM or

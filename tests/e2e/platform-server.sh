@@ -29,7 +29,14 @@ SLUICE_API_TOKEN='' run notoken timeout 10 "$S" server --port 0
 expect_rc server/no-token 2
 expect_err server/no-token-says notoken "bearer token of at least 16 characters"
 
-"$S" server --port 0 --port-file "$TMP/port" --token-file "$TMP/token" --tick-ms 100 --workers 2 2>"$TMP/server.err" &
+# A webhook receiver: answers 200 to everything and logs each request.
+echo '[{"status": 200, "json": {}, "repeat": -1}]' >"$TMP/hook-replies.json"
+python3 "$E2E_HERE/../mock/mock_http.py" --replies "$TMP/hook-replies.json" --log "$TMP/hooks.jsonl" --port-file "$TMP/hook-port" &
+HOOK=$!
+wait_for 100 test -s "$TMP/hook-port"
+
+"$S" server --port 0 --port-file "$TMP/port" --token-file "$TMP/token" --tick-ms 100 --workers 2 \
+  --webhook "http://127.0.0.1:$(cat "$TMP/hook-port")/hook" 2>"$TMP/server.err" &
 SERVER=$!
 wait_for 100 test -s "$TMP/port"
 PORT=$(cat "$TMP/port")
@@ -82,5 +89,14 @@ run resume timeout 60 "$S" connection sync slow --json
 expect_rc sigterm/resume 0
 expect_eq sigterm/all-rows "$(sql "$TMP/out3.db" 'select count(*) || "," || count(distinct id) from items')" "400,400"
 check sigterm/server-log grep -q "stopped" "$TMP/server.err"
+
+# Webhooks: one POST per finished job, with the outcome and per-stream stats.
+kill "$HOOK"
+wait "$HOOK" 2>/dev/null
+hooks() { jq -c --arg c "$1" 'select(.path == "/hook") | .body | fromjson | select(.connection == $c)' "$TMP/hooks.jsonl"; }
+expect_eq webhook/byhand "$(hooks byhand | head -1 | jq -c '[.event, .status, .attempts, ([.streams[] | [.stream, .committed]])]')" \
+  '["job.succeeded","succeeded",1,[["products",100],["purchases",30],["users",30]]]'
+expect_eq webhook/slow-incomplete "$(hooks slow | tail -1 | jq -r .event)" job.incomplete
+check webhook/every-each-job test "$(hooks every | wc -l)" -ge 2
 sed "s/^/     | /" "$TMP/server.err"
 finish
