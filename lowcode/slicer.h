@@ -77,6 +77,10 @@ struct lc_slicer {
 sl_code lc_slicer_build(lc_stream *st, const json_t *state, bool incremental, lc_slicer **out,
                         sl_err *err);
 
+/* DatetimeBasedCursor (cursor.c) for a stream without partition router. */
+sl_code lc_cursor_build(lc_stream *st, const json_t *node, const json_t *state, lc_slicer **out,
+                        sl_err *err);
+
 /* Slice helpers. */
 json_t *lc_slice_new(json_t *partition, json_t *cursor_slice, json_t *extra_fields); /* steals */
 /* The mapping templates see as stream_slice (new reference). */
