@@ -27,6 +27,7 @@ int cmd_secrets(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_docker_run(int argc, char **argv);
 int cmd_manifest(int argc, char **argv); /* cmd_manifest.c */
+int cmd_builder(int argc, char **argv);  /* cmd_builder.c */
 int cmd_source(int argc, char **argv);      /* cmd_source.c */
 int cmd_destination(int argc, char **argv); /* cmd_source.c */
 int cmd_connection(int argc, char **argv);  /* cmd_connection.c */

@@ -50,6 +50,10 @@ static const cli_cmd commands[] = {
      "       sluice manifest coverage <dir>\n"
      "            one line per manifest under dir (ok / unsupported: ... / invalid / error), then\n"
      "            \"N of M manifests supported\""},
+    {"builder", cmd_builder, "the connector builder: a web page to build and test declarative connectors",
+     "sluice builder [--port N] [--repo DIR] [project-dir]   serve the builder on 127.0.0.1, print its URL\n"
+     "       sluice builder test-read <manifest> --stream S [--config F] [--state F] [--max-records N]\n"
+     "            [--max-pages N] [--max-slices N] [--timeout S]   the page's test read, as JSON"},
     {"source", cmd_source, "manage sources in the workspace (store under $SLUICE_HOME)",
      "sluice source create|list|show|check|discover|edit|delete ... [--json]   (sluice source --help)"},
     {"destination", cmd_destination, "manage destinations in the workspace",
