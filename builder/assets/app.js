@@ -438,10 +438,15 @@ async function testRead() {
   if (S.yamlError) { status("the manifest does not parse: fix the YAML error first", true); return; }
   const stream = $("stream").value;
   if (!stream) { status("no stream to test: add one", true); return; }
+  let state = null;
+  const stText = $("input-state").value.trim();
+  if (stText) {
+    try { state = JSON.parse(stText); } catch (e) { status("the input state is not JSON: " + e.message, true); return; }
+  }
   status(`testing ${stream}…`);
   $("test").disabled = true;
   const { data } = await api("POST", "/test_read", {
-    yaml: S.yaml, stream, config: S.values,
+    yaml: S.yaml, stream, config: S.values, state,
     max_records: Number($("max-records").value), max_pages: Number($("max-pages").value), max_slices: Number($("max-slices").value),
   });
   $("test").disabled = false;
@@ -504,7 +509,11 @@ function renderResult() {
       request: () => p.request ? el("div", {}, el("p", { text: `${p.request.method} ${p.request.url}` }), headersTable(p.request.headers), p.request.body ? pre(prettyBody(p.request.body)) : null) : el("p", { text: "no request" }),
       response: () => p.response ? el("div", {}, el("p", { text: `HTTP ${p.response.status ?? "(none: " + (p.response.error || "no answer") + ")"}` }), headersTable(p.response.headers), pre(prettyBody(p.response.body))) : el("p", { text: "no response (the request got no answer)" }),
       other: () => (p.auxiliary_requests || []).length ? el("div", {}, p.auxiliary_requests.map((a) => pre(a))) : el("p", { text: "no other requests" }),
-      state: () => el("div", {}, el("h4", { text: "state after this slice" }), pre(s.state), el("h4", { text: "final state" }), pre(r.final_state)),
+      state: () => el("div", {}, el("h4", { text: "state after this slice" }), pre(s.state), el("h4", { text: "final state" }), pre(r.final_state),
+        s.state || r.final_state ? el("button", { id: "use-state", text: "Use as input state", onclick: () => {
+          $("input-state").value = JSON.stringify(r.final_state || s.state);
+          $("advanced").open = true;
+        } }) : null),
       logs: () => el("div", {}, (r.logs || []).map((l) => el("div", { text: `${l.level} ${l.message}` }))),
       schema: () => el("div", {},
         el("button", { id: "use-schema", onclick: useInferredSchema, text: "Use the inferred schema" }),

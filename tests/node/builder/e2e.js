@@ -76,6 +76,17 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await shot(page, "test-request");
     await page.click('.tabs button[data-tab="response"]');
     check("response shown", /HTTP 200/.test(await page.textContent("#tab-body")));
+    // Incremental: the final state becomes the next test's input state.
+    await page.click('.tabs button[data-tab="state"]');
+    await page.click("#use-state");
+    const stateText = await page.inputValue("#input-state");
+    check("state after the read", /"updated_at":"2024-02-03T00:00:00Z"/.test(stateText), stateText);
+    await page.click("#test");
+    await page.waitForFunction(() => document.getElementById("status").textContent !== "testing users…");
+    await page.click('.tabs button[data-tab="request"]');
+    const req2 = await page.textContent("#tab-body");
+    check("input state moves the start", /since=2024-02-03T00%3A00%3A00Z/.test(req2), req2);
+    await shot(page, "test-state");
     // Schema: take the inferred one.
     await page.click('.tabs button[data-tab="schema"]');
     check("schema diff lists new fields", /name: added/.test(await page.textContent("#schema-diff")));
