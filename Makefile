@@ -20,7 +20,7 @@ CXXFLAGS = -std=c++17 $(OPT) -Wall -Wextra -Werror $(SANFLAGS) -Iinclude -MMD -M
 LDFLAGS = $(SANFLAGS)
 LDLIBS = -ljansson -lsimdjson -lstdc++ -lsqlite3 -lcurl -lpcre2-8 -lcrypto -lm -lpthread
 # The CLI also hosts the declarative engine (lowcode/: manifest validate, coverage).
-CLI_LIBS = -lfyaml -lmicrohttpd
+CLI_LIBS = -lfyaml -lmicrohttpd -lpq
 
 LIB_C = $(wildcard lib/*.c)
 LIB_CXX = $(wildcard lib/*.cpp)
@@ -56,6 +56,9 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+# The workspace store's PostgreSQL backend.
+$(BUILD)/obj/platform/store_pg.o: CFLAGS += -I/usr/include/postgresql
 
 # The protocol schema is assembled into sluice (.incbin), so it is a prerequisite.
 $(BUILD)/obj/platform/protocol_conform.o: platform/protocol_schema.json

@@ -92,7 +92,7 @@ int cmd_job(int argc, char **argv) {
     c = sl_store_exec(w.store, &rows, &err,
                       "SELECT j.id, c.name AS connection, j.kind, j.status, j.created_at, j.finished_at, j.failure_type, j.failure_reason, "
                       "(SELECT COUNT(*) FROM attempts a WHERE a.job_id = j.id) AS attempts FROM jobs j "
-                      "JOIN connections c ON c.id = j.connection_id WHERE (? IS NULL OR c.name = ?) ORDER BY j.id DESC LIMIT ?",
+                      "JOIN connections c ON c.id = j.connection_id WHERE (CAST(? AS TEXT) IS NULL OR c.name = ?) ORDER BY j.id DESC LIMIT ?",
                       3, conn, conn, limit ? limit : "100");
     if (!c) {
       if (w.json) cli_print_json(rows);

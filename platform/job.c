@@ -77,7 +77,10 @@ static sl_code job_create(sl_store *s, const json_t *conn, int64_t *job_id, sl_e
   sl_code rc = sl_store_begin(s, err);
   if (rc) return rc;
   json_t *row = NULL;
-  if ((rc = reap_abandoned(s, cb, err)) ||
+  char lock[128];
+  /* Serialise job creation per connection (PostgreSQL: a row lock). */
+  snprintf(lock, sizeof lock, "SELECT id FROM connections WHERE id = ?%s", s->be->for_update);
+  if ((rc = sl_store_one(s, &row, err, lock, 1, cb)) || (json_decref(row), row = NULL, 0) || (rc = reap_abandoned(s, cb, err)) ||
       (rc = sl_store_one(s, &row, err, "INSERT INTO jobs (connection_id, kind, status, owner, created_at, started_at) "
                          "VALUES (?, 'sync', 'running', ?, ?, ?) RETURNING id", 4, cb, host_pid(owner, sizeof owner),
                          sl_store_i64(ts, sl_now_ms()), ts))) {

@@ -26,10 +26,11 @@ static enum MHD_Result error(struct MHD_Connection *c, unsigned status, const ch
   return reply(c, status, json_pack("{s:s}", "error", msg));
 }
 
+/* A query whose np (0 to 2) parameters are all p1. */
 static enum MHD_Result rows(struct MHD_Connection *c, sl_server *sv, const char *sql, int np, const char *p1) {
   json_t *out = NULL;
   sl_err err = SL_ERR_INIT;
-  if (sl_store_exec(sv->api_store, &out, &err, sql, np, p1)) return error(c, 500, err.msg);
+  if (sl_store_exec(sv->api_store, &out, &err, sql, np, p1, p1)) return error(c, 500, err.msg);
   return reply(c, 200, out);
 }
 
@@ -92,7 +93,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   if (get && !strcmp(url, "/v1/jobs")) {
     const char *conn = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "connection_id");
     return rows(c, sv, "SELECT id, connection_id, kind, status, created_at, finished_at, failure_type, failure_reason FROM jobs "
-                       "WHERE (? IS NULL OR connection_id = ?) ORDER BY id DESC LIMIT 1000", 2, conn);
+                       "WHERE (CAST(? AS BIGINT) IS NULL OR connection_id = CAST(? AS BIGINT)) ORDER BY id DESC LIMIT 1000", 2, conn);
   }
   if (get && (id = id_after(url, "/v1/jobs/", &rest)) > 0 && !*rest) {
     json_t *job = NULL, *att = NULL;

@@ -111,6 +111,7 @@ void sl_store_rollback(sl_store *s) {
 }
 
 const char *sl_store_home(const sl_store *s) { return s->home; }
+const sl_store_backend *sl_store_backend_of(const sl_store *s) { return s->be; }
 int sl_store_schema_version(const sl_store *s) { return s->version; }
 
 static char *expand(const char *sql, const char *id) {
@@ -135,6 +136,7 @@ static sl_code migrate(sl_store *s, sl_err *err) {
    * opening a new store at once apply each migration once. */
   if ((rc = sl_store_begin(s, err))) return rc;
   json_t *row = NULL;
+  if (s->be->migrate_lock && (rc = s->be->exec(s->db, s->be->migrate_lock, 0, NULL, NULL, err))) goto fail;
   if ((rc = sl_store_one(s, &row, err, "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations", 0))) goto fail;
   s->version = (int)sl_store_int(row, "v");
   json_decref(row);
@@ -167,9 +169,9 @@ sl_code sl_store_open(const char *where, sl_store **out, sl_err *err) {
   const char *h = getenv("SLUICE_HOME");
   if (h && *h) snprintf(home, sizeof home, "%s", h);
   else snprintf(home, sizeof home, "%s/.sluice", getenv("HOME") ? getenv("HOME") : ".");
-  if (where && !strncmp(where, "postgres", 8))
-    return sl_err_set(err, SL_ECONFIG, "--store %.*s...: the PostgreSQL store is not built yet; use the SQLite store "
-                      "(the default, or --store FILE)", 16, where);
+  if (!where || !*where) where = getenv("SLUICE_STORE");
+  if (where && !*where) where = NULL;
+  bool pg = where && (!strncmp(where, "postgresql://", 13) || !strncmp(where, "postgres://", 11));
   sl_code rc = sl_fs_mkdirs(home, err);
   if (rc) return sl_err_wrap(err, "SLUICE_HOME");
   chmod(home, 0700); /* job logs and the secrets file live here */
@@ -177,7 +179,8 @@ sl_code sl_store_open(const char *where, sl_store **out, sl_err *err) {
   sl_store *s = calloc(1, sizeof *s);
   if (!s) return SL_ENOMEM;
   s->home = strdup(home);
-  if ((rc = sl_store_sqlite_open(where ? where : path, &s->db, &s->be, err)) || (rc = migrate(s, err))) {
+  if ((rc = pg ? sl_store_pg_open(where, &s->db, &s->be, err) : sl_store_sqlite_open(where ? where : path, &s->db, &s->be, err)) ||
+      (rc = migrate(s, err))) {
     sl_store_close(s);
     return rc;
   }

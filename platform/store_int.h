@@ -13,6 +13,7 @@ struct sl_store {
   int version;
 };
 
+sl_code sl_store_pg_open(const char *url, void **db, const sl_store_backend **be, sl_err *err);
 sl_code sl_store_sqlite_open(const char *path, void **db, const sl_store_backend **be, sl_err *err);
 
 #endif

@@ -57,7 +57,7 @@ static sl_code lite_exec(void *h, const char *sql, int np, const char *const *p,
 
 static void lite_close(void *h) { sqlite3_close(h); }
 
-static const sl_store_backend lite = {"sqlite", "INTEGER PRIMARY KEY", lite_exec, lite_close};
+static const sl_store_backend lite = {"sqlite", "INTEGER PRIMARY KEY", lite_exec, lite_close, NULL, ""};
 
 sl_code sl_store_sqlite_open(const char *path, void **db, const sl_store_backend **be, sl_err *err) {
   sqlite3 *h = NULL;

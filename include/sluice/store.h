@@ -26,7 +26,12 @@ typedef struct sl_store_backend {
    * result rows (a new JSON array). */
   sl_code (*exec)(void *db, const char *sql, int np, const char *const *p, json_t **rows, sl_err *err);
   void (*close)(void *db);
+  const char *migrate_lock; /* taken inside the migration transaction, or NULL */
+  const char *for_update;   /* row-lock suffix of a SELECT ("" where BEGIN already serialises writers) */
 } sl_store_backend;
+
+/* The backend in use (for its SQL differences). */
+const sl_store_backend *sl_store_backend_of(const sl_store *s);
 
 /* Open the store: where is NULL (default: $SLUICE_HOME/sluice.db, with
  * SLUICE_HOME defaulting to ~/.sluice), a SQLite file path, or a

@@ -67,6 +67,8 @@ expect_eq api/job "$(api "$API/jobs/$JOB")" 200
 expect_eq api/job-status "$(jq -r '.status + " " + (.attempts | length | tostring)' "$TMP/api.out")" "succeeded 1"
 expect_eq api/sync-rows "$(sql "$TMP/out2.db" 'select count(*) from users')" 30
 expect_eq api/sync-missing "$(api -X POST "$API/connections/999/sync")" 404
+expect_eq api/jobs-of "$(api "$API/jobs?connection_id=$BYHAND")" 200
+expect_eq api/jobs-of-ids "$(jq -r '[.[].id] | join(",")' "$TMP/api.out")" "$JOB"
 
 # SIGTERM while a job runs: the job ends its attempt and is incomplete.
 SLOW=$(sql "$STORE" "select id from connections where name = 'slow'")

@@ -1,0 +1,103 @@
+/* The PostgreSQL backend of the store (libpq): the same SQL as SQLite, with
+ * `?` placeholders numbered for PQexecParams and result columns typed from
+ * their OIDs. Several `sluice server` processes can share one database. */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+/* `?` -> `$n`, outside quoted strings. */
+static char *number_params(const char *sql) {
+  sl_buf b;
+  sl_buf_init(&b, SIZE_MAX / 4);
+  int n = 0;
+  bool quoted = false;
+  for (const char *p = sql; *p; p++) {
+    if (*p == '\'') quoted = !quoted;
+    if (*p == '?' && !quoted) sl_buf_appendf(&b, "$%d", ++n);
+    else sl_buf_putc(&b, *p);
+  }
+  sl_buf_putc(&b, 0);
+  return b.data;
+}
+
+static json_t *value(const PGresult *r, int row, int col) {
+  if (PQgetisnull(r, row, col)) return json_null();
+  const char *v = PQgetvalue(r, row, col);
+  switch (PQftype(r, col)) {
+    case 20: case 21: case 23: return json_integer(strtoll(v, NULL, 10)); /* int8, int2, int4 */
+    case 700: case 701: case 1700: return json_real(strtod(v, NULL));     /* float4, float8, numeric */
+    case 16: return json_boolean(*v == 't');
+    default: return json_string(v);
+  }
+}
+
+static sl_code pg_error(PGconn *c, const PGresult *r, const char *sql, sl_err *err) {
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+  char one[512];
+  snprintf(one, sizeof one, "%s", msg ? msg : "");
+  one[strcspn(one, "\n")] = 0;
+  if (PQstatus(c) != CONNECTION_OK)
+    return sl_err_set(err, SL_ETRANSIENT, "the store (PostgreSQL %s:%s) is unreachable: %s", PQhost(c), PQport(c), one);
+  if (state && !strcmp(state, "23505")) return sl_err_set(err, SL_ECONFIG, "UNIQUE constraint failed: %s", one);
+  if (state && !strncmp(state, "23", 2)) return sl_err_set(err, SL_ECONFIG, "%s", one);
+  if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03")))
+    return sl_err_set(err, SL_ETRANSIENT, "the store is busy (%s): %s", state, one);
+  return sl_err_set(err, SL_EIO, "store (PostgreSQL): %s (in: %.80s)", one, sql);
+}
+
+static sl_code pg_exec(void *h, const char *sql, int np, const char *const *p, json_t **rows, sl_err *err) {
+  PGconn *c = h;
+  PGresult *r;
+  if (np == 0) {
+    r = PQexec(c, sql); /* may hold several statements (migrations) */
+  } else {
+    char *q = number_params(sql);
+    r = PQexecParams(c, q, np, NULL, p, NULL, NULL, 0);
+    free(q);
+  }
+  ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    sl_code rc = pg_error(c, r, sql, err);
+    PQclear(r);
+    return rc;
+  }
+  if (rows) {
+    *rows = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+      json_t *row = json_object();
+      for (int k = 0; k < PQnfields(r); k++) json_object_set_new(row, PQfname(r, k), value(r, i, k));
+      json_array_append_new(*rows, row);
+    }
+  }
+  PQclear(r);
+  return SL_EOK;
+}
+
+static void pg_close(void *h) { PQfinish(h); }
+
+static const sl_store_backend pg = {"postgresql", "BIGSERIAL PRIMARY KEY", pg_exec, pg_close,
+                                    "LOCK TABLE schema_migrations IN EXCLUSIVE MODE", " FOR UPDATE"};
+
+sl_code sl_store_pg_open(const char *url, void **db, const sl_store_backend **be, sl_err *err) {
+  PGconn *c = PQconnectdb(url);
+  if (!c || PQstatus(c) != CONNECTION_OK) {
+    char one[512];
+    snprintf(one, sizeof one, "%s", c ? PQerrorMessage(c) : "out of memory");
+    one[strcspn(one, "\n")] = 0;
+    PQfinish(c);
+    /* Never echo the URL: it may hold a password. */
+    return sl_err_set(err, SL_ETRANSIENT, "cannot reach the PostgreSQL store: %s", one);
+  }
+  sl_code rc = pg_exec(c, "SET client_min_messages = warning", 0, NULL, NULL, err);
+  if (rc) {
+    PQfinish(c);
+    return rc;
+  }
+  *db = c;
+  *be = &pg;
+  return SL_EOK;
+}
