@@ -83,6 +83,8 @@ async function resolveYaml(text, fromForm) {
   S.streams = data.streams || [];
   S.spec = data.spec;
   S.issues = data.issues || [];
+  const stale = $("stale");
+  if (stale) stale.hidden = !S.result || S.testedYaml === text;
   refreshStreams();
   renderInputs();
   if (S.issues.some((i) => i.level === "error")) {
@@ -251,10 +253,14 @@ function paginatorFields(retr) {
     box.append(textField("cursor value", strat, "cursor_value", { name: "cursor_value" }));
     box.append(textField("stop condition", strat, "stop_condition", { name: "stop_condition" }));
   }
-  const opt = ensure(pag, "page_token_option", { type: "RequestOption", inject_into: "request_parameter", field_name: "page" });
-  box.append(selectField("token into", opt.inject_into || "request_parameter", ["request_parameter", "header", "body_data", "body_json", "path"],
-    (v) => { if (v === "path") pag.page_token_option = { type: "RequestPath" }; else { opt.inject_into = v; opt.type = "RequestOption"; } }, "token_into"));
-  if (opt.type !== "RequestPath") box.append(textField("token name", opt, "field_name", { name: "token_field_name" }));
+  const opt = pag.page_token_option ? deref(pag.page_token_option) : null;
+  box.append(selectField("token into", !opt ? "nowhere" : opt.type === "RequestPath" ? "path" : opt.inject_into || "request_parameter",
+    ["nowhere", "request_parameter", "header", "body_data", "body_json", "path"], (v) => {
+      if (v === "nowhere") delete pag.page_token_option;
+      else if (v === "path") pag.page_token_option = { type: "RequestPath" };
+      else pag.page_token_option = { type: "RequestOption", inject_into: v, field_name: (opt && opt.field_name) || "page" };
+    }, "token_into"));
+  if (opt && opt.type !== "RequestPath") box.append(textField("token name", opt, "field_name", { name: "token_field_name" }));
   return box;
 }
 
@@ -274,9 +280,27 @@ function incrementalFields(stream) {
   box.append(textField("datetime format", inc, "datetime_format", { name: "datetime_format" }));
   const sd = ensure(inc, "start_datetime", { type: "MinMaxDatetime", datetime: "" });
   box.append(textField("start", sd, "datetime", { name: "start_datetime" }));
-  const so = ensure(inc, "start_time_option", { type: "RequestOption", inject_into: "request_parameter", field_name: "" });
-  box.append(textField("start parameter", so, "field_name", { name: "start_field_name" }));
+  box.append(optionalField("start parameter", inc, "start_time_option",
+    () => ({ type: "RequestOption", inject_into: "request_parameter" }), "field_name", "start_field_name", "since"));
   return box;
+}
+
+// Fields of optional components exist only while they have a value (an
+// empty component would change what the manifest means).
+function optionalField(label, parent, key, make, field, name, placeholder) {
+  const cur = parent[key] ? deref(parent[key]) : null;
+  const input = el("input", { type: "text", name, placeholder: placeholder || "", oninput: (e) => {
+    const v = e.target.value;
+    if (!v) delete parent[key];
+    else { if (!parent[key]) parent[key] = make(); deref(parent[key])[field] = v; }
+    formChanged();
+  } });
+  input.value = (cur && cur[field]) || "";
+  return el("label", { class: "field" }, el("span", { text: label }), input);
+}
+
+function filterField(rs) {
+  return optionalField("record filter", rs, "record_filter", () => ({ type: "RecordFilter" }), "condition", "record_filter", "{{ record['active'] }}");
 }
 
 function streamFields(raw, idx) {
@@ -295,6 +319,7 @@ function streamFields(raw, idx) {
     textField("headers", own, "request_headers", { multiline: true, parse: mapParse, show: mapShow, name: "request_headers" }),
     textField("JSON body", own, "request_body_json", { multiline: true, parse: jsonParse, show: jsonShow, name: "request_body_json" }),
     textField("records at", ex, "field_path", { parse: listParse, show: listShow, name: "field_path", placeholder: "data, items" }),
+    filterField(rs),
     textField("primary key", st, "primary_key", { parse: (s) => { const l = listParse(s); return l.length ? l : undefined; }, show: listShow, name: "primary_key" }),
     paginatorFields(retr),
     incrementalFields(st),
@@ -451,6 +476,7 @@ async function testRead() {
   });
   $("test").disabled = false;
   S.result = data;
+  S.testedYaml = S.yaml;
   S.slice = 0;
   S.page = 0;
   status(data.error ? "test read failed" : `${data.records_total} records`, !!data.error);
@@ -483,6 +509,19 @@ function useInferredSchema() {
   status("the inferred schema is now the stream's schema");
 }
 
+// Adds the inferred properties the declared schema lacks; keeps the rest.
+function mergeInferredSchema() {
+  const stream = (S.manifest.streams || []).map(deref).find((s) => s && s.name === S.result.stream);
+  if (!stream) return;
+  const loader = stream.schema_loader && deref(stream.schema_loader);
+  if (!loader || loader.type !== "InlineSchemaLoader") { useInferredSchema(); return; }
+  const schema = ensure(loader, "schema", { type: "object" });
+  const props = ensure(schema, "properties", {});
+  for (const [k, v] of Object.entries(S.result.inferred_schema.properties || {})) if (!(k in props)) props[k] = v;
+  manifestToYaml();
+  status("new properties added to the stream's schema");
+}
+
 function renderResult() {
   const out = $("result");
   out.replaceChildren();
@@ -493,6 +532,7 @@ function renderResult() {
     out.append(el("div", { class: "error", id: "test-error" }, r.error.message,
       loc && loc.file && /manifest/.test(loc.file) ? el("div", {}, el("a", { class: "loc", onclick: () => jumpToLine(loc.line), text: `go to line ${loc.line}` })) : null));
   }
+  out.append(el("div", { id: "stale", class: "warning", hidden: S.testedYaml === S.yaml, text: "the manifest changed since this test: test again" }));
   for (const w of r.warnings || []) out.append(el("div", { class: "warning", "data-code": w.code, text: w.message }));
   out.append(el("p", { id: "summary", text: `${r.records_total} records in ${r.slices.length} slice(s)` + (r.limit_reached ? ` — test limit reached (${r.limit})` : "") }));
   const slices = r.slices || [];
@@ -517,6 +557,7 @@ function renderResult() {
       logs: () => el("div", {}, (r.logs || []).map((l) => el("div", { text: `${l.level} ${l.message}` }))),
       schema: () => el("div", {},
         el("button", { id: "use-schema", onclick: useInferredSchema, text: "Use the inferred schema" }),
+        el("button", { id: "merge-schema", onclick: mergeInferredSchema, text: "Add new properties only" }),
         el("h4", { text: "differences from the declared schema" }),
         (r.schema_diff || []).length ? el("ul", { id: "schema-diff" }, r.schema_diff.map((d) => el("li", { text: `${d.path}: ${d.change}` }))) : el("p", { text: "none" }),
         pre(r.inferred_schema)),

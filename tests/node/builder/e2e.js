@@ -91,6 +91,9 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.click('.tabs button[data-tab="schema"]');
     check("schema diff lists new fields", /name: added/.test(await page.textContent("#schema-diff")));
     await shot(page, "schema");
+    await page.click("#merge-schema");
+    await page.waitForFunction(() => /updated_at:\s*\n\s*type:/.test(document.getElementById("yaml").value));
+    check("new properties merged into the schema", true);
     await page.click("#use-schema");
     await page.waitForFunction(() => /name:\s*\n\s*type:\s*\n\s*- "null"/.test(document.getElementById("yaml").value));
     check("inferred schema taken", true);
@@ -106,6 +109,7 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     check("form refused while YAML is broken", await page.isHidden("#form-pane"));
     await page.fill("#yaml", good.replace("path: /users", "path: /users2"));
     await page.waitForSelector("#yaml-error", { state: "hidden" });
+    check("test marked stale after an edit", await page.isVisible("#stale"));
     await page.click("#mode-form");
     check("yaml -> form keeps edits", (await page.inputValue(`${st} input[name=path]`)) === "/users2");
     // Save, then a second tab with the old version is warned.
