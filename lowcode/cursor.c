@@ -164,17 +164,7 @@ static sl_code split(dt_cursor *c, int64_t lower, int64_t upper, bool upper_is_e
 /* ---- configuration ---- */
 
 static sl_code render(dt_cursor *c, const json_t *node, const char *field, char **out, sl_err *err) {
-  *out = NULL;
-  sl_tmpl *t = NULL;
-  sl_code rc = lc_tmpl_field(c->src, node, field, &t, err);
-  if (rc || !t) return rc;
-  sl_buf b;
-  sl_buf_init(&b, 1 << 16);
-  rc = lc_eval_text_at(c->src, node, t, &b, err);
-  sl_tmpl_free(t);
-  if (!rc && !(*out = strdup(sl_buf_cstr(&b)))) rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-  sl_buf_dispose(&b);
-  return rc;
+  return lc_render_field(c->src, node, field, out, err);
 }
 
 static sl_code parse_with(dt_cursor *c, const json_t *node, const char *field, const char *s, const char *fmt,

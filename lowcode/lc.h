@@ -66,6 +66,10 @@ json_t *lc_ctx_new(const lc_source *src, const json_t *node);
 sl_code lc_eval_text_at(const lc_source *src, const json_t *node, const sl_tmpl *t, sl_buf *out,
                         sl_err *err);
 
+/* node[field] rendered once with config and parameters (malloc'd text;
+ * *out NULL when the field is absent). */
+sl_code lc_render_field(lc_source *src, const json_t *node, const char *field, char **out, sl_err *err);
+
 int64_t lc_now_us(void);
 /* Sleep for seconds scaled by SLUICE_BACKOFF_SCALE (tests use a tiny scale). */
 void lc_sleep(double seconds);

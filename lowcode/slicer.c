@@ -66,9 +66,13 @@ sl_code lc_slicer_build(lc_stream *st, const json_t *state, bool incremental, lc
    *   incremental_sync (DatetimeBasedCursor) -> a cursor slicer, wrapping a
    *   router when both are present (per-partition state); a router alone ->
    *   a router slicer (full refresh across partitions). */
-  if (router && !json_is_null(router) && !(json_is_array(router) && json_array_size(router) == 0))
-    return sl_err_set(err, SL_ECONFIG, "%s: partition routers are not supported yet by sluice's declarative engine",
-                      LC_WHERE(src, router));
+  bool routed = router && !json_is_null(router) && !(json_is_array(router) && json_array_size(router) == 0);
+  if (routed && inc && !json_is_null(inc))
+    return sl_err_set(err, SL_ECONFIG,
+                      "%s: incremental_sync together with a partition router (per-partition state) is not supported yet by "
+                      "sluice's declarative engine",
+                      LC_WHERE(src, inc));
+  if (routed) return lc_router_slicer_build(st, router, out, err);
   /* A stream with a cursor slices by date windows in full refresh too (as the
    * CDK); the input state only counts for incremental reads. */
   if (inc && !json_is_null(inc)) return lc_cursor_build(st, inc, incremental ? state : NULL, out, err);

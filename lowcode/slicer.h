@@ -81,6 +81,10 @@ sl_code lc_slicer_build(lc_stream *st, const json_t *state, bool incremental, lc
 sl_code lc_cursor_build(lc_stream *st, const json_t *node, const json_t *state, lc_slicer **out,
                         sl_err *err);
 
+/* Partition routers (router.c): one router or a list (cartesian product);
+ * full-refresh slices without state. */
+sl_code lc_router_slicer_build(lc_stream *st, const json_t *router, lc_slicer **out, sl_err *err);
+
 /* Slice helpers. */
 json_t *lc_slice_new(json_t *partition, json_t *cursor_slice, json_t *extra_fields); /* steals */
 /* The mapping templates see as stream_slice (new reference). */

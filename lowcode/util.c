@@ -344,6 +344,20 @@ sl_code lc_eval_text_at(const lc_source *src, const json_t *node, const sl_tmpl 
   return rc;
 }
 
+sl_code lc_render_field(lc_source *src, const json_t *node, const char *field, char **out, sl_err *err) {
+  *out = NULL;
+  sl_tmpl *t = NULL;
+  sl_code rc = lc_tmpl_field(src, node, field, &t, err);
+  if (rc || !t) return rc;
+  sl_buf b;
+  sl_buf_init(&b, 1 << 16);
+  rc = lc_eval_text_at(src, node, t, &b, err);
+  sl_tmpl_free(t);
+  if (!rc && !(*out = strdup(sl_buf_cstr(&b)))) rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+  sl_buf_dispose(&b);
+  return rc;
+}
+
 int64_t lc_now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
