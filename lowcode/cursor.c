@@ -35,6 +35,9 @@ typedef struct dt_cursor {
   size_t next;
   int64_t cur_mrcv; /* of the slice being read */
   bool cur_has;
+  int64_t max_seen; /* newest record value of this run */
+  bool has_max;
+  int64_t runtime_lookback;
 } dt_cursor;
 
 static sl_code fmt_dt(dt_cursor *c, int64_t us, json_t **out, sl_err *err) {
@@ -322,6 +325,7 @@ static sl_code dc_observe(lc_slicer *s, const json_t *slice, const lc_record *r,
     return SL_EOK;
   }
   if (!c->cur_has || us > c->cur_mrcv) c->cur_mrcv = us, c->cur_has = true;
+  if (!c->has_max || us > c->max_seen) c->max_seen = us, c->has_max = true;
   return SL_EOK;
 }
 
@@ -435,6 +439,7 @@ static sl_code build(dt_cursor *c, const json_t *state, sl_err *err) {
   c->gran = c->has_gran ? g.us : 1000; /* merging default: one millisecond */
   if ((rc = duration(c, "lookback_window", &lb, &have, err))) return rc;
   c->lookback = have ? lb.us + (lb.years * 365 + lb.months * 30) * SL_US_PER_DAY : 0;
+  if (c->runtime_lookback > c->lookback) c->lookback = c->runtime_lookback;
   if ((rc = lc_reqopt_build(c->src, json_object_get(c->node, "start_time_option"), &c->start_opt, err))) return rc;
   if ((rc = lc_reqopt_build(c->src, json_object_get(c->node, "end_time_option"), &c->end_opt, err))) return rc;
   c->start = truncate_fmt(c, c->start);
@@ -444,7 +449,20 @@ static sl_code build(dt_cursor *c, const json_t *state, sl_err *err) {
   return plan(c, err);
 }
 
-sl_code lc_cursor_build(lc_stream *st, const json_t *node, const json_t *state, lc_slicer **out, sl_err *err) {
+bool lc_cursor_max(lc_slicer *s, int64_t *us) {
+  dt_cursor *c = (dt_cursor *)s;
+  *us = c->max_seen;
+  return c->has_max;
+}
+
+sl_code lc_cursor_format(lc_slicer *s, int64_t us, json_t **out, sl_err *err) { return fmt_dt((dt_cursor *)s, us, out, err); }
+
+const char *lc_cursor_field(lc_slicer *s) { return ((dt_cursor *)s)->cursor_field; }
+
+sl_code lc_cursor_state(lc_slicer *s, json_t **state, sl_err *err) { return state_now((dt_cursor *)s, state, err); }
+
+sl_code lc_cursor_build(lc_stream *st, const json_t *node, const json_t *state, int64_t runtime_lookback_us, lc_slicer **out,
+                        sl_err *err) {
   *out = NULL;
   lc_source *src = lc_stream_source(st);
   const char *type = json_string_value(json_object_get(node, "type"));
@@ -456,6 +474,7 @@ sl_code lc_cursor_build(lc_stream *st, const json_t *node, const json_t *state, 
   c->src = src;
   c->node = node;
   c->stream = lc_stream_name(st) ? lc_stream_name(st) : "?";
+  c->runtime_lookback = runtime_lookback_us;
   c->client_side = json_is_true(json_object_get(node, "is_client_side_incremental"));
   c->base.ops = c->client_side ? &dc_ops_client : &dc_ops;
   sl_code rc = build(c, state, err);

@@ -59,7 +59,6 @@ sl_code lc_slicer_build(lc_stream *st, const json_t *state, bool incremental, lc
                         sl_err *err) {
   *out = NULL;
   const json_t *node = lc_stream_node(st);
-  lc_source *src = lc_stream_source(st);
   const json_t *inc = json_object_get(node, "incremental_sync");
   const json_t *router = json_object_get(json_object_get(node, "retriever"), "partition_router");
   /* Cursors and routers are built here once they exist:
@@ -68,14 +67,11 @@ sl_code lc_slicer_build(lc_stream *st, const json_t *state, bool incremental, lc
    *   a router slicer (full refresh across partitions). */
   bool routed = router && !json_is_null(router) && !(json_is_array(router) && json_array_size(router) == 0);
   if (routed && inc && !json_is_null(inc))
-    return sl_err_set(err, SL_ECONFIG,
-                      "%s: incremental_sync together with a partition router (per-partition state) is not supported yet by "
-                      "sluice's declarative engine",
-                      LC_WHERE(src, inc));
+    return lc_partition_cursor_build(st, inc, router, incremental ? state : NULL, out, err);
   if (routed) return lc_router_slicer_build(st, router, out, err);
   /* A stream with a cursor slices by date windows in full refresh too (as the
    * CDK); the input state only counts for incremental reads. */
-  if (inc && !json_is_null(inc)) return lc_cursor_build(st, inc, incremental ? state : NULL, out, err);
+  if (inc && !json_is_null(inc)) return lc_cursor_build(st, inc, incremental ? state : NULL, 0, out, err);
   fr_slicer *f = calloc(1, sizeof *f);
   if (!f) return sl_err_set(err, SL_ENOMEM, "out of memory");
   f->base.ops = &fr_ops;

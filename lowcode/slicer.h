@@ -33,6 +33,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "sluice/err.h"
 #include "sluice/json.h"
@@ -77,9 +78,20 @@ struct lc_slicer {
 sl_code lc_slicer_build(lc_stream *st, const json_t *state, bool incremental, lc_slicer **out,
                         sl_err *err);
 
-/* DatetimeBasedCursor (cursor.c) for a stream without partition router. */
-sl_code lc_cursor_build(lc_stream *st, const json_t *node, const json_t *state, lc_slicer **out,
-                        sl_err *err);
+/* DatetimeBasedCursor (cursor.c): one cursor (a stream, or one partition).
+ * runtime_lookback_us rewinds the start further (per-partition global state). */
+sl_code lc_cursor_build(lc_stream *st, const json_t *node, const json_t *state,
+                        int64_t runtime_lookback_us, lc_slicer **out, sl_err *err);
+/* The newest record cursor value of this run; false if none. */
+bool lc_cursor_max(lc_slicer *s, int64_t *us);
+/* A time in the cursor's datetime_format (new reference). */
+sl_code lc_cursor_format(lc_slicer *s, int64_t us, json_t **out, sl_err *err);
+const char *lc_cursor_field(lc_slicer *s);
+/* The cursor's state now ({cursor_field: value}, new reference). */
+sl_code lc_cursor_state(lc_slicer *s, json_t **state, sl_err *err);
+/* Incremental sync with a partition router (partcursor.c). */
+sl_code lc_partition_cursor_build(lc_stream *st, const json_t *inc, const json_t *router,
+                                  const json_t *state, lc_slicer **out, sl_err *err);
 
 /* Partition routers (router.c): one router or a list (cartesian product);
  * full-refresh slices without state. */
