@@ -35,8 +35,8 @@ typedef struct dt_cursor {
   size_t next;
   int64_t cur_mrcv; /* of the slice being read */
   bool cur_has;
-  int64_t max_seen; /* newest record value of this run */
-  bool has_max;
+  int64_t last; /* the value of the record just observed */
+  bool has_last;
   int64_t runtime_lookback;
 } dt_cursor;
 
@@ -320,12 +320,14 @@ static sl_code dc_observe(lc_slicer *s, const json_t *slice, const lc_record *r,
   bool found;
   sl_code rc = record_value(c, r, &us, &found, err);
   if (rc) return rc;
+  c->has_last = false;
   if (!found) {
     lc_log(c->src, "WARN", "stream %s: a record has no value for cursor field '%s'; it is kept", c->stream, c->cursor_field);
     return SL_EOK;
   }
   if (!c->cur_has || us > c->cur_mrcv) c->cur_mrcv = us, c->cur_has = true;
-  if (!c->has_max || us > c->max_seen) c->max_seen = us, c->has_max = true;
+  c->last = us;
+  c->has_last = true;
   return SL_EOK;
 }
 
@@ -449,10 +451,10 @@ static sl_code build(dt_cursor *c, const json_t *state, sl_err *err) {
   return plan(c, err);
 }
 
-bool lc_cursor_max(lc_slicer *s, int64_t *us) {
+bool lc_cursor_last(lc_slicer *s, int64_t *us) {
   dt_cursor *c = (dt_cursor *)s;
-  *us = c->max_seen;
-  return c->has_max;
+  *us = c->last;
+  return c->has_last;
 }
 
 sl_code lc_cursor_format(lc_slicer *s, int64_t us, json_t **out, sl_err *err) { return fmt_dt((dt_cursor *)s, us, out, err); }

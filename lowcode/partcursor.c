@@ -28,9 +28,19 @@ typedef struct part_cursor {
   json_t *entries;   /* [{"partition", "cursor"}] in first-seen order */
   json_t *global;    /* {cursor_field: value} or NULL */
   json_t *parent_state;
-  int64_t lookback_s, started_us, max_us;
-  bool use_global, has_max;
+  json_t *new_global; /* candidate global value: the largest seen */
+  int64_t lookback_s, started_us, last_emit_us;
+  bool use_global, emitted, has_substream;
 } part_cursor;
+
+/* The CDK compares the formatted values as strings. */
+static void update_global(part_cursor *p, const char *field, const json_t *v) {
+  const json_t *old = json_object_get(p->new_global, field);
+  if (!json_is_string(v)) return;
+  if (json_is_string(old) && strcmp(json_string_value(old), json_string_value(v)) >= 0) return;
+  json_decref(p->new_global);
+  p->new_global = json_pack("{s:O}", field, v);
+}
 
 static json_t *entry_for(part_cursor *p, const json_t *part) {
   size_t i;
@@ -51,9 +61,15 @@ static sl_code open_partition(part_cursor *p, sl_err *err) {
   return SL_EOK;
 }
 
-static void close_partition(part_cursor *p) {
-  int64_t us;
-  if (p->cur && lc_cursor_max(p->cur, &us) && (!p->has_max || us > p->max_us)) p->max_us = us, p->has_max = true;
+/* A partition whose slices are all read counts its cursor value. */
+static sl_code close_partition(part_cursor *p, sl_err *err) {
+  if (!p->cur || p->use_global) return SL_EOK;
+  json_t *st;
+  sl_code rc = lc_cursor_state(p->cur, &st, err);
+  if (rc) return rc;
+  update_global(p, lc_cursor_field(p->cur), json_object_get(st, lc_cursor_field(p->cur)));
+  json_decref(st);
+  return SL_EOK;
 }
 
 static sl_code pc_next(lc_slicer *s, json_t **slice, sl_err *err) {
@@ -69,8 +85,9 @@ static sl_code pc_next(lc_slicer *s, json_t **slice, sl_err *err) {
         json_decref(w);
         return SL_EOK;
       }
-      /* the last cursor stays until the next partition: final_state needs its format */
-      close_partition(p);
+      if ((rc = close_partition(p, err))) return rc;
+      p->cur->ops->free(p->cur);
+      p->cur = NULL;
     }
     json_t *rs;
     sl_code rc = p->router->ops->next(p->router, &rs, err);
@@ -80,8 +97,6 @@ static sl_code pc_next(lc_slicer *s, json_t **slice, sl_err *err) {
     p->part = json_incref(json_object_get(rs, "partition"));
     p->extra = json_incref(json_object_get(rs, "extra_fields"));
     json_decref(rs);
-    if (p->cur) p->cur->ops->free(p->cur);
-    p->cur = NULL;
     if ((rc = open_partition(p, err))) return rc;
   }
 }
@@ -94,7 +109,14 @@ static sl_code pc_reqopts(lc_slicer *s, const json_t *slice, lc_reqopts *opts, s
 
 static sl_code pc_observe(lc_slicer *s, const json_t *slice, const lc_record *r, sl_err *err) {
   part_cursor *p = (part_cursor *)s;
-  return p->cur->ops->observe(p->cur, slice, r, err);
+  sl_code rc = p->cur->ops->observe(p->cur, slice, r, err);
+  int64_t us;
+  json_t *v;
+  if (rc || !lc_cursor_last(p->cur, &us)) return rc;
+  if ((rc = lc_cursor_format(p->cur, us, &v, err))) return rc;
+  update_global(p, lc_cursor_field(p->cur), v);
+  json_decref(v);
+  return SL_EOK;
 }
 
 static bool pc_keep(lc_slicer *s, const json_t *slice, const lc_record *r) {
@@ -106,36 +128,45 @@ static json_t *full_state(part_cursor *p) {
   json_t *st = json_pack("{s:b}", "use_global_cursor", p->use_global);
   if (!p->use_global) json_object_set_new(st, "states", json_deep_copy(p->entries));
   if (p->global) json_object_set(st, "state", p->global);
-  if (p->global || p->lookback_s) json_object_set_new(st, "lookback_window", json_integer(p->lookback_s));
+  json_object_set_new(st, "lookback_window", json_integer(p->lookback_s));
   if (p->parent_state) json_object_set(st, "parent_state", p->parent_state);
   return st;
 }
 
+/* Intermediate states at most once per 600 s, as the CDK throttles them
+ * (each carries every partition); the final one always. */
 static sl_code pc_close(lc_slicer *s, const json_t *slice, json_t **state, sl_err *err) {
   part_cursor *p = (part_cursor *)s;
+  *state = NULL;
   json_t *cs;
   sl_code rc = p->cur->ops->close_slice(p->cur, slice, &cs, err);
   if (rc) return rc;
   json_t *e = p->use_global ? NULL : entry_for(p, p->part);
   if (e) json_object_set(e, "cursor", cs);
   json_decref(cs);
+  int64_t now = lc_now_us();
+  if (p->emitted && now - p->last_emit_us <= 600 * SL_US_PER_S) return SL_EOK;
+  if (p->use_global && !p->parent_state) return SL_EOK;
+  p->emitted = true;
+  p->last_emit_us = now;
   *state = full_state(p);
   return SL_EOK;
 }
 
-/* At the end the global value becomes the newest record value of the run
- * (kept when nothing was read) and lookback_window this sync's duration. */
+/* At the end the global value becomes the largest value seen (records and
+ * finished partitions), lookback_window this sync's duration in seconds, and
+ * parent_state the router's ({} for substreams, none for lists). */
 static sl_code pc_final(lc_slicer *s, json_t **state, sl_err *err) {
   part_cursor *p = (part_cursor *)s;
-  close_partition(p);
-  if (p->has_max && p->cur) {
-    json_t *v;
-    sl_code rc = lc_cursor_format(p->cur, p->max_us, &v, err);
-    if (rc) return rc;
+  sl_code rc = close_partition(p, err);
+  if (rc) return rc;
+  if (p->new_global) {
     json_decref(p->global);
-    p->global = json_pack("{s:o}", lc_cursor_field(p->cur), v);
+    p->global = json_incref(p->new_global);
   }
   p->lookback_s = (lc_now_us() - p->started_us) / SL_US_PER_S;
+  json_decref(p->parent_state);
+  p->parent_state = p->has_substream ? json_object() : NULL;
   *state = full_state(p);
   return SL_EOK;
 }
@@ -148,6 +179,7 @@ static void pc_free(lc_slicer *s) {
   json_decref(p->extra);
   json_decref(p->entries);
   json_decref(p->global);
+  json_decref(p->new_global);
   json_decref(p->parent_state);
   free(p);
 }
@@ -165,12 +197,14 @@ static sl_code read_state(part_cursor *p, const json_t *state, sl_err *err) {
   const json_t *states = json_object_get(state, "states"), *g = json_object_get(state, "state");
   if (!states && !g) { /* a plain cursor state: the global value for every partition */
     p->global = json_deep_copy(state);
+    p->new_global = json_deep_copy(state);
     return SL_EOK;
   }
   if (json_is_true(json_object_get(state, "use_global_cursor"))) p->use_global = true;
   if (g && !json_is_null(g)) {
     if (!json_is_object(g)) return bad_state(p, "\"state\" is not an object", err);
     p->global = json_deep_copy(g);
+    p->new_global = json_deep_copy(g);
   }
   const json_t *lb = json_object_get(state, "lookback_window");
   if (lb && !json_is_null(lb)) {
@@ -206,6 +240,10 @@ sl_code lc_partition_cursor_build(lc_stream *st, const json_t *inc, const json_t
   p->started_us = lc_now_us();
   p->entries = json_array();
   p->use_global = json_is_true(json_object_get(inc, "global_substream_cursor"));
+  for (size_t i = 0; i < (json_is_array(router) ? json_array_size(router) : 1); i++) {
+    const char *t = json_string_value(json_object_get(json_is_array(router) ? json_array_get(router, i) : router, "type"));
+    if (t && !strcmp(t, "SubstreamPartitionRouter")) p->has_substream = true;
+  }
   sl_code rc = read_state(p, state, err);
   if (!rc) rc = lc_router_slicer_build(st, router, &p->router, err);
   if (rc) {

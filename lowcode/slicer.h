@@ -82,8 +82,8 @@ sl_code lc_slicer_build(lc_stream *st, const json_t *state, bool incremental, lc
  * runtime_lookback_us rewinds the start further (per-partition global state). */
 sl_code lc_cursor_build(lc_stream *st, const json_t *node, const json_t *state,
                         int64_t runtime_lookback_us, lc_slicer **out, sl_err *err);
-/* The newest record cursor value of this run; false if none. */
-bool lc_cursor_max(lc_slicer *s, int64_t *us);
+/* The cursor value of the record just observed; false if it had none. */
+bool lc_cursor_last(lc_slicer *s, int64_t *us);
 /* A time in the cursor's datetime_format (new reference). */
 sl_code lc_cursor_format(lc_slicer *s, int64_t us, json_t **out, sl_err *err);
 const char *lc_cursor_field(lc_slicer *s);
