@@ -4,6 +4,7 @@
  * nothing else into its state file), so the stored state never runs ahead
  * of the data; a crash of sluice itself only makes it lag. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,20 +30,38 @@ static bool retryable(sl_code c) {
          c == SL_EPROTOCOL;
 }
 
+/* This host's name in job owners: SLUICE_HOST_ID (tests: several
+ * "hosts" on one machine), else the host name. */
+static void host_id(char *host, size_t cap) {
+  const char *e = getenv("SLUICE_HOST_ID");
+  if (e && *e) snprintf(host, cap, "%s", e);
+  else if (gethostname(host, cap - 1) != 0) snprintf(host, cap, "localhost");
+}
+
 static const char *host_pid(char *buf, size_t cap) {
-  char host[256] = "localhost";
-  gethostname(host, sizeof host - 1);
+  char host[256] = "";
+  host_id(host, sizeof host);
   snprintf(buf, cap, "%s:%d", host, (int)getpid());
   return buf;
 }
 
-/* A job whose owner process on this host is gone was abandoned (kill -9,
- * power loss): it is failed so the connection can run again. */
+/* How long a job's lease lasts without a heartbeat (SLUICE_LEASE_S, 60). */
+static int64_t lease_ms(void) {
+  const char *e = getenv("SLUICE_LEASE_S");
+  int64_t v = e && *e ? atoll(e) : 60;
+  return (v > 0 ? v : 60) * 1000;
+}
+
+/* Running jobs of the connection: one whose owner is alive (same host) or
+ * whose lease is current (any host) makes the connection busy. One whose
+ * owner on this host is gone (kill -9) or whose lease expired (its server
+ * died) is failed, so a new job can take over from the committed state. */
 static sl_code reap_abandoned(sl_store *s, const char *conn_id, sl_err *err) {
   json_t *rows;
-  char host[256] = "localhost", ts[24];
-  gethostname(host, sizeof host - 1);
-  sl_code rc = sl_store_exec(s, &rows, err, "SELECT id, owner FROM jobs WHERE connection_id = ? AND status = 'running'", 1, conn_id);
+  char host[256] = "", ts[24];
+  host_id(host, sizeof host);
+  int64_t now = sl_now_ms();
+  sl_code rc = sl_store_exec(s, &rows, err, "SELECT id, owner, lease_until FROM jobs WHERE connection_id = ? AND status = 'running'", 1, conn_id);
   if (rc) return rc;
   size_t i;
   json_t *r;
@@ -52,27 +71,69 @@ static sl_code reap_abandoned(sl_store *s, const char *conn_id, sl_err *err) {
     const char *colon = owner ? strrchr(owner, ':') : NULL;
     bool here = colon && (size_t)(colon - owner) == strlen(host) && !strncmp(owner, host, strlen(host));
     pid_t pid = colon ? (pid_t)atoi(colon + 1) : 0;
-    if (here && pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)) {
+    bool alive = here && pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+    bool leased = sl_store_int(r, "lease_until") > now;
+    if (alive || (!here && leased)) {
       busy = true;
-      rc = sl_err_set(err, SL_ETRANSIENT, "the connection already has job %lld running (process %d)",
-                      (long long)sl_store_int(r, "id"), (int)pid);
+      rc = sl_err_set(err, SL_ETRANSIENT, "the connection already has job %lld running (%s)", (long long)sl_store_int(r, "id"),
+                      owner ? owner : "?");
       break;
     }
-    if (!here) continue; /* another host's job: its lease decides (server) */
     char ib[24];
+    const char *why = here ? "abandoned: the process running it ended without finishing it"
+                           : "lease expired: its server stopped renewing it; another server took the connection over";
     sl_store_exec(s, NULL, err,
-                  "UPDATE jobs SET status = 'failed', finished_at = ?, failure_type = 'system_error', "
-                  "failure_reason = 'abandoned: the process running it ended without finishing it' WHERE id = ?",
-                  2, sl_store_i64(ts, sl_now_ms()), sl_store_i64(ib, sl_store_int(r, "id")));
-    sl_store_exec(s, NULL, err, "UPDATE attempts SET status = 'failed', finished_at = ?, failure_reason = 'abandoned' "
-                  "WHERE job_id = ? AND status = 'running'", 2, ts, ib);
+                  "UPDATE jobs SET status = 'failed', finished_at = ?, failure_type = 'system_error', failure_reason = ? WHERE id = ?",
+                  3, sl_store_i64(ts, now), why, sl_store_i64(ib, sl_store_int(r, "id")));
+    sl_store_exec(s, NULL, err, "UPDATE attempts SET status = 'failed', finished_at = ?, failure_reason = ? "
+                  "WHERE job_id = ? AND status = 'running'", 3, ts, here ? "abandoned" : "lease expired", ib);
   }
   json_decref(rows);
   return busy ? rc : SL_EOK;
 }
 
+/* The heartbeat: renews the job's lease from its own store connection
+ * while the job runs, so other servers leave the connection alone. */
+typedef struct heartbeat {
+  sl_store *store;
+  int64_t job_id;
+  volatile int stop;
+  pthread_t thread;
+  bool started;
+} heartbeat;
+
+static void *heartbeat_main(void *arg) {
+  heartbeat *h = arg;
+  int64_t every = lease_ms() / 3, last = sl_now_ms();
+  while (!h->stop) {
+    struct timespec t = {0, 50 * 1000000L};
+    nanosleep(&t, NULL);
+    if (sl_now_ms() - last < every) continue;
+    last = sl_now_ms();
+    char lb[24], jb[24];
+    sl_err e = SL_ERR_INIT;
+    sl_store_exec(h->store, NULL, &e, "UPDATE jobs SET lease_until = ? WHERE id = ? AND status = 'running'", 2,
+                  sl_store_i64(lb, last + lease_ms()), sl_store_i64(jb, h->job_id));
+  }
+  return NULL;
+}
+
+static void heartbeat_start(heartbeat *h, sl_store *s, int64_t job_id) {
+  memset(h, 0, sizeof *h);
+  sl_err e = SL_ERR_INIT;
+  if (sl_store_reopen(s, &h->store, &e)) return; /* the lease then simply runs out */
+  h->job_id = job_id;
+  h->started = pthread_create(&h->thread, NULL, heartbeat_main, h) == 0;
+}
+
+static void heartbeat_stop(heartbeat *h) {
+  h->stop = 1;
+  if (h->started) pthread_join(h->thread, NULL);
+  sl_store_close(h->store);
+}
+
 static sl_code job_create(sl_store *s, const json_t *conn, int64_t *job_id, sl_err *err) {
-  char cb[24], ts[24], owner[300];
+  char cb[24], ts[24], lb[24], owner[300];
   sl_store_i64(cb, sl_store_int(conn, "id"));
   sl_code rc = sl_store_begin(s, err);
   if (rc) return rc;
@@ -80,10 +141,15 @@ static sl_code job_create(sl_store *s, const json_t *conn, int64_t *job_id, sl_e
   char lock[128];
   /* Serialise job creation per connection (PostgreSQL: a row lock). */
   snprintf(lock, sizeof lock, "SELECT id FROM connections WHERE id = ?%s", s->be->for_update);
-  if ((rc = sl_store_one(s, &row, err, lock, 1, cb)) || (json_decref(row), row = NULL, 0) || (rc = reap_abandoned(s, cb, err)) ||
-      (rc = sl_store_one(s, &row, err, "INSERT INTO jobs (connection_id, kind, status, owner, created_at, started_at) "
-                         "VALUES (?, 'sync', 'running', ?, ?, ?) RETURNING id", 4, cb, host_pid(owner, sizeof owner),
-                         sl_store_i64(ts, sl_now_ms()), ts))) {
+  rc = sl_store_one(s, &row, err, lock, 1, cb);
+  if (rc == SL_ENOTFOUND) /* SKIP LOCKED: another process is creating a job for it right now */
+    rc = sl_err_set(err, SL_ETRANSIENT, "another process is starting a job for this connection");
+  json_decref(row);
+  row = NULL;
+  if (rc || (rc = reap_abandoned(s, cb, err)) ||
+      (rc = sl_store_one(s, &row, err, "INSERT INTO jobs (connection_id, kind, status, owner, created_at, started_at, lease_until) "
+                         "VALUES (?, 'sync', 'running', ?, ?, ?, ?) RETURNING id", 5, cb, host_pid(owner, sizeof owner),
+                         sl_store_i64(ts, sl_now_ms()), ts, sl_store_i64(lb, sl_now_ms() + lease_ms())))) {
     sl_store_rollback(s);
     return rc;
   }
@@ -140,6 +206,18 @@ static sl_code record_stats(sl_store *s, const char *attempt_id, const sl_sync_r
   return SL_EOK;
 }
 
+typedef struct commit_ctx {
+  sl_store *s;
+  int64_t conn;
+} commit_ctx;
+
+/* Each saved state file goes into the store as well, so the committed
+ * state survives the host (another server resumes from it). */
+static sl_code commit_to_store(void *arg, const json_t *state, sl_err *err) {
+  commit_ctx *c = arg;
+  return sl_store_state_put(c->s, c->conn, state, err);
+}
+
 /* One attempt: files in a private directory, stderr into the log, the
  * sync, then the echoed state back into the store. */
 static sl_code run_attempt(sl_store *s, const json_t *conn, const json_t *src, const json_t *dst, const json_t *src_cfg,
@@ -181,9 +259,11 @@ static sl_code run_attempt(sl_store *s, const json_t *conn, const json_t *src, c
       for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) streams[k++] = strdup(t);
       free(copy);
     }
+    commit_ctx cc = {s, conn_id};
     sl_sync_opts so = {.source = sl_store_str(src, "connector"), .source_config = f.src_cfg,
                        .destination = sl_store_str(dst, "connector"), .destination_config = f.dst_cfg,
-                       .state_file = f.state, .streams = (const char *const *)streams, .full_refresh = o->full_refresh, .log_all = true};
+                       .state_file = f.state, .streams = (const char *const *)streams, .full_refresh = o->full_refresh, .log_all = true,
+                       .on_commit = commit_to_store, .on_commit_arg = &cc};
     /* Everything the sync and its connectors say goes into the log. */
     fflush(stderr);
     int saved = dup(STDERR_FILENO);
@@ -360,6 +440,8 @@ sl_code sl_job_run(sl_store *s, const json_t *conn_in, const sl_job_opts *o, int
     json_decref(both);
   }
   if ((rc = job_create(s, conn, job_id, err))) goto out;
+  heartbeat hb;
+  heartbeat_start(&hb, s, *job_id);
   if ((rc = schema_check(s, conn, src, *job_id, o->quiet, err))) goto finish;
   /* The policy may have changed the stream list: read the connection again. */
   json_t *fresh = NULL;
@@ -379,6 +461,7 @@ sl_code sl_job_run(sl_store *s, const json_t *conn_in, const sl_job_opts *o, int
     }
   }
 finish : {
+    heartbeat_stop(&hb);
     sl_err e2 = SL_ERR_INIT;
     sl_store_i64(ib, *job_id);
     char *reason = rc ? sl_secrets_scrub(all, err->msg) : NULL;

@@ -69,10 +69,14 @@ static pid_t start_job(const char *self, const sl_server_opts *o, int64_t conn) 
 static void schedule_due(sl_server *sv, const char *self, running *run, int *nrun, int workers) {
   json_t *rows = NULL;
   sl_err err = SL_ERR_INIT;
+  char nowb[24];
+  sl_store_i64(nowb, sl_now_ms());
   if (sl_store_exec(sv->store, &rows, &err,
                     "SELECT c.id, c.name, c.schedule, c.created_at, c.run_requested, "
-                    "(SELECT MAX(created_at) FROM jobs j WHERE j.connection_id = c.id) AS last_run "
-                    "FROM connections c WHERE c.status = 'active' ORDER BY c.id", 0)) {
+                    "(SELECT MAX(created_at) FROM jobs j WHERE j.connection_id = c.id) AS last_run, "
+                    "(SELECT COUNT(*) FROM jobs j WHERE j.connection_id = c.id AND j.status = 'running' AND j.lease_until < ?) AS expired, "
+                    "(SELECT COUNT(*) FROM jobs j WHERE j.connection_id = c.id AND j.status = 'running' AND j.lease_until >= ?) AS leased "
+                    "FROM connections c WHERE c.status = 'active' ORDER BY c.id", 2, nowb, nowb)) {
     fprintf(stderr, "sluice server: %s\n", err.msg);
     return;
   }
@@ -82,8 +86,10 @@ static void schedule_due(sl_server *sv, const char *self, running *run, int *nru
   json_array_foreach(rows, i, r) {
     if (*nrun >= workers) break;
     int64_t conn = sl_store_int(r, "id");
-    if (is_running(run, *nrun, conn)) continue;
-    bool due = sl_store_int(r, "run_requested") > 0;
+    /* Running here, or elsewhere under a current lease: not ours to start. */
+    if (is_running(run, *nrun, conn) || sl_store_int(r, "leased") > 0) continue;
+    /* A job whose lease ran out (its server died) is taken over now. */
+    bool due = sl_store_int(r, "run_requested") > 0 || sl_store_int(r, "expired") > 0;
     sl_schedule sc;
     if (!due && !sl_schedule_parse(sl_store_str(r, "schedule"), &sc, &err)) {
       int64_t last = sl_store_int(r, "last_run") ? sl_store_int(r, "last_run") : sl_store_int(r, "created_at");

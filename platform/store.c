@@ -111,6 +111,7 @@ void sl_store_rollback(sl_store *s) {
 }
 
 const char *sl_store_home(const sl_store *s) { return s->home; }
+sl_code sl_store_reopen(const sl_store *s, sl_store **out, sl_err *err) { return sl_store_open(s->where, out, err); }
 const sl_store_backend *sl_store_backend_of(const sl_store *s) { return s->be; }
 int sl_store_schema_version(const sl_store *s) { return s->version; }
 
@@ -179,6 +180,7 @@ sl_code sl_store_open(const char *where, sl_store **out, sl_err *err) {
   sl_store *s = calloc(1, sizeof *s);
   if (!s) return SL_ENOMEM;
   s->home = strdup(home);
+  s->where = where ? strdup(where) : NULL;
   if ((rc = pg ? sl_store_pg_open(where, &s->db, &s->be, err) : sl_store_sqlite_open(where ? where : path, &s->db, &s->be, err)) ||
       (rc = migrate(s, err))) {
     sl_store_close(s);
@@ -192,6 +194,7 @@ void sl_store_close(sl_store *s) {
   if (!s) return;
   if (s->be) s->be->close(s->db);
   free(s->home);
+  free(s->where);
   free(s);
 }
 

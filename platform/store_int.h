@@ -10,6 +10,7 @@ struct sl_store {
   const sl_store_backend *be;
   void *db;
   char *home;
+  char *where; /* as given to sl_store_open (NULL: the default) */
   int version;
 };
 

@@ -80,7 +80,7 @@ static sl_code pg_exec(void *h, const char *sql, int np, const char *const *p, j
 static void pg_close(void *h) { PQfinish(h); }
 
 static const sl_store_backend pg = {"postgresql", "BIGSERIAL PRIMARY KEY", pg_exec, pg_close,
-                                    "LOCK TABLE schema_migrations IN EXCLUSIVE MODE", " FOR UPDATE"};
+                                    "LOCK TABLE schema_migrations IN EXCLUSIVE MODE", " FOR UPDATE SKIP LOCKED"};
 
 sl_code sl_store_pg_open(const char *url, void **db, const sl_store_backend **be, sl_err *err) {
   PGconn *c = PQconnectdb(url);

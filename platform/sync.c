@@ -262,6 +262,7 @@ static void maybe_save(sync_t *s, bool force) {
   if (!force && now - s->last_save_ms < SAVE_INTERVAL_MS) return;
   sl_err err = SL_ERR_INIT;
   if (sl_statefile_save(&s->sf, &err)) set_fatal(s, err.code, "%s", err.msg);
+  else if (s->o->on_commit && s->o->on_commit(s->o->on_commit_arg, s->sf.root, &err)) set_fatal(s, err.code, "%s", err.msg);
   s->sf_dirty = false;
   s->last_save_ms = now;
 }

@@ -95,6 +95,10 @@ typedef struct sl_sync_opts {
   size_t max_message_bytes;    /* 0: 64 MiB */
   const char *protocol_log;    /* append every message seen to this file (tests) */
   bool log_all;                /* every connector LOG on stderr, not only WARN+ (job logs) */
+  /* Called after each save of the state file with its content (committed
+   * states only), e.g. to keep it in a store too; non-zero fails the sync. */
+  sl_code (*on_commit)(void *arg, const json_t *state, sl_err *err);
+  void *on_commit_arg;
 } sl_sync_opts;
 
 typedef struct sl_sync_result {

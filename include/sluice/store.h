@@ -27,7 +27,8 @@ typedef struct sl_store_backend {
   sl_code (*exec)(void *db, const char *sql, int np, const char *const *p, json_t **rows, sl_err *err);
   void (*close)(void *db);
   const char *migrate_lock; /* taken inside the migration transaction, or NULL */
-  const char *for_update;   /* row-lock suffix of a SELECT ("" where BEGIN already serialises writers) */
+  const char *for_update;   /* row-lock suffix of a SELECT that skips a locked row ("" where BEGIN
+                               already serialises writers) */
 } sl_store_backend;
 
 /* The backend in use (for its SQL differences). */
@@ -38,6 +39,8 @@ const sl_store_backend *sl_store_backend_of(const sl_store *s);
  * postgresql:// URL. Migrations run to the latest version. */
 sl_code sl_store_open(const char *where, sl_store **out, sl_err *err);
 void sl_store_close(sl_store *s);
+/* A second connection to the same store (for another thread). */
+sl_code sl_store_reopen(const sl_store *s, sl_store **out, sl_err *err);
 /* The directory holding the store, the secrets file and job logs. */
 const char *sl_store_home(const sl_store *s);
 int sl_store_schema_version(const sl_store *s);
