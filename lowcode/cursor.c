@@ -26,7 +26,7 @@ typedef struct dt_cursor {
   int64_t start, end, gran, lookback;
   int64_t sync_start; /* the state value if not before start, else start */
   sl_dur step;
-  bool has_step, has_gran, client_side;
+  bool has_step, has_gran, client_side, data_feed;
   lc_reqopt start_opt, end_opt;
   json_t *legacy; /* legacy keys carried over into the state */
   ival *iv;       /* completed intervals (the first one: prior syncs) */
@@ -347,6 +347,17 @@ static bool dc_keep(lc_slicer *s, const json_t *slice, const lc_record *r) {
   return us >= c->sync_start && us <= c->end;
 }
 
+/* is_data_feed: the feed is newest first; a page ending before the sync
+ * start means the rest is already synced. */
+static bool dc_page_stop(lc_slicer *s, const json_t *slice, const lc_record *last) {
+  dt_cursor *c = (dt_cursor *)s;
+  int64_t us;
+  bool found;
+  sl_err e = SL_ERR_INIT;
+  if (!c->data_feed || record_value(c, last, &us, &found, &e) || !found) return false;
+  return us < c->sync_start || us > c->end;
+}
+
 static sl_code state_now(dt_cursor *c, json_t **state, sl_err *err) {
   merge(c);
   ival *f = &c->iv[0];
@@ -391,8 +402,8 @@ static void dc_free(lc_slicer *s) {
   free(c);
 }
 
-static const lc_slicer_ops dc_ops = {dc_next, dc_reqopts, dc_observe, NULL, dc_close, dc_final, dc_free};
-static const lc_slicer_ops dc_ops_client = {dc_next, dc_reqopts, dc_observe, dc_keep, dc_close, dc_final, dc_free};
+static const lc_slicer_ops dc_ops = {dc_next, dc_reqopts, dc_observe, NULL, dc_close, dc_final, dc_free, dc_page_stop};
+static const lc_slicer_ops dc_ops_client = {dc_next, dc_reqopts, dc_observe, dc_keep, dc_close, dc_final, dc_free, dc_page_stop};
 
 static sl_code text_field(dt_cursor *c, const char *field, const char *dflt, char **out, sl_err *err) {
   sl_code rc = render(c, c->node, field, out, err);
@@ -417,10 +428,7 @@ static sl_code build(dt_cursor *c, const json_t *state, sl_err *err) {
   if (!c->formats) return sl_err_set(err, SL_ENOMEM, "out of memory");
   json_array_foreach(cf, i, f) if (json_is_string(f)) c->formats[c->n_formats++] = strdup(json_string_value(f));
   c->formats[c->n_formats++] = strdup(c->fmt);
-  for (const char *k = "is_data_feed"; k; k = NULL)
-    if (json_is_true(json_object_get(c->node, k)))
-      return sl_err_set(err, SL_ECONFIG, "stream %s: DatetimeBasedCursor %s is not supported yet by sluice (%s)", c->stream, k,
-                        LC_WHERE(c->src, c->node));
+  c->data_feed = json_is_true(json_object_get(c->node, "is_data_feed"));
   const json_t *cl = json_object_get(c->node, "clamping");
   if (cl && !json_is_null(cl))
     return sl_err_set(err, SL_ECONFIG, "stream %s: DatetimeBasedCursor clamping is not supported yet by sluice (%s)", c->stream,
@@ -456,6 +464,8 @@ bool lc_cursor_last(lc_slicer *s, int64_t *us) {
   *us = c->last;
   return c->has_last;
 }
+
+bool lc_cursor_page_stop(lc_slicer *s, const json_t *slice, const lc_record *last) { return dc_page_stop(s, slice, last); }
 
 sl_code lc_cursor_format(lc_slicer *s, int64_t us, json_t **out, sl_err *err) { return fmt_dt((dt_cursor *)s, us, out, err); }
 

@@ -124,6 +124,11 @@ static bool pc_keep(lc_slicer *s, const json_t *slice, const lc_record *r) {
   return !p->cur->ops->keep || p->cur->ops->keep(p->cur, slice, r);
 }
 
+static bool pc_page_stop(lc_slicer *s, const json_t *slice, const lc_record *last) {
+  part_cursor *p = (part_cursor *)s;
+  return lc_cursor_page_stop(p->cur, slice, last);
+}
+
 static json_t *full_state(part_cursor *p) {
   json_t *st = json_pack("{s:b}", "use_global_cursor", p->use_global);
   if (!p->use_global) json_object_set_new(st, "states", json_deep_copy(p->entries));
@@ -184,8 +189,8 @@ static void pc_free(lc_slicer *s) {
   free(p);
 }
 
-static const lc_slicer_ops pc_ops = {pc_next, pc_reqopts, pc_observe, NULL, pc_close, pc_final, pc_free};
-static const lc_slicer_ops pc_ops_client = {pc_next, pc_reqopts, pc_observe, pc_keep, pc_close, pc_final, pc_free};
+static const lc_slicer_ops pc_ops = {pc_next, pc_reqopts, pc_observe, NULL, pc_close, pc_final, pc_free, pc_page_stop};
+static const lc_slicer_ops pc_ops_client = {pc_next, pc_reqopts, pc_observe, pc_keep, pc_close, pc_final, pc_free, pc_page_stop};
 
 static sl_code bad_state(part_cursor *p, const char *what, sl_err *err) {
   return sl_err_set(err, SL_ESTATE, "stream %s: per-partition state: %s", lc_stream_name(p->st), what);

@@ -410,7 +410,7 @@ static void rs_free(lc_slicer *sl) {
   free(s);
 }
 
-static const lc_slicer_ops rs_ops = {rs_next, rs_reqopts, NULL, NULL, rs_close, rs_final, rs_free};
+static const lc_slicer_ops rs_ops = {rs_next, rs_reqopts, NULL, NULL, rs_close, rs_final, rs_free, NULL};
 
 static sl_code router_build(lc_source *src, const json_t *node, lc_router **out, sl_err *err) {
   *out = NULL;

@@ -53,7 +53,7 @@ static sl_code fr_final(lc_slicer *s, json_t **state, sl_err *err) {
 
 static void fr_free(lc_slicer *s) { free(s); }
 
-static const lc_slicer_ops fr_ops = {fr_next, NULL, NULL, NULL, fr_close, fr_final, fr_free};
+static const lc_slicer_ops fr_ops = {fr_next, NULL, NULL, NULL, fr_close, fr_final, fr_free, NULL};
 
 sl_code lc_slicer_build(lc_stream *st, const json_t *state, bool incremental, lc_slicer **out,
                         sl_err *err) {

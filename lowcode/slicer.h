@@ -66,6 +66,9 @@ typedef struct lc_slicer_ops {
    * full-refresh sentinel. */
   sl_code (*final_state)(lc_slicer *s, json_t **state, sl_err *err);
   void (*free)(lc_slicer *s);
+  /* is_data_feed: whether pagination stops after a page whose last record
+   * is before the sync start; optional. */
+  bool (*page_stop)(lc_slicer *s, const json_t *slice, const lc_record *last);
 } lc_slicer_ops;
 
 struct lc_slicer {
@@ -82,6 +85,7 @@ sl_code lc_slicer_build(lc_stream *st, const json_t *state, bool incremental, lc
  * runtime_lookback_us rewinds the start further (per-partition global state). */
 sl_code lc_cursor_build(lc_stream *st, const json_t *node, const json_t *state,
                         int64_t runtime_lookback_us, lc_slicer **out, sl_err *err);
+bool lc_cursor_page_stop(lc_slicer *s, const json_t *slice, const lc_record *last);
 /* The cursor value of the record just observed; false if it had none. */
 bool lc_cursor_last(lc_slicer *s, int64_t *us);
 /* A time in the cursor's datetime_format (new reference). */

@@ -212,6 +212,9 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
   json_decref(last);
   if (rc) return rc;
   pg->done = pg->ps.done;
+  if (!pg->done && pg->recs.n && pg->slicer && pg->slicer->ops->page_stop &&
+      pg->slicer->ops->page_stop(pg->slicer, pg->slice, &(lc_record){NULL, pg->recs.v[pg->recs.n - 1]}))
+    pg->done = true;
   *have = true;
   return SL_EOK;
 }
