@@ -182,7 +182,7 @@ sl_code sl_server_run(const sl_server_opts *o, sl_err *err) {
   sl_code rc = sl_store_open(o->store_where, &sv.store, err);
   if (rc) return rc;
   if (o->port >= 0) {
-    if ((rc = sl_store_open(o->store_where, &sv.api_store, err)) || (rc = sl_server_api_start(&sv, err))) goto out;
+    if ((rc = sl_server_api_start(&sv, err))) goto out;
     fprintf(stderr, "sluice server: API on http://%s:%d/v1/\n", o->listen ? o->listen : "127.0.0.1", sv.bound_port);
     if (o->port_file) {
       FILE *f = fopen(o->port_file, "w");
@@ -213,7 +213,6 @@ sl_code sl_server_run(const sl_server_opts *o, sl_err *err) {
   fprintf(stderr, "sluice server: stopped\n");
 out:
   sl_server_api_stop(&sv);
-  sl_store_close(sv.api_store);
   sl_store_close(sv.store);
   return rc;
 }

@@ -3,11 +3,14 @@
  * One internal polling thread, which alone uses its store handle. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server_int.h"
+
+#define API_THREADS 4
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, json_t *body) {
   char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -26,11 +29,29 @@ static enum MHD_Result error(struct MHD_Connection *c, unsigned status, const ch
   return reply(c, status, json_pack("{s:s}", "error", msg));
 }
 
+/* Each thread of the pool has its own store connection, opened on its
+ * first request (SQLite and libpq connections are not shared). */
+static pthread_key_t store_key;
+static pthread_once_t store_once = PTHREAD_ONCE_INIT;
+static void store_free(void *p) { sl_store_close(p); } /* at the thread's exit */
+static void store_key_init(void) { pthread_key_create(&store_key, store_free); }
+
+static sl_store *api_store(sl_server *sv, sl_err *err) {
+  pthread_once(&store_once, store_key_init);
+  sl_store *s = pthread_getspecific(store_key);
+  if (!s) {
+    if (sl_store_reopen(sv->store, &s, err)) return NULL;
+    pthread_setspecific(store_key, s);
+  }
+  return s;
+}
+
 /* A query whose np (0 to 2) parameters are all p1. */
 static enum MHD_Result rows(struct MHD_Connection *c, sl_server *sv, const char *sql, int np, const char *p1) {
   json_t *out = NULL;
   sl_err err = SL_ERR_INIT;
-  if (sl_store_exec(sv->api_store, &out, &err, sql, np, p1, p1)) return error(c, 500, err.msg);
+  sl_store *st = api_store(sv, &err);
+  if (!st || sl_store_exec(st, &out, &err, sql, np, p1, p1)) return error(c, 500, err.msg);
   return reply(c, 200, out);
 }
 
@@ -63,6 +84,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   char ib[24];
   long long id;
   if (get && !strcmp(url, "/v1/health")) return reply(c, 200, json_pack("{s:s}", "status", "ok"));
+  sl_err serr = SL_ERR_INIT;
+  sl_store *st = api_store(sv, &serr);
+  if (!st) return error(c, 503, serr.msg);
   if (get && !strcmp(url, "/v1/sources"))
     return rows(c, sv, "SELECT id, name, connector, created_at, updated_at FROM actors WHERE kind = 'source' ORDER BY name", 0, NULL);
   if (get && !strcmp(url, "/v1/destinations"))
@@ -76,14 +100,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (get && !*rest) {
       json_t *row = NULL;
       sl_err err = SL_ERR_INIT;
-      sl_code rc = sl_store_one(sv->api_store, &row, &err, "SELECT * FROM connections WHERE id = ?", 1, ib);
+      sl_code rc = sl_store_one(st, &row, &err, "SELECT * FROM connections WHERE id = ?", 1, ib);
       return rc == SL_ENOTFOUND ? error(c, 404, "no such connection") : rc ? error(c, 500, err.msg) : reply(c, 200, row);
     }
     if (post && !strcmp(rest, "/sync")) {
       json_t *row = NULL;
       sl_err err = SL_ERR_INIT;
       char ts[24];
-      sl_code rc = sl_store_one(sv->api_store, &row, &err, "UPDATE connections SET run_requested = ? WHERE id = ? RETURNING id", 2,
+      sl_code rc = sl_store_one(st, &row, &err, "UPDATE connections SET run_requested = ? WHERE id = ? RETURNING id", 2,
                                 sl_store_i64(ts, sl_now_ms()), ib);
       json_decref(row);
       return rc == SL_ENOTFOUND ? error(c, 404, "no such connection") : rc ? error(c, 500, err.msg)
@@ -99,9 +123,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     json_t *job = NULL, *att = NULL;
     sl_err err = SL_ERR_INIT;
     sl_store_i64(ib, id);
-    sl_code rc = sl_store_one(sv->api_store, &job, &err, "SELECT * FROM jobs WHERE id = ?", 1, ib);
+    sl_code rc = sl_store_one(st, &job, &err, "SELECT * FROM jobs WHERE id = ?", 1, ib);
     if (rc) return rc == SL_ENOTFOUND ? error(c, 404, "no such job") : error(c, 500, err.msg);
-    if (sl_store_exec(sv->api_store, &att, &err, "SELECT id, number, status, started_at, finished_at, failure_type, failure_reason, "
+    if (sl_store_exec(st, &att, &err, "SELECT id, number, status, started_at, finished_at, failure_type, failure_reason, "
                       "states_committed FROM attempts WHERE job_id = ? ORDER BY number", 1, ib)) {
       json_decref(job);
       return error(c, 500, err.msg);
@@ -119,7 +143,7 @@ sl_code sl_server_api_start(sl_server *sv, sl_err *err) {
   if (inet_pton(AF_INET, sv->opts.listen ? sv->opts.listen : "127.0.0.1", &addr.sin_addr) != 1)
     return sl_err_set(err, SL_EUSAGE, "server: --listen \"%s\" is not an IPv4 address", sv->opts.listen);
   sv->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, sv, MHD_OPTION_SOCK_ADDR, &addr,
-                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS, MHD_OPTION_END);
   if (!sv->mhd) return sl_err_set(err, SL_EIO, "server: cannot listen on %s:%d (in use?)", sv->opts.listen ? sv->opts.listen : "127.0.0.1",
                                   sv->opts.port);
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->mhd, MHD_DAEMON_INFO_BIND_PORT);

@@ -1,4 +1,5 @@
-/* Internals of `sluice server` (server.c: scheduler; server_api.c: REST). */
+/* Internals of `sluice server` (server.c: scheduler; server_api.c: REST,
+ * a pool of libmicrohttpd threads, each with its own store connection). */
 #ifndef SLUICE_SERVER_INT_H
 #define SLUICE_SERVER_INT_H
 
@@ -8,8 +9,7 @@
 
 typedef struct sl_server {
   sl_server_opts opts;
-  sl_store *store;     /* the scheduler's */
-  sl_store *api_store; /* the API thread's */
+  sl_store *store; /* the scheduler's (the API's threads open their own) */
   struct MHD_Daemon *mhd;
   int bound_port;
 } sl_server;

@@ -113,6 +113,7 @@ kill -TERM "$LIVE"
 wait "$LIVE"
 expect_eq scaleout/survivor-stops $? 0
 unset SLUICE_LEASE_S
+check scaleout/no-sanitizer-report bash -c "! grep -q 'Sanitizer' '$TMP/server.err' '$TMP/server-a.err' '$TMP/server-b.err'"
 
 # An unreachable store: a clear, transient error that does not show the password.
 pg_stop

@@ -100,5 +100,6 @@ expect_eq webhook/byhand "$(hooks byhand | head -1 | jq -c '[.event, .status, .a
   '["job.succeeded","succeeded",1,[["products",100],["purchases",30],["users",30]]]'
 expect_eq webhook/slow-incomplete "$(hooks slow | tail -1 | jq -r .event)" job.incomplete
 check webhook/every-each-job test "$(hooks every | wc -l)" -ge 2
+check server/no-sanitizer-report bash -c "! grep -q 'Sanitizer' '$TMP/server.err'"
 sed "s/^/     | /" "$TMP/server.err"
 finish
