@@ -171,7 +171,7 @@ static sl_code pc_final(lc_slicer *s, json_t **state, sl_err *err) {
   }
   p->lookback_s = (lc_now_us() - p->started_us) / SL_US_PER_S;
   json_decref(p->parent_state);
-  p->parent_state = p->has_substream ? json_object() : NULL;
+  p->parent_state = p->has_substream ? lc_router_slicer_parent_state(p->router) : NULL;
   *state = full_state(p);
   return SL_EOK;
 }
@@ -245,12 +245,10 @@ sl_code lc_partition_cursor_build(lc_stream *st, const json_t *inc, const json_t
   p->started_us = lc_now_us();
   p->entries = json_array();
   p->use_global = json_is_true(json_object_get(inc, "global_substream_cursor"));
-  for (size_t i = 0; i < (json_is_array(router) ? json_array_size(router) : 1); i++) {
-    const char *t = json_string_value(json_object_get(json_is_array(router) ? json_array_get(router, i) : router, "type"));
-    if (t && !strcmp(t, "SubstreamPartitionRouter")) p->has_substream = true;
-  }
   sl_code rc = read_state(p, state, err);
   if (!rc) rc = lc_router_slicer_build(st, router, &p->router, err);
+  if (!rc && (p->has_substream = lc_router_slicer_has_parents(p->router)))
+    lc_router_slicer_set_parent_state(p->router, p->parent_state);
   if (rc) {
     pc_free(&p->base);
     return rc;

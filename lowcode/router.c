@@ -14,6 +14,9 @@ typedef struct router_ops {
   sl_code (*next)(lc_router *r, json_t **part, json_t **extra, sl_err *err);
   sl_code (*reqopts)(lc_router *r, const json_t *partition, lc_reqopts *opts, sl_err *err);
   void (*free)(lc_router *r);
+  /* Substreams: set the incoming parent_state; add the parents' states. */
+  void (*set_state)(lc_router *r, const json_t *parent_state);
+  void (*get_state)(lc_router *r, json_t *into);
 } router_ops;
 struct lc_router {
   const router_ops *ops;
@@ -66,7 +69,7 @@ static void list_free(lc_router *r) {
   free(l);
 }
 
-static const router_ops list_ops = {list_next, list_reqopts, list_free};
+static const router_ops list_ops = {list_next, list_reqopts, list_free, NULL, NULL};
 
 static sl_code list_build(lc_source *src, const json_t *node, lc_router **out, sl_err *err) {
   list_router *l = calloc(1, sizeof *l);
@@ -109,6 +112,8 @@ typedef struct parent_cfg {
   lc_reqopt opt;
   char ***extra; /* extra_fields paths */
   size_t *n_extra_path, n_extra;
+  bool incremental; /* incremental_dependency */
+  const char *name; /* the parent stream's name */
 } parent_cfg;
 
 typedef struct sub_router {
@@ -122,6 +127,8 @@ typedef struct sub_router {
   lc_pages pg;
   bool in_page, page_open;
   size_t rec;
+  json_t *in_state;  /* incoming parent_state, or NULL */
+  json_t *out_state; /* {parent name: its state after a full read} */
 } sub_router;
 
 static void split_path(const char *s, char sep, char ***out, size_t *n) {
@@ -162,7 +169,10 @@ static sl_code parent_record(sub_router *s, json_t **rec, sl_err *err) {
   while (s->cur < s->n_pc) {
     if (!s->pst) {
       if ((rc = lc_stream_open(s->base.src, s->pc[s->cur].stream, &s->pst, err))) return rc;
-      if ((rc = lc_slicer_build(s->pst, NULL, false, &s->psl, err))) return rc;
+      parent_cfg *pc = &s->pc[s->cur];
+      /* incremental_dependency: the parent resumes from its stored state */
+      const json_t *pst = pc->incremental && s->in_state ? json_object_get(s->in_state, pc->name) : NULL;
+      if ((rc = lc_slicer_build(s->pst, pst, pc->incremental && s->in_state, &s->psl, err))) return rc;
     }
     if (s->in_page && s->rec < s->pg.recs.n) {
       json_t *r;
@@ -172,6 +182,10 @@ static sl_code parent_record(sub_router *s, json_t **rec, sl_err *err) {
       if (s->psl->ops->keep && !s->psl->ops->keep(s->psl, s->pslice, &lr)) {
         json_decref(r);
         continue;
+      }
+      if (s->psl->ops->observe && (rc = s->psl->ops->observe(s->psl, s->pslice, &lr, err))) {
+        json_decref(r);
+        return rc;
       }
       *rec = r;
       return SL_EOK;
@@ -184,6 +198,10 @@ static sl_code parent_record(sub_router *s, json_t **rec, sl_err *err) {
       if (have) continue;
       lc_pages_end(&s->pg);
       s->page_open = false;
+      json_t *ignored = NULL; /* the parent's own per-slice state is not emitted */
+      rc = s->psl->ops->close_slice(s->psl, s->pslice, &ignored, err);
+      json_decref(ignored);
+      if (rc) return rc;
     }
     json_decref(s->pslice);
     s->pslice = NULL;
@@ -192,6 +210,11 @@ static sl_code parent_record(sub_router *s, json_t **rec, sl_err *err) {
       lc_pages_begin(s->pst, s->psl, s->pslice, &s->pg);
       s->page_open = true;
       continue;
+    }
+    if (s->pc[s->cur].incremental && s->in_state) {
+      json_t *fs = NULL;
+      if ((rc = s->psl->ops->final_state(s->psl, &fs, err))) return rc;
+      if (fs) json_object_set_new(s->out_state, s->pc[s->cur].name, fs);
     }
     parent_close(s);
     s->cur++;
@@ -250,14 +273,30 @@ static void sub_free(lc_router *r) {
     free(pc->n_extra_path);
   }
   free(s->pc);
+  json_decref(s->in_state);
+  json_decref(s->out_state);
   free(s);
 }
 
-static const router_ops sub_ops = {sub_next, sub_reqopts, sub_free};
+static void sub_set_state(lc_router *r, const json_t *parent_state) {
+  sub_router *s = (sub_router *)r;
+  json_decref(s->in_state);
+  s->in_state = parent_state ? json_deep_copy(parent_state) : json_object();
+}
+
+static void sub_get_state(lc_router *r, json_t *into) {
+  sub_router *s = (sub_router *)r;
+  json_object_update(into, s->out_state);
+}
+
+static const router_ops sub_ops = {sub_next, sub_reqopts, sub_free, sub_set_state, sub_get_state};
 
 static sl_code parent_build(lc_source *src, const json_t *node, parent_cfg *pc, sl_err *err) {
   pc->node = node;
   pc->stream = json_object_get(node, "stream");
+  pc->incremental = json_is_true(json_object_get(node, "incremental_dependency"));
+  pc->name = json_string_value(json_object_get(pc->stream, "name"));
+  if (!pc->name) pc->name = "";
   if (!json_is_object(pc->stream))
     return sl_err_set(err, SL_ECONFIG, "%s: ParentStreamConfig needs a stream", LC_WHERE(src, node));
   const json_t *lz = json_object_get(node, "lazy_read_pointer");
@@ -304,6 +343,7 @@ static sl_code sub_build(lc_source *src, const json_t *node, lc_router **out, sl
   if (!s) return sl_err_set(err, SL_ENOMEM, "out of memory");
   *out = &s->base;
   s->base = (lc_router){&sub_ops, src, node};
+  if (!(s->out_state = json_object())) return sl_err_set(err, SL_ENOMEM, "out of memory");
   const json_t *pcs = json_object_get(node, "parent_stream_configs"), *p;
   if (!json_array_size(pcs))
     return sl_err_set(err, SL_ECONFIG, "%s: SubstreamPartitionRouter needs parent_stream_configs", LC_WHERE(src, node));
@@ -419,6 +459,27 @@ static sl_code router_build(lc_source *src, const json_t *node, lc_router **out,
   if (type && !strcmp(type, "SubstreamPartitionRouter")) return sub_build(src, node, out, err);
   return sl_err_set(err, SL_ECONFIG, "%s: partition router %s is not supported yet by sluice's declarative engine",
                     LC_WHERE(src, node), type ? type : "(without type)");
+}
+
+bool lc_router_slicer_has_parents(lc_slicer *sl) {
+  router_slicer *s = (router_slicer *)sl;
+  for (size_t k = 0; k < s->n; k++)
+    if (s->r[k]->ops->get_state) return true;
+  return false;
+}
+
+void lc_router_slicer_set_parent_state(lc_slicer *sl, const json_t *parent_state) {
+  router_slicer *s = (router_slicer *)sl;
+  for (size_t k = 0; k < s->n; k++)
+    if (s->r[k]->ops->set_state) s->r[k]->ops->set_state(s->r[k], parent_state);
+}
+
+json_t *lc_router_slicer_parent_state(lc_slicer *sl) {
+  router_slicer *s = (router_slicer *)sl;
+  json_t *st = json_object();
+  for (size_t k = 0; k < s->n; k++)
+    if (s->r[k]->ops->get_state) s->r[k]->ops->get_state(s->r[k], st);
+  return st;
 }
 
 sl_code lc_router_slicer_build(lc_stream *st, const json_t *router, lc_slicer **out, sl_err *err) {

@@ -100,6 +100,13 @@ sl_code lc_partition_cursor_build(lc_stream *st, const json_t *inc, const json_t
 /* Partition routers (router.c): one router or a list (cartesian product);
  * full-refresh slices without state. */
 sl_code lc_router_slicer_build(lc_stream *st, const json_t *router, lc_slicer **out, sl_err *err);
+/* Whether the routers include a substream router. */
+bool lc_router_slicer_has_parents(lc_slicer *s);
+/* Incremental child: the incoming parent_state ({} when none); parents with
+ * incremental_dependency then read incrementally from their entry. */
+void lc_router_slicer_set_parent_state(lc_slicer *s, const json_t *parent_state);
+/* {parent name: state} of the incremental parents read in full (new reference). */
+json_t *lc_router_slicer_parent_state(lc_slicer *s);
 
 /* Slice helpers. */
 json_t *lc_slice_new(json_t *partition, json_t *cursor_slice, json_t *extra_fields); /* steals */
