@@ -11,6 +11,7 @@ static const char *usage_job =
     "sluice job list [--connection NAME] [--limit N]\n"
     "sluice job show ID        (attempts and per-stream stats: emitted, committed, bytes)\n"
     "sluice job logs ID [--attempt N]\n"
+    "sluice job cancel ID      (the running attempt stops within a second; the job ends \"cancelled\")\n"
     "  every subcommand takes --json and --store FILE\n";
 
 static sl_code job_show(cli_ws *w, const char *id, sl_err *err) {
@@ -110,6 +111,14 @@ int cmd_job(int argc, char **argv) {
     c = job_show(&w, id, &err);
   } else if (!strcmp(sub, "logs")) {
     c = job_logs(&w, id, &err);
+  } else if (!strcmp(sub, "cancel")) {
+    char ts[24];
+    json_t *row = NULL;
+    c = sl_store_one(w.store, &row, &err, "UPDATE jobs SET cancel_requested = ? WHERE id = ? AND status = 'running' RETURNING id", 2,
+                     sl_store_i64(ts, sl_now_ms()), id);
+    if (c == SL_ENOTFOUND) c = sl_err_set(&err, SL_ENOTFOUND, "job %s is not running (see `sluice job show %s`)", id, id);
+    if (!c) printf(w.json ? "{\"cancel_requested\": %s}\n" : "job %s: cancel requested\n", id);
+    json_decref(row);
   } else {
     c = sl_err_set(&err, SL_EUSAGE, "%s: unknown subcommand (see `sluice job --help`)", cmd);
   }

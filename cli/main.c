@@ -61,7 +61,7 @@ static const cli_cmd commands[] = {
     {"connection", cmd_connection, "connect a source to a destination; sync it as a job",
      "sluice connection create|list|show|edit|sync|delete ... [--json]   (sluice connection --help)"},
     {"job", cmd_job, "list sync jobs, their attempts, stats and logs",
-     "sluice job list|show|logs ... [--json]   (sluice job --help)"},
+     "sluice job list|show|logs|cancel ... [--json]   (sluice job --help)"},
     {"state", cmd_state, "show, set or reset a connection's committed state",
      "sluice state show|set|reset CONNECTION ...   (sluice state --help)"},
     {"catalog", cmd_catalog, "versions of a source's catalog and the differences between them",

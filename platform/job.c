@@ -98,6 +98,7 @@ typedef struct heartbeat {
   sl_store *store;
   int64_t job_id;
   volatile int stop;
+  volatile int cancelled; /* `sluice job cancel` asked; the sync was interrupted */
   pthread_t thread;
   bool started;
 } heartbeat;
@@ -105,9 +106,22 @@ typedef struct heartbeat {
 static void *heartbeat_main(void *arg) {
   heartbeat *h = arg;
   int64_t every = lease_ms() / 3, last = sl_now_ms();
+  int64_t checked = last;
   while (!h->stop) {
     struct timespec t = {0, 50 * 1000000L};
     nanosleep(&t, NULL);
+    if (!h->cancelled && sl_now_ms() - checked >= 250) { /* a cancel request? */
+      json_t *row = NULL;
+      char jb[24];
+      sl_err e = SL_ERR_INIT;
+      checked = sl_now_ms();
+      if (!sl_store_one(h->store, &row, &e, "SELECT cancel_requested FROM jobs WHERE id = ?", 1, sl_store_i64(jb, h->job_id)) &&
+          sl_store_int(row, "cancel_requested") > 0) {
+        h->cancelled = 1;
+        sl_sync_interrupt();
+      }
+      json_decref(row);
+    }
     if (sl_now_ms() - last < every) continue;
     last = sl_now_ms();
     char lb[24], jb[24];
@@ -453,6 +467,10 @@ sl_code sl_job_run(sl_store *s, const json_t *conn_in, const sl_job_opts *o, int
   int64_t delay = o->backoff_ms < 0 ? 0 : o->backoff_ms;
   for (int n = 1; n <= max; n++) {
     rc = run_attempt(s, conn, src, dst, src_cfg, dst_cfg, all, o, *job_id, n, err);
+    if (hb.cancelled && rc) {
+      rc = sl_err_set(err, SL_EINTERRUPTED, "cancelled by request (`sluice job cancel %lld`)", (long long)*job_id);
+      break;
+    }
     if (!rc || rc == SL_EINTERRUPTED || !retryable(rc) || n == max) break;
     if (delay) {
       struct timespec t = {(time_t)(delay / 1000), (long)(delay % 1000) * 1000000L};
@@ -466,7 +484,7 @@ finish : {
     sl_store_i64(ib, *job_id);
     char *reason = rc ? sl_secrets_scrub(all, err->msg) : NULL;
     sl_store_exec(s, NULL, &e2, "UPDATE jobs SET status = ?, finished_at = ?, failure_type = ?, failure_reason = ? WHERE id = ?", 5,
-                  !rc ? "succeeded" : rc == SL_EINTERRUPTED ? "incomplete" : "failed", sl_store_i64(ts, sl_now_ms()),
+                  !rc ? "succeeded" : hb.cancelled ? "cancelled" : rc == SL_EINTERRUPTED ? "incomplete" : "failed", sl_store_i64(ts, sl_now_ms()),
                   rc ? sl_err_failure_type(rc) : NULL, reason, ib);
     free(reason);
   }

@@ -50,6 +50,8 @@ static const char *const migrations[] = {
     " action TEXT NOT NULL, created_at BIGINT NOT NULL);",
     /* 3: a sync asked for through the API, run by the server */
     "ALTER TABLE connections ADD COLUMN run_requested BIGINT;",
+    /* 4: `sluice job cancel` */
+    "ALTER TABLE jobs ADD COLUMN cancel_requested BIGINT;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

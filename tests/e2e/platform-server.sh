@@ -70,6 +70,26 @@ expect_eq api/sync-missing "$(api -X POST "$API/connections/999/sync")" 404
 expect_eq api/jobs-of "$(api "$API/jobs?connection_id=$BYHAND")" 200
 expect_eq api/jobs-of-ids "$(jq -r '[.[].id] | join(",")' "$TMP/api.out")" "$JOB"
 
+# job cancel: a slow sync run from the CLI stops and its job ends "cancelled".
+"$S" source create slow2 --connector "$FAKE/fake-source" --set mode=slow --set count=400 --set delay=0.05 >/dev/null
+"$S" destination create out4 --connector destination-sqlite --set "destination_path=$TMP/out4.db" >/dev/null
+"$S" connection create slow2 --source slow2 --destination out4 >/dev/null
+"$S" connection sync slow2 --json >"$TMP/cancel.out" 2>"$TMP/cancel.err" &
+CANCELLED=$!
+slow2_running() { [ -n "$(sql "$STORE" "select j.id from jobs j join connections c on c.id = j.connection_id where c.name = 'slow2' and j.status = 'running'")" ]; }
+check cancel/running wait_for 300 slow2_running
+CJOB=$(sql "$STORE" "select j.id from jobs j join connections c on c.id = j.connection_id where c.name = 'slow2' and j.status = 'running'")
+run cancel "$S" job cancel "$CJOB"
+expect_rc cancel/exit 0
+wait "$CANCELLED"
+expect_eq cancel/sync-exit $? 15
+expect_eq cancel/status "$(jq -r '.status + ": " + .failure_reason' "$TMP/cancel.out")" "cancelled: cancelled by request (\`sluice job cancel $CJOB\`)"
+expect_eq cancel/one-attempt "$(sql "$STORE" "select count(*) from attempts where job_id = $CJOB")" 1
+run cancel-again "$S" job cancel "$CJOB"
+expect_rc cancel/not-running 18
+expect_err cancel/not-running-says cancel-again "is not running"
+"$S" connection edit slow2 --status inactive >/dev/null
+
 # SIGTERM while a job runs: the job ends its attempt and is incomplete.
 SLOW=$(sql "$STORE" "select id from connections where name = 'slow'")
 api -X POST "$API/connections/$SLOW/sync" >/dev/null
