@@ -413,6 +413,30 @@ static sl_code schema_check(sl_store *s, const json_t *conn, const json_t *src, 
       sl_store_exec(s, NULL, &e, "UPDATE connections SET streams = ? WHERE id = ?", 2, list, cb);
       free(list);
     }
+    /* A removed stream leaves an explicit stream list (else the sync would
+     * fail on a stream the source no longer has). */
+    json_t *removed = json_object_get(diff, "streams_removed");
+    json_t *cur = NULL;
+    if (rc == SL_EOK && json_array_size(removed) &&
+        !sl_store_one(s, &cur, &e, "SELECT streams FROM connections WHERE id = ?", 1, cb) && sl_store_str(cur, "streams")) {
+      sl_buf keep;
+      sl_buf_init(&keep, 1 << 24);
+      char *list = strdup(sl_store_str(cur, "streams")), *save = NULL;
+      for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        bool gone = false;
+        size_t k;
+        json_t *r;
+        json_array_foreach(removed, k, r) gone |= !strcmp(json_string_value(r), t);
+        if (gone) continue;
+        if (keep.len) sl_buf_putc(&keep, ',');
+        sl_buf_append(&keep, t, strlen(t));
+      }
+      sl_buf_putc(&keep, 0);
+      sl_store_exec(s, NULL, &e, "UPDATE connections SET streams = ? WHERE id = ?", 2, keep.data, cb);
+      sl_buf_dispose(&keep);
+      free(list);
+    }
+    json_decref(cur);
     record_change(s, cb, jb, from, version, diff, action, &e);
     if (!quiet) fprintf(stderr, "sluice: schema change in source \"%s\" (catalog version %lld -> %lld): %s\n",
                         sl_store_str(src, "name"), (long long)from, (long long)version, action);

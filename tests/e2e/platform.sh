@@ -223,6 +223,16 @@ expect_eq schema/changes-recorded "$(sql "$SLUICE_HOME/sluice.db" "select group_
   "propagated_columns:0,paused:1"
 run cat-diff3 "$S" catalog diff shapes 2 3
 expect_out catalog/breaking-text cat-diff3 "! primary key removed or changed"
+# A stream removed from the source leaves an explicit stream list (the sync
+# would otherwise fail on a stream the source no longer has).
+run sch2-src "$S" source create shapes2 --connector "$DATA/schema-source" --set schema=2
+run sch2-conn "$S" connection create shapes2 --source shapes2 --destination sdb --streams things,others --schema-policy propagate_all
+run sch2-sync1 timeout 60 "$S" connection sync shapes2
+expect_rc schema/explicit-list-sync 0
+run sch2-edit "$S" source edit shapes2 --set schema=1
+run sch2-sync2 timeout 60 "$S" connection sync shapes2
+expect_rc schema/removed-stream-sync 0
+expect_eq schema/removed-stream-dropped "$("$S" connection show shapes2 --json | jq -r .streams)" "things"
 run bad-version "$S" catalog show shapes --version 9
 expect_rc catalog/missing-version 18
 
