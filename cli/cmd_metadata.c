@@ -99,11 +99,20 @@ int cmd_metadata(int argc, char **argv) {
   }
   if (all) {
     glob_t g;
-    if (glob("connectors/*/metadata.yaml", 0, NULL, &g) == 0) {
+    /* Every connector directory: one without metadata.yaml is a failure,
+     * not something to skip. */
+    if (glob("connectors/*/", GLOB_MARK, NULL, &g) == 0) {
       for (size_t i = 0; i < g.gl_pathc; i++) {
         snprintf(dir, sizeof dir, "%s", g.gl_pathv[i]);
-        *strrchr(dir, '/') = 0;
+        dir[strlen(dir) - 1] = 0;
         n++;
+        char meta[PATH_MAX + 16];
+        snprintf(meta, sizeof meta, "%s/metadata.yaml", dir);
+        if (access(meta, F_OK) != 0) {
+          fprintf(stderr, "%s: no metadata.yaml (every connector needs one: see docs/connector-dev.md)\n", dir);
+          failed++;
+          continue;
+        }
         failed += validate_one(dir, previous, base) != 0;
       }
       globfree(&g);

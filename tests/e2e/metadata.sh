@@ -12,6 +12,12 @@ run all "$BIN/sluice" metadata validate --all
 expect_rc "every connector's metadata validates" 0 all
 n=$(grep -c 'metadata.yaml valid' "$TMP/all.out")
 [ "$n" -ge 4 ] && pass "validated $n connectors" || fail "validate --all" "only $n connectors"
+# a connector directory without metadata.yaml fails --all (never skipped)
+mkdir -p "$TMP/nometa/connectors/source-bare"
+cp -r connectors/source-faker "$TMP/nometa/connectors/"
+(cd "$TMP/nometa" && "$BIN/sluice" metadata validate --all >"$TMP/nometa.out" 2>"$TMP/nometa.err"); RC=$?
+expect_rc "--all fails on a connector without metadata.yaml" 1
+expect_err "--all names the connector without metadata.yaml" nometa "connectors/source-bare: no metadata.yaml"
 
 # a scratch copy of source-faker's publishing files to break one at a time
 fresh() {
