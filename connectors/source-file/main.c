@@ -200,7 +200,10 @@ static sl_code read_files(sl_read *rd, const sl_cstream *cs, fstream *st, sl_err
   for (size_t i = 0; !rc && i < fl.n; i++) {
     ffile *f = &fl.v[i];
     const char *seen = json_string_value(json_object_get(history, f->rel));
-    if (incr && seen && !strcmp(seen, f->mtime)) { /* read before and unchanged */
+    /* Read before and not modified since (as Airbyte's file-based cursor:
+     * skipped when its mtime is not later than the history's; the times are
+     * fixed-width UTC text, so they compare as strings). */
+    if (incr && seen && strcmp(f->mtime, seen) <= 0) {
       skipped++;
       continue;
     }
