@@ -626,10 +626,11 @@ static bool is_date(const char *s, size_t n) {
   return d <= mdays[m - 1] + (m == 2 && leap);
 }
 
-/* RFC 3339 date-time; the zone is required. */
-static bool is_date_time(const char *s, size_t n) {
+/* RFC 3339 date-time; the zone is required unless zone_optional (Airbyte's
+ * airbyte_type timestamp_without_timezone, which CAT also accepts). */
+static bool is_date_time(const char *s, size_t n, bool zone_optional) {
   int hh, mm, ss;
-  if (n < 20 || !is_date(s, 10)) return false;
+  if (n < (zone_optional ? 19u : 20u) || !is_date(s, 10)) return false;
   if (s[10] != 'T' && s[10] != 't' && s[10] != ' ') return false;
   const char *t = s + 11;
   size_t r = n - 11, i = 8;
@@ -643,6 +644,7 @@ static bool is_date_time(const char *s, size_t n) {
     if (j == i + 1) return false;
     i = j;
   }
+  if (i == r) return zone_optional;
   if (i < r && (t[i] == 'Z' || t[i] == 'z')) return i + 1 == r;
   if (i < r && (t[i] == '+' || t[i] == '-') && r - i == 6 && t[i + 3] == ':') {
     return digits(t + i + 1, 2, &hh) && digits(t + i + 4, 2, &mm) && hh <= 23 && mm <= 59;
@@ -775,7 +777,9 @@ static __attribute__((noinline)) sl_code check_string(vctx *c, const json_t *s, 
   if (json_is_string(k)) {
     const char *f = json_string_value(k);
     bool bad = (!strcmp(f, "date") && !is_date(str, bytes)) ||
-               (!strcmp(f, "date-time") && !is_date_time(str, bytes));
+               (!strcmp(f, "date-time") &&
+                !is_date_time(str, bytes, !strcmp(json_string_value(json_object_get(s, "airbyte_type")) ?: "",
+                                                   "timestamp_without_timezone")));
     if (bad) {
       if (c->quiet) return SL_ESCHEMA;
       fmt_val(vb, sizeof vb, v, is_secret(s));
