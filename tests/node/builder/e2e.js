@@ -129,6 +129,9 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     check("stale tab warned on save", /saved elsewhere/.test(dialog), dialog);
     await page.click("#show-versions");
     await page.click('[data-version="1"]');
+    // The diff is fetched after the click: wait for it (bounded), then check.
+    await page.waitForFunction(() => /\/users3/.test(document.getElementById("version-diff").textContent),
+                               null, { timeout: 15000 }).catch(() => {});
     const diff = await page.textContent("#version-diff");
     check("version diff", diff.includes("- ") && diff.includes("/users3"), diff);
     await shot(page, "versions");
