@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sluice/fsutil.h"
 #include "sluice/sluice.h"
 
 #define OUT_CHUNK (1 << 20)
@@ -52,63 +53,6 @@ typedef struct jdest {
   sl_rng rng;
 } jdest;
 
-/* ---- small helpers ---- */
-
-static sl_code mkdirs(const char *path, sl_err *err) {
-  char *p = strdup(path);
-  if (!p) return SL_ENOMEM;
-  for (char *s = p + 1;; s++) {
-    if (*s == '/' || !*s) {
-      char c = *s;
-      *s = 0;
-      if (mkdir(p, 0777) && errno != EEXIST) {
-        sl_err_set(err, SL_ECONFIG, "cannot create the directory %s: %s", p, strerror(errno));
-        free(p);
-        return SL_ECONFIG;
-      }
-      *s = c;
-      if (!c) break;
-    }
-  }
-  free(p);
-  struct stat sb;
-  if (stat(path, &sb) || !S_ISDIR(sb.st_mode))
-    return sl_err_set(err, SL_ECONFIG, "%s is not a directory", path);
-  return SL_EOK;
-}
-
-/* A file name from a stream name: no '/', no control bytes, no leading '.'. */
-static void sanitize(sl_buf *b, const char *s) {
-  if (!*s) sl_buf_putc(b, '_');
-  for (const char *p = s; *p; p++) {
-    unsigned char c = (unsigned char)*p;
-    sl_buf_putc(b, (c == '/' || c < 0x20 || c == 0x7f || (p == s && c == '.')) ? '_' : (char)c);
-  }
-}
-
-static sl_code fsync_dir(const char *dir, sl_err *err) {
-  int fd = open(dir, O_RDONLY | O_DIRECTORY);
-  if (fd < 0 || (fsync(fd) && errno != EINVAL)) {
-    int e = errno;
-    if (fd >= 0) close(fd);
-    return sl_err_set(err, SL_EIO, "%s: fsync of the directory: %s", dir, strerror(e));
-  }
-  close(fd);
-  return SL_EOK;
-}
-
-static sl_code write_all(int fd, const char *p, size_t n, const char *path, sl_err *err) {
-  while (n) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return sl_err_set(err, SL_EIO, "%s: write: %s", path, strerror(errno));
-    }
-    p += w;
-    n -= (size_t)w;
-  }
-  return SL_EOK;
-}
 
 /* Cut a partial last line left by an interrupted run (it was never
  * acknowledged by a state, and would glue itself to the next record). */
@@ -165,7 +109,7 @@ static bool tmp_generation(const char *path, bool *is_null, int64_t *gen) {
 
 static sl_code drain(jstream *s, sl_err *err) {
   if (!s->out.len) return SL_EOK;
-  sl_code rc = write_all(s->fd, s->out.data, s->out.len, s->staged ? s->tmp : s->final, err);
+  sl_code rc = sl_fs_write_all(s->fd, s->out.data, s->out.len, s->staged ? s->tmp : s->final, err);
   s->out.len = 0;
   s->dirty = true;
   return rc;
@@ -190,23 +134,7 @@ static const char *config_dir(const json_t *config) {
 static sl_code jsonl_check(const json_t *config, sl_err *err) {
   const char *dir = config_dir(config);
   if (!dir || !*dir) return sl_err_set(err, SL_ECONFIG, "destination_path is required");
-  sl_code rc = mkdirs(dir, err);
-  if (rc) return rc;
-  char probe[4096];
-  snprintf(probe, sizeof probe, "%s/.sluice-check-%ld", dir, (long)getpid());
-  int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0 || write(fd, "ok\n", 3) != 3) {
-    int e = errno;
-    if (fd >= 0) {
-      close(fd);
-      unlink(probe);
-    }
-    return sl_err_set(err, SL_ECONFIG, "the directory %s is not writable: %s", dir, strerror(e));
-  }
-  close(fd);
-  if (unlink(probe))
-    return sl_err_set(err, SL_ECONFIG, "cannot delete files in %s: %s", dir, strerror(errno));
-  return SL_EOK;
+  return sl_fs_check_dir(dir, err);
 }
 
 static void jsonl_close(void *h, bool ok);
@@ -215,7 +143,7 @@ static sl_code open_impl(jdest *d, const json_t *config, const sl_catalog *cat, 
   const char *dir = config_dir(config);
   if (!dir || !*dir) return sl_err_set(err, SL_ECONFIG, "destination_path is required");
   if (!(d->dir = strdup(dir))) return SL_ENOMEM;
-  sl_code rc = mkdirs(dir, err);
+  sl_code rc = sl_fs_mkdirs(dir, err);
   if (rc) return rc;
   sl_rng_seed(&d->rng);
   d->n = cat->n;
@@ -229,10 +157,10 @@ static sl_code open_impl(jdest *d, const json_t *config, const sl_catalog *cat, 
     sl_buf_init(&b, 1 << 20);
     sl_buf_appendf(&b, "%s/", dir);
     if (cs->ns) {
-      sanitize(&b, cs->ns);
+      sl_fs_name(&b, cs->ns);
       sl_buf_putc(&b, '_');
     }
-    sanitize(&b, cs->name);
+    sl_fs_name(&b, cs->name);
     sl_buf_append(&b, ".jsonl", 6);
     s->final = strdup(sl_buf_cstr(&b));
     sl_buf_append(&b, ".tmp", 4);
@@ -273,7 +201,7 @@ static sl_code transfer_tmp(jstream *s, sl_err *err) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) rc = sl_err_set(err, SL_EIO, "%s: read: %s", s->tmp, strerror(errno));
     if (n <= 0) break;
-    if ((rc = write_all(s->fd, buf, (size_t)n, s->final, err))) break;
+    if ((rc = sl_fs_write_all(s->fd, buf, (size_t)n, s->final, err))) break;
   }
   close(in);
   if (!rc && fsync(s->fd)) rc = sl_err_set(err, SL_EIO, "%s: fsync: %s", s->final, strerror(errno));
@@ -371,7 +299,7 @@ static sl_code jsonl_stream_complete(void *h, sl_dstream *ds, sl_err *err) {
   s->fd = -1;
   if (rename(s->tmp, s->final))
     return sl_err_set(err, SL_EIO, "cannot rename %s to %s: %s", s->tmp, s->final, strerror(errno));
-  if ((rc = fsync_dir(d->dir, err))) return rc;
+  if ((rc = sl_fs_fsync_dir(d->dir, err))) return rc;
   s->staged = false;
   /* Records after COMPLETE (there should be none) are appended. */
   return open_append(s->final, false, &s->fd, err);
