@@ -15,7 +15,7 @@ need="gcc:gcc g++:g++ make:make pkg-config:pkg-config libsimdjson-dev: libjansso
 if [ "$what" = test ]; then
   need="$need nodejs:node npm:npm jq:jq ca-certificates: procps:pgrep bsdutils:script time:/usr/bin/time
     postgresql: mariadb-server: mariadb-client: curl:curl gzip:gzip zstd:zstd bzip2:bzip2
-    chromium: wrk:wrk"
+    chromium: wrk:wrk python3-yaml:"
 fi
 missing=""
 for item in $need; do

@@ -129,7 +129,7 @@ else fail to_yaml/round-trip "the manifest changed through YAML"; fi
 printf '%s' '{"manifest": {"a": "true", "b": "12", "n": "no", "c": "x: y", "d": 1.5, "e": null, "f": "{{ x }}"}}' >"$TMP/req-types.json"
 api types POST /to_yaml "$TMP/req-types.json"
 jq '{yaml: .yaml}' "$TMP/types.json" >"$TMP/req-types2.json"
-if python3 -c 'import json,sys,yaml; d=yaml.safe_load(json.load(open(sys.argv[1]))["yaml"]); sys.exit(d != {"a": "true", "b": "12", "n": "no", "c": "x: y", "d": 1.5, "e": None, "f": "{{ x }}"})' "$TMP/types.json" 2>/dev/null; then
+if /usr/bin/python3 -c 'import json,sys,yaml; d=yaml.safe_load(json.load(open(sys.argv[1]))["yaml"]); sys.exit(d != {"a": "true", "b": "12", "n": "no", "c": "x: y", "d": 1.5, "e": None, "f": "{{ x }}"})' "$TMP/types.json" 2>/dev/null; then
   pass to_yaml/pyyaml-types
 else fail to_yaml/pyyaml-types "PyYAML reads other types back: $(jq -r .yaml "$TMP/types.json" | tr '\n' ' ')"; fi
 
