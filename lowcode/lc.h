@@ -82,6 +82,7 @@ struct lc_source {
   json_t *config;       /* owned; OAuth may update it (rotating tokens) */
   json_t *spec;         /* connection_specification (borrowed from the manifest) */
   bool debug;
+  bool no_retries;      /* builder test reads: one attempt per request, no backoff */
   /* Output hooks of the current command (the connector's read context). */
   void (*log)(void *ud, const char *level, const char *msg);
   sl_code (*control_config)(void *ud, const json_t *config);
