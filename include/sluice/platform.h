@@ -99,6 +99,15 @@ typedef struct sl_sync_opts {
    * states only), e.g. to keep it in a store too; non-zero fails the sync. */
   sl_code (*on_commit)(void *arg, const json_t *state, sl_err *err);
   void *on_commit_arg;
+  /* Builds the configured catalog (in source terms) from the discovered
+   * AirbyteCatalog instead of sl_catalog_configure: a connection's stored
+   * per-stream modes and generations (platform/configure.c). */
+  sl_code (*configure)(void *arg, const json_t *discovered, json_t **configured, sl_err *err);
+  void *configure_arg;
+  /* Namespace and stream-prefix mapping of what the destination sees
+   * (platform/mapping.c); NULL/NULL: none. The state kept stays in source
+   * terms. */
+  const char *namespace_format, *stream_prefix;
 } sl_sync_opts;
 
 typedef struct sl_sync_result {
@@ -115,5 +124,46 @@ sl_code sl_sync_run(const sl_sync_opts *opts, sl_sync_result *res, sl_err *err);
 void sl_sync_result_dispose(sl_sync_result *res);
 /* Ask a running sync to stop (from a signal handler). */
 void sl_sync_interrupt(void);
+
+/* ---- namespace and stream-prefix mapping (platform/mapping.c) ---- */
+
+/* namespace_format: NULL, "" or "source" keeps the source's namespace;
+ * "destination" sends none (the destination's default); anything else is a
+ * custom format where ${SOURCE_NAMESPACE} is the source's namespace (an
+ * empty result means none). prefix goes before every stream name. */
+typedef struct sl_mapping sl_mapping;
+/* *out is NULL when the mapping changes nothing. Two streams mapped to one
+ * destination stream are an error naming both. */
+sl_code sl_mapping_new(const char *namespace_format, const char *prefix, const json_t *configured, sl_mapping **out,
+                       sl_err *err);
+void sl_mapping_free(sl_mapping *m);
+/* The configured catalog as the destination sees it (new reference). */
+json_t *sl_mapping_catalog(const sl_mapping *m, const json_t *configured);
+/* A RECORD line (parsed as root) re-written with the mapped stream and
+ * namespace, with '\n', appended to out. */
+sl_code sl_mapping_record(const sl_mapping *m, sl_jv root, sl_buf *out);
+/* A STATE message's descriptors mapped (to_dest) or mapped back, in place. */
+void sl_mapping_state(const sl_mapping *m, json_t *state_msg, bool to_dest);
+
+/* ---- refresh and clear of a connection (platform/job.c) ---- */
+
+typedef struct sl_store sl_store;
+struct sl_job_opts;
+typedef enum { SL_REFRESH_TRUNCATE, SL_REFRESH_MERGE } sl_refresh_mode;
+
+/* Re-read the streams (NULL-terminated names; NULL: all of the connection)
+ * from scratch under a new generation_id, as one job (like sl_job_run, and
+ * *job_id likewise). Truncate: minimum_generation_id = generation_id, so the
+ * destination drops the older rows only when the new read has succeeded;
+ * merge: minimum 0, the old rows stay. The refresh stays pending until a
+ * job of the connection completes it (a failed one is resumed by the next
+ * sync). Refused while a job of the connection runs. */
+sl_code sl_conn_refresh(sl_store *s, const json_t *conn, const char *const *streams, sl_refresh_mode mode,
+                        const struct sl_job_opts *o, int64_t *job_id, sl_err *err);
+/* The clear sync: the destination gets the streams with a new generation
+ * and minimum_generation_id = generation_id but no records, so it drops
+ * their data; their stored state is reset. Runs as a job (kind "clear"). */
+sl_code sl_conn_clear(sl_store *s, const json_t *conn, const char *const *streams, const struct sl_job_opts *o,
+                      int64_t *job_id, sl_err *err);
 
 #endif
