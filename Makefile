@@ -19,6 +19,9 @@ CFLAGS = -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -Iinclude -MMD -MP -D_GNU_SOURCE
 CXXFLAGS = -std=c++17 $(OPT) -Wall -Wextra -Werror $(SANFLAGS) -Iinclude -MMD -MP
 LDFLAGS = $(SANFLAGS)
 LDLIBS = -ljansson -lsimdjson -lstdc++ -lsqlite3 -lcurl -lpcre2-8 -lcrypto -lm -lpthread
+# The declarative engine's non-JSON decoders (lowcode/decoder.c): XML, zip,
+# gzip; every binary that links libsluice-lowcode needs them.
+LDLIBS += -lxml2 -lzip -lz
 # The CLI also hosts the declarative engine (lowcode/: manifest validate, coverage).
 CLI_LIBS = -lfyaml -lmicrohttpd -lpq
 
@@ -59,6 +62,8 @@ $(BUILD)/obj/%.o: %.cpp
 
 # The workspace store's PostgreSQL backend.
 $(BUILD)/obj/platform/store_pg.o: CFLAGS += -I/usr/include/postgresql
+
+$(BUILD)/obj/lowcode/decoder.o: CFLAGS += -I/usr/include/libxml2
 
 # The protocol schema is assembled into sluice (.incbin), so it is a prerequisite.
 $(BUILD)/obj/platform/protocol_conform.o: platform/protocol_schema.json

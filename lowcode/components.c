@@ -91,11 +91,13 @@ static const char *const SUPPORTED[] = {
     "DpathExtractor", "InlineSchemaLoader", "CheckStream", "Spec", "RequestOption", "RequestPath", "JsonDecoder",
     "NoPagination", "NoAuth", "DefaultPaginator", "CursorPagination", "PageIncrement", "OffsetIncrement",
     "ApiKeyAuthenticator", "BearerAuthenticator", "BasicHttpAuthenticator", "OAuthAuthenticator",
-    "SelectiveAuthenticator", "SessionTokenAuthenticator", "Bearer", "ApiKey", "DatetimeBasedCursor",
+    "SelectiveAuthenticator", "SessionTokenAuthenticator", "Bearer", "ApiKey", "DatetimeBasedCursor", "IncrementingCountCursor",
     "MinMaxDatetime", "SubstreamPartitionRouter", "ParentStreamConfig", "ListPartitionRouter",
     "DefaultErrorHandler", "CompositeErrorHandler", "HttpResponseFilter", "ExponentialBackoffStrategy",
     "ConstantBackoffStrategy", "WaitTimeFromHeader", "WaitUntilTimeFromHeader", "AddFields",
     "AddedFieldDefinition", "RemoveFields", "RecordFilter",
+    /* the SHOULD tier (notes 5.2) */
+    "KeysToLower", "KeysToSnakeCase", "KeysReplace", "FlattenFields", "DpathFlattenFields", "KeyTransformation",
     /* sub-objects without `type` */
     "RefreshTokenUpdater", "OAuthConfigSpecification", "AuthFlow", "Schemas", NULL,
 };

@@ -231,6 +231,15 @@ void lc_transforms_free(lc_transforms *t);
 sl_code lc_transforms_apply(lc_source *src, const lc_transforms *t, json_t *record, json_t *ctx,
                             sl_err *err);
 
+/* Key transformations (keytransform.c): KeysToLower, KeysToSnakeCase,
+ * KeysReplace, FlattenFields, DpathFlattenFields. */
+typedef struct lc_keytf lc_keytf;
+bool lc_keytf_handles(const char *type);
+sl_code lc_keytf_build(lc_source *src, const json_t *node, const char *type, lc_keytf **out, sl_err *err);
+void lc_keytf_free(lc_keytf *k);
+/* Respell record's keys in place (ctx: config, record, stream_slice). */
+sl_code lc_keytf_apply(lc_source *src, const lc_keytf *k, json_t *record, json_t *ctx, sl_err *err);
+
 typedef struct lc_selector lc_selector;
 sl_code lc_selector_build(lc_source *src, const json_t *node, const json_t *schema,
                           lc_selector **out, sl_err *err);

@@ -20,6 +20,7 @@ typedef struct lc_tf {
   char ***ptrs; /* RemoveFields: pointers */
   size_t *ptr_len;
   size_t n_ptrs;
+  lc_keytf *key; /* key transformations (keytransform.c) */
 } lc_tf;
 
 struct lc_transforms {
@@ -91,6 +92,8 @@ sl_code lc_transforms_build(lc_source *src, const json_t *list, lc_transforms **
         t->ptrs[k] = str_list(json_array_get(ptrs, k), &t->ptr_len[k]);
         t->n_ptrs++;
       }
+    } else if (lc_keytf_handles(type)) {
+      if ((rc = lc_keytf_build(src, node, type, &t->key, err))) return rc;
     } else if (!strncmp(type, "Custom", 6)) {
       return sl_err_set(err, SL_ECONFIG, "%s: %s needs Python code, which sluice cannot run", LC_WHERE(src, node), type);
     } else {
@@ -105,6 +108,7 @@ void lc_transforms_free(lc_transforms *ts) {
   for (size_t i = 0; i < ts->n; i++) {
     lc_tf *t = &ts->t[i];
     sl_tmpl_free(t->condition);
+    lc_keytf_free(t->key);
     for (size_t k = 0; k < t->n_defs; k++) {
       for (size_t j = 0; j < t->defs[k].n; j++) free(t->defs[k].path[j]);
       free(t->defs[k].path);
@@ -205,6 +209,11 @@ sl_code lc_transforms_apply(lc_source *src, const lc_transforms *ts, json_t *rec
   json_object_set(ctx, "record", record);
   for (size_t i = 0; i < ts->n; i++) {
     const lc_tf *t = &ts->t[i];
+    if (t->key) {
+      sl_code rc = lc_keytf_apply(src, t->key, record, ctx, err);
+      if (rc) return rc;
+      continue;
+    }
     if (t->remove) {
       rm_ctx c = {src, t->condition, t->condition ? json_deep_copy(ctx) : NULL, err, SL_EOK};
       for (size_t k = 0; k < t->n_ptrs; k++) rm_glob(&c, record, t->ptrs[k], t->ptr_len[k]);
