@@ -38,6 +38,8 @@ typedef struct dt_cursor {
   int64_t last; /* the value of the record just observed */
   bool has_last;
   int64_t runtime_lookback;
+  enum { CL_NONE, CL_DAY, CL_WEEK, CL_MONTH } clamp;
+  int clamp_wday; /* Monday = 0 */
 } dt_cursor;
 
 static sl_code fmt_dt(dt_cursor *c, int64_t us, json_t **out, sl_err *err) {
@@ -143,11 +145,43 @@ static sl_code add_window(dt_cursor *c, int64_t lo, int64_t hi) {
   return json_array_append_new(c->pending, json_pack("[I, I]", (json_int_t)lo, (json_int_t)hi)) ? SL_ENOMEM : SL_EOK;
 }
 
-/* Windows of [lower, upper) as the concurrent cursor splits them. */
+/* `clamping` (the CDK's clamping strategies): DAY, WEEK (on a weekday) or
+ * MONTH boundaries, rounded up (ceil) or down. Quirks kept on purpose: DAY
+ * ceil always moves to the next midnight, WEEK floor on the target weekday
+ * goes back a whole week, MONTH leaves the 1st of a month as it is. */
+static int64_t floor_div(int64_t a, int64_t b) { return a / b - (a % b < 0); }
+
+static int64_t clamp_to(const dt_cursor *c, int64_t us, bool ceil) {
+  int64_t days = floor_div(us, SL_US_PER_DAY), mid = days * SL_US_PER_DAY;
+  switch (c->clamp) {
+  case CL_DAY:
+    return ceil ? mid + SL_US_PER_DAY : mid;
+  case CL_WEEK: {
+    int wd = (int)((days % 7 + 7 + 3) % 7); /* Monday = 0; 1970-01-01 was a Thursday */
+    int diff = wd > c->clamp_wday ? 7 - (wd - c->clamp_wday) : c->clamp_wday - wd;
+    return mid + (int64_t)(ceil ? diff : diff - 7) * SL_US_PER_DAY;
+  }
+  case CL_MONTH: {
+    int64_t y;
+    int m, d;
+    sl_civil_from_days(days, &y, &m, &d);
+    if (d == 1) return mid;
+    if (!ceil) return sl_days_from_civil(y, m, 1) * SL_US_PER_DAY;
+    return sl_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * SL_US_PER_DAY;
+  }
+  default:
+    return us;
+  }
+}
+
+/* Windows of [lower, upper) as the concurrent cursor splits them (with its
+ * clamping: bounds rounded up, the last upper bound kept unless the whole
+ * range is one window, and a window that clamping collapsed ends the range). */
 static sl_code split(dt_cursor *c, int64_t lower, int64_t upper, bool upper_is_end) {
   if (lower >= upper || upper < c->start) return SL_EOK;
   if (lower < c->start) lower = c->start;
   int64_t cur = lower;
+  bool single = !c->has_step;
   for (;;) {
     int64_t hi = upper;
     if (c->has_step) {
@@ -155,12 +189,16 @@ static sl_code split(dt_cursor *c, int64_t lower, int64_t upper, bool upper_is_e
       if (!sl_dt_add_dur(&d, &c->step, 1, &n)) return SL_ECONFIG;
       if (n.us <= cur) return SL_ECONFIG;
       if (n.us < upper) hi = n.us;
+      else if (cur == lower) single = true;
     }
     bool reached = hi >= upper;
-    sl_code rc = add_window(c, cur, c->has_gran && (!upper_is_end || !reached) ? hi - c->gran : hi);
+    int64_t clo = clamp_to(c, cur, true), chi = single || hi != upper ? clamp_to(c, hi, true) : hi;
+    if (!single && clo >= chi) return SL_EOK;
+    bool cut = c->has_gran && (!upper_is_end || (!single && !reached));
+    sl_code rc = add_window(c, clo, cut ? chi - c->gran : chi);
     if (rc) return rc;
-    if (reached) return SL_EOK;
-    cur = hi;
+    if (reached || single) return SL_EOK;
+    cur = chi;
   }
 }
 
@@ -416,6 +454,37 @@ static sl_code text_field(dt_cursor *c, const char *field, const char *dflt, cha
   return rc;
 }
 
+/* clamping: {target: DAY|WEEK|MONTH (a template), target_details:
+ * {weekday}}. The end bound becomes the period's floor minus
+ * cursor_granularity (else one second for DAY, one day otherwise). */
+static sl_code clamping(dt_cursor *c, sl_err *err) {
+  static const char *const days[] = {"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"};
+  const json_t *cl = json_object_get(c->node, "clamping");
+  if (!cl || json_is_null(cl)) return SL_EOK;
+  char *t = NULL;
+  sl_code rc = json_is_object(cl) ? render(c, cl, "target", &t, err) : SL_EOK;
+  if (rc) return rc;
+  if (t && !strcmp(t, "DAY")) c->clamp = CL_DAY;
+  else if (t && !strcmp(t, "WEEK")) c->clamp = CL_WEEK;
+  else if (t && !strcmp(t, "MONTH")) c->clamp = CL_MONTH;
+  else rc = sl_err_set(err, SL_ECONFIG, "stream %s: invalid clamping target \"%.40s\", expected DAY, WEEK or MONTH (%s)", c->stream,
+                       t ? t : "", LC_WHERE(c->src, cl));
+  free(t);
+  if (rc) return rc;
+  if (c->clamp == CL_WEEK) {
+    const char *wd = json_string_value(json_object_get(json_object_get(cl, "target_details"), "weekday"));
+    c->clamp_wday = -1;
+    for (int i = 0; wd && i < 7; i++)
+      if (!strcmp(wd, days[i])) c->clamp_wday = i;
+    if (c->clamp_wday < 0)
+      return sl_err_set(err, SL_ECONFIG, "stream %s: WEEK clamping needs target_details.weekday (MONDAY to SUNDAY), got \"%.20s\" (%s)",
+                        c->stream, wd ? wd : "", LC_WHERE(c->src, cl));
+  }
+  int64_t g = c->has_gran ? c->gran : c->clamp == CL_DAY ? SL_US_PER_S : SL_US_PER_DAY;
+  c->end = clamp_to(c, c->end, false) - g;
+  return SL_EOK;
+}
+
 static sl_code build(dt_cursor *c, const json_t *state, sl_err *err) {
   sl_code rc;
   if ((rc = text_field(c, "cursor_field", NULL, &c->cursor_field, err))) return rc;
@@ -429,10 +498,6 @@ static sl_code build(dt_cursor *c, const json_t *state, sl_err *err) {
   json_array_foreach(cf, i, f) if (json_is_string(f)) c->formats[c->n_formats++] = strdup(json_string_value(f));
   c->formats[c->n_formats++] = strdup(c->fmt);
   c->data_feed = json_is_true(json_object_get(c->node, "is_data_feed"));
-  const json_t *cl = json_object_get(c->node, "clamping");
-  if (cl && !json_is_null(cl))
-    return sl_err_set(err, SL_ECONFIG, "stream %s: DatetimeBasedCursor clamping is not supported yet by sluice (%s)", c->stream,
-                      LC_WHERE(c->src, cl));
   bool have;
   if ((rc = minmax(c, "start_datetime", &c->start, &have, err))) return rc;
   if (!have) return sl_err_set(err, SL_ECONFIG, "stream %s: DatetimeBasedCursor needs start_datetime (%s)", c->stream, LC_WHERE(c->src, c->node));
@@ -454,6 +519,7 @@ static sl_code build(dt_cursor *c, const json_t *state, sl_err *err) {
   if ((rc = lc_reqopt_build(c->src, json_object_get(c->node, "end_time_option"), &c->end_opt, err))) return rc;
   c->start = truncate_fmt(c, c->start);
   c->end = truncate_fmt(c, c->end);
+  if ((rc = clamping(c, err))) return rc;
   if ((rc = read_state(c, state, err))) return rc;
   if (!(c->pending = json_array())) return sl_err_set(err, SL_ENOMEM, "out of memory");
   return plan(c, err);

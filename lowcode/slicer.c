@@ -1,6 +1,7 @@
 /* Slicers (see slicer.h): the factory and the full-refresh slicer. Cursors
  * (DatetimeBasedCursor) and partition routers plug in here. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "lc.h"
 
@@ -66,6 +67,13 @@ sl_code lc_slicer_build(lc_stream *st, const json_t *state, bool incremental, lc
    *   router when both are present (per-partition state); a router alone ->
    *   a router slicer (full refresh across partitions). */
   bool routed = router && !json_is_null(router) && !(json_is_array(router) && json_array_size(router) == 0);
+  const char *itype = json_string_value(json_object_get(inc, "type"));
+  if (itype && !strcmp(itype, "IncrementingCountCursor")) {
+    if (routed) /* as the CDK: no per-partition integer state */
+      return sl_err_set(err, SL_ECONFIG, "%s: an IncrementingCountCursor cannot be combined with a partition router",
+                        LC_WHERE(lc_stream_source(st), inc));
+    return lc_count_cursor_build(st, inc, incremental ? state : NULL, out, err);
+  }
   if (routed && inc && !json_is_null(inc))
     return lc_partition_cursor_build(st, inc, router, incremental ? state : NULL, out, err);
   if (routed) return lc_router_slicer_build(st, router, out, err);

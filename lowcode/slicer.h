@@ -93,6 +93,8 @@ sl_code lc_cursor_format(lc_slicer *s, int64_t us, json_t **out, sl_err *err);
 const char *lc_cursor_field(lc_slicer *s);
 /* The cursor's state now ({cursor_field: value}, new reference). */
 sl_code lc_cursor_state(lc_slicer *s, json_t **state, sl_err *err);
+/* IncrementingCountCursor (countcursor.c). */
+sl_code lc_count_cursor_build(lc_stream *st, const json_t *node, const json_t *state, lc_slicer **out, sl_err *err);
 /* Incremental sync with a partition router (partcursor.c). */
 sl_code lc_partition_cursor_build(lc_stream *st, const json_t *inc, const json_t *router,
                                   const json_t *state, lc_slicer **out, sl_err *err);
