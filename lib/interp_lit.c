@@ -16,7 +16,6 @@ typedef struct lp {
   size_t n, i;
   int nest; /* bracket depth: newlines are whitespace inside brackets */
   bool fail;
-  int depth;
 } lp;
 
 static void skip(lp *p) {
@@ -271,7 +270,7 @@ static bool str_prefix(lp *p, bool *raw, bool *bytes, bool *fstr) {
 static bool lit_atom(lp *p, iv *out, bool *cplx) {
   skip(p);
   if (p->i >= p->n) return false;
-  if (++p->depth > 100) return false;
+  if (p->nest > 100) return false; /* nesting, not the number of atoms */
   const char *s = p->s;
   char c = s[p->i];
   bool raw, bytes, fstr;

@@ -9,7 +9,11 @@
  *
  * Partitions come lazily from the router slicer; only the current
  * partition's cursor is alive. Partitions without an own entry start from the
- * global value rewound by lookback_window (seconds the previous sync took). */
+ * global value rewound by lookback_window (seconds the previous sync took).
+ * After 10,000 partitions (those of the incoming state included) it switches
+ * to one global cursor as the CDK does: use_global_cursor becomes true, the
+ * per-partition entries leave the state, new partitions start from the
+ * global value and only records move it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,8 @@ typedef struct part_cursor {
   lc_slicer *cur;    /* the cursor of the current partition */
   json_t *part, *extra;
   json_t *entries;   /* [{"partition", "cursor"}] in first-seen order */
+  json_t *index;     /* partition key (sorted compact JSON) -> entry */
+  size_t n_partitions; /* cursors created, as the CDK counts them */
   json_t *global;    /* {cursor_field: value} or NULL */
   json_t *parent_state;
   json_t *new_global; /* candidate global value: the largest seen */
@@ -42,23 +48,54 @@ static void update_global(part_cursor *p, const char *field, const json_t *v) {
   p->new_global = json_pack("{s:O}", field, v);
 }
 
+#define SWITCH_TO_GLOBAL_LIMIT 10000
+
+static char *part_key(const json_t *part) { return json_dumps(part, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY); }
+
 static json_t *entry_for(part_cursor *p, const json_t *part) {
-  size_t i;
-  json_t *e;
-  json_array_foreach(p->entries, i, e) if (json_equal(json_object_get(e, "partition"), (json_t *)part)) return e;
-  return NULL;
+  char *k = part_key(part);
+  json_t *e = k ? json_object_get(p->index, k) : NULL;
+  free(k);
+  return e;
 }
 
+/* A new entry (steals cursor); a partition listed twice keeps the last. */
+static sl_code add_entry(part_cursor *p, const json_t *part, json_t *cursor, sl_err *err) {
+  char *k = part_key(part);
+  json_t *e = json_pack("{s:O, s:o}", "partition", part, "cursor", cursor);
+  json_t *old = k ? json_object_get(p->index, k) : NULL;
+  if (old) {
+    json_object_set(old, "cursor", json_object_get(e, "cursor"));
+    json_decref(e);
+    free(k);
+    return SL_EOK;
+  }
+  bool bad = !k || !e || json_array_append(p->entries, e) || json_object_set_new(p->index, k, e);
+  free(k);
+  p->n_partitions++;
+  return bad ? sl_err_set(err, SL_ENOMEM, "out of memory") : SL_EOK;
+}
+
+/* A partition with its own entry starts from it (also after the switch to
+ * the global cursor, as the CDK keeps the cursors it has). */
 static sl_code open_partition(part_cursor *p, sl_err *err) {
-  json_t *e = p->use_global ? NULL : entry_for(p, p->part);
+  json_t *e = entry_for(p, p->part);
+  if (!e && !p->use_global && p->n_partitions > SWITCH_TO_GLOBAL_LIMIT) {
+    p->use_global = true;
+    lc_log(p->src, "INFO", "stream %s: more than %d partitions: switching to a global cursor", lc_stream_name(p->st),
+           SWITCH_TO_GLOBAL_LIMIT);
+  }
   const json_t *st = e ? json_object_get(e, "cursor") : p->global;
   sl_code rc = lc_cursor_build(p->st, p->inc, st, e ? 0 : p->lookback_s * SL_US_PER_S, &p->cur, err);
-  if (rc || p->use_global) return rc;
+  if (rc || p->use_global) {
+    if (!rc && !e) p->n_partitions++;
+    return rc;
+  }
   json_t *now;
   if ((rc = lc_cursor_state(p->cur, &now, err))) return rc;
   if (e) json_object_set_new(e, "cursor", now);
-  else json_array_append_new(p->entries, json_pack("{s:O, s:o}", "partition", p->part, "cursor", now));
-  return SL_EOK;
+  else rc = add_entry(p, p->part, now, err);
+  return rc;
 }
 
 /* A partition whose slices are all read counts its cursor value. */
@@ -183,6 +220,7 @@ static void pc_free(lc_slicer *s) {
   json_decref(p->part);
   json_decref(p->extra);
   json_decref(p->entries);
+  json_decref(p->index);
   json_decref(p->global);
   json_decref(p->new_global);
   json_decref(p->parent_state);
@@ -205,7 +243,7 @@ static sl_code read_state(part_cursor *p, const json_t *state, sl_err *err) {
     p->new_global = json_deep_copy(state);
     return SL_EOK;
   }
-  if (json_is_true(json_object_get(state, "use_global_cursor"))) p->use_global = true;
+  p->use_global = json_is_true(json_object_get(state, "use_global_cursor")); /* the state's word wins, as in the CDK */
   if (g && !json_is_null(g)) {
     if (!json_is_object(g)) return bad_state(p, "\"state\" is not an object", err);
     p->global = json_deep_copy(g);
@@ -228,7 +266,8 @@ static sl_code read_state(part_cursor *p, const json_t *state, sl_err *err) {
       snprintf(what, sizeof what, "states[%zu] needs a \"partition\" and a \"cursor\" object", i);
       return bad_state(p, what, err);
     }
-    json_array_append_new(p->entries, json_pack("{s:O, s:O}", "partition", part, "cursor", cur));
+    sl_code rc = add_entry(p, part, json_deep_copy(cur), err);
+    if (rc) return rc;
   }
   return SL_EOK;
 }
@@ -244,6 +283,7 @@ sl_code lc_partition_cursor_build(lc_stream *st, const json_t *inc, const json_t
   p->inc = inc;
   p->started_us = lc_now_us();
   p->entries = json_array();
+  p->index = json_object();
   p->use_global = json_is_true(json_object_get(inc, "global_substream_cursor"));
   sl_code rc = read_state(p, state, err);
   if (!rc) rc = lc_router_slicer_build(st, router, &p->router, err);
