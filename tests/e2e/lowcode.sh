@@ -12,70 +12,9 @@ set -uo pipefail
 e2e_init "$@"
 ROOT=$(cd "$E2E_HERE/../.." && pwd)
 CASES="$ROOT/tests/data/lowcode"
-MOCK="$ROOT/tests/mock/mock_http.py"
-CASE_PY="$ROOT/tests/mock/lowcode_case.py"
-SDM="$BIN/source-declarative-manifest"
-export SLUICE_BACKOFF_SCALE=0
-MOCK_PID=''
-
-mock_start() { # mock_start WORKDIR: serves WORKDIR/replies.json, sets MOCK_URL
-  local w=$1
-  rm -f "$w/port"
-  /usr/bin/python3 "$MOCK" --replies "$w/replies.json" --log "$w/requests.jsonl" --port-file "$w/port" \
-    2>"$w/mock.err" &
-  MOCK_PID=$!
-  if ! wait_for 100 test -s "$w/port"; then
-    echo "mock server did not start: $(cat "$w/mock.err")" >&2
-    return 1
-  fi
-  MOCK_URL="http://127.0.0.1:$(cat "$w/port")"
-}
-
-mock_stop() {
-  if [ -n "$MOCK_PID" ]; then
-    kill "$MOCK_PID" 2>/dev/null
-    wait "$MOCK_PID" 2>/dev/null
-    MOCK_PID=''
-  fi
-}
+# mock_start, mock_stop, run_case (shared with tests/e2e/api-connectors.sh)
+. "$ROOT/tests/mock/lowcode_run.sh"
 trap 'mock_stop; e2e_cleanup' EXIT
-
-run_case() { # run_case CASE_DIR
-  local c=$1 name w cmd
-  name=$(basename "$c")
-  w="$TMP/case-$name"
-  mkdir -p "$w"
-  : >"$w/requests.jsonl"
-  /usr/bin/python3 "$CASE_PY" prepare "$c" "$w"
-  if ! mock_start "$w"; then fail "$name" "mock server"; return; fi
-  /usr/bin/python3 "$CASE_PY" config "$c" "$w" "$MOCK_URL"
-  local exp="$c/expect.json"
-  cmd=read
-  local -a args=() envs=()
-  if [ -f "$exp" ]; then
-    cmd=$(jq -r '.command // "read"' "$exp")
-    mapfile -t args < <(jq -r '.args // [] | .[]' "$exp")
-    mapfile -t envs < <(jq -r --arg m "$MOCK_URL" '.env // {} | to_entries[] | "\(.key)=\(.value | gsub("@MOCK@"; $m))"' "$exp")
-  fi
-  local -a cargs=("$cmd")
-  [ "$cmd" != spec ] && cargs+=(--config "$w/config.json")
-  if [ "$cmd" = read ]; then
-    cargs+=(--catalog "$c/catalog.json")
-    [ -f "$c/state.json" ] && cargs+=(--state "$c/state.json")
-  fi
-  [ -f "$c/manifest.yaml" ] && cargs+=(--manifest-path "$c/manifest.yaml")
-  run_proto "$name" env "${envs[@]}" timeout -k 5 30 "$SDM" "${cargs[@]}" "${args[@]}"
-  mock_stop
-  cp "$TMP/$name.out" "$w/out.jsonl"
-  cp "$TMP/$name.err" "$w/err.txt"
-  local problems
-  problems=$(/usr/bin/python3 "$CASE_PY" verify "$c" "$w" "$RC" 2>&1)
-  if [ -z "$problems" ]; then pass "$name"; else
-    fail "$name" "$(head -n 1 <<<"$problems")"
-    sed 's/^/     | /' <<<"$problems" | head -n 8
-    show_err "$name" 5
-  fi
-}
 
 # LOWCODE_ONLY=glob runs only the matching cases (while developing).
 for c in "$CASES"/${LOWCODE_ONLY:-*}/; do

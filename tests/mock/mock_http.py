@@ -3,6 +3,7 @@
 
     mock_http.py --replies http.json --log requests.jsonl --port-file F
     mock_http.py --bench-pages N --bench-records R --port-file F
+    mock_http.py --routes routes.json --port-file F [--log requests.jsonl]
 
 Replies mode: serves the replies of a case file in order, whatever the request,
 and appends every request it receives to the log as one JSON line
@@ -11,6 +12,7 @@ the requests the case expects (tests/mock/compare.py). Each reply:
 
   {"status": 200, "headers": {...}, "json": <value> | "body": "text",
    "gzip": true,            compress the body (Content-Encoding: gzip)
+   "body_b64": "...",       a binary body, base64-encoded
    "truncate": true,        announce the full length, send half, close
    "repeat": N,             serve this reply N times (-1: forever)
    "redirect_to_self": true 302 to the request's own URL (a redirect loop)}
@@ -18,11 +20,19 @@ the requests the case expects (tests/mock/compare.py). Each reply:
 The text @SELF@ in reply headers and bodies becomes the server's own base URL.
 After the last reply every request gets 599 "mock: no more replies".
 
+Routes mode (for acceptance tests, which read the same API many times): each
+request gets the reply of the first route whose "request" matches it, any
+number of times; a route is {"request": {"method", "path", "query": {NAME:
+[VALUES]} (these parameters must have these values; null: must be absent),
+"headers": {NAME: VALUE}},
+"reply": REPLY}. A request no route matches gets 404 {"message": "Not Found"}.
+
 Bench mode: GET /bench?page=K returns {"data": [R records], "next": URL of page
 K+1 or null}; page bodies are built once. The server binds 127.0.0.1 on a
 free port and writes the port to --port-file once it is listening.
 """
 import argparse
+import base64
 import gzip
 import json
 import os
@@ -59,6 +69,16 @@ class State:
                 self.left = None
             return None
 
+    def route(self, entry):
+        for rt in self.replies:
+            want = rt["request"]
+            if want.get("method", "GET") != entry["method"] or want.get("path", entry["path"]) != entry["path"]:
+                continue
+            if all(entry["query"].get(k) == v for k, v in want.get("query", {}).items()) and \
+                    all(entry["headers"].get(k.lower()) == v for k, v in want.get("headers", {}).items()):
+                return rt["reply"]
+        return {"status": 404, "json": {"message": "Not Found"}}
+
     def record(self, entry):
         if self.log:
             with self.lock:
@@ -84,6 +104,7 @@ class Handler(BaseHTTPRequestHandler):
     state = None
     bench = None
     bench_cache = {}
+    routes = False
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -104,7 +125,7 @@ class Handler(BaseHTTPRequestHandler):
             "client": "%s:%d" % self.client_address,
         }
         self.state.record(entry)
-        r = self.state.next_reply()
+        r = self.state.route(entry) if self.routes else self.state.next_reply()
         if r is None:
             return self._send(599, {"Content-Type": "text/plain"}, b"mock: no more replies")
         me = "http://%s:%d" % self.server.server_address[:2]
@@ -115,6 +136,8 @@ class Handler(BaseHTTPRequestHandler):
         if "json" in r:
             payload = json.dumps(r["json"]).encode()
             headers.setdefault("Content-Type", "application/json")
+        elif "body_b64" in r:  # binary bodies (gzip or zip files as data)
+            payload = base64.b64decode(r["body_b64"])
         else:
             payload = r.get("body", "").encode()
         payload = payload.replace(b"@SELF@", me.encode())
@@ -163,6 +186,7 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--replies")
+    ap.add_argument("--routes")
     ap.add_argument("--log")
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--bench-pages", type=int)
@@ -171,7 +195,8 @@ def main():
     if a.bench_pages:
         Handler.bench = bench_pages(a.bench_pages, a.bench_records)
     else:
-        with open(a.replies, encoding="utf-8") as f:
+        Handler.routes = bool(a.routes)
+        with open(a.routes or a.replies, encoding="utf-8") as f:
             replies = json.load(f)
         Handler.state = State(replies, a.log)
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
