@@ -6,7 +6,14 @@
  * the buffer's own padding). RECORDs go to the destination's write callback
  * as views; nothing is allocated per record. A STATE is echoed only after
  * the flush that made every record before it durable, whole (unknown keys
- * such as the platform's "id" kept) with destinationStats added. */
+ * such as the platform's "id" kept) with destinationStats added.
+ *
+ * Exactness: a commit (the destination's flush) happens only where every
+ * record written so far is covered by a state or belongs to a completed
+ * stream, so a crash anywhere leaves exactly what the last echoed state
+ * describes, and the next sync, resuming from it, neither skips nor repeats
+ * a record. Input that ends after records no state covers (the source or
+ * the platform died mid-stream) is rolled back to the last commit. */
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -18,7 +25,6 @@
 
 #define READ_CHUNK (256 * 1024)
 #define DEFAULT_MAX_LINE ((size_t)64 << 20)
-#define DEFAULT_BATCH 50000
 #define MAX_WARNINGS 20 /* per kind of bad line, then a summary at the end */
 
 /* The one write of this process, for sl_dest_log. */
@@ -45,8 +51,12 @@ typedef struct dwrite {
   uint64_t *since_state; /* per stream, since its last STREAM state */
   bool *completed;
   uint64_t since_global; /* all streams, since the last GLOBAL/LEGACY state */
-  uint64_t in_batch;     /* records since the last flush */
-  size_t batch;
+  uint64_t unflushed;    /* records since the last commit */
+  /* Per stream: records written that no state covers yet; covered at least
+   * once; completed but its stream_complete waits for a commit point. */
+  bool *dirty, *had_state, *complete_waits;
+  size_t n_dirty;        /* streams with dirty set and not completed */
+  size_t n_complete_waits;
   size_t last;           /* index of the last stream matched (cache) */
   uint64_t lineno;
   uint64_t states;
@@ -60,10 +70,12 @@ typedef struct dwrite {
   sl_buf echoes;
   size_t n_echoes;
   int64_t last_flush_ms;
+  int64_t commit_interval_ms;
 } dwrite;
 
-/* Flush at least this often while states wait, and when this many wait. */
-#define ECHO_INTERVAL_MS 1000
+/* Commit at most this often while states wait at commit points (unless
+ * SLUICE_COMMIT_INTERVAL_MS says otherwise), and when this many wait. */
+#define DEFAULT_COMMIT_INTERVAL_MS 1000
 #define ECHO_MAX_PENDING 10000
 
 /* ---- spec ---- */
@@ -151,28 +163,6 @@ static void name_for_msg(char *out, size_t cap, const char *s, size_t len) {
   out[len] = 0;
 }
 
-/* Make the records written so far durable, then echo the states that
- * were waiting for them, in arrival order. */
-static sl_code do_flush(dwrite *w, sl_err *err) {
-  if (w->in_batch) {
-    sl_code rc = w->dst->flush ? w->dst->flush(w->h, err) : SL_EOK;
-    if (rc) {
-      if (!err->msg[0]) sl_err_set(err, rc, "flush failed: %s", sl_strerror(rc));
-      return rc;
-    }
-    w->in_batch = 0;
-  }
-  w->last_flush_ms = sl_now_ms();
-  if (w->n_echoes) {
-    if (sl_buf_put(&w->e->out.buf, w->echoes.data, w->echoes.len))
-      return sl_err_set(err, SL_ENOMEM, "out of memory echoing states");
-    w->echoes.len = 0;
-    w->n_echoes = 0;
-    if (sl_out_maybe_flush(&w->e->out)) return sl_err_set(err, SL_EIO, "writing to stdout failed (is the reader gone?)");
-  }
-  return SL_EOK;
-}
-
 /* Error from a per-stream callback: name the stream (and what was going on)
  * in front of the callback's message. */
 static sl_code stream_error(sl_code rc, const sl_cstream *cs, const char *what, sl_err *err) {
@@ -181,6 +171,48 @@ static sl_code stream_error(sl_code rc, const sl_cstream *cs, const char *what, 
   sl_err_wrap(err, "stream \"%s\"%s%s%s%s%s", cs->name, cs->ns ? " (namespace \"" : "",
               cs->ns ? cs->ns : "", cs->ns ? "\")" : "", what ? ": " : "", what ? what : "");
   return err->code;
+}
+
+/* Commit: make the records written so far durable, echo the states that
+ * were waiting for them in arrival order, then finish the streams whose
+ * COMPLETE waited for a commit point. Called only where no record is
+ * uncovered (n_dirty == 0) or at a clean end of input. */
+static sl_code do_flush(dwrite *w, sl_err *err) {
+  if (w->unflushed) {
+    sl_code rc = w->dst->flush ? w->dst->flush(w->h, err) : SL_EOK;
+    if (rc) {
+      if (!err->msg[0]) sl_err_set(err, rc, "flush failed: %s", sl_strerror(rc));
+      return rc;
+    }
+    w->unflushed = 0;
+  }
+  w->last_flush_ms = sl_now_ms();
+  if (w->n_echoes) {
+    if (sl_buf_put(&w->e->out.buf, w->echoes.data, w->echoes.len))
+      return sl_err_set(err, SL_ENOMEM, "out of memory echoing states");
+    w->echoes.len = 0;
+    w->n_echoes = 0;
+    /* Hand the echoes over now: a commit the platform never hears of would
+     * be read again after a crash. */
+    if (sl_out_flush(&w->e->out)) return sl_err_set(err, SL_EIO, "writing to stdout failed (is the reader gone?)");
+  }
+  for (size_t i = 0; w->n_complete_waits && i < w->n; i++) {
+    if (!w->complete_waits[i]) continue;
+    w->complete_waits[i] = false;
+    w->n_complete_waits--;
+    sl_code rc;
+    if (w->dst->stream_complete && (rc = w->dst->stream_complete(w->h, &w->ds[i], err)))
+      return stream_error(rc, w->ds[i].cs, "completing the stream", err);
+  }
+  return SL_EOK;
+}
+
+/* Stream i's records so far are covered (by a state, or by its COMPLETE). */
+static void cover(dwrite *w, size_t i, bool by_state) {
+  if (by_state) w->had_state[i] = true;
+  if (!w->dirty[i]) return;
+  w->dirty[i] = false;
+  w->n_dirty--;
 }
 
 /* ---- messages ---- */
@@ -219,7 +251,18 @@ static sl_code deliver(dwrite *w, const char *name, size_t nlen, const char *ns,
   if (!has_emitted) r.emitted_at = sl_now_ms();
   r.line = line;
   r.line_len = len;
-  sl_code rc = w->dst->write ? w->dst->write(w->h, s, &r, err) : SL_EOK;
+  sl_code rc;
+  if (!w->dirty[i] && !w->completed[i]) {
+    /* The first record after a commit point: if states have waited long
+     * enough, commit them now, while nothing is uncovered, so that state
+     * latency stays bounded while records keep flowing. */
+    if (!w->n_dirty && w->n_echoes && sl_now_ms() - w->last_flush_ms >= w->commit_interval_ms &&
+        (rc = do_flush(w, err)))
+      return rc;
+    w->dirty[i] = true;
+    w->n_dirty++;
+  }
+  rc = w->dst->write ? w->dst->write(w->h, s, &r, err) : SL_EOK;
   if (rc) {
     char at[64];
     snprintf(at, sizeof at, "stdin line %llu", (unsigned long long)w->lineno);
@@ -228,7 +271,7 @@ static sl_code deliver(dwrite *w, const char *name, size_t nlen, const char *ns,
   s->records++;
   w->since_state[i]++;
   w->since_global++;
-  if (++w->in_batch >= w->batch) return do_flush(w, err);
+  w->unflushed++;
   return SL_EOK;
 }
 
@@ -316,11 +359,13 @@ static sl_code on_state(dwrite *w, sl_jv root, sl_err *err) {
       if (find_stream(w, n, nlen, ns, nslen, &i)) {
         count = w->since_state[i];
         w->since_state[i] = 0;
+        cover(w, i, true);
       }
     }
   } else { /* GLOBAL, LEGACY (or no type): everything since the last one */
     count = w->since_global;
     w->since_global = 0;
+    for (size_t i = 0; i < w->n; i++) cover(w, i, true);
   }
   /* Queued; echoed only after the flush that makes the records before it
    * durable. The echo is the state exactly as received (every number
@@ -334,7 +379,10 @@ static sl_code on_state(dwrite *w, sl_jv root, sl_err *err) {
     return sl_err_set(err, SL_ENOMEM, "stdin line %llu: cannot queue the state echo", (unsigned long long)w->lineno);
   w->n_echoes++;
   w->states++;
-  if (!w->in_batch || w->n_echoes >= ECHO_MAX_PENDING || sl_now_ms() - w->last_flush_ms >= ECHO_INTERVAL_MS)
+  /* A commit point when no record is uncovered; otherwise the state waits
+   * for the next one (records of another stream are still open). */
+  if (!w->n_dirty && (!w->unflushed || w->n_echoes >= ECHO_MAX_PENDING ||
+                      sl_now_ms() - w->last_flush_ms >= w->commit_interval_ms))
     return do_flush(w, err);
   return SL_EOK;
 }
@@ -360,8 +408,7 @@ static sl_code on_trace(dwrite *w, sl_jv root, sl_err *err) {
   const char *n = sl_jv_str(name, &nlen), *ns = NULL;
   if (sl_jv_get(sd, "namespace", &nsv)) ns = sl_jv_str(nsv, &nslen);
   size_t i;
-  sl_dstream *ds = find_stream(w, n, nlen, ns, nslen, &i);
-  if (!ds) {
+  if (!find_stream(w, n, nlen, ns, nslen, &i)) {
     char nm[256];
     name_for_msg(nm, sizeof nm, n, nlen);
     sl_out_log(&w->e->out, "WARN", "stdin line %llu: COMPLETE for stream \"%s\", which is not in the catalog; ignored",
@@ -369,12 +416,13 @@ static sl_code on_trace(dwrite *w, sl_jv root, sl_err *err) {
     return SL_EOK;
   }
   if (w->completed[i]) return SL_EOK; /* once per stream */
-  sl_code rc = do_flush(w, err);
-  if (rc) return rc;
   w->completed[i] = true;
-  if (w->dst->stream_complete && (rc = w->dst->stream_complete(w->h, ds, err)))
-    return stream_error(rc, ds->cs, "completing the stream", err);
-  return SL_EOK;
+  cover(w, i, false);
+  /* stream_complete (an overwrite's swap) runs at a commit point: now, or
+   * once the records of other streams still open are covered. */
+  w->complete_waits[i] = true;
+  w->n_complete_waits++;
+  return w->n_dirty ? SL_EOK : do_flush(w, err);
 }
 
 static sl_code on_line(dwrite *w, const char *line, size_t len, sl_err *err) {
@@ -408,6 +456,34 @@ static sl_code on_line(dwrite *w, const char *line, size_t len, sl_err *err) {
   if (tl == 5 && !memcmp(type, "STATE", 5)) return on_state(w, root, err);
   if (tl == 5 && !memcmp(type, "TRACE", 5)) return on_trace(w, root, err);
   return SL_EOK; /* LOG, CONTROL, ...: not for a destination */
+}
+
+/* At the end of input: a stream whose last records no state covers, though
+ * earlier ones were (so the source checkpoints it), and that did not
+ * complete. Committing them would repeat them when the next sync resumes
+ * from the last state. Streams never covered by any state (a source that
+ * does not checkpoint) are committed whole, as the protocol expects.
+ * Returns w->n when there is none. */
+static size_t uncovered_tail(const dwrite *w) {
+  for (size_t i = 0; i < w->n; i++)
+    if (w->dirty[i] && w->had_state[i] && !w->completed[i]) return i;
+  return w->n;
+}
+
+/* SLUICE_COMMIT_INTERVAL_MS: how long states may wait for a commit; 0
+ * commits at every state (slower, but a failure re-reads the least). */
+static sl_code commit_interval_from_env(int64_t *out, sl_err *err) {
+  *out = DEFAULT_COMMIT_INTERVAL_MS;
+  const char *s = getenv("SLUICE_COMMIT_INTERVAL_MS");
+  if (!s || !*s) return SL_EOK;
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || *end || v < 0 || v > 3600000)
+    return sl_err_set(err, SL_EUSAGE,
+                      "SLUICE_COMMIT_INTERVAL_MS=\"%s\" is not a number of milliseconds between 0 and 3600000", s);
+  *out = v;
+  return SL_EOK;
 }
 
 static sl_code max_line_from_env(size_t *out, sl_err *err) {
@@ -464,11 +540,11 @@ static sl_code read_loop(dwrite *w, size_t max_line, sl_err *err) {
                       (unsigned long long)w->lineno + 1);
       goto out;
     }
-    /* States wait at most ECHO_INTERVAL_MS: if no input comes before then,
+    /* States wait at most the commit interval: if no input comes before then,
      * commit and echo rather than sit on them. (Flushing whenever the pipe
      * is momentarily empty would commit far too often.) */
-    if (w->n_echoes) {
-      int64_t wait = ECHO_INTERVAL_MS - (sl_now_ms() - w->last_flush_ms);
+    if (w->n_echoes && !w->n_dirty) {
+      int64_t wait = w->commit_interval_ms - (sl_now_ms() - w->last_flush_ms);
       struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
       if ((wait <= 0 || poll(&pfd, 1, (int)wait) == 0) && (rc = do_flush(w, err))) goto out;
     }
@@ -500,7 +576,8 @@ out:
 static int cmd_write(sl_entry *e, const sl_destination *dst, sl_err *err) {
   sl_code rc;
   size_t max_line;
-  if ((rc = max_line_from_env(&max_line, err)) || (rc = sl__entry_load_config(e, err)) ||
+  int64_t commit_interval;
+  if ((rc = max_line_from_env(&max_line, err)) || (rc = commit_interval_from_env(&commit_interval, err)) || (rc = sl__entry_load_config(e, err)) ||
       (rc = sl__entry_load_catalog(e, err)))
     return sl__entry_fail(e, err, NULL);
   for (size_t i = 0; i < e->cat.n; i++)
@@ -512,19 +589,23 @@ static int cmd_write(sl_entry *e, const sl_destination *dst, sl_err *err) {
   w.e = e;
   w.dst = dst;
   w.n = e->cat.n;
-  w.batch = dst->batch_records ? dst->batch_records : DEFAULT_BATCH;
   size_t nn = w.n ? w.n : 1;
   w.ds = calloc(nn, sizeof *w.ds);
   w.name_len = calloc(nn, sizeof *w.name_len);
   w.ns_len = calloc(nn, sizeof *w.ns_len);
   w.since_state = calloc(nn, sizeof *w.since_state);
   w.completed = calloc(nn, sizeof *w.completed);
+  w.dirty = calloc(nn, sizeof *w.dirty);
+  w.had_state = calloc(nn, sizeof *w.had_state);
+  w.complete_waits = calloc(nn, sizeof *w.complete_waits);
   w.parser = sl_jparser_new(max_line);
   sl_buf_init(&w.echoes, (size_t)1 << 30);
   w.last_flush_ms = sl_now_ms();
+  w.commit_interval_ms = commit_interval;
   int ret = 0;
   const char *fail_stream = NULL;
-  if (!w.ds || !w.name_len || !w.ns_len || !w.since_state || !w.completed || !w.parser) {
+  if (!w.ds || !w.name_len || !w.ns_len || !w.since_state || !w.completed || !w.dirty || !w.had_state ||
+      !w.complete_waits || !w.parser) {
     sl_err_set(err, SL_ENOMEM, "out of memory starting the write");
     ret = sl__entry_fail(e, err, NULL);
     goto done;
@@ -548,7 +629,26 @@ static int cmd_write(sl_entry *e, const sl_destination *dst, sl_err *err) {
     }
   }
   if ((rc = read_loop(&w, max_line, err))) goto fail;
-  w.in_batch = 1; /* the final flush runs even when the last batch was empty */
+  size_t open_tail = uncovered_tail(&w);
+  if (open_tail < w.n) {
+    /* Not an error of this destination: what it committed is consistent
+     * with the states it echoed. The tail is read again next time. */
+    const sl_cstream *cs = w.ds[open_tail].cs;
+    sl_out_log(&e->out, "WARN",
+               "input ended after %llu records of stream \"%s\" that no state covers, without the stream's "
+               "COMPLETE status (the source or the platform stopped mid-stream): rolled back to the last "
+               "commit, which the last echoed state describes; the next sync resumes from that state",
+               (unsigned long long)w.since_state[open_tail], cs->name);
+    if (sl_out_flush(&e->out)) {
+      sl_err_set(err, SL_EIO, "writing to stdout failed (is the reader gone?)");
+      rc = SL_EIO;
+      goto fail;
+    }
+    if (dst->close) dst->close(w.h, false);
+    w.opened = false;
+    goto done;
+  }
+  w.unflushed = 1; /* the final commit runs even when nothing is pending */
   if ((rc = do_flush(&w, err))) goto fail;
   if (w.bad_json > MAX_WARNINGS || w.bad_msg > MAX_WARNINGS || w.bad_data > MAX_WARNINGS)
     sl_out_log(&e->out, "WARN",
@@ -591,6 +691,9 @@ done:
   free(w.ns_len);
   free(w.since_state);
   free(w.completed);
+  free(w.dirty);
+  free(w.had_state);
+  free(w.complete_waits);
   return ret;
 }
 

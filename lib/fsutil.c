@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sluice/connector.h"
 #include "sluice/fsutil.h"
 
 sl_code sl_fs_mkdirs(const char *path, sl_err *err) {
@@ -89,5 +90,68 @@ sl_code sl_fs_check_dir(const char *dir, sl_err *err) {
     if (unlink(probe)) rc = sl_err_set(err, SL_ECONFIG, "cannot delete files in %s: %s", dir, strerror(errno));
   }
   free(probe);
+  return rc;
+}
+
+/* ---- committed-length marks ---- */
+
+/* "<dir>/.<name>.committed": hidden, so that globs over the exported files
+ * do not pick it up. */
+static char *mark_path(const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  char *m = NULL;
+  return asprintf(&m, "%.*s.%s.committed", (int)(base - path), path, base) < 0 ? NULL : m;
+}
+
+sl_code sl_fs_mark_save(const char *dir, const char *path, uint64_t bytes, sl_err *err) {
+  char *m = mark_path(path), text[32];
+  if (!m) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)bytes);
+  sl_code rc = sl_fs_replace(dir, m, text, (size_t)n, err);
+  free(m);
+  return rc;
+}
+
+void sl_fs_mark_remove(const char *path) {
+  char *m = mark_path(path);
+  if (m) unlink(m);
+  free(m);
+}
+
+sl_code sl_fs_cut_to_mark(int fd, const char *path, bool *had_mark, uint64_t *size, sl_err *err) {
+  *had_mark = false;
+  char *m = mark_path(path), text[32];
+  if (!m) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  int mfd = open(m, O_RDONLY | O_CLOEXEC);
+  ssize_t n = mfd >= 0 ? read(mfd, text, sizeof text - 1) : -1;
+  if (mfd >= 0) close(mfd);
+  struct stat sb;
+  if (fstat(fd, &sb)) {
+    free(m);
+    return sl_err_set(err, SL_EIO, "%s: stat: %s", path, strerror(errno));
+  }
+  *size = (uint64_t)sb.st_size;
+  sl_code rc = SL_EOK;
+  if (n > 0) {
+    text[n] = 0;
+    char *end;
+    unsigned long long bytes = strtoull(text, &end, 10);
+    if (end == text || (*end && *end != '\n')) {
+      rc = sl_err_set(err, SL_EIO, "%s is not a byte count; delete it to keep %s whole", m, path);
+    } else if (bytes > *size) {
+      rc = sl_err_set(err, SL_EIO, "%s is %llu bytes, shorter than the %llu bytes committed per %s: was it "
+                      "changed by hand?", path, (unsigned long long)*size, bytes, m);
+    } else {
+      *had_mark = true;
+      if (bytes < *size) {
+        if (ftruncate(fd, (off_t)bytes)) rc = sl_err_set(err, SL_EIO, "%s: truncate: %s", path, strerror(errno));
+        else sl_dest_log("INFO", "%s: cut %llu bytes written after the last commit by an interrupted run", path,
+                         (unsigned long long)(*size - bytes));
+        *size = bytes;
+      }
+    }
+  }
+  free(m);
   return rc;
 }

@@ -7,7 +7,9 @@
  * appended to <dir>/<stream>.jsonl (<namespace>_<stream>.jsonl with a
  * namespace). Overwrite writes <file>.tmp and renames it over the file when
  * the stream's COMPLETE arrives; without COMPLETE the old file is untouched
- * and the .tmp stays for the next attempt. flush = write + fsync. */
+ * and the .tmp stays for the next attempt. flush = write + fsync + the
+ * file's committed length in .<file>.committed: bytes past it were never
+ * acknowledged by a state, and are cut on rollback and on the next open. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -41,6 +43,7 @@ typedef struct jstream {
   int fd;
   bool staged; /* writing <file>.tmp */
   bool dirty;  /* written since the last fsync */
+  uint64_t size, committed; /* the open file's length; at the last commit */
   bool has_gen, has_sync;
   int64_t gen, sync_id;
   sl_buf out;
@@ -79,13 +82,24 @@ static sl_code trim_partial_line(int fd, const char *path, sl_err *err) {
   return SL_EOK;
 }
 
-static sl_code open_append(const char *path, bool truncate, int *fd, sl_err *err) {
-  *fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0666);
-  if (*fd < 0) return sl_err_set(err, SL_EIO, "cannot open %s: %s", path, strerror(errno));
-  int rfd = open(path, O_RDWR | O_CLOEXEC);
-  if (rfd < 0) return SL_EOK; /* write-only file: nothing to trim */
-  sl_code rc = trim_partial_line(rfd, path, err);
-  close(rfd);
+/* Open for appending; cut what the last run wrote after its last commit
+ * (files from before commit marks: a partial last line). */
+static sl_code open_append(jstream *s, const char *path, bool truncate, sl_err *err) {
+  if (truncate) sl_fs_mark_remove(path);
+  s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0666);
+  if (s->fd < 0) return sl_err_set(err, SL_EIO, "cannot open %s: %s", path, strerror(errno));
+  bool had_mark;
+  sl_code rc = sl_fs_cut_to_mark(s->fd, path, &had_mark, &s->size, err);
+  if (!rc && !had_mark && s->size) {
+    int rfd = open(path, O_RDWR | O_CLOEXEC);
+    if (rfd >= 0) {
+      rc = trim_partial_line(rfd, path, err);
+      close(rfd);
+    }
+    struct stat sb;
+    if (!rc && !fstat(s->fd, &sb)) s->size = (uint64_t)sb.st_size;
+  }
+  s->committed = s->size;
   return rc;
 }
 
@@ -110,18 +124,21 @@ static bool tmp_generation(const char *path, bool *is_null, int64_t *gen) {
 static sl_code drain(jstream *s, sl_err *err) {
   if (!s->out.len) return SL_EOK;
   sl_code rc = sl_fs_write_all(s->fd, s->out.data, s->out.len, s->staged ? s->tmp : s->final, err);
+  s->size += s->out.len;
   s->out.len = 0;
   s->dirty = true;
   return rc;
 }
 
-static sl_code sync_stream(jstream *s, sl_err *err) {
+static sl_code sync_stream(const char *dir, jstream *s, sl_err *err) {
   if (s->fd < 0) return SL_EOK;
   sl_code rc = drain(s, err);
   if (rc) return rc;
-  if (s->dirty && fsync(s->fd))
-    return sl_err_set(err, SL_EIO, "%s: fsync: %s", s->staged ? s->tmp : s->final, strerror(errno));
+  const char *path = s->staged ? s->tmp : s->final;
+  if (s->dirty && fsync(s->fd)) return sl_err_set(err, SL_EIO, "%s: fsync: %s", path, strerror(errno));
   s->dirty = false;
+  if (s->size != s->committed && (rc = sl_fs_mark_save(dir, path, s->size, err))) return rc;
+  s->committed = s->size;
   return SL_EOK;
 }
 
@@ -190,13 +207,16 @@ static sl_code jsonl_open(const json_t *config, const sl_catalog *cat, void **ha
   return SL_EOK;
 }
 
-/* Append the whole .tmp left by an earlier overwrite attempt to the file. */
+/* Append the committed part of the .tmp left by an earlier overwrite
+ * attempt to the file. */
 static sl_code transfer_tmp(jstream *s, sl_err *err) {
-  int in = open(s->tmp, O_RDONLY | O_CLOEXEC);
+  int in = open(s->tmp, O_RDWR | O_CLOEXEC);
   if (in < 0) return sl_err_set(err, SL_EIO, "cannot open %s: %s", s->tmp, strerror(errno));
   char buf[65536];
-  sl_code rc = SL_EOK;
-  for (;;) {
+  bool had_mark;
+  uint64_t size;
+  sl_code rc = sl_fs_cut_to_mark(in, s->tmp, &had_mark, &size, err);
+  for (; !rc;) {
     ssize_t n = read(in, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) rc = sl_err_set(err, SL_EIO, "%s: read: %s", s->tmp, strerror(errno));
@@ -205,7 +225,9 @@ static sl_code transfer_tmp(jstream *s, sl_err *err) {
   }
   close(in);
   if (!rc && fsync(s->fd)) rc = sl_err_set(err, SL_EIO, "%s: fsync: %s", s->final, strerror(errno));
+  if (!rc) s->size = s->committed = (uint64_t)lseek(s->fd, 0, SEEK_END);
   if (!rc && unlink(s->tmp)) rc = sl_err_set(err, SL_EIO, "cannot remove %s: %s", s->tmp, strerror(errno));
+  if (!rc) sl_fs_mark_remove(s->tmp);
   if (!rc)
     sl_dest_log("INFO", "%s: appended the records of an earlier interrupted overwrite (%s)", s->final, s->tmp);
   return rc;
@@ -224,7 +246,7 @@ static sl_code jsonl_stream_open(void *h, sl_dstream *ds, sl_err *err) {
   struct stat sb;
   bool tmp_exists = stat(s->tmp, &sb) == 0;
   if (!s->staged) {
-    sl_code rc = open_append(s->final, false, &s->fd, err);
+    sl_code rc = open_append(s, s->final, false, err);
     if (!rc && tmp_exists) rc = transfer_tmp(s, err);
     return rc;
   }
@@ -240,7 +262,7 @@ static sl_code jsonl_stream_open(void *h, sl_dstream *ds, sl_err *err) {
     sl_dest_log("INFO", "%s: %s", s->tmp,
                 keep ? "resuming the file left by an earlier attempt"
                      : "dropping the file left by an earlier generation");
-  return open_append(s->tmp, !keep, &s->fd, err);
+  return open_append(s, s->tmp, !keep, err);
 }
 
 static sl_code jsonl_write(void *h, sl_dstream *ds, const sl_drecord *rec, sl_err *err) {
@@ -283,7 +305,7 @@ static sl_code jsonl_write(void *h, sl_dstream *ds, const sl_drecord *rec, sl_er
 static sl_code jsonl_flush(void *h, sl_err *err) {
   jdest *d = h;
   for (size_t i = 0; i < d->n; i++) {
-    sl_code rc = sync_stream(&d->streams[i], err);
+    sl_code rc = sync_stream(d->dir, &d->streams[i], err);
     if (rc) return rc;
   }
   return SL_EOK;
@@ -293,24 +315,33 @@ static sl_code jsonl_stream_complete(void *h, sl_dstream *ds, sl_err *err) {
   jdest *d = h;
   jstream *s = ds->user;
   if (!s->staged) return SL_EOK;
-  sl_code rc = sync_stream(s, err);
+  sl_code rc = sync_stream(d->dir, s, err);
   if (rc) return rc;
   close(s->fd);
   s->fd = -1;
+  /* The old file's mark goes first: a crash after the rename must not cut
+   * the new file to the old length. */
+  sl_fs_mark_remove(s->final);
   if (rename(s->tmp, s->final))
     return sl_err_set(err, SL_EIO, "cannot rename %s to %s: %s", s->tmp, s->final, strerror(errno));
   if ((rc = sl_fs_fsync_dir(d->dir, err))) return rc;
+  sl_fs_mark_remove(s->tmp);
   s->staged = false;
   /* Records after COMPLETE (there should be none) are appended. */
-  return open_append(s->final, false, &s->fd, err);
+  if ((rc = open_append(s, s->final, false, err))) return rc;
+  return sl_fs_mark_save(d->dir, s->final, s->size, err);
 }
 
-/* Buffered records not yet flushed were never acknowledged: dropped. */
+/* Records not committed were never acknowledged: after a failure the
+ * buffer is dropped and the file cut back to its last commit. */
 static void jsonl_close(void *h, bool ok) {
   jdest *d = h;
   if (!d) return;
   for (size_t i = 0; d->streams && i < d->n; i++) {
     jstream *s = &d->streams[i];
+    if (s->fd >= 0 && !ok && s->size > s->committed && ftruncate(s->fd, (off_t)s->committed))
+      sl_dest_log("WARN", "%s: cannot cut back to the last commit (%s); the next run does",
+                  s->staged ? s->tmp : s->final, strerror(errno));
     if (s->fd >= 0) close(s->fd);
     sl_buf_dispose(&s->out);
     free(s->final);

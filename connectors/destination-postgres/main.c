@@ -382,10 +382,6 @@ static const sl_destination dest_pg = {
     .flush = pg_flush,
     .stream_complete = pg_stream_complete,
     .close = pg_close,
-    /* Commit only when the library echoes states (and at the end): rows
-     * stream to the server as they come, so a big batch costs no memory,
-     * and a commit never lands between two states needlessly. */
-    .batch_records = (size_t)1 << 40,
 };
 
 int main(int argc, char **argv) { return sl_destination_main(&dest_pg, argc, argv); }

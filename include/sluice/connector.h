@@ -141,17 +141,21 @@ typedef struct sl_destination {
   sl_code (*open)(const json_t *config, const sl_catalog *cat, void **handle, sl_err *err);
   /* Prepare a stream (create or alter tables, stage for overwrite). */
   sl_code (*stream_open)(void *h, sl_dstream *s, sl_err *err);
-  /* One record. A batch is the run of records between two flushes. */
+  /* One record. */
   sl_code (*write)(void *h, sl_dstream *s, const sl_drecord *rec, sl_err *err);
-  /* Make every record written so far durable. Called before each STATE echo,
-   * every batch_records records and at the end. */
+  /* Commit: make every record written so far durable. Called only where
+   * every record written is covered by a state or belongs to a completed
+   * stream (before the STATE echoes), and at a clean end of input; never
+   * in the middle of the records between two states. Records buffered in
+   * memory go to storage inside the open transaction as the buffer fills
+   * (write's business); only flush commits. */
   sl_code (*flush)(void *h, sl_err *err);
   /* The source finished this stream successfully (TRACE STREAM_STATUS
    * COMPLETE on stdin): commit an overwrite swap. Optional. */
   sl_code (*stream_complete)(void *h, sl_dstream *s, sl_err *err);
-  /* Release everything. ok is false after an error. */
+  /* Release everything. ok is false after an error, or when input ended
+   * mid-stream: then roll back to the last flush. */
   void (*close)(void *h, bool ok);
-  size_t batch_records; /* 0 means 50000 */
   /* write() never looks at rec->data (it is a null view): records are then
    * read On-Demand, envelope only. For sinks such as dev-null. */
   bool envelope_only;

@@ -202,7 +202,7 @@ zstd -q -c "$DATA/people.csv" >"$TMP/people.csv.zst"
 bzip2 -c "$DATA/people.csv" >"$TMP/people.csv.bz2"
 cp "$TMP/people.csv.gz" "$TMP/people-gz-no-extension" # found by its magic bytes
 for f in people.csv.gz people.csv.zst people.csv.bz2 people-gz-no-extension; do
-  cfg comp "{\"url\": \"$TMP/$f\", \"dataset_name\": \"people\", \"format\": \"csv\"}"
+  cfg comp "{\"url\": \"$TMP/$f\", \"dataset_name\": \"people\", \"format\": {\"filetype\": \"csv\"}}"
   catalog comp
   read_file "comp-$f" comp
   same "compression/$f" "$TMP/comp-$f.data" "$DATA/people.expected.jsonl"
@@ -378,7 +378,7 @@ read_file jl-read jl
 expect_eq multi/jsonl-files "$(jq -c -s 'map([.k, ._ab_source_file_url])' "$TMP/jl-read.data")" '[[1,"a.jsonl"],[2,"b.jsonl.gz"]]'
 expect_eq multi/jsonl-nested-kept "$(head -n 1 "$TMP/jl-read.data" | jq -c .o)" '{"x":true}'
 # A glob that matches nothing: a clear failure, not an empty success.
-cfg noglob "{\"directory\": \"$D\", \"streams\": [{\"name\": \"events\", \"globs\": [\"**/*.parquet\"], \"format\": \"csv\", \"schema\": {\"type\": \"object\"}}]}"
+cfg noglob "{\"directory\": \"$D\", \"streams\": [{\"name\": \"events\", \"globs\": [\"**/*.parquet\"], \"format\": {\"filetype\": \"csv\"}, \"schema\": {\"type\": \"object\"}}]}"
 cp "$TMP/multi.cat" "$TMP/noglob.cat"
 read_file noglob-read noglob
 expect_rc glob/no-match-exit 1
@@ -433,16 +433,21 @@ run_in dcsv-append "$DATA/dest.input.jsonl" "$DST" write --config "$TMP/dcsv.jso
 expect_rc dcsv/append-exit 0
 expect_eq dcsv/append-rows "$(grep -c '^[0-9]' "$OUT/things.csv")" 8
 expect_eq dcsv/append-one-header "$(grep -c '^id,' "$OUT/things.csv")" 1
-# A failed sync (no COMPLETE: the input stops after a state) leaves the good file in place.
+# A failed sync (no COMPLETE: the input stops one record after a state) leaves the good
+# file in place, and the .tmp holds what the state covers (commits at every state here).
 cp "$OUT/things.csv" "$TMP/good.csv"
 grep -v '"COMPLETE"' "$DATA/dest.input.jsonl" | head -n 4 >"$TMP/partial.jsonl"
+export SLUICE_COMMIT_INTERVAL_MS=0
 run_in dcsv-fail "$TMP/partial.jsonl" "$DST" write --config "$TMP/dcsv.json" --catalog "$DATA/dest.catalog.json"
+unset SLUICE_COMMIT_INTERVAL_MS
 check dcsv/failed-sync-keeps-file cmp "$OUT/things.csv" "$TMP/good.csv"
 check dcsv/failed-sync-tmp-kept test -s "$OUT/things.csv.tmp"
 expect_eq dcsv/resume-mark "$(jq -c 'keys' "$OUT/things.csv.tmp.json")" '["bytes","generation_id"]'
-# Garbage after the last flush (a crash mid-write) is cut when the next attempt resumes.
+expect_eq dcsv/tmp-holds-state "$(head -c "$(jq .bytes "$OUT/things.csv.tmp.json")" "$OUT/things.csv.tmp" | grep -c '^[0-9]')" 2
+# Garbage after the last flush (a crash mid-write) is cut when the next attempt resumes,
+# which starts after the state (n=2): record 3 again, then 4.
 printf '99,"half a row' >>"$OUT/things.csv.tmp"
-tail -n +5 "$DATA/dest.input.jsonl" >"$TMP/rest.jsonl"
+tail -n +4 "$DATA/dest.input.jsonl" >"$TMP/rest.jsonl"
 run_in dcsv-resume "$TMP/rest.jsonl" "$DST" write --config "$TMP/dcsv.json" --catalog "$DATA/dest.catalog.json"
 expect_rc dcsv/resume-exit 0
 check dcsv/resumed-file-equals-expected cmp "$OUT/things.csv" "$DATA/dest.expected.csv"

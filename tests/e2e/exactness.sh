@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Exactly-once at the destination runtime (lib/destination.c): a commit
+# happens only where every record written is covered by a state or belongs to
+# a completed stream; input that ends after uncovered records of a
+# checkpointed stream is rolled back to the last commit. Each case feeds
+# tests/data/exactness/<case>.jsonl to destination-sqlite, -jsonl and -csv,
+# then checks the rows, the echoed states, and that resuming from the last
+# echoed state ends with every record exactly once.
+# SLUICE_COMMIT_INTERVAL_MS=0 commits at every commit point, so what is
+# committed does not depend on timing.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+e2e_init "$@"
+DATA="$E2E_HERE/../data/exactness"
+export SLUICE_COMMIT_INTERVAL_MS=0
+
+# write NAME DEST INPUT: DEST's write with INPUT on stdin into $TMP/NAME-DEST.
+write() {
+  local name=$1 dest=$2 input=$3 target="$TMP/$1-$2"
+  if [ "$dest" = sqlite ]; then target="$target.db"; else mkdir -p "$target"; fi
+  echo "{\"destination_path\": \"$target\"}" >"$TMP/$name-$dest.json"
+  run_proto "$name-$dest" sh -c '"$0" write --config "$1" --catalog "$2" <"$3"' \
+    "$BIN/destination-$dest" "$TMP/$name-$dest.json" "$DATA/catalog.json" "$DATA/$input.jsonl"
+}
+
+# ids NAME DEST STREAM: the ids the destination holds for STREAM, sorted,
+# space-separated (committed data only: .tmp files count up to their mark).
+ids() {
+  local t="$TMP/$1-$2"
+  case $2 in
+    sqlite) sql "$t.db" "select group_concat(id, ' ') from (select id from \"$3\" order by id)" ;;
+    jsonl) cat "$t/$3.jsonl" "$t/$3.jsonl.tmp" 2>/dev/null | jq -r '._airbyte_data.id' | sort -n | xargs ;;
+    csv)
+      local f
+      for f in "$t/$3.csv" "$t/$3.csv.tmp"; do
+        [ -f "$f" ] || continue
+        # A .tmp counts up to its commit mark (the next open cuts the rest).
+        if [ -f "$f.json" ]; then head -c "$(jq -r .bytes "$f.json")" "$f"; else cat "$f"; fi | tail -n +2
+      done | cut -d, -f1 | sort -n | xargs ;;
+  esac
+}
+echoed() { jq -r 'select(.type=="STATE") | .state.stream.stream_state.id // .state.global.shared_state.pos' \
+  "$TMP/$1.out" | xargs; }
+
+for d in sqlite jsonl csv; do
+  # A checkpointed stream ends with two records no state covers: they are
+  # rolled back; the next sync resumes from state 3 and ends with 1-5 once.
+  write tail $d tail
+  expect_rc tail/$d/exit 0
+  expect_eq tail/$d/rows "$(ids tail $d a)" "1 2 3"
+  expect_eq tail/$d/echoed "$(echoed tail-$d)" "3"
+  expect_out tail/$d/warns tail-$d 'input ended after 2 records of stream \"a\" that no state covers'
+  cp "$TMP/tail-$d.json" "$TMP/tail-$d.json.keep"
+  run_proto tail-resume-$d sh -c '"$0" write --config "$1" --catalog "$2" <"$3"' \
+    "$BIN/destination-$d" "$TMP/tail-$d.json" "$DATA/catalog.json" "$DATA/tail-resume.jsonl"
+  expect_rc tail-resume/$d/exit 0
+  expect_eq tail-resume/$d/rows "$(ids tail $d a)" "1 2 3 4 5"
+
+  # The stream completes: everything is committed.
+  write complete $d complete
+  expect_eq complete/$d/rows "$(ids complete $d a)" "1 2 3 4 5"
+  expect_eq complete/$d/echoed "$(echoed complete-$d)" "3"
+
+  # A source that never checkpoints: the stream is committed whole at the end.
+  write nostate $d nostate
+  expect_eq nostate/$d/rows "$(ids nostate $d a)" "1 2 3 4 5"
+
+  # Interleaved streams: state a=1 cannot commit while b's record 1 is
+  # uncovered; state b=2 is a commit point (a1 b1 b2); a2 a3 are rolled back.
+  write interleaved $d interleaved
+  expect_eq interleaved/$d/rows "$(ids interleaved $d a) | $(ids interleaved $d b)" "1 | 1 2"
+  expect_eq interleaved/$d/echoed "$(echoed interleaved-$d)" "1 2"
+  run_proto interleaved-resume-$d sh -c '"$0" write --config "$1" --catalog "$2" <"$3"' \
+    "$BIN/destination-$d" "$TMP/interleaved-$d.json" "$DATA/catalog.json" "$DATA/interleaved-resume.jsonl"
+  expect_eq interleaved-resume/$d/rows "$(ids interleaved $d a) | $(ids interleaved $d b)" "1 2 3 | 1 2 3"
+
+  # A GLOBAL state covers every stream: a1 b1 stay, a2 goes.
+  write global $d global
+  expect_eq global/$d/rows "$(ids global $d a) | $(ids global $d b)" "1 | 1"
+  expect_eq global/$d/echoed "$(echoed global-$d)" "1"
+
+  # An overwrite stream's COMPLETE waits for a commit point (its swap would
+  # otherwise commit a's uncovered record 2); state a=2 is that point.
+  write complete-waits $d complete-waits
+  expect_eq complete-waits/$d/rows "$(ids complete-waits $d o) | $(ids complete-waits $d a)" "1 | 1 2"
+  expect_eq complete-waits/$d/echoed "$(echoed complete-waits-$d)" "1 2"
+done
+
+# A destination killed after writing records past the last commit: the
+# next open cuts the file back to its committed length (jsonl keeps the
+# length in <file>.committed).
+mkdir -p "$TMP/kill"
+echo "{\"destination_path\": \"$TMP/kill\"}" >"$TMP/kill.json"
+{
+  head -4 "$DATA/tail.jsonl"
+  # about 2 MB of uncovered records: more than the 1 MiB write buffer, so
+  # they reach the file before the kill
+  for i in $(seq 100 6000); do
+    printf '{"type":"RECORD","record":{"stream":"a","emitted_at":1,"data":{"id":%d,"v":"%0300d"}}}\n' "$i" 0
+  done
+} >"$TMP/kill.in"
+mkfifo "$TMP/kill.fifo"
+exec 7<>"$TMP/kill.fifo" # held open: the destination never sees end of input
+"$BIN/destination-jsonl" write --config "$TMP/kill.json" --catalog "$DATA/catalog.json" \
+  <"$TMP/kill.fifo" >"$TMP/kill.out" 2>"$TMP/kill.err" &
+KPID=$!
+cat "$TMP/kill.in" >&7
+wait_for 200 sh -c "[ \$(stat -c %s '$TMP/kill/a.jsonl' 2>/dev/null || echo 0) -gt 1000000 ]"
+kill -9 "$KPID" 2>/dev/null
+wait "$KPID" 2>/dev/null
+exec 7>&-
+big=$(stat -c %s "$TMP/kill/a.jsonl")
+expect_eq kill/wrote-past-commit "$([ "$big" -gt 1000000 ] && echo yes)" yes
+run_proto kill-resume sh -c '"$0" write --config "$1" --catalog "$2" <"$3"' \
+  "$BIN/destination-jsonl" "$TMP/kill.json" "$DATA/catalog.json" "$DATA/tail-resume.jsonl"
+expect_rc kill-resume/exit 0
+expect_eq kill-resume/rows "$(jq -r '._airbyte_data.id' "$TMP/kill/a.jsonl" | xargs)" "1 2 3 4 5"
+expect_out kill-resume/says-cut kill-resume "written after the last commit by an interrupted run"
+
+finish
