@@ -16,6 +16,7 @@
 
 #include "sluice/fsutil.h"
 #include "sluice/platform.h"
+#include "refresh_int.h"
 #include "store_int.h"
 
 typedef struct attempt_files {
@@ -146,7 +147,7 @@ static void heartbeat_stop(heartbeat *h) {
   sl_store_close(h->store);
 }
 
-static sl_code job_create(sl_store *s, const json_t *conn, int64_t *job_id, sl_err *err) {
+static sl_code job_create(sl_store *s, const json_t *conn, const char *kind, int64_t *job_id, sl_err *err) {
   char cb[24], ts[24], lb[24], owner[300];
   sl_store_i64(cb, sl_store_int(conn, "id"));
   sl_code rc = sl_store_begin(s, err);
@@ -162,7 +163,7 @@ static sl_code job_create(sl_store *s, const json_t *conn, int64_t *job_id, sl_e
   row = NULL;
   if (rc || (rc = reap_abandoned(s, cb, err)) ||
       (rc = sl_store_one(s, &row, err, "INSERT INTO jobs (connection_id, kind, status, owner, created_at, started_at, lease_until) "
-                         "VALUES (?, 'sync', 'running', ?, ?, ?, ?) RETURNING id", 5, cb, host_pid(owner, sizeof owner),
+                         "VALUES (?, ?, 'running', ?, ?, ?, ?) RETURNING id", 6, cb, kind, host_pid(owner, sizeof owner),
                          sl_store_i64(ts, sl_now_ms()), ts, sl_store_i64(lb, sl_now_ms() + lease_ms())))) {
     sl_store_rollback(s);
     return rc;
@@ -235,8 +236,8 @@ static sl_code commit_to_store(void *arg, const json_t *state, sl_err *err) {
 /* One attempt: files in a private directory, stderr into the log, the
  * sync, then the echoed state back into the store. */
 static sl_code run_attempt(sl_store *s, const json_t *conn, const json_t *src, const json_t *dst, const json_t *src_cfg,
-                           const json_t *dst_cfg, const sl_secrets *sec, const sl_job_opts *o, int64_t job_id, int number,
-                           sl_err *err) {
+                           const json_t *dst_cfg, const sl_secrets *sec, const sl_job_opts *o, conn_catalog *cc, int64_t job_id,
+                           int number, sl_err *err) {
   attempt_files f;
   char ab[24], ts[24], jb[24], nb[24], logdir[4200];
   int64_t conn_id = sl_store_int(conn, "id");
@@ -262,22 +263,13 @@ static sl_code run_attempt(sl_store *s, const json_t *conn, const json_t *src, c
   if (!have_dir) rc = sl_err_set(err, SL_EIO, "cannot create a directory in %s: %s", s->home, strerror(errno));
   else if (!(rc = sl_store_write_private(f.src_cfg, src_cfg, err)) && !(rc = sl_store_write_private(f.dst_cfg, dst_cfg, err)) &&
            !(rc = sl_store_state_get(s, conn_id, &state, err)) && !(rc = sl_store_write_private(f.state, state, err))) {
-    char **streams = NULL;
-    const char *sl = sl_store_str(conn, "streams");
-    if (sl && *sl) {
-      size_t n = 1;
-      for (const char *p = sl; *p; p++) n += *p == ',';
-      streams = calloc(n + 1, sizeof *streams);
-      char *copy = strdup(sl), *save = NULL;
-      size_t k = 0;
-      for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) streams[k++] = strdup(t);
-      free(copy);
-    }
-    commit_ctx cc = {s, conn_id};
+    commit_ctx cmc = {s, conn_id};
+    /* The streams, their modes and generations: conn_configure. */
     sl_sync_opts so = {.source = sl_store_str(src, "connector"), .source_config = f.src_cfg,
                        .destination = sl_store_str(dst, "connector"), .destination_config = f.dst_cfg,
-                       .state_file = f.state, .streams = (const char *const *)streams, .full_refresh = o->full_refresh, .log_all = true,
-                       .on_commit = commit_to_store, .on_commit_arg = &cc};
+                       .state_file = f.state, .full_refresh = o->full_refresh, .log_all = true,
+                       .on_commit = commit_to_store, .on_commit_arg = &cmc, .configure = conn_configure, .configure_arg = cc,
+                       .namespace_format = sl_store_str(conn, "namespace_format"), .stream_prefix = sl_store_str(conn, "stream_prefix")};
     /* Everything the sync and its connectors say goes into the log. */
     fflush(stderr);
     int saved = dup(STDERR_FILENO);
@@ -286,17 +278,15 @@ static sl_code run_attempt(sl_store *s, const json_t *conn, const json_t *src, c
       dup2(lfd, STDERR_FILENO);
       close(lfd);
     }
-    fprintf(stderr, "job %lld attempt %d: connection \"%s\": %s -> %s\n", (long long)job_id, number,
+    fprintf(stderr, "job %lld attempt %d (%s): connection \"%s\": %s -> %s\n", (long long)job_id, number, cc->req->kind,
             sl_store_str(conn, "name"), so.source, so.destination);
-    rc = sl_sync_run(&so, &res, err);
+    rc = !strcmp(cc->req->kind, "clear") ? conn_clear_run(cc, &so, &res, err) : sl_sync_run(&so, &res, err);
     log_summary(stderr, number, &res, rc, err);
     fflush(stderr);
     if (saved >= 0) {
       dup2(saved, STDERR_FILENO);
       close(saved);
     }
-    for (size_t i = 0; streams && streams[i]; i++) free(streams[i]);
-    free(streams);
     /* The file holds exactly the echoed states: put them in the store. */
     json_t *committed = NULL;
     sl_err e2 = SL_ERR_INIT;
@@ -449,11 +439,12 @@ static sl_code schema_check(sl_store *s, const json_t *conn, const json_t *src, 
   return rc;
 }
 
-sl_code sl_job_run(sl_store *s, const json_t *conn_in, const sl_job_opts *o, int64_t *job_id, sl_err *err) {
+sl_code job_run_req(sl_store *s, const json_t *conn_in, const sl_job_opts *o, const job_req *req, int64_t *job_id, sl_err *err) {
   json_t *src = NULL, *dst = NULL, *src_cfg = NULL, *dst_cfg = NULL, *conn = json_incref((json_t *)conn_in);
   sl_secrets *all = NULL;
   char ib[24], ts[24];
   int max = o->max_attempts > 0 ? o->max_attempts : 3;
+  conn_catalog cc = {0};
   *job_id = 0;
   sl_code rc;
   if ((rc = sl_actor_find(s, "source", sl_store_i64(ib, sl_store_int(conn, "source_id")), &src, err)) ||
@@ -477,7 +468,7 @@ sl_code sl_job_run(sl_store *s, const json_t *conn_in, const sl_job_opts *o, int
     json_decref(sch);
     json_decref(both);
   }
-  if ((rc = job_create(s, conn, job_id, err))) goto out;
+  if ((rc = job_create(s, conn, req->kind, job_id, err))) goto out;
   heartbeat hb;
   heartbeat_start(&hb, s, *job_id);
   if ((rc = schema_check(s, conn, src, *job_id, o->quiet, err))) goto finish;
@@ -488,9 +479,11 @@ sl_code sl_job_run(sl_store *s, const json_t *conn_in, const sl_job_opts *o, int
     conn = fresh;
   }
   sl_store_i64(ib, *job_id);
+  cc = (conn_catalog){.s = s, .conn = conn, .job_id = *job_id, .full_refresh = o->full_refresh, .req = req};
+  if ((rc = conn_generations_start(&cc, err))) goto finish;
   int64_t delay = o->backoff_ms < 0 ? 0 : o->backoff_ms;
   for (int n = 1; n <= max; n++) {
-    rc = run_attempt(s, conn, src, dst, src_cfg, dst_cfg, all, o, *job_id, n, err);
+    rc = run_attempt(s, conn, src, dst, src_cfg, dst_cfg, all, o, &cc, *job_id, n, err);
     if (hb.cancelled && rc) {
       rc = sl_err_set(err, SL_EINTERRUPTED, "cancelled by request (`sluice job cancel %lld`)", (long long)*job_id);
       break;
@@ -502,7 +495,9 @@ sl_code sl_job_run(sl_store *s, const json_t *conn_in, const sl_job_opts *o, int
       delay *= 2;
     }
   }
+  if (!rc) conn_generations_done(&cc);
 finish : {
+    conn_catalog_dispose(&cc);
     heartbeat_stop(&hb);
     sl_err e2 = SL_ERR_INIT;
     sl_store_i64(ib, *job_id);
@@ -520,4 +515,21 @@ out:
   json_decref(dst_cfg);
   json_decref(conn);
   return rc;
+}
+
+sl_code sl_job_run(sl_store *s, const json_t *conn, const sl_job_opts *o, int64_t *job_id, sl_err *err) {
+  job_req req = {.kind = "sync"};
+  return job_run_req(s, conn, o, &req, job_id, err);
+}
+
+sl_code sl_conn_refresh(sl_store *s, const json_t *conn, const char *const *streams, sl_refresh_mode mode, const sl_job_opts *o,
+                        int64_t *job_id, sl_err *err) {
+  job_req req = {.kind = "refresh", .pending = mode == SL_REFRESH_MERGE ? "merge" : "truncate", .streams = streams};
+  return job_run_req(s, conn, o, &req, job_id, err);
+}
+
+sl_code sl_conn_clear(sl_store *s, const json_t *conn, const char *const *streams, const sl_job_opts *o, int64_t *job_id,
+                      sl_err *err) {
+  job_req req = {.kind = "clear", .pending = "clear", .streams = streams};
+  return job_run_req(s, conn, o, &req, job_id, err);
 }

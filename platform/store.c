@@ -52,6 +52,9 @@ static const char *const migrations[] = {
     "ALTER TABLE connections ADD COLUMN run_requested BIGINT;",
     /* 4: `sluice job cancel` */
     "ALTER TABLE jobs ADD COLUMN cancel_requested BIGINT;",
+    /* 5: a refresh or clear asked for and not yet completed by a job
+     * ('truncate', 'merge' or 'clear'); generations counts up per stream */
+    "ALTER TABLE generations ADD COLUMN pending TEXT;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -43,6 +43,7 @@ typedef struct sync {
   bool have_sf, sf_dirty;
   int64_t last_save_ms, last_progress_ms;
   FILE *plog;
+  sl_mapping *map; /* namespace/prefix mapping toward the destination, or NULL */
   size_t last_stream; /* cache for the record stream lookup */
   bool src_eof, src_exited, dst_eof, src_failed, dst_failed;
   sl_err fatal; /* first fatal error */
@@ -150,7 +151,8 @@ static void forward_state(sync_t *s, sl_jv msg) {
   char idtext[24];
   size_t idlen = sl_json_fmt_int(idtext, id);
   size_t start = s->to_dst.len;
-  if (sl_json_rewrite_member(&s->to_dst, msg, "state", "id", idtext, idlen) || sl_buf_putc(&s->to_dst, '\n')) {
+  if (s->map ? sl_mapping_state_out(s->map, msg, idtext, idlen, &s->to_dst) != SL_EOK
+             : (sl_json_rewrite_member(&s->to_dst, msg, "state", "id", idtext, idlen) || sl_buf_putc(&s->to_dst, '\n'))) {
     s->to_dst.len = start;
     set_fatal(s, SL_ELIMIT, "the buffer to the destination is full");
     return;
@@ -211,7 +213,15 @@ static void source_record(sync_t *s, const char *line, size_t len, const sl_enve
   ss->bytes_read += len + 1;
   if (!ss->started_ms) ss->started_ms = sl_now_ms();
   plog_line(s, line, len);
-  forward(s, line, len);
+  if (!s->map) {
+    forward(s, line, len);
+    return;
+  }
+  sl_jv root; /* mapped: the record is re-written with the destination's stream name */
+  sl_err e = SL_ERR_INIT;
+  if (sl_jparser_parse(s->jp, line, len, &root, src_what(s, what, sizeof what), &e) ||
+      sl_mapping_record(s->map, root, &s->to_dst))
+    set_fatal(s, e.code ? e.code : SL_ELIMIT, "%s", e.msg[0] ? e.msg : "the buffer to the destination is full");
 }
 
 static void source_line(sync_t *s, const char *line, size_t len) {
@@ -288,6 +298,7 @@ static void echoed_state(sync_t *s, sl_jv root, const char *what) {
   s->res->states_committed++;
   if (s->have_sf) {
     json_t *m = sl_jv_to_json(st);
+    if (m && s->map) sl_mapping_state(s->map, m, false); /* kept in source terms */
     sl_err err = SL_ERR_INIT;
     if (!m || sl_statefile_apply(&s->sf, m, &err)) set_fatal(s, err.code ? err.code : SL_ENOMEM, "%s", err.msg);
     json_decref(m);
@@ -359,6 +370,7 @@ static void send_completes(sync_t *s) {
   for (size_t i = 0; i < s->cat.n; i++) {
     json_t *d = json_pack("{s:s}", "name", s->cat.streams[i].name);
     if (s->cat.streams[i].ns) json_object_set_new(d, "namespace", json_string(s->cat.streams[i].ns));
+    if (s->map) sl_mapping_descriptor(s->map, d, true);
     json_t *m = json_pack("{s:s, s:{s:s, s:I, s:{s:o, s:s}}}", "type", "TRACE", "trace", "type",
                           "STREAM_STATUS", "emitted_at", (json_int_t)sl_now_ms(), "stream_status",
                           "stream_descriptor", d, "status", "COMPLETE");
@@ -535,7 +547,7 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
   s.src.pid = s.dst.pid = 0;
   size_t max_msg = o->max_message_bytes ? o->max_message_bytes : (64u << 20);
   char src_exe[4096], dst_exe[4096], tmpdir[] = "/tmp/sluice-sync-XXXXXX";
-  char cat_path[4200] = "", state_path[4200] = "";
+  char cat_path[4200] = "", state_path[4200] = "", dcat_path[4200] = "";
   json_t *discovered = NULL, *configured = NULL;
   bool with_state = false, have_tmpdir = false;
   sl_code rc;
@@ -562,10 +574,18 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
     goto out;
   }
   sl_catalog_opts copts = {o->streams, o->full_refresh};
-  if ((rc = sl_catalog_configure(json_object_get(discovered, "catalog"), &copts, &configured, err)) ||
+  if ((rc = o->configure ? o->configure(o->configure_arg, json_object_get(discovered, "catalog"), &configured, err)
+                         : sl_catalog_configure(json_object_get(discovered, "catalog"), &copts, &configured, err)) ||
       (rc = write_temp_json(tmpdir, "catalog.json", configured, cat_path, sizeof cat_path, err)) ||
-      (rc = sl_catalog_parse(configured, cat_path, &s.cat, err)))
+      (rc = sl_catalog_parse(configured, cat_path, &s.cat, err)) ||
+      (rc = sl_mapping_new(o->namespace_format, o->stream_prefix, configured, &s.map, err)))
     goto out;
+  if (s.map) { /* the destination sees the mapped names */
+    json_t *dcat = sl_mapping_catalog(s.map, configured);
+    rc = write_temp_json(tmpdir, "dest-catalog.json", dcat, dcat_path, sizeof dcat_path, err);
+    json_decref(dcat);
+    if (rc) goto out;
+  }
   res->n_streams = s.cat.n;
   res->streams = calloc(s.cat.n, sizeof *res->streams);
   for (size_t i = 0; i < s.cat.n; i++) {
@@ -592,7 +612,7 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
     snprintf(lim, sizeof lim, "%zu", o->max_message_bytes);
     setenv("SLUICE_MAX_MESSAGE_BYTES", lim, 1);
   }
-  const char *wargs[] = {"write", "--config", o->destination_config, "--catalog", cat_path, NULL};
+  const char *wargs[] = {"write", "--config", o->destination_config, "--catalog", dcat_path[0] ? dcat_path : cat_path, NULL};
   if ((rc = sl_proc_spawn(&s.dst, o->destination, dst_exe, wargs, true, err))) goto out;
   const char *rargs[] = {"read", "--config", o->source_config, "--catalog", cat_path,
                          with_state ? "--state" : NULL, state_path, NULL};
@@ -620,11 +640,13 @@ out:
   sl_buf_dispose(&s.dst_in);
   sl_buf_dispose(&s.to_dst);
   sl_catalog_dispose(&s.cat);
+  sl_mapping_free(s.map);
   if (s.have_sf) sl_statefile_dispose(&s.sf);
   json_decref(discovered);
   json_decref(configured);
   if (have_tmpdir) {
     if (cat_path[0]) unlink(cat_path);
+    if (dcat_path[0]) unlink(dcat_path);
     if (with_state) unlink(state_path);
     rmdir(tmpdir);
   }

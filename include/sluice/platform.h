@@ -57,6 +57,17 @@ typedef struct sl_catalog_opts {
 sl_code sl_catalog_configure(const json_t *discovered, const sl_catalog_opts *opts, json_t **out,
                              sl_err *err);
 
+/* A connection's stream settings: {"streams": [{"stream": {"name",
+ * "namespace"?}, "sync_mode"?, "destination_sync_mode"?, "cursor_field"?,
+ * "primary_key"?}]} (the shape of a ConfiguredAirbyteCatalog, every field
+ * but the name optional). Check one entry against the discovered stream:
+ * an unsupported mode or a field not in the stream's schema is an error
+ * naming the stream and the field. */
+sl_code sl_stream_settings_check(const json_t *stream, const json_t *settings, sl_err *err);
+/* Apply settings to a configured catalog built from discovered (checked
+ * again: the source may have changed since they were stored). */
+sl_code sl_catalog_apply_settings(const json_t *discovered, json_t *configured, const json_t *settings, sl_err *err);
+
 /* ---- the state file ---- */
 
 /* Committed state, in Airbyte's file format: an array of bare state
@@ -142,8 +153,13 @@ json_t *sl_mapping_catalog(const sl_mapping *m, const json_t *configured);
 /* A RECORD line (parsed as root) re-written with the mapped stream and
  * namespace, with '\n', appended to out. */
 sl_code sl_mapping_record(const sl_mapping *m, sl_jv root, sl_buf *out);
+/* A stream_descriptor object mapped (to_dest) or mapped back, in place. */
+void sl_mapping_descriptor(const sl_mapping *m, json_t *descriptor, bool to_dest);
 /* A STATE message's descriptors mapped (to_dest) or mapped back, in place. */
 void sl_mapping_state(const sl_mapping *m, json_t *state_msg, bool to_dest);
+/* A STATE message (parsed as msg) mapped, with state.id set to the raw
+ * id_raw, and '\n', appended to out. */
+sl_code sl_mapping_state_out(const sl_mapping *m, sl_jv msg, const char *id_raw, size_t id_len, sl_buf *out);
 
 /* ---- refresh and clear of a connection (platform/job.c) ---- */
 
