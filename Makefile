@@ -19,9 +19,9 @@ CFLAGS = -std=gnu11 $(OPT) $(WARN) $(SANFLAGS) -Iinclude -MMD -MP -D_GNU_SOURCE
 CXXFLAGS = -std=c++17 $(OPT) -Wall -Wextra -Werror $(SANFLAGS) -Iinclude -MMD -MP
 LDFLAGS = $(SANFLAGS)
 LDLIBS = -ljansson -lsimdjson -lstdc++ -lsqlite3 -lcurl -lpcre2-8 -lcrypto -lm -lpthread
-# The declarative engine's non-JSON decoders (lowcode/decoder.c): XML, zip,
+# The declarative engine's non-JSON decoders (lowcode/decoder.c): XML, CSV, zip,
 # gzip; every binary that links libsluice-lowcode needs them.
-LDLIBS += -lxml2 -lzip -lz
+LDLIBS += -lxml2 -lzip -lz -lcsv
 # The CLI also hosts the declarative engine (lowcode/: manifest validate, coverage).
 CLI_LIBS = -lfyaml -lmicrohttpd -lpq
 

@@ -97,6 +97,11 @@ void lc_log(lc_source *src, const char *level, const char *fmt, ...)
 const json_t *lc_source_streams(const lc_source *src);
 const json_t *lc_source_find_stream(const lc_source *src, const char *name);
 
+/* Spec config_normalization_rules (config_norm.c): the migrations
+ * (*migrated: the config changed), then the transformations and validations. */
+sl_code lc_config_normalize(lc_source *src, json_t *config, bool *migrated, sl_err *err);
+sl_code lc_config_transform_validate(lc_source *src, json_t *config, sl_err *err);
+
 /* ---- request options ---- */
 
 struct lc_reqopts {
@@ -239,6 +244,15 @@ sl_code lc_keytf_build(lc_source *src, const json_t *node, const char *type, lc_
 void lc_keytf_free(lc_keytf *k);
 /* Respell record's keys in place (ctx: config, record, stream_slice). */
 sl_code lc_keytf_apply(lc_source *src, const lc_keytf *k, json_t *record, json_t *ctx, sl_err *err);
+
+/* Non-JSON decoders (decoder.c). build: *out NULL for JsonDecoder/absent
+ * (the read loop parses JSON itself). decode: the body as JSON text, an
+ * array of the decoded items, into out (what names the response). */
+typedef struct lc_decoder lc_decoder;
+sl_code lc_decoder_build(lc_source *src, const json_t *node, lc_decoder **out, sl_err *err);
+void lc_decoder_free(lc_decoder *d);
+sl_code lc_decoder_decode(lc_source *src, const lc_decoder *d, const char *body, size_t len, sl_buf *out,
+                          const char *what, sl_err *err);
 
 typedef struct lc_selector lc_selector;
 sl_code lc_selector_build(lc_source *src, const json_t *node, const json_t *schema,

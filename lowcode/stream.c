@@ -16,6 +16,8 @@ struct lc_stream {
   lc_transforms *tf;
   sl_http *http;
   sl_jparser *parser;
+  lc_decoder *dec;  /* a non-JSON decoder (decoder.c), or NULL */
+  sl_buf decoded;   /* its output: JSON text of the decoded items */
   bool plain; /* records go out as they are */
   bool ignore_slicer_on_pages;
 };
@@ -47,10 +49,8 @@ sl_code lc_stream_open(lc_source *src, const json_t *node, lc_stream **out, sl_e
   if (!st->retriever || (rt && strcmp(rt, "SimpleRetriever")))
     return sl_err_set(err, SL_ECONFIG, "%s: unsupported retriever \"%s\"", LC_WHERE(src, st->retriever ? st->retriever : node),
                       rt ? rt : "(none)");
-  const json_t *dec = json_object_get(st->retriever, "decoder");
-  const char *dt = json_string_value(json_object_get(dec, "type"));
-  if (dec && dt && strcmp(dt, "JsonDecoder"))
-    return sl_err_set(err, SL_ECONFIG, "%s: decoder %s is not supported yet (JsonDecoder is)", LC_WHERE(src, dec), dt);
+  sl_buf_init(&st->decoded, (size_t)1 << 34);
+  if ((rc = lc_decoder_build(src, json_object_get(st->retriever, "decoder"), &st->dec, err))) return rc;
   st->ignore_slicer_on_pages = json_is_true(json_object_get(st->retriever, "ignore_stream_slicer_parameters_on_paginated_requests"));
   if ((rc = lc_requester_build(src, json_object_get(st->retriever, "requester"), &st->req, err))) return rc;
   const json_t *rs = json_object_get(st->retriever, "record_selector");
@@ -85,6 +85,8 @@ void lc_stream_close(lc_stream *st) {
   lc_transforms_free(st->tf);
   sl_http_free(st->http);
   sl_jparser_free(st->parser);
+  lc_decoder_free(st->dec);
+  sl_buf_dispose(&st->decoded);
   free(st);
 }
 
@@ -167,17 +169,27 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
    * here (the CDK logs it and yields {}, which silently truncates). */
   sl_jv root;
   bool empty = true;
-  for (size_t i = 0; i < pg->resp.body.len && empty; i++) {
-    char c = pg->resp.body.data[i];
+  const char *body = pg->resp.body.data;
+  size_t body_len = pg->resp.body.len;
+  char what[2200];
+  if (st->dec) { /* non-JSON: decoded into a JSON array of the items first */
+    char *murl = sl_http_mask(st->http, pg->resp.url);
+    snprintf(what, sizeof what, "the response of %s %s", lc_requester_method(st->req), murl);
+    free(murl);
+    if ((rc = lc_decoder_decode(src, st->dec, body ? body : "", body_len, &st->decoded, what, err))) return rc;
+    body = st->decoded.data;
+    body_len = st->decoded.len;
+  }
+  for (size_t i = 0; i < body_len && empty; i++) {
+    char c = body[i];
     empty = c == ' ' || c == '\n' || c == '\r' || c == '\t';
   }
   if (!empty) {
-    char what[2200];
     char *murl = sl_http_mask(st->http, pg->resp.url);
     snprintf(what, sizeof what, "the response of %s %s", lc_requester_method(st->req), murl);
     free(murl);
     sl_err perr = SL_ERR_INIT;
-    if (sl_jparser_parse(st->parser, pg->resp.body.data, pg->resp.body.len, &root, what, &perr))
+    if (sl_jparser_parse(st->parser, body, body_len, &root, what, &perr))
       return sl_err_set(err, SL_ESOURCE, "%s (not valid JSON; HTTP %ld, %zu bytes; decoder of the retriever at %s)",
                         perr.msg, pg->resp.status, pg->resp.body.len, LC_WHERE(src, st->retriever));
     if ((rc = lc_selector_extract(st->sel, root, &pg->recs, err))) return rc;
