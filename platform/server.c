@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,8 @@ static bool is_running(const running *r, int n, int64_t conn) {
   return false;
 }
 
-static pid_t start_job(const char *self, const sl_server_opts *o, int64_t conn) {
+/* A job: a child `sluice connection VERB ID [extra...]`. */
+static pid_t start_job(const char *self, const sl_server_opts *o, int64_t conn, const char *verb, const char *const *extra) {
   char id[24], attempts[24];
   snprintf(id, sizeof id, "%lld", (long long)conn);
   snprintf(attempts, sizeof attempts, "%d", o->max_attempts > 0 ? o->max_attempts : 3);
@@ -46,11 +48,11 @@ static pid_t start_job(const char *self, const sl_server_opts *o, int64_t conn) 
     dup2(null, STDOUT_FILENO);
     dup2(null, STDERR_FILENO);
   }
-  const char *argv[12];
+  const char *argv[20];
   int k = 0;
   argv[k++] = "sluice";
   argv[k++] = "connection";
-  argv[k++] = "sync";
+  argv[k++] = verb;
   argv[k++] = id;
   argv[k++] = "--json";
   argv[k++] = "--max-attempts";
@@ -59,9 +61,50 @@ static pid_t start_job(const char *self, const sl_server_opts *o, int64_t conn) 
     argv[k++] = "--store";
     argv[k++] = o->store_where;
   }
+  for (int i = 0; extra && extra[i] && k < 19; i++) argv[k++] = extra[i];
   argv[k] = NULL;
   execv(self, (char *const *)argv);
   _exit(127);
+}
+
+/* Refresh and clear asked for through the API: started like scheduled
+ * jobs (one per connection, at most `workers`); a request for a busy
+ * connection waits for a later tick. */
+static void start_requested(sl_server *sv, const char *self, running *run, int *nrun, int workers) {
+  sl_server_req keep[SL_SERVER_QUEUE], r;
+  int nkeep = 0;
+  while (sl_server_dequeue(sv, &r)) {
+    if (*nrun >= workers || is_running(run, *nrun, r.conn)) {
+      keep[nkeep++] = r;
+      continue;
+    }
+    const char *extra[6];
+    int k = 0;
+    if (r.streams[0]) {
+      extra[k++] = "--streams";
+      extra[k++] = r.streams;
+    }
+    if (r.mode[0]) {
+      extra[k++] = "--mode";
+      extra[k++] = r.mode;
+    }
+    extra[k] = NULL;
+    pid_t pid = start_job(self, &sv->opts, r.conn, r.verb, extra);
+    if (pid < 0) {
+      fprintf(stderr, "sluice server: cannot start a %s of connection %lld: %s\n", r.verb, (long long)r.conn, strerror(errno));
+      continue;
+    }
+    fprintf(stderr, "sluice server: connection %lld: %s started (process %d)\n", (long long)r.conn, r.verb, (int)pid);
+    run[(*nrun)++] = (running){pid, r.conn};
+  }
+  /* Put back what waits, ahead of anything queued meanwhile. */
+  pthread_mutex_lock(&sv->qlock);
+  int room = SL_SERVER_QUEUE - nkeep;
+  int n = sv->nq < room ? sv->nq : room;
+  memmove(sv->queue + nkeep, sv->queue, (size_t)n * sizeof sv->queue[0]);
+  memcpy(sv->queue, keep, (size_t)nkeep * sizeof keep[0]);
+  sv->nq = nkeep + n;
+  pthread_mutex_unlock(&sv->qlock);
 }
 
 /* Connections due now: asked for through the API, or their schedule's
@@ -99,7 +142,7 @@ static void schedule_due(sl_server *sv, const char *self, running *run, int *nru
     if (!due) continue;
     char ib[24];
     sl_store_exec(sv->store, NULL, &err, "UPDATE connections SET run_requested = NULL WHERE id = ?", 1, sl_store_i64(ib, conn));
-    pid_t pid = start_job(self, &sv->opts, conn);
+    pid_t pid = start_job(self, &sv->opts, conn, "sync", NULL);
     if (pid < 0) {
       fprintf(stderr, "sluice server: cannot start a job for connection %s: %s\n", sl_store_str(r, "name"), strerror(errno));
       continue;
@@ -172,6 +215,7 @@ sl_code sl_server_run(const sl_server_opts *o, sl_err *err) {
   sl_server sv;
   memset(&sv, 0, sizeof sv);
   sv.opts = *o;
+  pthread_mutex_init(&sv.qlock, NULL);
   int workers = o->workers > 0 ? o->workers : 2;
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -202,6 +246,7 @@ sl_code sl_server_run(const sl_server_opts *o, sl_err *err) {
   fprintf(stderr, "sluice server: running, %d worker(s)\n", workers);
   while (!g_stop) {
     reap(&sv, run, &nrun, false);
+    start_requested(&sv, self, run, &nrun, workers);
     schedule_due(&sv, self, run, &nrun, workers);
     struct timespec t = {(time_t)(tick / 1000), (long)(tick % 1000) * 1000000L};
     nanosleep(&t, NULL);
@@ -214,5 +259,6 @@ sl_code sl_server_run(const sl_server_opts *o, sl_err *err) {
 out:
   sl_server_api_stop(&sv);
   sl_store_close(sv.store);
+  pthread_mutex_destroy(&sv.qlock);
   return rc;
 }

@@ -1,9 +1,9 @@
 /* The REST API of `sluice server`: JSON over HTTP (libmicrohttpd), bound to
  * loopback by default, every request needs "Authorization: Bearer TOKEN".
- * One internal polling thread, which alone uses its store handle. */
+ * A pool of threads, each with its own store connection. This file: the
+ * request plumbing (bodies, replies, errors) and the routing. */
 #include <arpa/inet.h>
-#include <microhttpd.h>
-#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,22 +11,101 @@
 #include "server_int.h"
 
 #define API_THREADS 4
+#define API_MAX_BODY (4u << 20) /* a request body larger than this is refused (413) */
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, json_t *body) {
-  char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  json_decref(body);
-  if (!text) return MHD_NO;
-  size_t n = strlen(text);
-  text[n] = 0;
-  struct MHD_Response *r = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+enum MHD_Result api_reply_buf(api_call *a, unsigned status, sl_buf *b) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(b->len, b->data ? b->data : (char *)"", b->data ? MHD_RESPMEM_MUST_FREE
+                                                                                                          : MHD_RESPMEM_PERSISTENT);
+  b->data = NULL;
+  b->len = b->cap = 0;
+  if (!r) return MHD_NO;
   MHD_add_response_header(r, "Content-Type", "application/json");
-  enum MHD_Result ret = MHD_queue_response(c, status, r);
+  enum MHD_Result ret = MHD_queue_response(a->c, status, r);
   MHD_destroy_response(r);
   return ret;
 }
 
-static enum MHD_Result error(struct MHD_Connection *c, unsigned status, const char *msg) {
-  return reply(c, status, json_pack("{s:s}", "error", msg));
+enum MHD_Result api_reply(api_call *a, unsigned status, json_t *body) {
+  sl_buf b;
+  sl_buf_init(&b, SIZE_MAX / 4);
+  sl_jw w;
+  sl_jw_init(&w, &b);
+  sl_jw_json(&w, body);
+  json_decref(body);
+  if (w.rc) {
+    sl_buf_dispose(&b);
+    return MHD_NO;
+  }
+  return api_reply_buf(a, status, &b);
+}
+
+enum MHD_Result api_error(api_call *a, unsigned status, const char *code, const char *fmt, ...) {
+  char msg[SL_ERR_MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return api_reply(a, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+enum MHD_Result api_fail(api_call *a, const sl_err *err) {
+  switch (err->code) {
+    case SL_ENOTFOUND: return api_error(a, 404, "not_found", "%s", err->msg);
+    case SL_EUSAGE: case SL_EJSON: case SL_ESCHEMA: case SL_ESTATE: case SL_ECATALOG:
+      return api_error(a, 400, "invalid_input", "%s", err->msg);
+    case SL_ECONFIG: /* a name in use, an actor still used: the request conflicts with what exists */
+      if (strstr(err->msg, "exists already") || strstr(err->msg, "is used by") || strstr(err->msg, "changed by someone else"))
+        return api_error(a, 409, "conflict", "%s", err->msg);
+      return api_error(a, 400, "invalid_input", "%s", err->msg);
+    case SL_ECONNECTOR: case SL_ESOURCE: case SL_EDESTINATION: case SL_EPROTOCOL:
+      return api_error(a, 502, "connector_failed", "%s", err->msg);
+    case SL_ETRANSIENT: return api_error(a, 503, "unavailable", "%s", err->msg);
+    default: return api_error(a, 500, "internal", "%s", err->msg);
+  }
+}
+
+enum MHD_Result api_rows(api_call *a, const char *sql, int np, const char *p1, const char *p2) {
+  sl_buf b;
+  sl_buf_init(&b, 256u << 20);
+  sl_err err = SL_ERR_INIT;
+  if (sl_store_exec_json(a->st, &b, &err, sql, np, p1, p2)) {
+    sl_buf_dispose(&b);
+    return api_fail(a, &err);
+  }
+  return api_reply_buf(a, 200, &b);
+}
+
+bool api_is(const api_call *a, const char *method) { return !strcmp(a->method, method); }
+
+bool api_body_ok(api_call *a, const char *const *allowed, bool required, enum MHD_Result *sent) {
+  if (!a->body) {
+    if (!required) return true;
+    *sent = api_error(a, 400, "invalid_input", "this request needs a JSON object as its body");
+    return false;
+  }
+  if (!json_is_object(a->body)) {
+    *sent = api_error(a, 400, "invalid_input", "the request body must be a JSON object");
+    return false;
+  }
+  const char *k;
+  json_t *v;
+  json_object_foreach(a->body, k, v) {
+    bool ok = false;
+    for (size_t i = 0; allowed[i] && !ok; i++) ok = !strcmp(allowed[i], k);
+    if (!ok) {
+      *sent = api_error(a, 400, "invalid_input", "unknown field \"%s\" in the request body", k);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool api_str(api_call *a, const char *key, const char **out, enum MHD_Result *sent) {
+  json_t *v = json_object_get(a->body, key);
+  *out = json_string_value(v);
+  if (!v || json_is_null(v) || json_is_string(v)) return true;
+  *sent = api_error(a, 400, "invalid_input", "field \"%s\" must be a string", key);
+  return false;
 }
 
 /* Each thread of the pool has its own store connection, opened on its
@@ -46,94 +125,79 @@ static sl_store *api_store(sl_server *sv, sl_err *err) {
   return s;
 }
 
-/* A query whose np (0 to 2) parameters are all p1. */
-static enum MHD_Result rows(struct MHD_Connection *c, sl_server *sv, const char *sql, int np, const char *p1) {
-  json_t *out = NULL;
-  sl_err err = SL_ERR_INIT;
-  sl_store *st = api_store(sv, &err);
-  if (!st || sl_store_exec(st, &out, &err, sql, np, p1, p1)) return error(c, 500, err.msg);
-  return reply(c, 200, out);
-}
-
-/* "/v1/jobs/12" -> 12 after prefix, or -1. */
-static long long id_after(const char *url, const char *prefix, const char **rest) {
+/* "/v1/jobs/12/cancel" with prefix "/v1/jobs" -> 12, rest "/cancel"; the
+ * collection itself -> 0; anything else -> -1. */
+static long long route(const char *url, const char *prefix, const char **rest) {
   size_t n = strlen(prefix);
   if (strncmp(url, prefix, n)) return -1;
+  if (!url[n]) {
+    *rest = url + n;
+    return 0;
+  }
+  if (url[n] != '/') return -1;
   char *end;
-  long long id = strtoll(url + n, &end, 10);
-  if (end == url + n || id < 1) return -1;
+  long long id = strtoll(url + n + 1, &end, 10);
+  if (end == url + n + 1 || id < 1 || (*end && *end != '/')) return -1;
   *rest = end;
   return id;
+}
+
+/* The body of a request, collected over the upload calls. */
+typedef struct api_upload {
+  sl_buf body;
+  bool too_big;
+} api_upload;
+
+static void request_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+  api_upload *u = *con_cls;
+  if (u) {
+    sl_buf_dispose(&u->body);
+    free(u);
+  }
+  *con_cls = NULL;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
                               const char *upload_data, size_t *upload_size, void **con_cls) {
   sl_server *sv = cls;
-  if (!*con_cls) { /* first call: headers only */
-    *con_cls = sv;
+  api_upload *u = *con_cls;
+  if (!u) { /* first call: headers only */
+    if (!(u = calloc(1, sizeof *u))) return MHD_NO;
+    sl_buf_init(&u->body, API_MAX_BODY);
+    *con_cls = u;
     return MHD_YES;
   }
-  if (*upload_size) { /* bodies are not used; drain them */
+  if (*upload_size) {
+    if (!u->too_big && sl_buf_append(&u->body, upload_data, *upload_size)) u->too_big = true;
     *upload_size = 0;
     return MHD_YES;
   }
+  api_call a = {c, sv, NULL, method, NULL};
   const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-  if (!auth || strncmp(auth, "Bearer ", 7) || strcmp(auth + 7, sv->opts.token)) return error(c, 401, "a valid bearer token is required");
-  bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-  const char *rest = NULL;
-  char ib[24];
-  long long id;
-  if (get && !strcmp(url, "/v1/health")) return reply(c, 200, json_pack("{s:s}", "status", "ok"));
+  if (!auth || strncmp(auth, "Bearer ", 7) || strcmp(auth + 7, sv->opts.token))
+    return api_error(&a, 401, "unauthorized", "a valid bearer token is required");
+  if (u->too_big) return api_error(&a, 413, "too_large", "the request body is larger than %u bytes", API_MAX_BODY);
+  if (!strcmp(url, "/v1/health")) return api_reply(&a, 200, json_pack("{s:s}", "status", "ok"));
+  if (u->body.len) {
+    json_error_t je;
+    a.body = json_loadb(u->body.data, u->body.len, 0, &je);
+    if (!a.body) return api_error(&a, 400, "invalid_json", "the request body is not JSON: line %d column %d: %s", je.line, je.column, je.text);
+  }
   sl_err serr = SL_ERR_INIT;
-  sl_store *st = api_store(sv, &serr);
-  if (!st) return error(c, 503, serr.msg);
-  if (get && !strcmp(url, "/v1/sources"))
-    return rows(c, sv, "SELECT id, name, connector, created_at, updated_at FROM actors WHERE kind = 'source' ORDER BY name", 0, NULL);
-  if (get && !strcmp(url, "/v1/destinations"))
-    return rows(c, sv, "SELECT id, name, connector, created_at, updated_at FROM actors WHERE kind = 'destination' ORDER BY name", 0, NULL);
-  if (get && !strcmp(url, "/v1/connections"))
-    return rows(c, sv, "SELECT c.id, c.name, s.name AS source, d.name AS destination, c.schedule, c.status, c.schema_policy, c.version "
-                       "FROM connections c JOIN actors s ON s.id = c.source_id JOIN actors d ON d.id = c.destination_id ORDER BY c.name",
-                0, NULL);
-  if ((id = id_after(url, "/v1/connections/", &rest)) > 0) {
-    sl_store_i64(ib, id);
-    if (get && !*rest) {
-      json_t *row = NULL;
-      sl_err err = SL_ERR_INIT;
-      sl_code rc = sl_store_one(st, &row, &err, "SELECT * FROM connections WHERE id = ?", 1, ib);
-      return rc == SL_ENOTFOUND ? error(c, 404, "no such connection") : rc ? error(c, 500, err.msg) : reply(c, 200, row);
-    }
-    if (post && !strcmp(rest, "/sync")) {
-      json_t *row = NULL;
-      sl_err err = SL_ERR_INIT;
-      char ts[24];
-      sl_code rc = sl_store_one(st, &row, &err, "UPDATE connections SET run_requested = ? WHERE id = ? RETURNING id", 2,
-                                sl_store_i64(ts, sl_now_ms()), ib);
-      json_decref(row);
-      return rc == SL_ENOTFOUND ? error(c, 404, "no such connection") : rc ? error(c, 500, err.msg)
-                                : reply(c, 202, json_pack("{s:I,s:b}", "connection", (json_int_t)id, "queued", 1));
-    }
+  enum MHD_Result ret;
+  if (!(a.st = api_store(sv, &serr))) ret = api_error(&a, 503, "unavailable", "%s", serr.msg);
+  else {
+    const char *rest = NULL;
+    long long id;
+    if ((id = route(url, "/v1/sources", &rest)) >= 0) ret = api_actor(&a, "source", id, rest);
+    else if ((id = route(url, "/v1/destinations", &rest)) >= 0) ret = api_actor(&a, "destination", id, rest);
+    else if ((id = route(url, "/v1/connections", &rest)) >= 0)
+      ret = id && *rest ? api_connection_op(&a, id, rest) : api_connection(&a, id, rest);
+    else if ((id = route(url, "/v1/jobs", &rest)) >= 0) ret = api_jobs(&a, id, rest);
+    else ret = api_error(&a, 404, "not_found", "no such endpoint: %s %s (see docs/platform.md)", method, url);
   }
-  if (get && !strcmp(url, "/v1/jobs")) {
-    const char *conn = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "connection_id");
-    return rows(c, sv, "SELECT id, connection_id, kind, status, created_at, finished_at, failure_type, failure_reason FROM jobs "
-                       "WHERE (CAST(? AS BIGINT) IS NULL OR connection_id = CAST(? AS BIGINT)) ORDER BY id DESC LIMIT 1000", 2, conn);
-  }
-  if (get && (id = id_after(url, "/v1/jobs/", &rest)) > 0 && !*rest) {
-    json_t *job = NULL, *att = NULL;
-    sl_err err = SL_ERR_INIT;
-    sl_store_i64(ib, id);
-    sl_code rc = sl_store_one(st, &job, &err, "SELECT * FROM jobs WHERE id = ?", 1, ib);
-    if (rc) return rc == SL_ENOTFOUND ? error(c, 404, "no such job") : error(c, 500, err.msg);
-    if (sl_store_exec(st, &att, &err, "SELECT id, number, status, started_at, finished_at, failure_type, failure_reason, "
-                      "states_committed FROM attempts WHERE job_id = ? ORDER BY number", 1, ib)) {
-      json_decref(job);
-      return error(c, 500, err.msg);
-    }
-    json_object_set_new(job, "attempts", att);
-    return reply(c, 200, job);
-  }
-  return error(c, 404, "no such endpoint (see docs/platform.md)");
+  json_decref(a.body);
+  return ret;
 }
 
 sl_code sl_server_api_start(sl_server *sv, sl_err *err) {
@@ -143,7 +207,8 @@ sl_code sl_server_api_start(sl_server *sv, sl_err *err) {
   if (inet_pton(AF_INET, sv->opts.listen ? sv->opts.listen : "127.0.0.1", &addr.sin_addr) != 1)
     return sl_err_set(err, SL_EUSAGE, "server: --listen \"%s\" is not an IPv4 address", sv->opts.listen);
   sv->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, sv, MHD_OPTION_SOCK_ADDR, &addr,
-                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS, MHD_OPTION_END);
+                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)API_THREADS,
+                             MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL, MHD_OPTION_END);
   if (!sv->mhd) return sl_err_set(err, SL_EIO, "server: cannot listen on %s:%d (in use?)", sv->opts.listen ? sv->opts.listen : "127.0.0.1",
                                   sv->opts.port);
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->mhd, MHD_DAEMON_INFO_BIND_PORT);

@@ -1,20 +1,75 @@
-/* Internals of `sluice server` (server.c: scheduler; server_api.c: REST,
- * a pool of libmicrohttpd threads, each with its own store connection). */
+/* Internals of `sluice server` (server.c: scheduler; server_api.c: REST
+ * routing, a pool of libmicrohttpd threads, each with its own store
+ * connection; server_write.c: sources, destinations, connections;
+ * server_ops.c: state, catalogs, jobs and connection actions). */
 #ifndef SLUICE_SERVER_INT_H
 #define SLUICE_SERVER_INT_H
 
+#include <microhttpd.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include "sluice/store.h"
+
+/* A job the API asked for, started by the scheduler on its next tick. */
+typedef struct sl_server_req {
+  int64_t conn;
+  char verb[16];     /* "refresh" or "clear" */
+  char mode[16];     /* refresh: "truncate" or "merge" */
+  char streams[512]; /* comma-separated, or "" for all */
+} sl_server_req;
+#define SL_SERVER_QUEUE 64
 
 typedef struct sl_server {
   sl_server_opts opts;
   sl_store *store; /* the scheduler's (the API's threads open their own) */
   struct MHD_Daemon *mhd;
   int bound_port;
+  pthread_mutex_t qlock; /* guards queue/nq (API threads push, scheduler pops) */
+  sl_server_req queue[SL_SERVER_QUEUE];
+  int nq;
 } sl_server;
 
 sl_code sl_server_api_start(sl_server *sv, sl_err *err);
 void sl_server_api_stop(sl_server *sv);
+
+/* One API request, routed. */
+typedef struct api_call {
+  struct MHD_Connection *c;
+  sl_server *sv;
+  sl_store *st;
+  const char *method;
+  json_t *body; /* the JSON request body, or NULL */
+} api_call;
+
+enum MHD_Result api_reply(api_call *a, unsigned status, json_t *body); /* steals body */
+/* A reply already serialised (the lists): takes b's data. */
+enum MHD_Result api_reply_buf(api_call *a, unsigned status, sl_buf *b);
+/* {"error": {"code": code, "message": ...}} */
+enum MHD_Result api_error(api_call *a, unsigned status, const char *code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* An sl_err as an HTTP status and code (404 not found, 400 bad input, 409
+ * conflict, 502 a connector failed, 503 transient, 500 otherwise). */
+enum MHD_Result api_fail(api_call *a, const sl_err *err);
+/* The rows of a query written straight as a JSON array. */
+enum MHD_Result api_rows(api_call *a, const char *sql, int np, const char *p1, const char *p2);
+bool api_is(const api_call *a, const char *method);
+/* The body as an object whose members are all in allowed (else a 400 was sent: *sent). */
+bool api_body_ok(api_call *a, const char *const *allowed, bool required, enum MHD_Result *sent);
+/* A body member that must be a string (or absent/null: NULL); false after a 400. */
+bool api_str(api_call *a, const char *key, const char **out, enum MHD_Result *sent);
+
+/* /v1/sources[/ID[/check|/discover|/catalogs...]] and /v1/destinations... */
+enum MHD_Result api_actor(api_call *a, const char *kind, long long id, const char *rest);
+/* /v1/connections[/ID] create, show, edit, delete */
+enum MHD_Result api_connection(api_call *a, long long id, const char *rest);
+/* /v1/connections/ID/{sync,refresh,clear,state} */
+enum MHD_Result api_connection_op(api_call *a, long long id, const char *rest);
+/* /v1/sources/ID/catalogs[/N|/diff] */
+enum MHD_Result api_catalogs(api_call *a, long long source_id, const char *rest);
+/* /v1/jobs[/ID[/cancel]] */
+enum MHD_Result api_jobs(api_call *a, long long id, const char *rest);
+
+/* Take the oldest request the API queued (false when there is none). */
+bool sl_server_dequeue(sl_server *sv, sl_server_req *out);
 
 #endif

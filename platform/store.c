@@ -93,6 +93,26 @@ sl_code sl_store_exec(sl_store *s, json_t **rows, sl_err *err, const char *sql, 
   return rc;
 }
 
+sl_code sl_store_exec_json(sl_store *s, sl_buf *out, sl_err *err, const char *sql, int np, ...) {
+  const char *p[32];
+  va_list ap;
+  if (np > 32) return sl_err_set(err, SL_EINTERNAL, "store: too many parameters");
+  va_start(ap, np);
+  for (int i = 0; i < np; i++) p[i] = va_arg(ap, const char *);
+  va_end(ap);
+  if (s->be->exec_json) return s->be->exec_json(s->db, sql, np, p, out, err);
+  json_t *rows = NULL;
+  sl_code rc = s->be->exec(s->db, sql, np, p, &rows, err);
+  if (!rc) {
+    sl_jw w;
+    sl_jw_init(&w, out);
+    sl_jw_json(&w, rows);
+    rc = w.rc;
+  }
+  json_decref(rows);
+  return rc;
+}
+
 sl_code sl_store_one(sl_store *s, json_t **row, sl_err *err, const char *sql, int np, ...) {
   va_list ap;
   json_t *rows;

@@ -156,6 +156,16 @@ sl_code sl_secrets_file_put(const char *home, const char *key, const json_t *sec
   return rc;
 }
 
+void sl_secrets_keep_masked(json_t *config, const json_t *stored) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(config, k, v) {
+    json_t *old = json_object_get(stored, k);
+    if (json_is_string(v) && !strcmp(json_string_value(v), "**********") && old) json_object_set(config, k, old);
+    else if (json_is_object(v) && json_is_object(old)) sl_secrets_keep_masked(v, old);
+  }
+}
+
 /* ---- actors ---- */
 
 static void actor_key(const json_t *actor, char *key, size_t cap) {

@@ -55,9 +55,40 @@ static sl_code lite_exec(void *h, const char *sql, int np, const char *const *p,
   return SL_EOK;
 }
 
+/* The API's lists: each row goes from SQLite's columns straight to JSON text. */
+static sl_code lite_exec_json(void *h, const char *sql, int np, const char *const *p, sl_buf *out, sl_err *err) {
+  sqlite3 *db = h;
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+  if (rc != SQLITE_OK || !st) return db_error(db, rc, sql, err);
+  for (int i = 0; i < np && i < sqlite3_bind_parameter_count(st); i++)
+    p[i] ? sqlite3_bind_text(st, i + 1, p[i], -1, SQLITE_STATIC) : sqlite3_bind_null(st, i + 1);
+  sl_jw w;
+  sl_jw_init(&w, out);
+  sl_jw_arr_open(&w);
+  int nc = sqlite3_column_count(st);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    sl_jw_obj_open(&w);
+    for (int i = 0; i < nc; i++) {
+      sl_jw_keyz(&w, sqlite3_column_name(st, i));
+      switch (sqlite3_column_type(st, i)) {
+        case SQLITE_INTEGER: sl_jw_int(&w, sqlite3_column_int64(st, i)); break;
+        case SQLITE_FLOAT: sl_jw_double(&w, sqlite3_column_double(st, i), false); break;
+        case SQLITE_NULL: sl_jw_null(&w); break;
+        default: sl_jw_str(&w, (const char *)sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i));
+      }
+    }
+    sl_jw_obj_close(&w);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return db_error(db, rc, sql, err);
+  sl_jw_arr_close(&w);
+  return w.rc ? sl_err_set(err, w.rc, "store: a result of %zu bytes is too large", out->len) : SL_EOK;
+}
+
 static void lite_close(void *h) { sqlite3_close(h); }
 
-static const sl_store_backend lite = {"sqlite", "INTEGER PRIMARY KEY", lite_exec, lite_close, NULL, ""};
+static const sl_store_backend lite = {"sqlite", "INTEGER PRIMARY KEY", lite_exec, lite_close, NULL, "", lite_exec_json};
 
 sl_code sl_store_sqlite_open(const char *path, void **db, const sl_store_backend **be, sl_err *err) {
   sqlite3 *h = NULL;

@@ -29,6 +29,9 @@ typedef struct sl_store_backend {
   const char *migrate_lock; /* taken inside the migration transaction, or NULL */
   const char *for_update;   /* row-lock suffix of a SELECT that skips a locked row ("" where BEGIN
                                already serialises writers) */
+  /* Optional: the rows as a JSON array of objects written into out (no JSON
+   * tree); NULL: sl_store_exec_json serialises exec's rows. */
+  sl_code (*exec_json)(void *db, const char *sql, int np, const char *const *p, sl_buf *out, sl_err *err);
 } sl_store_backend;
 
 /* The backend in use (for its SQL differences). */
@@ -89,6 +92,9 @@ sl_code sl_connector_spec(const char *connector, json_t **spec, sl_err *err);
 sl_code sl_secrets_split(const json_t *spec, json_t *config, json_t **secrets, sl_err *err);
 /* Put secrets back (or "**********" for each when mask is true). */
 void sl_secrets_merge(json_t *config, const json_t *secrets, bool mask);
+/* Values still masked in config (a shown config sent back) take the
+ * stored value of the same field: an edit keeps the secrets it does not set. */
+void sl_secrets_keep_masked(json_t *config, const json_t *stored);
 /* The secrets file (mode 0600): one object per actor key. */
 sl_code sl_secrets_file_get(const char *home, const char *key, json_t **secrets, sl_err *err);
 sl_code sl_secrets_file_put(const char *home, const char *key, const json_t *secrets, sl_err *err);
@@ -165,5 +171,33 @@ typedef struct sl_server_opts {
  * SIGINT; then running jobs are interrupted (they end their attempt and
  * are marked incomplete) and awaited. */
 sl_code sl_server_run(const sl_server_opts *o, sl_err *err);
+
+/* ---- connections (platform/store_conn.c) ---- */
+
+/* The settable text fields of a connection, in this order. */
+enum { SL_CONN_STREAMS, SL_CONN_SCHEDULE, SL_CONN_NSFORMAT, SL_CONN_PREFIX, SL_CONN_POLICY, SL_CONN_STATUS, SL_CONN_NFIELDS };
+typedef struct sl_conn_values {
+  int64_t id;      /* 0: create */
+  int64_t version; /* edit: the version read (compare-and-set) */
+  const char *name;
+  int64_t source_id, destination_id;
+  const char *f[SL_CONN_NFIELDS]; /* NULL: SQL NULL (schedule manual, policy and status their defaults) */
+} sl_conn_values;
+typedef struct sl_conn_saved {
+  int64_t id, version;
+  bool conflict; /* the edit lost against another one (SL_ECONFIG) */
+} sl_conn_saved;
+/* Column name of field i ("streams", ...). */
+const char *sl_conn_field_name(int i);
+/* Check a value of field i (schedule, schema_policy, status), naming it. */
+sl_code sl_conn_check_field(int i, const char *v, sl_err *err);
+/* Find by name or numeric id: the row with "source" and "destination" names. */
+sl_code sl_conn_find(sl_store *s, const char *ref, json_t **row, sl_err *err);
+/* Create (v->id 0) or replace a connection's fields. */
+sl_code sl_conn_save(sl_store *s, const sl_conn_values *v, sl_conn_saved *res, sl_err *err);
+
+/* Write the result rows of sql as a JSON array of objects into out, straight
+ * from the database's rows (no JSON tree): the API's lists. */
+sl_code sl_store_exec_json(sl_store *s, sl_buf *out, sl_err *err, const char *sql, int np, ...);
 
 #endif

@@ -1,0 +1,201 @@
+/* REST API: what is done to a connection (sync, refresh, clear), its
+ * committed state, a source's catalog versions, and jobs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_int.h"
+
+bool sl_server_dequeue(sl_server *sv, sl_server_req *out) {
+  pthread_mutex_lock(&sv->qlock);
+  bool any = sv->nq > 0;
+  if (any) {
+    *out = sv->queue[0];
+    memmove(sv->queue, sv->queue + 1, (size_t)(sv->nq - 1) * sizeof sv->queue[0]);
+    sv->nq--;
+  }
+  pthread_mutex_unlock(&sv->qlock);
+  return any;
+}
+
+/* refresh/clear: queued for the scheduler, which runs them as jobs (a
+ * child `sluice connection refresh|clear`) like any other. */
+static enum MHD_Result conn_enqueue(api_call *a, long long id, const char *verb) {
+  static const char *const allowed[] = {"streams", "mode", NULL};
+  enum MHD_Result sent;
+  const char *mode = NULL;
+  if (!api_body_ok(a, allowed, false, &sent) || !api_str(a, "mode", &mode, &sent)) return sent;
+  sl_server_req r = {.conn = id};
+  snprintf(r.verb, sizeof r.verb, "%s", verb);
+  if (mode && strcmp(verb, "refresh")) return api_error(a, 400, "invalid_input", "field \"mode\" is for refresh only");
+  if (mode && strcmp(mode, "truncate") && strcmp(mode, "merge"))
+    return api_error(a, 400, "invalid_input", "field \"mode\": \"%s\" is not truncate or merge", mode);
+  snprintf(r.mode, sizeof r.mode, "%s", mode ? mode : "");
+  json_t *streams = json_object_get(a->body, "streams");
+  if (streams && !json_is_array(streams)) return api_error(a, 400, "invalid_input", "field \"streams\" must be an array of stream names");
+  size_t k, n = 0;
+  json_t *s;
+  json_array_foreach(streams, k, s) {
+    const char *name = json_string_value(s);
+    if (!name || !*name || strchr(name, ','))
+      return api_error(a, 400, "invalid_input", "field \"streams\": item %zu must be a stream name", k);
+    n += (size_t)snprintf(r.streams + n, n < sizeof r.streams ? sizeof r.streams - n : 0, "%s%s", k ? "," : "", name);
+    if (n >= sizeof r.streams) return api_error(a, 400, "invalid_input", "field \"streams\" is too long");
+  }
+  pthread_mutex_lock(&a->sv->qlock);
+  bool full = a->sv->nq >= SL_SERVER_QUEUE;
+  if (!full) a->sv->queue[a->sv->nq++] = r;
+  pthread_mutex_unlock(&a->sv->qlock);
+  if (full) return api_error(a, 503, "unavailable", "%d requests are waiting already; try again later", SL_SERVER_QUEUE);
+  return api_reply(a, 202, json_pack("{s:I,s:s,s:b}", "connection", (json_int_t)id, "kind", verb, "queued", 1));
+}
+
+/* The state of a connection is changed only while none of its jobs runs. */
+static bool not_running(api_call *a, const char *conn, enum MHD_Result *sent) {
+  json_t *row = NULL;
+  sl_err err = SL_ERR_INIT;
+  sl_code rc = sl_store_one(a->st, &row, &err, "SELECT id FROM jobs WHERE connection_id = ? AND status = 'running'", 1, conn);
+  if (rc == SL_ENOTFOUND) return true;
+  *sent = rc ? api_fail(a, &err)
+             : api_error(a, 409, "conflict", "job %lld of this connection is running; change the state when it is over",
+                         (long long)sl_store_int(row, "id"));
+  json_decref(row);
+  return false;
+}
+
+static enum MHD_Result conn_state(api_call *a, const char *ib) {
+  sl_err err = SL_ERR_INIT;
+  enum MHD_Result sent;
+  json_t *state = NULL;
+  if (api_is(a, "GET"))
+    return sl_store_state_get(a->st, strtoll(ib, NULL, 10), &state, &err) ? api_fail(a, &err) : api_reply(a, 200, state);
+  if (api_is(a, "PUT")) {
+    if (!a->body) return api_error(a, 400, "invalid_input", "the body is the state: an array of state messages or a legacy object");
+    /* The same checks as a state file given to `sluice sync`. */
+    if (!json_is_array(a->body) && !json_is_object(a->body))
+      return api_error(a, 400, "invalid_input", "request body: a state is an array of state messages or an object");
+    sl_state st;
+    sl_code rc = sl_state_parse(a->body, "request body", NULL, &st, &err);
+    sl_state_dispose(&st);
+    if (rc) return api_fail(a, &err);
+    if (!not_running(a, ib, &sent)) return sent;
+    if (sl_store_state_put(a->st, strtoll(ib, NULL, 10), a->body, &err)) return api_fail(a, &err);
+    return sl_store_state_get(a->st, strtoll(ib, NULL, 10), &state, &err) ? api_fail(a, &err) : api_reply(a, 200, state);
+  }
+  if (api_is(a, "DELETE")) {
+    const char *stream = MHD_lookup_connection_value(a->c, MHD_GET_ARGUMENT_KIND, "stream");
+    if (!not_running(a, ib, &sent)) return sent;
+    sl_code rc = stream ? sl_store_exec(a->st, NULL, &err, "DELETE FROM state WHERE connection_id = ? AND stream = ?", 2, ib, stream)
+                        : sl_store_exec(a->st, NULL, &err, "DELETE FROM state WHERE connection_id = ?", 1, ib);
+    return rc ? api_fail(a, &err) : api_reply(a, 200, json_pack("{s:s,s:s?}", "state", "reset", "stream", stream));
+  }
+  return api_error(a, 405, "method_not_allowed", "%s on a state: use GET, PUT or DELETE", a->method);
+}
+
+enum MHD_Result api_connection_op(api_call *a, long long id, const char *rest) {
+  json_t *row = NULL;
+  sl_err err = SL_ERR_INIT;
+  char ib[24];
+  if (sl_store_one(a->st, &row, &err, "SELECT id FROM connections WHERE id = ?", 1, sl_store_i64(ib, id)))
+    return err.code == SL_ENOTFOUND ? api_error(a, 404, "not_found", "no connection %lld", id) : api_fail(a, &err);
+  json_decref(row);
+  if (!strcmp(rest, "/state")) return conn_state(a, ib);
+  if (!api_is(a, "POST")) return api_error(a, 405, "method_not_allowed", "%s %s: use POST", a->method, rest);
+  if (!strcmp(rest, "/sync")) {
+    char ts[24];
+    if (sl_store_exec(a->st, NULL, &err, "UPDATE connections SET run_requested = ? WHERE id = ?", 2, sl_store_i64(ts, sl_now_ms()), ib))
+      return api_fail(a, &err);
+    return api_reply(a, 202, json_pack("{s:I,s:s,s:b}", "connection", (json_int_t)id, "kind", "sync", "queued", 1));
+  }
+  if (!strcmp(rest, "/refresh")) return conn_enqueue(a, id, "refresh");
+  if (!strcmp(rest, "/clear")) return conn_enqueue(a, id, "clear");
+  return api_error(a, 404, "not_found", "no such endpoint: POST /v1/connections/%lld%s", id, rest);
+}
+
+/* ---- catalogs ---- */
+
+static sl_code catalog_load(api_call *a, long long src, const char *v, json_t **row, sl_err *err) {
+  char *end;
+  long long n = !v || !strcmp(v, "latest") ? 0 : strtoll(v, &end, 10);
+  if (v && strcmp(v, "latest") && (*end || n < 1)) return sl_err_set(err, SL_EUSAGE, "\"%s\" is not a catalog version number", v);
+  sl_code rc = sl_catalog_get(a->st, src, n, row, err);
+  if (!rc) {
+    json_t *cat = json_loads(sl_store_str(*row, "catalog"), 0, NULL);
+    json_object_set_new(*row, "catalog", cat ? cat : json_null());
+  }
+  return rc;
+}
+
+enum MHD_Result api_catalogs(api_call *a, long long source_id, const char *rest) {
+  if (!api_is(a, "GET")) return api_error(a, 405, "method_not_allowed", "catalogs are read with GET (POST .../discover adds one)");
+  char sb[24];
+  sl_store_i64(sb, source_id);
+  if (!*rest)
+    return api_rows(a, "SELECT version, created_at, length(catalog) AS bytes FROM catalogs WHERE source_id = ? ORDER BY version", 1, sb, NULL);
+  sl_err err = SL_ERR_INIT;
+  json_t *x = NULL, *y = NULL;
+  if (!strcmp(rest, "/diff")) {
+    const char *from = MHD_lookup_connection_value(a->c, MHD_GET_ARGUMENT_KIND, "from");
+    const char *to = MHD_lookup_connection_value(a->c, MHD_GET_ARGUMENT_KIND, "to");
+    if (!from || !to) return api_error(a, 400, "invalid_input", "a diff needs ?from=VERSION&to=VERSION");
+    enum MHD_Result ret;
+    if (catalog_load(a, source_id, from, &x, &err) || catalog_load(a, source_id, to, &y, &err)) ret = api_fail(a, &err);
+    else ret = api_reply(a, 200, sl_catalog_diff(json_object_get(x, "catalog"), json_object_get(y, "catalog")));
+    json_decref(x);
+    json_decref(y);
+    return ret;
+  }
+  if (rest[0] != '/') return api_error(a, 404, "not_found", "no such endpoint: catalogs%s", rest);
+  return catalog_load(a, source_id, rest + 1, &x, &err) ? api_fail(a, &err) : api_reply(a, 200, x);
+}
+
+/* ---- jobs ---- */
+
+enum MHD_Result api_jobs(api_call *a, long long id, const char *rest) {
+  sl_err err = SL_ERR_INIT;
+  char ib[24];
+  if (!id) {
+    if (!api_is(a, "GET")) return api_error(a, 405, "method_not_allowed", "jobs are listed with GET");
+    const char *conn = MHD_lookup_connection_value(a->c, MHD_GET_ARGUMENT_KIND, "connection_id");
+    return api_rows(a, "SELECT id, connection_id, kind, status, created_at, finished_at, failure_type, failure_reason FROM jobs "
+                       "WHERE (CAST(? AS BIGINT) IS NULL OR connection_id = CAST(? AS BIGINT)) ORDER BY id DESC LIMIT 1000", 2, conn, conn);
+  }
+  sl_store_i64(ib, id);
+  if (!strcmp(rest, "/cancel")) {
+    if (!api_is(a, "POST")) return api_error(a, 405, "method_not_allowed", "a job is cancelled with POST");
+    json_t *row = NULL;
+    char ts[24];
+    sl_code rc = sl_store_one(a->st, &row, &err, "UPDATE jobs SET cancel_requested = ? WHERE id = ? AND status = 'running' RETURNING id", 2,
+                              sl_store_i64(ts, sl_now_ms()), ib);
+    json_decref(row);
+    if (rc == SL_ENOTFOUND) {
+      rc = sl_store_one(a->st, &row, &err, "SELECT status FROM jobs WHERE id = ?", 1, ib);
+      enum MHD_Result ret = rc == SL_ENOTFOUND ? api_error(a, 404, "not_found", "no job %lld", id)
+                            : rc ? api_fail(a, &err)
+                                 : api_error(a, 409, "not_running", "job %lld is not running (it is %s)", id, sl_store_str(row, "status"));
+      json_decref(row);
+      return ret;
+    }
+    return rc ? api_fail(a, &err) : api_reply(a, 202, json_pack("{s:I,s:b}", "job", (json_int_t)id, "cancel_requested", 1));
+  }
+  if (*rest || !api_is(a, "GET")) return api_error(a, 404, "not_found", "no such endpoint: %s /v1/jobs/%lld%s", a->method, id, rest);
+  json_t *job = NULL, *att = NULL;
+  sl_code rc = sl_store_one(a->st, &job, &err, "SELECT * FROM jobs WHERE id = ?", 1, ib);
+  if (rc) return rc == SL_ENOTFOUND ? api_error(a, 404, "not_found", "no job %lld", id) : api_fail(a, &err);
+  if (sl_store_exec(a->st, &att, &err, "SELECT id, number, status, started_at, finished_at, failure_type, failure_reason, "
+                    "states_committed FROM attempts WHERE job_id = ? ORDER BY number", 1, ib)) {
+    json_decref(job);
+    return api_fail(a, &err);
+  }
+  size_t i;
+  json_t *at;
+  json_array_foreach(att, i, at) {
+    json_t *st = NULL;
+    char ab[24];
+    if (!sl_store_exec(a->st, &st, &err, "SELECT namespace, stream, emitted, committed, rejected, bytes, status, duration_ms "
+                       "FROM stream_stats WHERE attempt_id = ? ORDER BY namespace, stream", 1, sl_store_i64(ab, sl_store_int(at, "id"))))
+      json_object_set_new(at, "streams", st);
+  }
+  json_object_set_new(job, "attempts", att);
+  return api_reply(a, 200, job);
+}

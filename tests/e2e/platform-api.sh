@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# The REST API's write operations, mirroring the CLI: sources, destinations
+# and connections created, shown, edited and deleted (configs validated
+# against the connector's spec, secrets masked in every reply), check,
+# discover, catalog versions and diffs, connection sync and state, job
+# cancel, JSON errors with a code, and two edits of one connection at once
+# (one wins, the other gets 409).
+# usage: tests/e2e/platform-api.sh [BIN_DIR]   (default build/bin)
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+e2e_init "$@"
+
+export SLUICE_HOME=$TMP/home
+S="$BIN/sluice"
+STORE=$SLUICE_HOME/sluice.db
+DATA=$(cd "$(dirname "$0")/../data/platform" && pwd)
+TOKEN=api-token-0123456789abcdef
+echo "$TOKEN" >"$TMP/token"
+SECRET=key-very-secret-4711
+"$S" server --port 0 --port-file "$TMP/port" --token-file "$TMP/token" --tick-ms 100 --workers 2 2>"$TMP/server.err" &
+SERVER=$!
+wait_for 100 test -s "$TMP/port"
+API=http://127.0.0.1:$(cat "$TMP/port")/v1
+# api METHOD PATH [BODY]: prints the status; the body goes to $TMP/api.out
+# and, for the secrets check at the end, to $TMP/all-replies.
+api() {
+  local m=$1 p=$2
+  shift 2
+  local code
+  code=$(curl -s -o "$TMP/api.out" -w '%{http_code}' -X "$m" -H "Authorization: Bearer $TOKEN" \
+    ${1+-H 'Content-Type: application/json' --data-binary "$1"} "$API$p")
+  cat "$TMP/api.out" >>"$TMP/all-replies"
+  echo >>"$TMP/all-replies"
+  echo "$code"
+}
+out() { jq -r "$1" "$TMP/api.out"; }
+errc() { jq -r '.error.code + ": " + .error.message' "$TMP/api.out"; }
+
+# Auth on writes too; errors are JSON with a code and a message.
+expect_eq api/no-token "$(curl -s -o "$TMP/e.out" -w '%{http_code}' -X POST -d '{}' "$API/sources")" 401
+expect_eq api/no-token-body "$(jq -r .error.code "$TMP/e.out")" unauthorized
+expect_eq api/bad-json "$(api POST /sources '{"name": ')" 400
+expect_eq api/bad-json-code "$(out .error.code)" invalid_json
+expect_eq api/not-object "$(api POST /sources '[1]')" 400
+expect_eq api/unknown-field "$(api POST /sources '{"name":"x","connector":"source-faker","colour":"red"}')" 400
+expect_eq api/unknown-field-says "$(errc)" 'invalid_input: unknown field "colour" in the request body'
+expect_eq api/method "$(api PUT /sources)" 405
+
+# Sources: a config failing the spec is refused, naming the field.
+expect_eq source/bad-config "$(api POST /sources '{"name":"f","connector":"source-faker","config":{"count":"many"}}')" 400
+check source/bad-config-names-field grep -q '/count' "$TMP/api.out"
+expect_eq source/unknown-connector "$(api POST /sources '{"name":"f","connector":"source-nothing-such"}')" 400
+check source/unknown-connector-says grep -q 'source-nothing-such' "$TMP/api.out"
+expect_eq source/no-name "$(api POST /sources '{"connector":"source-faker"}')" 400
+expect_eq source/create "$(api POST /sources '{"name":"f","connector":"source-faker","config":{"count":25,"seed":3,"always_updated":false}}')" 201
+F=$(out .id)
+expect_eq source/create-reply "$(out '[.name, .kind, .connector, .config.count] | map(tostring) | join(" ")')" "f source source-faker 25"
+expect_eq source/duplicate "$(api POST /sources '{"name":"f","connector":"source-faker"}')" 409
+expect_eq source/duplicate-says "$(errc)" 'conflict: a source named "f" exists already'
+expect_eq source/list "$(api GET /sources)" 200
+expect_eq source/list-names "$(out '[.[].name] | join(",")')" f
+
+# Secrets: masked in replies (create, show, edit), kept across an edit that
+# sends the masked value back, masked in a validation error that quotes it.
+expect_eq secret/bad "$(api POST /sources "{\"name\":\"k\",\"connector\":\"$DATA/pattern-secret-source\",\"config\":{\"api_key\":\"wrong-$SECRET\"}}")" 400
+check secret/bad-names-field grep -q '/api_key' "$TMP/api.out"
+check secret/bad-masked grep -q '<secret> does not match pattern' "$TMP/api.out"
+expect_eq secret/create "$(api POST /sources "{\"name\":\"k\",\"connector\":\"$DATA/pattern-secret-source\",\"config\":{\"api_key\":\"$SECRET\"}}")" 201
+K=$(out .id)
+expect_eq secret/create-masked "$(out '.config.api_key + " " + .config.region')" "********** eu"
+expect_eq secret/show "$(api GET "/sources/$K")" 200
+expect_eq secret/show-masked "$(out .config.api_key)" "**********"
+UPDATED=$(out .updated_at)
+expect_eq secret/edit "$(api PATCH "/sources/$K" "{\"config\":{\"api_key\":\"**********\",\"region\":\"us\"},\"updated_at\":$UPDATED}")" 200
+expect_eq secret/edit-reply "$(out '.config.api_key + " " + .config.region')" "********** us"
+expect_eq secret/kept "$(jq -r --arg k "source:$K" '.[$k]["/api_key"]' "$SLUICE_HOME/secrets.json")" "$SECRET"
+expect_eq secret/not-in-store "$(sql "$STORE" "select count(*) from actors where config like '%$SECRET%'")" 0
+expect_eq secret/stale-edit "$(api PATCH "/sources/$K" "{\"config\":{\"region\":\"eu\"},\"updated_at\":$UPDATED}")" 409
+expect_eq secret/stale-edit-code "$(out .error.code)" conflict
+expect_eq secret/rename "$(api PATCH "/sources/$K" '{"name":"keyed"}')" 200
+expect_eq secret/rename-reply "$(out '.name + " " + .config.region')" "keyed us"
+
+# check and discover run the connector; catalogs are versioned.
+expect_eq source/check "$(api POST "/sources/$F/check")" 200
+expect_eq source/check-status "$(out .status)" SUCCEEDED
+expect_eq source/discover "$(api POST "/sources/$F/discover")" 200
+expect_eq source/discover-reply "$(out '[.version, .changed, (.catalog.streams | length)] | map(tostring) | join(" ")')" "1 true 3"
+expect_eq source/discover-again "$(api POST "/sources/$F/discover")" 200
+expect_eq source/discover-unchanged "$(out '[.version, .changed] | map(tostring) | join(" ")')" "1 false"
+expect_eq catalog/list "$(api GET "/sources/$F/catalogs")" 200
+expect_eq catalog/list-versions "$(out '[.[].version] | join(",")')" 1
+expect_eq catalog/show "$(api GET "/sources/$F/catalogs/1")" 200
+expect_eq catalog/show-streams "$(out '[.catalog.streams[].name] | sort | join(",")')" "products,purchases,users"
+expect_eq catalog/latest "$(api GET "/sources/$F/catalogs/latest")" 200
+expect_eq catalog/latest-version "$(out .version)" 1
+expect_eq catalog/diff "$(api GET "/sources/$F/catalogs/diff?from=1&to=1")" 200
+expect_eq catalog/diff-reply "$(out '[.breaking, (.streams_added | length)] | map(tostring) | join(" ")')" "false 0"
+expect_eq catalog/missing "$(api GET "/sources/$F/catalogs/7")" 404
+expect_eq catalog/bad-version "$(api GET "/sources/$F/catalogs/x")" 400
+expect_eq catalog/diff-needs-versions "$(api GET "/sources/$F/catalogs/diff")" 400
+
+# Destinations.
+expect_eq dest/create "$(api POST /destinations "{\"name\":\"out\",\"connector\":\"destination-sqlite\",\"config\":{\"destination_path\":\"$TMP/out.db\"}}")" 201
+D=$(out .id)
+expect_eq dest/check "$(api POST "/destinations/$D/check")" 200
+expect_eq dest/no-discover "$(api POST "/destinations/$D/discover")" 404
+
+# Connections: bad schedule and unknown source refused, naming them.
+expect_eq conn/bad-schedule "$(api POST /connections "{\"name\":\"c\",\"source\":\"f\",\"destination\":$D,\"schedule\":\"61 * * * *\"}")" 400
+check conn/bad-schedule-says grep -q 'minute 61 out of range' "$TMP/api.out"
+expect_eq conn/bad-policy "$(api POST /connections '{"name":"c","source":"f","destination":"out","schema_policy":"sometimes"}')" 400
+expect_eq conn/unknown-source "$(api POST /connections '{"name":"c","source":"nope","destination":"out"}')" 400
+check conn/unknown-source-says grep -q 'field \\"source\\": no source named \\"nope\\"' "$TMP/api.out"
+expect_eq conn/missing-dest "$(api POST /connections '{"name":"c","source":"f"}')" 400
+expect_eq conn/create "$(api POST /connections "{\"name\":\"c\",\"source\":$F,\"destination\":\"out\",\"streams\":[\"users\",\"purchases\"]}")" 201
+C=$(out .id)
+expect_eq conn/create-reply "$(out '[.name, .source, .destination, .streams, .schedule, .schema_policy, .status, .version] | map(tostring) | join(" ")')" \
+  "c f out users,purchases manual propagate_columns active 1"
+expect_eq conn/duplicate "$(api POST /connections '{"name":"c","source":"f","destination":"out"}')" 409
+expect_eq conn/show "$(api GET "/connections/$C")" 200
+expect_eq conn/missing "$(api GET /connections/999)" 404
+
+# Two edits of one connection at once, both made from version 1: exactly
+# one applies, the other is refused with 409 and changes nothing.
+EDITS=()
+for i in 1 2; do
+  curl -s -o "$TMP/edit$i.out" -w '%{http_code}' -X PATCH -H "Authorization: Bearer $TOKEN" \
+    --data-binary "{\"schedule\":\"every ${i}h\",\"version\":1}" "$API/connections/$C" >"$TMP/edit$i.code" &
+  EDITS+=($!)
+done
+wait "${EDITS[@]}"
+codes=$( (cat "$TMP/edit1.code"; echo; cat "$TMP/edit2.code"; echo) | sort | tr '\n' ' ')
+expect_eq conn/concurrent-edits "$codes" "200 409 "
+winner=$(grep -l 200 "$TMP/edit1.code" "$TMP/edit2.code" | head -1)
+winner=${winner##*edit}
+expect_eq conn/winner-applied "$(sql "$STORE" "select schedule || ' ' || version from connections where id = $C")" "every ${winner%.code}h 2"
+check conn/loser-says grep -qh 'changed by someone else' "$TMP/edit1.out" "$TMP/edit2.out"
+expect_eq conn/edit "$(api PATCH "/connections/$C" '{"schedule":"manual","streams":["users"],"version":2}')" 200
+expect_eq conn/edit-reply "$(out '[.schedule, .streams, .version] | map(tostring) | join(" ")')" "manual users 3"
+expect_eq conn/edit-no-version "$(api PATCH "/connections/$C" '{"stream_prefix":"x_"}')" 200
+expect_eq conn/edit-no-version-reply "$(out '[.stream_prefix, .version] | map(tostring) | join(" ")')" "x_ 4"
+expect_eq conn/edit-clear "$(api PATCH "/connections/$C" '{"stream_prefix":null,"version":4}')" 200
+expect_eq conn/edit-cleared "$(out '.stream_prefix')" null
+expect_eq conn/edit-bad-status "$(api PATCH "/connections/$C" '{"status":"sleepy"}')" 400
+expect_eq conn/edit-bad-version "$(api PATCH "/connections/$C" '{"version":"5"}')" 400
+
+# A sync through the API, then its job and the connection's state.
+expect_eq sync/queued "$(api POST "/connections/$C/sync")" 202
+synced() { [ "$(sql "$STORE" "select count(*) from jobs where connection_id = $C and status = 'succeeded'")" -ge 1 ]; }
+check sync/ran wait_for 300 synced
+JOB=$(sql "$STORE" "select max(id) from jobs where connection_id = $C")
+expect_eq job/show "$(api GET "/jobs/$JOB")" 200
+expect_eq job/show-streams "$(out '[.status, (.attempts[0].streams | map(.stream + "=" + (.committed | tostring)) | join(","))] | join(" ")')" \
+  "succeeded users=25"
+expect_eq sync/rows "$(sql "$TMP/out.db" 'select count(*) from users')" 25
+expect_eq state/show "$(api GET "/connections/$C/state")" 200
+expect_eq state/streams "$(out '[.[].stream.stream_descriptor.name] | join(",")')" users
+expect_eq state/bad "$(api PUT "/connections/$C/state" '[{"type":"STREAM","stream":{}}]')" 400
+check state/bad-says grep -q 'request body' "$TMP/api.out"
+expect_eq state/set "$(api PUT "/connections/$C/state" '[{"type":"STREAM","stream":{"stream_descriptor":{"name":"users"},"stream_state":{"updated_at":"2000-01-01"}}}]')" 200
+expect_eq state/set-stored "$(out '.[0].stream.stream_state.updated_at')" 2000-01-01
+expect_eq state/reset-stream "$(api DELETE "/connections/$C/state?stream=users")" 200
+expect_eq state/after-reset "$(api GET "/connections/$C/state")" 200
+expect_eq state/empty "$(out length)" 0
+
+# Job cancel: a job that is not running is refused (409), an unknown one is
+# 404, a running one ends "cancelled".
+expect_eq cancel/not-running "$(api POST "/jobs/$JOB/cancel")" 409
+expect_eq cancel/not-running-code "$(out .error.code)" not_running
+expect_eq cancel/unknown "$(api POST /jobs/999/cancel)" 404
+expect_eq slow/source "$(api POST /sources "{\"name\":\"slow\",\"connector\":\"$FAKE/fake-source\",\"config\":{\"mode\":\"slow\",\"count\":400,\"delay\":0.05}}")" 201
+expect_eq slow/conn "$(api POST /connections '{"name":"slow","source":"slow","destination":"out"}')" 201
+SLOWC=$(out .id)
+expect_eq slow/sync "$(api POST "/connections/$SLOWC/sync")" 202
+slow_running() { [ -n "$(sql "$STORE" "select id from jobs where connection_id = $SLOWC and status = 'running'")" ]; }
+check cancel/running wait_for 300 slow_running
+SJOB=$(sql "$STORE" "select id from jobs where connection_id = $SLOWC and status = 'running'")
+expect_eq cancel/accepted "$(api POST "/jobs/$SJOB/cancel")" 202
+cancelled() { [ "$(sql "$STORE" "select status from jobs where id = $SJOB")" = cancelled ]; }
+check cancel/cancelled wait_for 300 cancelled
+expect_eq state/running-refused-later "$(api DELETE "/connections/$SLOWC/state")" 200
+
+# Deletes: a source in use is refused (409); after its connections go, it goes.
+expect_eq delete/in-use "$(api DELETE "/sources/$F")" 409
+check delete/in-use-says grep -q 'is used by connection' "$TMP/api.out"
+expect_eq delete/conn "$(api DELETE "/connections/$C")" 200
+expect_eq delete/conn-gone "$(api GET "/connections/$C")" 404
+expect_eq delete/source "$(api DELETE "/sources/$F")" 200
+expect_eq delete/source-gone "$(api GET "/sources/$F")" 404
+expect_eq delete/secret-source "$(api DELETE "/sources/$K")" 200
+expect_eq delete/secret-gone "$(jq -r --arg k "source:$K" 'has($k)' "$SLUICE_HOME/secrets.json")" false
+
+# No reply ever carried the secret.
+check secret/never-in-replies bash -c "! grep -q '$SECRET' '$TMP/all-replies'"
+kill -TERM "$SERVER"
+wait "$SERVER"
+expect_eq server/stops $? 0
+check server/no-secret-in-log bash -c "! grep -q '$SECRET' '$TMP/server.err'"
+sanitizer_check server
+finish
