@@ -132,8 +132,18 @@ int main(int argc, char **argv) {
     printf("sluice %s (protocol %s)\n", SLUICE_VERSION, SL_PROTOCOL_VERSION);
     return 0;
   }
-  for (size_t i = 0; i < N_COMMANDS; i++)
-    if (!strcmp(commands[i].name, name)) return commands[i].fn(argc - 1, argv + 1);
+  for (size_t i = 0; i < N_COMMANDS; i++) {
+    if (strcmp(commands[i].name, name)) continue;
+    /* `--help` anywhere: the command's usage. Command groups (source,
+     * connection, ...) print their own, per subcommand. */
+    if (!strstr(commands[i].usage, "--help)"))
+      for (int a = 2; a < argc; a++)
+        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
+          printf("%s\n\n%s\n", commands[i].summary, commands[i].usage);
+          return 0;
+        }
+    return commands[i].fn(argc - 1, argv + 1);
+  }
   fprintf(stderr, "sluice: unknown command \"%s\"\n\n", name);
   usage(stderr);
   return 2;

@@ -152,4 +152,13 @@ run_pty tty-read-json "$(q "$S") read source-faker --config $(q "$TMP/faker.json
 expect_rc tty-read-json/exit 0
 expect_eq tty-read-json/raw-records "$(grep -c '^{"type":"RECORD"' "$TMP/tty-read-json.out")" $COUNT
 
+# Every command answers --help (and -h) with its usage on stdout, exit 0.
+for c in $("$S" help | awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { print $1 }'); do
+  run "help-$c" "$S" "$c" --help
+  expect_rc "help/$c/exit" 0
+  check "help/$c/usage" grep -q "sluice $c" "$TMP/help-$c.out"
+done
+run help-sub "$S" sync --source source-faker -h
+expect_rc help/anywhere 0
+
 finish
