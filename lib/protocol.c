@@ -206,9 +206,10 @@ static sl_code cstream_parse(json_t *cfg, size_t i, const char *what, sl_cstream
   }
   rc = pk_parse(pk, cs, sub, err);
   if (rc) return rc;
-  cs->has_generation = json_int_field(cfg, "generation_id", &cs->generation_id) &&
+  cs->has_generation_id = json_int_field(cfg, "generation_id", &cs->generation_id);
+  cs->has_generation = cs->has_generation_id &&
                        json_int_field(cfg, "minimum_generation_id", &cs->minimum_generation_id);
-  if (!json_int_field(cfg, "sync_id", &cs->sync_id)) cs->sync_id = 0;
+  if (!(cs->has_sync_id = json_int_field(cfg, "sync_id", &cs->sync_id))) cs->sync_id = 0;
   return SL_EOK;
 }
 

@@ -267,8 +267,7 @@ static sl_code csv_stream_open(void *h, sl_dstream *ds, sl_err *err) {
   cstream *s = &d->streams[cs->index];
   ds->user = s;
   s->cs = cs;
-  json_t *g = json_object_get(cs->json, "generation_id");
-  if ((s->has_gen = json_is_integer(g))) s->gen = json_integer_value(g);
+  if ((s->has_gen = cs->has_generation_id)) s->gen = cs->generation_id;
   json_t *props = json_object_get(cs->json_schema, "properties");
   s->ncols = json_is_object(props) ? json_object_size(props) : 0;
   s->whole = !s->ncols;

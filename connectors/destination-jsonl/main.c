@@ -239,9 +239,8 @@ static sl_code jsonl_stream_open(void *h, sl_dstream *ds, sl_err *err) {
   jstream *s = &d->streams[cs->index];
   ds->user = s;
   s->cs = cs;
-  json_t *g = json_object_get(cs->json, "generation_id"), *sy = json_object_get(cs->json, "sync_id");
-  if ((s->has_gen = json_is_integer(g))) s->gen = json_integer_value(g);
-  if ((s->has_sync = json_is_integer(sy))) s->sync_id = json_integer_value(sy);
+  if ((s->has_gen = cs->has_generation_id)) s->gen = cs->generation_id;
+  if ((s->has_sync = cs->has_sync_id)) s->sync_id = cs->sync_id;
   s->staged = cs->dest_mode == SL_DEST_OVERWRITE || (cs->has_generation && cs->minimum_generation_id > 0);
   struct stat sb;
   bool tmp_exists = stat(s->tmp, &sb) == 0;

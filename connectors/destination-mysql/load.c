@@ -229,20 +229,7 @@ sl_code md_write(void *h, sl_dstream *ds, const sl_drecord *rec, sl_err *err) {
   mdb *d = h;
   mstream *s = ds->user;
   uint64_t rn = ++s->recno;
-  if (s->cols.raw) {
-    s->vals[0] = rec->data;
-    s->seen[0] = rn;
-  } else {
-    for (sl_jv k = sl_jv_first(rec->data); sl_jv_more(rec->data, k); k = sl_jv_next(sl_jv_val(k))) {
-      size_t kl;
-      const char *ks = sl_jv_str(k, &kl);
-      int c = sl_col_set_find(&s->cols, ks, kl);
-      if (c >= 0) {
-        s->vals[c] = sl_jv_val(k);
-        s->seen[c] = rn;
-      }
-    }
-  }
+  sl_col_set_bind(&s->cols, rec->data, rn, s->vals, s->seen);
   sl_buf *b = &s->rows;
   size_t row_start = b->len, nch = 0;
   d->scratch.len = 0;

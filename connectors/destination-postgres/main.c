@@ -303,9 +303,8 @@ static sl_code pg_stream_open(void *h, sl_dstream *ds, sl_err *err) {
   s->dedup = cs->dest_mode == SL_DEST_APPEND_DEDUP;
   s->truncate = cs->has_generation && cs->minimum_generation_id > 0;
   s->staged = cs->dest_mode == SL_DEST_OVERWRITE || s->truncate;
-  json_t *g = json_object_get(cs->json, "generation_id"), *sy = json_object_get(cs->json, "sync_id");
-  if ((s->has_gen = json_is_integer(g))) s->gen = json_integer_value(g);
-  if ((s->has_sync = json_is_integer(sy))) s->sync_id = json_integer_value(sy);
+  if ((s->has_gen = cs->has_generation_id)) s->gen = cs->generation_id;
+  if ((s->has_sync = cs->has_sync_id)) s->sync_id = cs->sync_id;
   sl_buf_init(&s->plain.rows, (size_t)1 << 30);
   sl_buf_init(&s->full.rows, (size_t)1 << 30);
   s->plain.s = s->full.s = s;

@@ -73,6 +73,7 @@ typedef struct sl_cstream {
   sl_path *pk;         /* primary key paths: configured, else source-defined */
   size_t n_pk;
   bool has_generation; /* generation_id and minimum_generation_id both present */
+  bool has_generation_id, has_sync_id; /* each present on its own */
   int64_t generation_id, minimum_generation_id, sync_id;
   json_t *state; /* this stream's stream_state from the input state, or NULL */
 } sl_cstream;

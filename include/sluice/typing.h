@@ -111,6 +111,26 @@ static inline int sl_col_set_find(const sl_col_set *s, const char *prop, size_t 
   }
 }
 
+/* Record number rn's values by column: vals[c] is set and seen[c] = rn for
+ * each property that has a column (a raw set takes the whole record), so a
+ * column whose seen[c] != rn is absent from this record. */
+static inline void sl_col_set_bind(const sl_col_set *s, sl_jv data, uint64_t rn, sl_jv *vals, uint64_t *seen) {
+  if (s->raw) {
+    vals[0] = data;
+    seen[0] = rn;
+    return;
+  }
+  for (sl_jv k = sl_jv_first(data); sl_jv_more(data, k); k = sl_jv_next(sl_jv_val(k))) {
+    size_t kl;
+    const char *ks = sl_jv_str(k, &kl);
+    int c = sl_col_set_find(s, ks, kl);
+    if (c >= 0) {
+      vals[c] = sl_jv_val(k);
+      seen[c] = rn;
+    }
+  }
+}
+
 /* ---- values ---- */
 
 /* Why a value became NULL; the names are Airbyte's change reasons. */
