@@ -16,6 +16,7 @@ cd "$ROOT"
 trap 'mock_stop; e2e_cleanup' EXIT
 
 n=0
+names=()
 for d in connectors/${API_ONLY:-*}/; do
   d=${d%/}
   [ -f "$d/manifest.yaml" ] && [ -d "$d/integration_tests/recorded" ] || continue
@@ -44,6 +45,13 @@ for d in connectors/${API_ONLY:-*}/; do
     grep -qE "^pass $suite/" "$TMP/cat-$name.out" && pass "$name: $suite suite ran" || fail "$name: $suite suite" "no passing $suite check (skipped?)"
   done
   [ -d "$d/secrets" ] && fail "$name: secrets" "acceptance-setup.sh left $d/secrets behind"
+  names+=("$name")
+done
+# the registry lists them, with the spec read from the manifest
+run registry "$BIN/sluice" registry build --out "$TMP/registry.json"
+for name in "${names[@]}"; do
+  got=$(jq -r --arg r "sluice/$name" '.sources[] | select(.dockerRepository == $r) | .spec.connectionSpecification.properties | has("api_url")' "$TMP/registry.json" 2>/dev/null)
+  expect_eq "$name: in the registry with its spec" "$got" true
 done
 [ -n "${API_ONLY:-}" ] || { [ "$n" -ge 5 ] && pass "$n API connectors" || fail "API connectors" "only $n"; }
 finish
