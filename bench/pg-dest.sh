@@ -54,7 +54,7 @@ gen() {
 }
 gen "$N" json >"$T/rows.jsonl"
 gen "$N" csv >"$T/rows.csv"
-printf '{"host":"127.0.0.1","port":%s,"database":"%s","schema":"public","username":"%s","password":"%s","ssl_mode":"disable"}\n' \
+printf '{"host":"127.0.0.1","port":%s,"database":"%s","schema":"public","username":"%s","password":"%s","ssl_mode":{"mode":"disable"}}\n' \
   "$PG_PORT" "$PG_DB" "$PG_USER" "$PG_PASSWORD" >"$T/dest.json"
 jq -n '{streams: [{stream: {name: "bench", supported_sync_modes: ["full_refresh"], json_schema: {type: "object", properties: {
   id: {type: "integer"}, name: {type: "string"}, email: {type: "string"}, age: {type: "integer"}, score: {type: "number"},
@@ -112,7 +112,7 @@ fi
 
 # PostgreSQL -> PostgreSQL through sluice sync: table base into database
 # "sink" (the stream's namespace, public, names the schema there).
-printf '{"host":"127.0.0.1","port":%s,"database":"%s","username":"%s","password":"%s","schemas":["public"],"include_tables":"^public[.]base$","ssl_mode":"disable"}\n' \
+printf '{"host":"127.0.0.1","port":%s,"database":"%s","username":"%s","password":"%s","schemas":["public"],"include_tables":"^public[.]base$","ssl_mode":{"mode":"disable"}}\n' \
   "$PG_PORT" "$PG_DB" "$PG_USER" "$PG_PASSWORD" >"$T/src.json"
 sed "s/\"database\":\"$PG_DB\"/\"database\":\"sink\"/" "$T/dest.json" >"$T/dest2.json"
 q 'CREATE DATABASE sink' && q CHECKPOINT

@@ -30,7 +30,7 @@ SQL
 
 cfg() {
   jq -n --arg h "$PG_HOST" --argjson p "$PG_PORT" --arg d "$PG_DB" --arg u "$PG_USER" --arg pw "$PG_PASSWORD" \
-    '{host: $h, port: $p, database: $d, username: $u, password: $pw, ssl_mode: "disable"}' >"$W/c.json"
+    '{host: $h, port: $p, database: $d, username: $u, password: $pw, ssl_mode: {mode: "disable"}}' >"$W/c.json"
 }
 catalog() { # catalog TABLE
   "$BIN/source-postgres" discover --config "$W/c.json" |

@@ -40,7 +40,32 @@ static bool find_config(const char *ref, char *out, size_t n) {
   return false;
 }
 
+/* `sluice test compat spec|catalog OLD NEW`: the backward-compatibility
+ * rules on two files (SPEC/CATALOG messages or payloads); exit 1 when the
+ * new one breaks the old one. */
+static int compat(int argc, char **argv) {
+  sl_err err = SL_ERR_INIT;
+  if (argc != 5 || (strcmp(argv[2], "spec") && strcmp(argv[2], "catalog"))) {
+    sl_err_set(&err, SL_EUSAGE, "test compat: usage: sluice test compat spec|catalog OLD.json NEW.json");
+    return cli_fail(&err, NULL);
+  }
+  json_t *o = NULL, *n = NULL;
+  if (sl_json_load_file(argv[3], &o, &err) || sl_json_load_file(argv[4], &n, &err)) {
+    json_decref(o);
+    return cli_fail(&err, NULL);
+  }
+  json_t *d = sl_at_compat_diff(!strcmp(argv[2], "spec") ? SL_AT_COMPAT_SPEC : SL_AT_COMPAT_CATALOG, o, n);
+  size_t i;
+  json_t *x;
+  json_array_foreach(d, i, x) printf("breaking: %s\n", json_string_value(x));
+  if (!json_array_size(d)) printf("compatible\n");
+  int code = json_array_size(d) ? 1 : 0;
+  json_decref(d), json_decref(o), json_decref(n);
+  return code;
+}
+
 int cmd_test(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "compat")) return compat(argc, argv);
   const char *connector = NULL, *config = NULL, *junit = NULL, *suites = NULL;
   int timeout = 0;
   sl_err err = SL_ERR_INIT;

@@ -31,6 +31,16 @@ static const char *const *const suite_keys[] = {spec_keys,       connection_keys
 static const char *const expect_records_keys[] = {"path", "bypass_reason", "exact_order", "extra_fields", "extra_records", NULL};
 static const char *const future_state_keys[] = {"future_state_path", "missing_streams", "bypass_reason", "cursor_format", NULL};
 static const char *const named_bypass_keys[] = {"name", "bypass_reason", NULL};
+/* CAT's two keys, and sluice's local sources of the previous version */
+static const char *const compat_keys[] = {"previous_connector_version", "disable_for_version", "previous_connector",
+                                          "previous_spec_path", "previous_catalog_path", NULL};
+static const char *const cursor_format_keys[] = {"format", "streams", NULL};
+static const char *const named_format_keys[] = {"name", "format", NULL};
+static const char *const file_types_keys[] = {"skip_test", "bypass_reason", "unsupported_types", NULL};
+static const char *const extension_keys[] = {"extension", "bypass_reason", NULL};
+static const char *const bool_keys[] = {"validate_schema", "validate_stream_statuses", "validate_state_messages",
+                                        "validate_primary_keys_data_type", "fail_on_extra_columns", "validate_data_points",
+                                        "expect_trace_message_on_failure", "skip_comprehensive_incremental_tests", NULL};
 
 static bool in_list(const char *const *l, const char *k) {
   for (; l && *l; l++)
@@ -73,6 +83,45 @@ static sl_code list_of_named(const sl_yaml *y, const json_t *obj, const char *ke
   return SL_EOK;
 }
 
+/* future_state.cursor_format: {format: regex, streams: [{name, format}]} */
+static sl_code check_cursor_format(const sl_yaml *y, const json_t *cf, sl_err *err) {
+  if (!cf) return SL_EOK;
+  if (keys_ok(y, cf, "cursor_format", cursor_format_keys, NULL, err)) return err->code;
+  const json_t *f = json_object_get(cf, "format");
+  if (f && !json_is_string(f)) return bad(y, cf, "format", err, "cursor_format.format: expected a regular expression%s%s", "", "");
+  const json_t *l = json_object_get(cf, "streams");
+  if (l && !json_is_array(l)) return bad(y, cf, "streams", err, "cursor_format.streams: expected a list%s%s", "", "");
+  size_t i;
+  json_t *e;
+  json_array_foreach(l, i, e) {
+    if (keys_ok(y, e, "cursor_format.streams", named_format_keys, NULL, err)) return err->code;
+    if (!json_is_string(json_object_get(e, "name")) || !json_is_string(json_object_get(e, "format")))
+      return bad(y, e, NULL, err, "cursor_format.streams: every entry needs a name and a format%s%s", "", "");
+  }
+  return SL_EOK;
+}
+
+/* basic_read.file_types: skip_test (+ bypass_reason) or unsupported_types */
+static sl_code check_file_types(const sl_yaml *y, const json_t *ft, sl_err *err) {
+  if (!ft) return SL_EOK;
+  if (keys_ok(y, ft, "file_types", file_types_keys, NULL, err)) return err->code;
+  bool skip = json_is_true(json_object_get(ft, "skip_test"));
+  if (json_object_get(ft, "bypass_reason") && !skip)
+    return bad(y, ft, "bypass_reason", err, "file_types.bypass_reason is allowed only with skip_test: true%s%s", "", "");
+  const json_t *l = json_object_get(ft, "unsupported_types");
+  if (l && skip) return bad(y, ft, "unsupported_types", err, "file_types: unsupported_types and skip_test exclude each other%s%s", "", "");
+  if (l && !json_is_array(l)) return bad(y, ft, "unsupported_types", err, "file_types.unsupported_types: expected a list%s%s", "", "");
+  size_t i;
+  json_t *e;
+  json_array_foreach(l, i, e) {
+    if (keys_ok(y, e, "file_types.unsupported_types", extension_keys, NULL, err)) return err->code;
+    const char *x = json_string_value(json_object_get(e, "extension"));
+    if (!x || x[0] != '.')
+      return bad(y, e, NULL, err, "file_types.unsupported_types: every entry needs an extension like \".csv\"%s%s", "", "");
+  }
+  return SL_EOK;
+}
+
 static sl_code check_input(const sl_yaml *y, json_t *in, size_t si, const char *where, sl_err *err) {
   if (keys_ok(y, in, where, common, suite_keys[si], err)) return err->code;
   const json_t *t = json_object_get(in, "timeout_seconds");
@@ -107,7 +156,22 @@ static sl_code check_input(const sl_yaml *y, json_t *in, size_t si, const char *
   }
   if (list_of_named(y, in, "empty_streams", where, err) || list_of_named(y, in, "streams_without_primary_key", where, err))
     return err->code;
-  return SL_EOK;
+  for (size_t i = 0; bool_keys[i]; i++) {
+    const json_t *b = json_object_get(in, bool_keys[i]);
+    if (b && !json_is_boolean(b) && !json_is_null(b))
+      return bad(y, in, bool_keys[i], err, "%s.%s: expected true or false", where, bool_keys[i]);
+  }
+  const json_t *bc = json_object_get(in, "backward_compatibility_tests_config");
+  if (bc && keys_ok(y, bc, "backward_compatibility_tests_config", compat_keys, NULL, err)) return err->code;
+  const char *const bstr[] = {"previous_connector_version", "disable_for_version", "previous_connector", "previous_spec_path",
+                              "previous_catalog_path", NULL};
+  for (size_t i = 0; bc && bstr[i]; i++) {
+    const json_t *v = json_object_get(bc, bstr[i]);
+    if (v && !json_is_string(v))
+      return bad(y, bc, bstr[i], err, "backward_compatibility_tests_config.%s: expected a string%s", bstr[i], "");
+  }
+  if (check_cursor_format(y, json_object_get(fs, "cursor_format"), err)) return err->code;
+  return check_file_types(y, json_object_get(in, "file_types"), err);
 }
 
 /* Legacy layout: `tests: {suite: [inputs]}` at the root. */

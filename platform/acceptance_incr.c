@@ -253,7 +253,18 @@ static void future_state(at_ctx *c, at_input *in, const json_t *catalog) {
         problem = why, off = m;
         continue;
       }
-      /* a string cursor keeps the shape of the future state's value */
+      /* a string cursor matches cursor_format when one is configured, else it
+       * keeps the shape of the future state's value */
+      const char *re = json_is_string(v) ? at_cursor_format(fs, at_sname(s)) : NULL;
+      if (re) {
+        if (!at_regex_match(re, json_string_value(v), why, sizeof why)) {
+          char tmp[sizeof why];
+          snprintf(tmp, sizeof tmp, "stream %s: %s", at_sname(s), why);
+          memcpy(why, tmp, sizeof why);
+          problem = why, off = m;
+        }
+        continue;
+      }
       size_t k;
       json_t *fm;
       json_array_foreach(state, k, fm) {

@@ -119,6 +119,15 @@ const json_t *at_field_schema(const json_t *schema, const json_t *path);
  * a catalog built from them; NULL (with a fail result) on error. */
 json_t *at_custom_catalog(at_ctx *c, at_input *in, const json_t *disc, const char *test);
 json_t *at_records_of(const at_run *r);
+/* basic_read options on the records read, and cursor_format (acceptance_points.c). */
+void at_check_data_points(at_ctx *c, at_input *in, const json_t *catalog, const json_t *recs);
+void at_check_file_types(at_ctx *c, at_input *in, const json_t *recs);
+/* The cursor_format regex of a stream (per-stream, else the default), or NULL. */
+const char *at_cursor_format(const json_t *future_state_cfg, const char *stream);
+/* re matches value from its start (Python's re.match); else why. */
+bool at_regex_match(const char *re, const char *value, char *why, size_t n);
+/* test_backward_compatibility against the previous version (acceptance_compat.c). */
+void at_backward_compat(at_ctx *c, at_input *in, sl_at_compat kind, const json_t *current);
 /* Name "suite/test" string into buf. */
 const char *at_name(const at_input *in, const char *test, char *buf, size_t n);
 

@@ -234,8 +234,7 @@ void at_suite_discovery(at_ctx *c, at_input *in) {
     at_result(c, in->suite, at_name(in, "test_primary_keys_data_type", nm, sizeof nm), SL_AT_SKIP, NULL,
               "validate_primary_keys_data_type: false");
   else pass_or_fail(c, in, "test_primary_keys_data_type", pk_type ? pk_type : pk_missing, NULL);
-  at_result(c, in->suite, at_name(in, "test_backward_compatibility", nm, sizeof nm), SL_AT_SKIP, NULL,
-            "needs the previous version's catalog (a published image); sluice test has none to compare with");
+  at_backward_compat(c, in, SL_AT_COMPAT_CATALOG, cat);
 }
 
 /* ---- basic_read ---- */
@@ -399,7 +398,13 @@ static void check_statuses(at_ctx *c, at_input *in, const json_t *catalog, const
   char nm[96], why[600];
   at_name(in, "test_read:stream_statuses", nm, sizeof nm);
   const json_t *v = json_object_get(in->in, "validate_stream_statuses");
-  if (!json_is_true(v)) {
+  /* on by default for certified connectors, which may not turn it off (CAT) */
+  bool certified = json_integer_value(json_object_get(json_object_get(c->metadata, "ab_internal"), "ql")) >= 400;
+  if (certified && json_is_false(v)) {
+    at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "validate_stream_statuses: false is not allowed for a certified connector (ql >= 400)");
+    return;
+  }
+  if (!json_is_true(v) && !certified) {
     at_result(c, in->suite, nm, SL_AT_SKIP, NULL, "validate_stream_statuses is not set");
     return;
   }
@@ -554,6 +559,8 @@ void at_suite_basic_read(at_ctx *c, at_input *in) {
     }
     pass_or_fail(c, in, "test_read:primary_keys", problem, off);
     check_expected(c, in, catalog, recs);
+    at_check_data_points(c, in, catalog, recs);
+    at_check_file_types(c, in, recs);
     check_statuses(c, in, catalog, &r);
     check_states(c, in, catalog, &r);
     sl_catalog_dispose(&parsed);

@@ -357,8 +357,7 @@ void at_suite_spec(at_ctx *c, at_input *in) {
   if (!json_object_get(spec, "advanced_auth")) at_result(c, in->suite, nm, SL_AT_SKIP, NULL, "the spec has no advanced_auth");
   else if (oauth_problem(spec)) at_result(c, in->suite, nm, SL_AT_FAIL, json_object_get(spec, "advanced_auth"), "%s", oauth_problem(spec));
   else at_result(c, in->suite, nm, SL_AT_PASS, NULL, NULL);
-  at_result(c, in->suite, at_name(in, "test_backward_compatibility", nm, sizeof nm), SL_AT_SKIP, NULL,
-            "needs the previous version's spec (a published image); sluice test has none to compare with");
+  at_backward_compat(c, in, SL_AT_COMPAT_SPEC, spec);
   dockerfile_checks(c, in);
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pg_dest.h"
+#include "../source-postgres/pg_ssl_spec.h"
 
 static const char spec[] =
     "{\"$schema\":\"http://json-schema.org/draft-07/schema#\","
@@ -32,12 +33,9 @@ static const char spec[] =
     "Created if missing.\",\"examples\":[\"public\"]},"
     "\"username\":{\"type\":\"string\",\"title\":\"User\",\"order\":4},"
     "\"password\":{\"type\":\"string\",\"title\":\"Password\",\"order\":5,\"airbyte_secret\":true},"
-    "\"ssl_mode\":{\"title\":\"SSL mode\",\"order\":6,\"description\":\"libpq sslmode: disable, allow, "
-    "prefer, require, verify-ca or verify-full (a string, or an object {\\\"mode\\\": ...} as Airbyte "
-    "writes it).\",\"oneOf\":[{\"type\":\"string\",\"enum\":[\"disable\",\"allow\",\"prefer\",\"require\","
-    "\"verify-ca\",\"verify-full\"]},{\"type\":\"object\",\"required\":[\"mode\"],\"properties\":{\"mode\":"
-    "{\"type\":\"string\",\"enum\":[\"disable\",\"allow\",\"prefer\",\"require\",\"verify-ca\","
-    "\"verify-full\"]}}}]},"
+    "\"ssl_mode\":{\"type\":\"object\",\"title\":\"SSL mode\",\"order\":6,\"description\":\"libpq "
+    "sslmode (default: prefer)\",\"oneOf\":["
+    PG_SSL_MODE_OPTIONS "]},"
     "\"connect_timeout\":{\"type\":\"integer\",\"title\":\"Connect timeout (s)\",\"order\":7,"
     "\"minimum\":1,\"maximum\":600,\"default\":10}}}";
 

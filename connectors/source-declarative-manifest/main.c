@@ -19,11 +19,22 @@
 static lc_source *g_src;
 static bool g_config_set;
 
+/* The manifest as a config property. Its top-level keys are declared (an
+ * object property needs properties in Airbyte's UI and acceptance tests);
+ * it is not `required`: CAT checks a config without its "_" keys against
+ * the spec, and a missing manifest is already a clear config error of its
+ * own (load_manifest). */
+#define MANIFEST_PROP                                                                             \
+  "{\"title\":\"Low-code manifest\",\"type\":\"object\",\"description\":\"The low-code manifest "   \
+  "that defines the components of the source.\",\"properties\":{\"version\":{\"type\":\"string\"}," \
+  "\"type\":{\"type\":\"string\"},\"check\":{\"description\":\"The check component\"},"           \
+  "\"streams\":{\"type\":\"array\",\"description\":\"The stream definitions\"},\"spec\":"          \
+  "{\"description\":\"The connector specification\"},\"definitions\":{\"description\":"             \
+  "\"Shared definitions\"}}}"
+
 static const char generic_spec[] =
-    "{\"type\":\"object\",\"required\":[\"__injected_declarative_manifest\"],"
-    "\"additionalProperties\":true,\"properties\":{\"__injected_declarative_manifest\":"
-    "{\"title\":\"Low-code manifest\",\"type\":\"object\",\"description\":\"The low-code "
-    "manifest that defines the components of the source.\"}}}";
+    "{\"type\":\"object\",\"additionalProperties\":true,\"properties\":{"
+    "\"__injected_declarative_manifest\":" MANIFEST_PROP "}}";
 
 static void log_stderr(void *ud, const char *level, const char *msg) {
   /* Outside a read, logs go to stderr (secrets are masked by the HTTP layer
@@ -152,7 +163,8 @@ int main(int argc, char **argv) {
     /* The config also carries the manifest: let the spec accept it. */
     json_t *props = json_object_get(spec, "properties");
     if (!json_is_object(props)) json_object_set_new(spec, "properties", props = json_object());
-    json_object_set_new(props, "__injected_declarative_manifest", json_pack("{s:s}", "type", "object"));
+    json_t *mp = json_loads(MANIFEST_PROP, 0, NULL);
+    json_object_set_new(props, "__injected_declarative_manifest", mp ? mp : json_pack("{s:s}", "type", "object"));
   }
   char *spec_json = json_dumps(spec, JSON_COMPACT);
   json_decref(spec);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "pgsrc.h"
+#include "pg_ssl_spec.h"
 
 static const char spec[] =
     "{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"title\":\"Postgres Source Spec\","
@@ -21,11 +22,9 @@ static const char spec[] =
     "\"minItems\":1,\"uniqueItems\":true,\"default\":[\"public\"],\"order\":3},"
     "\"username\":{\"type\":\"string\",\"title\":\"Username\",\"order\":4},"
     "\"password\":{\"type\":\"string\",\"title\":\"Password\",\"airbyte_secret\":true,\"order\":5},"
-    "\"ssl_mode\":{\"title\":\"SSL mode\",\"description\":\"libpq sslmode, as a string or as "
-    "{\\\"mode\\\": ...}\",\"default\":\"prefer\",\"order\":6,\"oneOf\":[{\"type\":\"string\","
-    "\"enum\":[\"disable\",\"allow\",\"prefer\",\"require\",\"verify-ca\",\"verify-full\"]},"
-    "{\"type\":\"object\",\"required\":[\"mode\"],\"properties\":{\"mode\":{\"type\":\"string\","
-    "\"enum\":[\"disable\",\"allow\",\"prefer\",\"require\",\"verify-ca\",\"verify-full\"]}}}]},"
+    "\"ssl_mode\":{\"type\":\"object\",\"title\":\"SSL mode\",\"description\":\"libpq sslmode "
+    "(default: prefer)\",\"order\":6,\"oneOf\":["
+    PG_SSL_MODE_OPTIONS "]},"
     "\"include_tables\":{\"type\":\"string\",\"title\":\"Include tables\",\"description\":"
     "\"PCRE2 regular expression on schema.table: only matching tables and views are discovered\","
     "\"order\":7},"

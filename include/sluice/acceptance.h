@@ -49,6 +49,15 @@ void sl_at_report_dispose(sl_at_report *report);
 /* JUnit XML: one testsuite per acceptance suite, one testcase per check. */
 sl_code sl_at_write_junit(const sl_at_report *report, const char *name, const char *path, sl_err *err);
 
+/* ---- backward compatibility (platform/acceptance_compat.c) ---- */
+
+typedef enum sl_at_compat { SL_AT_COMPAT_SPEC, SL_AT_COMPAT_CATALOG } sl_at_compat;
+/* The breaking changes from a previous spec (SPEC message or payload) or
+ * catalog (CATALOG message or payload) to a new one, as an array of
+ * strings naming the place ("/properties/port: type changed ..."); empty
+ * when compatible. Always returns an array (new reference). */
+json_t *sl_at_compat_diff(sl_at_compat kind, const json_t *old_v, const json_t *new_v);
+
 /* ---- protocol conformance ---- */
 
 /* sluice's JSON Schema of AirbyteMessage (platform/protocol_schema.json,

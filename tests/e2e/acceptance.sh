@@ -18,6 +18,8 @@ counts() { grep -E '^.*: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$TMP/$1
 n=0
 for cfg in connectors/*/acceptance-test-config.yml; do
   name=$(basename "$(dirname "$cfg")")
+  # declarative API connectors: run by tests/e2e/api-connectors.sh with their mock API
+  [ -d "connectors/$name/integration_tests/recorded" ] && [ -f "connectors/$name/manifest.yaml" ] && continue
   [ -x "$BIN/$name" ] || { fail "connector/$name" "not built in $BIN"; continue; }
   setup="connectors/$name/integration_tests/acceptance-setup.sh"
   ( if [ -f "$setup" ]; then . tests/lib/db.sh; trap db_stop_all EXIT; . "$setup"; fi
@@ -119,6 +121,102 @@ for d in "$DATA"/cases/*/; do
     fail "case $c" "missing: ${missing:-none}; unexpected: ${extra:-none}"
   fi
 done
+
+# --- the same options satisfied: validate_data_points, file_types (certified
+# file-based connector) and a per-stream cursor_format overriding the default ---
+run options "$BIN/sluice" test "$DATA/options-ok"
+expect_rc "options satisfied" 0 options
+for t in "basic_read/test_read:data_points" "basic_read/test_all_supported_file_types_present" \
+  "basic_read/test_read:stream_statuses" "incremental/test_state_with_abnormally_large_values"; do
+  grep -qxF "pass $t" "$TMP/options.out" && pass "options: $t passes" || fail "options: $t" "not passed"
+done
+run badft "$BIN/sluice" test --config "$DATA/bad/file-types.yml"
+expect_rc "file_types misuse" nonzero badft
+expect_err "file_types: named with line" badft 'file-types.yml:9: file_types.bypass_reason is allowed only with skip_test: true'
+run badcf "$BIN/sluice" test --config "$DATA/bad/cursor-format.yml"
+expect_rc "cursor_format misuse" nonzero badcf
+expect_err "cursor_format: named with line" badcf 'cursor-format.yml:11: cursor_format.streams: every entry needs a name and a format'
+
+# --- backward compatibility: each rule is a data case (old, new, the
+# verdict `sluice test compat` must print) ---
+for d in "$DATA"/compat/*/; do
+  c=$(basename "$d")
+  run "compat-$c" "$BIN/sluice" test compat "${c%%-*}" "$d/old.json" "$d/new.json"
+  want=1; [ "$(cat "$d/expect.txt")" = compatible ] && want=0
+  expect_rc "compat $c: exit" $want "compat-$c"
+  if cmp -s "$TMP/compat-$c.out" "$d/expect.txt"; then pass "compat $c: verdict"; else
+    fail "compat $c: verdict" "got: $(tr '\n' '|' <"$TMP/compat-$c.out")"; fi
+done
+
+# the previous spec and catalog from the connector's git history
+G="$TMP/gitconn"
+mkdir -p "$G"
+cp "$DATA/replay/connector" "$G/connector"
+cp "$DATA/cases/compat-previous-connector/previous/spec.jsonl" "$G/spec.jsonl"
+cp "$DATA/cases/compat-previous-connector/previous/discover.jsonl" "$G/discover.jsonl"
+echo '{}' >"$G/config.json"
+cat >"$G/acceptance-test-config.yml" <<'YML'
+connector: ./connector
+acceptance_tests:
+  spec:
+    tests:
+      - config_path: config.json
+        backward_compatibility_tests_config:
+          previous_spec_path: git:HEAD:spec.jsonl
+  discovery:
+    tests:
+      - config_path: config.json
+        backward_compatibility_tests_config:
+          previous_catalog_path: git:HEAD:discover.jsonl
+YML
+( cd "$G" && git init -q && git add . && git -c user.name=t -c user.email=t@t commit -qm v1 ) || fail "git repo" "cannot commit"
+run gitsame "$BIN/sluice" test "$G"
+expect_out "git history: identical spec skipped" gitsame "skip spec/test_backward_compatibility: the previous and the current spec are identical"
+cp "$DATA/cases/compat-previous-connector/spec.jsonl" "$DATA/cases/compat-previous-connector/discover.jsonl" "$G/"
+run gitnew "$BIN/sluice" test "$G"
+expect_rc "git history: breaking change fails" 1 gitnew
+expect_out "git history: spec rule" gitnew 'FAIL spec/test_backward_compatibility: 1 breaking change(s) since the previous version: /properties/port: type changed "integer" -> "string"'
+expect_out "git history: catalog rule" gitnew 'FAIL discovery/test_backward_compatibility: 2 breaking change(s)'
+sed -i 's/git:HEAD:spec.jsonl/git:nosuchrev:spec.jsonl/' "$G/acceptance-test-config.yml"
+run gitbad "$BIN/sluice" test "$G" --suites spec
+expect_out "git history: a bad revision is named" gitbad "skip spec/test_backward_compatibility: git show nosuchrev:./spec.jsonl in $G failed"
+
+# the previous version as an image, run through the stand-in docker
+OLD="$TMP/oldbin"
+mkdir -p "$OLD" "$TMP/run"
+cp "$DATA/replay/connector" "$OLD/source-compat"
+cp "$DATA/cases/compat-previous-connector/previous/"*.jsonl "$OLD/"
+C="$DATA/cases/compat-previous-connector"
+image_cfg() { # $1: extra line under backward_compatibility_tests_config
+  cat <<YML
+connector: $C/connector
+connector_image: sluice/source-compat:2.0.0
+acceptance_tests:
+  spec:
+    tests:
+      - config_path: $C/config.json
+        backward_compatibility_tests_config:
+          previous_connector_version: "1.0.0"
+$1
+  discovery:
+    tests:
+      - config_path: $C/config.json
+        backward_compatibility_tests_config:
+          previous_connector_version: "1.0.0"
+YML
+}
+image_cfg "" >"$TMP/image.yml"
+image_cfg '          disable_for_version: "1.0.0"' >"$TMP/image-off.yml"
+for t in image image-off; do
+  PATH="$ROOT/tests/data/docker:$PATH" DOCKER_STANDIN_BIN="$OLD" DOCKER_STANDIN_LOG="$TMP/docker.log" XDG_RUNTIME_DIR="$TMP/run" \
+    run "$t" "$BIN/sluice" test --config "$TMP/$t.yml"
+done
+expect_rc "image: breaking change fails" 1 image
+expect_out "image: spec compared" image 'FAIL spec/test_backward_compatibility: 1 breaking change(s) since the previous version 1.0.0: /properties/port'
+expect_out "image: catalog compared" image 'FAIL discovery/test_backward_compatibility: 2 breaking change(s) since the previous version 1.0.0'
+grep -q '^run --rm -i sluice/source-compat:1.0.0 spec$' "$TMP/docker.log" && pass "image: docker run of the previous tag" || fail "image: docker args" "$(head -n1 "$TMP/docker.log")"
+expect_out "disable_for_version skips" image-off "skip spec/test_backward_compatibility: disabled for the previous version 1.0.0 (disable_for_version)"
+expect_out "no previous version: skipped with how to give one" cat-source-faker "skip spec/test_backward_compatibility: no previous version to compare with"
 
 run noconf "$BIN/sluice" test "$TMP"
 expect_rc "no config" nonzero noconf

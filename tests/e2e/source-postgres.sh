@@ -21,7 +21,7 @@ psql -q -v ON_ERROR_STOP=1 -f "$DATA/fixture.sql" >/dev/null 2>"$TMP/fixture.err
 # cfg FILE [jq-filter]: a source config for the test server.
 cfg() {
   jq -n --arg h "$PG_HOST" --argjson p "$PG_PORT" --arg d "$PG_DB" --arg u "$PG_USER" --arg pw "$PG_PASSWORD" \
-    '{host: $h, port: $p, database: $d, username: $u, password: $pw, ssl_mode: "disable"}' | jq "${2:-.}" >"$1"
+    '{host: $h, port: $p, database: $d, username: $u, password: $pw, ssl_mode: {mode: "disable"}}' | jq "${2:-.}" >"$1"
 }
 # catalog DISCOVER_OUT FILE MODE [jq-select] [extra]: configured catalog of the selected streams.
 catalog() {

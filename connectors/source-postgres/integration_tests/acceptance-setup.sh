@@ -7,7 +7,7 @@ trap 'rm -rf "$d/secrets"; db_stop_all' EXIT
 pg_start || return 1
 psql -q -v ON_ERROR_STOP=1 -f "$d/integration_tests/fixture.sql" >/dev/null || return 1
 mkdir -p "$d/secrets"
-printf '{"host": "%s", "port": %s, "database": "%s", "username": "%s", "password": "%s", "ssl_mode": "disable", "chunk_rows": 2}\n' \
+printf '{"host": "%s", "port": %s, "database": "%s", "username": "%s", "password": "%s", "ssl_mode": {"mode": "disable"}, "chunk_rows": 2}\n' \
   "$PG_HOST" "$PG_PORT" "$PG_DB" "$PG_USER" "$PG_PASSWORD" >"$d/secrets/config.json"
-printf '{"host": "%s", "port": %s, "database": "%s", "username": "%s", "password": "wrong-password", "ssl_mode": "disable"}\n' \
+printf '{"host": "%s", "port": %s, "database": "%s", "username": "%s", "password": "wrong-password", "ssl_mode": {"mode": "disable"}}\n' \
   "$PG_HOST" "$PG_PORT" "$PG_DB" "$PG_USER" >"$d/secrets/invalid_config.json"
