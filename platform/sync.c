@@ -45,6 +45,7 @@ typedef struct sync {
   FILE *plog;
   sl_mapping *map; /* namespace/prefix mapping toward the destination, or NULL */
   size_t last_stream; /* cache for the record stream lookup */
+  bool *complete_sent; /* per stream: COMPLETE forwarded to the destination */
   bool src_eof, src_exited, dst_eof, src_failed, dst_failed;
   sl_err fatal; /* first fatal error */
   char src_error[SL_ERR_MSG_MAX], dst_error[SL_ERR_MSG_MAX];
@@ -103,7 +104,10 @@ static void handle_log(const char *who, sl_jv msg, bool verbose) {
   if (loud || verbose) warnf("%s: %s: %s", who, lv, tx);
 }
 
-/* TRACE from either side: errors are reported, stream statuses tracked. */
+static void send_complete(sync_t *s, size_t i);
+
+/* TRACE from either side: errors are reported, stream statuses tracked; a
+ * source's COMPLETE goes on to the destination. */
 static void handle_trace(sync_t *s, const char *who, sl_jv msg, char *first_error) {
   sl_jv trace, type, e, m;
   char t[32] = "";
@@ -135,6 +139,7 @@ static void handle_trace(sync_t *s, const char *who, sl_jv msg, char *first_erro
     for (size_t i = 0; i < 4; i++)
       if (!strcmp(status, known[i])) ss->status = known[i];
     if (!strcmp(status, "STARTED") && !ss->started_ms) ss->started_ms = sl_now_ms();
+    if (!strcmp(status, "COMPLETE") && !strcmp(who, "source")) send_complete(s, cs->index);
     if (!strcmp(status, "COMPLETE") || !strcmp(status, "INCOMPLETE")) ss->finished_ms = sl_now_ms();
   }
 }
@@ -366,8 +371,12 @@ static bool read_some(sync_t *s, int fd, sl_buf *b, const char *who, uint64_t li
   return true;
 }
 
-static void send_completes(sync_t *s) {
-  for (size_t i = 0; i < s->cat.n; i++) {
+/* Tell the destination that stream i is complete (once): it may then swap an
+ * overwrite in, and commit records no state covers. */
+static void send_complete(sync_t *s, size_t i) {
+  if (s->complete_sent[i]) return;
+  s->complete_sent[i] = true;
+  {
     json_t *d = json_pack("{s:s}", "name", s->cat.streams[i].name);
     if (s->cat.streams[i].ns) json_object_set_new(d, "namespace", json_string(s->cat.streams[i].ns));
     if (s->map) sl_mapping_descriptor(s->map, d, true);
@@ -382,6 +391,11 @@ static void send_completes(sync_t *s) {
     free(t);
     json_decref(m);
   }
+}
+
+/* The source exited 0: every stream it did not report is complete too. */
+static void send_completes(sync_t *s) {
+  for (size_t i = 0; i < s->cat.n; i++) send_complete(s, i);
 }
 
 static void progress(sync_t *s, bool force) {
@@ -586,8 +600,13 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
     json_decref(dcat);
     if (rc) goto out;
   }
+  res->streams = calloc(s.cat.n ? s.cat.n : 1, sizeof *res->streams);
+  s.complete_sent = calloc(s.cat.n ? s.cat.n : 1, sizeof *s.complete_sent);
+  if (!res->streams || !s.complete_sent) {
+    rc = sl_err_set(err, SL_ENOMEM, "out of memory");
+    goto out;
+  }
   res->n_streams = s.cat.n;
-  res->streams = calloc(s.cat.n, sizeof *res->streams);
   for (size_t i = 0; i < s.cat.n; i++) {
     res->streams[i].name = strdup(s.cat.streams[i].name);
     res->streams[i].ns = s.cat.streams[i].ns ? strdup(s.cat.streams[i].ns) : NULL;
@@ -640,6 +659,7 @@ out:
   sl_buf_dispose(&s.dst_in);
   sl_buf_dispose(&s.to_dst);
   sl_catalog_dispose(&s.cat);
+  free(s.complete_sent);
   sl_mapping_free(s.map);
   if (s.have_sf) sl_statefile_dispose(&s.sf);
   json_decref(discovered);

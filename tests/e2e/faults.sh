@@ -151,6 +151,23 @@ expect_eq crash-resume/rows "$(rows crash-resume)" 25
 expect_eq crash-resume/distinct "$(sql "$TMP/crash-resume.db" 'select count(distinct id) from items')" 25
 expect_eq crash-resume/state "$(cursor crash-resume)" 250
 
+# Two streams; the source crashes in the second. The first, never checkpointed,
+# reported COMPLETE: sluice passes that on at once, so its rows are committed
+# with the second stream's states. Without the COMPLETE nothing covers them,
+# and everything since the start is rolled back (and read again next time).
+for complete in true false; do
+  echo "{\"complete\": $complete}" >"$TMP/two-$complete.src.json"
+  echo "{\"destination_path\": \"$TMP/two-$complete.db\"}" >"$TMP/two-$complete.dst.json"
+  SLUICE_COMMIT_INTERVAL_MS=0 run_sync "two-$complete" --source "$FAKE/fake-two-streams" \
+    --source-config "$TMP/two-$complete.src.json" --destination destination-sqlite \
+    --destination-config "$TMP/two-$complete.dst.json" --state-file "$TMP/two-$complete.state"
+  expect_rc "two-$complete/exit" nonzero
+done
+expect_eq two-complete/rows "$(sql "$TMP/two-true.db" 'select count(*) from plain') $(sql "$TMP/two-true.db" 'select count(*) from items')" "5 20"
+expect_eq two-complete/state "$(state_field "$TMP/two-true.state" items updated_at)" 200
+expect_eq two-incomplete/rows "$(sql "$TMP/two-false.db" 'select count(*) from plain') $(sql "$TMP/two-false.db" 'select count(*) from items')" "0 0"
+expect_eq two-incomplete/no-state "$(state_field "$TMP/two-false.state" items updated_at)" ""
+
 # The same crash with the default commit interval: how many states got
 # committed depends on timing, but rows and state always agree, and the
 # resumed sync ends with every row exactly once.
