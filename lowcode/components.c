@@ -98,6 +98,11 @@ static const char *const SUPPORTED[] = {
     "AddedFieldDefinition", "RemoveFields", "RecordFilter",
     /* the SHOULD tier (notes 5.2) */
     "KeysToLower", "KeysToSnakeCase", "KeysReplace", "FlattenFields", "DpathFlattenFields", "KeyTransformation",
+    "JsonlDecoder", "CsvDecoder", "XmlDecoder", "GzipDecoder", "ZipfileDecoder", "IterableDecoder", "JsonItemsDecoder",
+    "ConfigNormalizationRules", "ConfigMigration", "ConfigAddFields", "ConfigRemapField", "ConfigRemoveFields",
+    "DpathValidator", "PredicateValidator", "ValidateAdheresToSchema",
+    "HTTPAPIBudget", "MovingWindowCallRatePolicy", "FixedWindowCallRatePolicy", "UnlimitedCallRatePolicy",
+    "HttpRequestRegexMatcher", "Rate", "ConcurrencyLevel", "LegacyToPerPartitionStateMigration",
     /* sub-objects without `type` */
     "RefreshTokenUpdater", "OAuthConfigSpecification", "AuthFlow", "Schemas", NULL,
 };

@@ -89,6 +89,9 @@ struct lc_source {
   void *out_ud;
   char **secrets;       /* config values marked airbyte_secret */
   size_t n_secrets;
+  struct lc_budget *budget;  /* api_budget (budget.c), or NULL */
+  sl_read *cur_read;         /* the stream being read (STREAM_STATUS reasons) */
+  const char *cur_stream;
 };
 
 void lc_log(lc_source *src, const char *level, const char *fmt, ...)
@@ -101,6 +104,23 @@ const json_t *lc_source_find_stream(const lc_source *src, const char *name);
  * (*migrated: the config changed), then the transformations and validations. */
 sl_code lc_config_normalize(lc_source *src, json_t *config, bool *migrated, sl_err *err);
 sl_code lc_config_transform_validate(lc_source *src, json_t *config, sl_err *err);
+
+/* api_budget (budget.c). acquire waits (never fails for the budget) until
+ * the matching policy allows the request; update feeds it the response. */
+typedef struct lc_budget lc_budget;
+sl_code lc_budget_build(lc_source *src, const json_t *node, lc_budget **out, sl_err *err);
+void lc_budget_free(lc_budget *b);
+sl_code lc_budget_acquire(lc_source *src, lc_budget *b, const char *method, const char *url, const json_t *headers,
+                          const char *murl, sl_err *err);
+void lc_budget_update(lc_budget *b, const char *method, const char *url, const json_t *headers,
+                      const sl_http_resp *resp);
+/* TRACE STREAM_STATUS RUNNING with reason RATE_LIMITED for the stream being
+ * read (quota_reset_ms 0: unknown). */
+void lc_rate_limited(lc_source *src, int64_t quota_reset_ms);
+
+/* The stream's state_migrations applied to its input state (statemig.c):
+ * *out a new state, or NULL when nothing changed. */
+sl_code lc_state_migrate(lc_source *src, const json_t *stream, const json_t *state, json_t **out, sl_err *err);
 
 /* ---- request options ---- */
 

@@ -491,11 +491,22 @@ sl_code lc_requester_send(lc_requester *r, sl_http *http, const json_t *ctx, lc_
     sl_http_req req = {r->method, sl_buf_cstr(&url), (const char *const *)hl, has_body ? sl_buf_cstr(&body) : NULL,
                        has_body ? body.len : 0, r->secret_response};
     sl_err terr = SL_ERR_INIT;
-    sl_code trc = sl_http_send(http, &req, resp, &terr);
+    char *murl = sl_http_mask(http, sl_buf_cstr(&url));
+    /* the source's api_budget may delay (never fail) the request */
+    sl_code trc = lc_budget_acquire(src, src->budget, r->method, sl_buf_cstr(&url), a.headers, murl, err);
+    if (trc) {
+      for (size_t i = 0; i < k; i++) free(hl[i]);
+      free(hl);
+      lc_reqopts_dispose(&a);
+      free(murl);
+      rc = trc;
+      break;
+    }
+    trc = sl_http_send(http, &req, resp, &terr);
+    lc_budget_update(src->budget, r->method, sl_buf_cstr(&url), a.headers, resp);
     for (size_t i = 0; i < k; i++) free(hl[i]);
     free(hl);
     lc_reqopts_dispose(&a);
-    char *murl = sl_http_mask(http, sl_buf_cstr(&url));
     if (trc && !resp->transient) {
       /* Not retryable: size limit, redirect loop, bad URL, TLS. */
       rc = sl_err_set(err, trc, "%s (requester at %s)", terr.msg, what);
@@ -529,6 +540,7 @@ sl_code lc_requester_send(lc_requester *r, sl_http *http, const json_t *ctx, lc_
     }
     /* RETRY, RATE_LIMITED, REFRESH_TOKEN_THEN_RETRY */
     bool rate = res->action == LC_ACT_RATE_LIMITED;
+    if (rate) lc_rate_limited(src, 0);
     if (res->action == LC_ACT_REFRESH_TOKEN_THEN_RETRY && r->auth) lc_auth_invalidate(r->auth);
     double wait = lc_errh_backoff(src, r->errh, resp, attempt, err);
     if (wait == -2) {

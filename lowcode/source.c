@@ -24,6 +24,7 @@ void lc_source_free(lc_source *src) {
   for (size_t i = 0; i < src->n_secrets; i++) free(src->secrets[i]);
   free(src->secrets);
   json_decref(src->config);
+  lc_budget_free(src->budget);
   sl_manifest_free(src->m);
   free(src);
 }
@@ -94,6 +95,12 @@ sl_code lc_source_set_config(lc_source *src, const json_t *config, sl_err *err) 
   json_decref(src->config);
   src->config = json_deep_copy(config);
   if (!src->config) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  /* Spec config_normalization_rules (config_norm.c): a migrated config is
+   * announced whole, as the CDK does, before anything else runs. */
+  bool migrated = false;
+  sl_code rc = lc_config_normalize(src, src->config, &migrated, err);
+  if (!rc && migrated && src->control_config) rc = src->control_config(src->out_ud, src->config);
+  if (rc) return rc;
   /* The manifest itself is not part of what templates see as config. */
   json_object_del(src->config, "__injected_declarative_manifest");
   json_object_del(src->config, "__injected_components_py");
@@ -101,7 +108,15 @@ sl_code lc_source_set_config(lc_source *src, const json_t *config, sl_err *err) 
   for (size_t i = 0; i < src->n_secrets; i++) free(src->secrets[i]);
   src->n_secrets = 0;
   walk_secrets(src, src->spec, src->config, 0);
-  return SL_EOK;
+  if ((rc = lc_config_transform_validate(src, src->config, err))) return rc;
+  /* api_budget: shared by every stream of the source (limits may use config) */
+  lc_budget_free(src->budget);
+  src->budget = NULL;
+  rc = lc_budget_build(src, json_object_get(src->root, "api_budget"), &src->budget, err);
+  /* concurrency_level is read and honoured as 1: streams run one at a time */
+  const json_t *cl = json_object_get(src->root, "concurrency_level");
+  if (!rc && cl) lc_log(src, "DEBUG", "concurrency_level at %s: streams are read sequentially", LC_WHERE(src, cl));
+  return rc;
 }
 
 const json_t *lc_source_streams(const lc_source *src) { return json_object_get(src->root, "streams"); }

@@ -315,9 +315,23 @@ static sl_code read_slice(lc_stream *st, lc_slicer *sl, const json_t *slice, sl_
   return rc;
 }
 
+static sl_code stream_read(lc_stream *st, sl_read *rd, const sl_cstream *cs, const json_t *in_state, sl_err *err);
+
 sl_code lc_stream_read(lc_stream *st, sl_read *rd, const sl_cstream *cs, sl_err *err) {
+  st->src->cur_read = rd; /* for RATE_LIMITED stream statuses */
+  st->src->cur_stream = cs->name;
+  json_t *migrated = NULL; /* state_migrations (statemig.c) */
+  sl_code rc = lc_state_migrate(st->src, st->node, sl_read_state(rd), &migrated, err);
+  if (!rc) rc = stream_read(st, rd, cs, migrated ? migrated : sl_read_state(rd), err);
+  json_decref(migrated);
+  st->src->cur_read = NULL;
+  st->src->cur_stream = NULL;
+  return rc;
+}
+
+static sl_code stream_read(lc_stream *st, sl_read *rd, const sl_cstream *cs, const json_t *in_state, sl_err *err) {
   lc_slicer *sl = NULL;
-  sl_code rc = lc_slicer_build(st, sl_read_state(rd), cs->sync_mode == SL_SYNC_INCREMENTAL, &sl, err);
+  sl_code rc = lc_slicer_build(st, in_state, cs->sync_mode == SL_SYNC_INCREMENTAL, &sl, err);
   if (rc) return rc;
   json_t *slice = NULL;
   while (!(rc = sl->ops->next(sl, &slice, err)) && slice) {
