@@ -32,13 +32,18 @@ static json_t *api_resolve(bld_server *srv, const json_t *body, unsigned *status
 static json_t *api_to_yaml(const json_t *body, unsigned *status) {
   const json_t *m = json_object_get(body, "manifest");
   if (!json_is_object(m)) return bad(status, 400, "the request needs \"manifest\": the manifest as a JSON object");
+  /* With the text the manifest came from: edited in place (comments kept). */
+  size_t len = 0;
+  const char *old = yaml_of(body, &len);
+  char *y = old && len <= BLD_MAX_MANIFEST ? bld_yaml_update(old, len, m) : NULL;
+  bool kept = y != NULL;
   sl_err err = SL_ERR_INIT;
-  char *y = bld_to_yaml(m, &err);
+  if (!y) y = bld_to_yaml(m, &err);
   if (!y) {
     *status = 500;
     return bld_error_json(&err);
   }
-  json_t *res = json_pack("{s:s}", "yaml", y);
+  json_t *res = json_pack("{s:s,s:b}", "yaml", y, "in_place", kept);
   free(y);
   return res;
 }
@@ -61,8 +66,16 @@ static json_t *api_test_read(bld_server *srv, const json_t *body, unsigned *stat
   o.limits.max_pages = limit_of(body, "max_pages", 100);
   o.limits.max_slices = limit_of(body, "max_slices", 100);
   o.timeout_s = limit_of(body, "timeout", 600);
+  o.limits.retries = json_is_true(json_object_get(body, "retries"));
   json_t *res = bld_test_read(yaml, len, "manifest.yaml", &o);
   json_decref(saved);
+  /* A rotated OAuth token: the old one is spent, so the new config becomes
+   * the testing values (the page takes "config_update" too). */
+  const json_t *upd = json_object_get(res, "config_update");
+  sl_err err = SL_ERR_INIT;
+  if (json_is_object(upd) && bld_testing_values_save(srv, upd, &err))
+    json_array_append_new(json_object_get(res, "warnings"),
+                          json_pack("{s:s,s:s}", "code", "config_not_saved", "message", err.msg));
   return res;
 }
 

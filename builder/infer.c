@@ -222,6 +222,22 @@ static void pk_warnings(json_t *w, const json_t *recs, const json_t *pk) {
   json_decref(paths);
 }
 
+/* An exchange with an error status the read went past (ignored or retried). */
+static void http_warning(json_t *w, size_t slice, const json_t *ex, bool bad) {
+  const json_t *req = json_object_get(ex, "request"), *resp = json_object_get(ex, "response");
+  json_int_t st = json_integer_value(json_object_get(resp, "status"));
+  if (!bad || st < 400) return;
+  const char *m = json_string_value(json_object_get(req, "method")), *u = json_string_value(json_object_get(req, "url"));
+  warn(w, "http_error", "slice %zu: HTTP %lld from %s %s (the read went on: ignored or retried by the error handler)",
+       slice + 1, (long long)st, m ? m : "?", u ? u : "?");
+}
+
+static void http_warnings(json_t *w, size_t slice, const json_t *exchanges) {
+  size_t k;
+  json_t *ex;
+  json_array_foreach(exchanges, k, ex) http_warning(w, slice, ex, true);
+}
+
 json_t *bld_warnings(const json_t *res, const json_t *stream) {
   json_t *w = json_array();
   json_t *recs = bld_result_records(res);
@@ -242,11 +258,14 @@ json_t *bld_warnings(const json_t *res, const json_t *stream) {
          "raise the limit)");
   size_t i, j;
   json_t *s, *p;
-  json_array_foreach(json_object_get(res, "slices"), i, s) json_array_foreach(json_object_get(s, "pages"), j, p) {
-    json_int_t st = json_integer_value(json_object_get(json_object_get(p, "response"), "status"));
-    if (st >= 400)
-      warn(w, "http_error", "slice %zu page %zu: HTTP %lld (ignored by the error handler)", i + 1, j + 1,
-           (long long)st);
+  json_array_foreach(json_object_get(res, "slices"), i, s) {
+    json_array_foreach(json_object_get(s, "pages"), j, p) {
+      http_warning(w, i, p, json_integer_value(json_object_get(json_object_get(p, "response"), "status")) >= 400 &&
+                                !json_object_get(p, "failed"));
+      http_warnings(w, i, json_object_get(p, "auxiliary_requests"));
+    }
+    /* A response the error handler ignored makes no page: it ends the slice's exchanges. */
+    http_warnings(w, i, json_object_get(s, "auxiliary_requests"));
   }
   const json_t *cf = json_object_get(json_object_get(stream, "incremental_sync"), "cursor_field");
   const char *cfs = json_string_value(cf);

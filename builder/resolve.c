@@ -64,7 +64,7 @@ json_t *bld_resolve(const char *yaml, size_t len, const char *name) {
  * string by YAML 1.2 and by PyYAML (YAML 1.1: yes/no/on/off are booleans,
  * 2024-01-01 a date): it starts with a letter, holds only quiet characters
  * and is not a boolean or null word. Everything else is double-quoted. */
-static bool plain_ok(const char *s, size_t n) {
+bool bld_plain_ok(const char *s, size_t n) {
   if (!n || !(isalpha((unsigned char)s[0]) || s[0] == '_' || s[0] == '/') || s[n - 1] == ' ') return false;
   for (size_t i = 0; i < n; i++)
     if (!isalnum((unsigned char)s[i]) && !strchr(" _-./()@+=?&%$~,;*!^", s[i])) return false;
@@ -98,7 +98,7 @@ static struct fy_node *to_node(struct fy_document *fyd, const json_t *v, int dep
     }
     return q;
   }
-  if (json_is_string(v) && plain_ok(json_string_value(v), json_string_length(v)))
+  if (json_is_string(v) && bld_plain_ok(json_string_value(v), json_string_length(v)))
     return fy_node_create_scalar_copy(fyd, json_string_value(v), json_string_length(v));
   /* Numbers, booleans, null and quoted strings: JSON is YAML. */
   char *js = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));

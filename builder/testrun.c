@@ -168,5 +168,11 @@ json_t *bld_test_read(const char *yaml, size_t len, const char *name, const bld_
   else if (!got_end)
     set_error(res, "system_error", "the test read ended without a result (exit status %d)", WEXITSTATUS(status));
   bld_annotate(res);
+  const char *msg = json_string_value(json_object_get(json_object_get(res, "error"), "message"));
+  if (!o->limits.retries && msg && strstr(msg, "giving up after 1 attempt"))
+    json_array_append_new(json_object_get(res, "warnings"),
+                          json_pack("{s:s,s:s}", "code", "retries_disabled", "message",
+                                    "retries and backoff waits are off in test reads: the error handler would "
+                                    "retry this request in a sync"));
   return res;
 }

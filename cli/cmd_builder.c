@@ -6,11 +6,12 @@
 
 #include "../builder/builder.h"
 #include "cli.h"
+#include "sluice/fsutil.h"
 #include "sluice/json.h"
 
 #define TR_USAGE                                                                                         \
   "usage: sluice builder test-read <manifest> --stream S [--config F] [--state F]\n"                    \
-  "         [--max-records N] [--max-pages N] [--max-slices N] [--timeout SECONDS]"
+  "         [--max-records N] [--max-pages N] [--max-slices N] [--timeout SECONDS] [--retries yes|no]"
 
 static bool parse_num(const char *s, double *out) {
   char *end;
@@ -48,6 +49,7 @@ static int test_read(int argc, char **argv) {
     else if (!strcmp(a, "--max-pages") && num && d >= 1) o.limits.max_pages = (unsigned)d;
     else if (!strcmp(a, "--max-slices") && num && d >= 1) o.limits.max_slices = (unsigned)d;
     else if (!strcmp(a, "--timeout") && num && d > 0) o.timeout_s = d;
+    else if (!strcmp(a, "--retries") && (!strcmp(v, "yes") || !strcmp(v, "no"))) o.limits.retries = !strcmp(v, "yes");
     else {
       sl_err_set(&e, SL_EUSAGE, "builder test-read: bad option or value: %s %s", a, v);
       return cli_fail(&e, TR_USAGE);
@@ -84,6 +86,23 @@ static int test_read(int argc, char **argv) {
   free(text);
   json_decref(cfg);
   json_decref(state);
+  /* A rotated OAuth token is written back to the config file (the old one
+   * is spent), not printed. */
+  const json_t *upd = json_object_get(res, "config_update");
+  if (json_is_object(upd) && config) {
+    char *cs = json_dumps(upd, JSON_INDENT(2));
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", config);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+    if (!cs || sl_fs_replace(dir, config, cs, strlen(cs), &e))
+      fprintf(stderr, "sluice builder test-read: cannot write the rotated token back to %s: %s\n", config,
+              cs ? e.msg : "out of memory");
+    else json_object_set_new(res, "config_updated", json_string(config));
+    free(cs);
+  }
+  json_object_del(res, "config_update");
   char *s = json_dumps(res, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   if (s) puts(s);
   free(s);

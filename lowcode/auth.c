@@ -409,7 +409,7 @@ static sl_code oauth_refresh(lc_auth *a, sl_http *http, sl_err *err) {
     }
     if (retry) {
       double wait = (double)(1u << (attempt - 1 < 10 ? attempt - 1 : 10));
-      if (waited + wait > 300) {
+      if (waited + wait > 300 || src->no_retries) {
         rc = sl_err_set(err, SL_ETRANSIENT, "OAuth token refresh failed: POST %s returned %s%ld after %d attempts (authenticator at %s)",
                         murl, resp.status ? "HTTP " : "", resp.status, attempt, LC_WHERE(src, a->node));
         break;

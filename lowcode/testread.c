@@ -95,6 +95,13 @@ static void on_log(void *ud, const char *level, const char *msg) {
   emit(r, json_pack("{s:s,s:s,s:s}", "event", "log", "level", level, "message", msg));
 }
 
+/* CONTROL connectorConfig (rotating OAuth tokens): the builder writes it
+ * back to the project's testing values. */
+static sl_code on_control(void *ud, const json_t *config) {
+  emit(ud, json_pack("{s:s,s:O}", "event", "control", "config", config));
+  return SL_EOK;
+}
+
 static json_t *error_event(sl_code rc, const sl_err *err) {
   json_t *ev = json_pack("{s:s,s:s,s:s,s:s}", "event", "error", "message", err->msg[0] ? err->msg : sl_strerror(rc),
                          "failure_type", sl_err_failure_type(rc), "code", sl_err_name(rc));
@@ -151,7 +158,7 @@ static sl_code read_slice(tr_read *t, const json_t *slice, sl_err *err) {
     for (size_t i = 0; i < pg.recs.n && !rc; i++) {
       json_t *r;
       if ((rc = lc_pages_record(&pg, pg.recs.v[i], &r, err)) || !r) continue;
-      lc_record lr = {r, {0}};
+      lc_record lr = {.j = r};
       if (!t->sl->ops->keep || t->sl->ops->keep(t->sl, slice, &lr)) {
         if (t->sl->ops->observe) rc = t->sl->ops->observe(t->sl, slice, &lr, err);
         if (t->records < t->lim->max_records) {
@@ -226,7 +233,8 @@ sl_code lc_test_read(lc_source *src, const char *stream, const json_t *state, co
   tr_read t = {.run = &run, .lim = &l};
   sl_err err = SL_ERR_INIT;
   lc_source_set_debug(src, true);
-  lc_source_set_output(src, on_log, NULL, &run);
+  lc_source_set_output(src, on_log, on_control, &run);
+  src->no_retries = !l.retries;
   sl_code rc = SL_EOK;
   if (!(t.masker = sl_http_new(&(sl_http_opts){0}, &err))) rc = err.code;
   for (size_t i = 0; !rc && i < src->n_secrets; i++) sl_http_add_secret(t.masker, src->secrets[i]);

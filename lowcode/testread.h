@@ -15,6 +15,7 @@
  *   {"event":"limit","what":"records|pages|slices"}
  *   {"event":"error","message":"...","failure_type":"..."}
  *   {"event":"end","state":{...}|null}
+ *   {"event":"control","config":{...}}               OAuth rotated a token: the new config
  *
  * Requests and responses come from the engine's debug log (secrets masked
  * there); a page's full response body is masked with the config's secrets.
@@ -38,6 +39,7 @@ typedef struct lc_test_limits {
   unsigned max_pages;      /* per slice; 0: 5 */
   unsigned max_slices;     /* 0: 5 */
   size_t max_body;         /* bytes of a response body kept; 0: 1 MiB */
+  bool retries;            /* retry as the error handler says; false: one attempt (CDK builder) */
 } lc_test_limits;
 
 /* fn takes ownership of each event. state: the stream's input state or NULL

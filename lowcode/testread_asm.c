@@ -96,6 +96,8 @@ void lc_tr_asm_event(lc_tr_asm *a, const json_t *ev) {
     json_t *e = json_deep_copy(ev);
     json_object_del(e, "event");
     json_object_set_new(res, "error", e);
+  } else if (!strcmp(kind, "control")) {
+    json_object_set(res, "config_update", json_object_get(ev, "config"));
   } else if (!strcmp(kind, "end")) {
     json_object_set(res, "final_state", json_object_get(ev, "state"));
   }

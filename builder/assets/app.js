@@ -80,6 +80,7 @@ async function resolveYaml(text, fromForm) {
   S.yamlError = null;
   $("yaml-error").hidden = true;
   if (!fromForm) S.manifest = data.manifest;
+  S.resolved = text; // the text the form's manifest now comes from
   S.streams = data.streams || [];
   S.spec = data.spec;
   S.issues = data.issues || [];
@@ -95,7 +96,8 @@ async function resolveYaml(text, fromForm) {
 }
 
 async function manifestToYaml() {
-  const { data } = await api("POST", "/to_yaml", { manifest: S.manifest });
+  // With the text the manifest came from, the server edits it in place (comments kept).
+  const { data } = await api("POST", "/to_yaml", { manifest: S.manifest, yaml: S.yaml });
   if (data.error) { status(data.error.message, true); return; }
   S.yaml = data.yaml;
   $("yaml").value = S.yaml;
@@ -196,37 +198,6 @@ function globalRequester() {
   return ensure(defs, "base_requester", { type: "HttpRequester", url_base: "" });
 }
 
-const AUTH_TYPES = ["NoAuth", "ApiKeyAuthenticator", "BearerAuthenticator", "BasicHttpAuthenticator"];
-
-function authFields(req) {
-  const auth = deref(req.authenticator) || { type: "NoAuth" };
-  const box = el("fieldset", {}, el("legend", { text: "Authentication" }));
-  const type = AUTH_TYPES.includes(auth.type) ? auth.type : auth.type || "NoAuth";
-  box.append(selectField("method", type, AUTH_TYPES.includes(type) ? AUTH_TYPES : [...AUTH_TYPES, type], (t) => {
-    const n = { type: t };
-    if (t === "ApiKeyAuthenticator") {
-      n.api_token = "{{ config['api_key'] }}";
-      n.inject_into = { type: "RequestOption", inject_into: "header", field_name: "X-Api-Key" };
-    } else if (t === "BearerAuthenticator") n.api_token = "{{ config['api_key'] }}";
-    else if (t === "BasicHttpAuthenticator") { n.username = "{{ config['username'] }}"; n.password = "{{ config['password'] }}"; }
-    req.authenticator = n;
-  }, "auth_type"));
-  if (type === "ApiKeyAuthenticator") {
-    box.append(textField("token", auth, "api_token", { name: "auth_api_token" }));
-    const inj = ensure(auth, "inject_into", { type: "RequestOption", inject_into: "header", field_name: "" });
-    box.append(selectField("inject into", inj.inject_into, ["header", "request_parameter", "body_data", "body_json"],
-      (v) => { inj.inject_into = v; }, "auth_inject_into"));
-    box.append(textField("name", inj, "field_name", { name: "auth_field_name" }));
-  } else if (type === "BearerAuthenticator") {
-    box.append(textField("token", auth, "api_token", { name: "auth_api_token" }));
-  } else if (type === "BasicHttpAuthenticator") {
-    box.append(textField("username", auth, "username"), textField("password", auth, "password"));
-  } else if (type !== "NoAuth") {
-    box.append(el("p", { text: `${type}: edit it in YAML mode` }));
-  }
-  return box;
-}
-
 const PAGINATORS = ["none", "PageIncrement", "OffsetIncrement", "CursorPagination"];
 
 function paginatorFields(retr) {
@@ -261,27 +232,6 @@ function paginatorFields(retr) {
       else pag.page_token_option = { type: "RequestOption", inject_into: v, field_name: (opt && opt.field_name) || "page" };
     }, "token_into"));
   if (opt && opt.type !== "RequestPath") box.append(textField("token name", opt, "field_name", { name: "token_field_name" }));
-  return box;
-}
-
-function incrementalFields(stream) {
-  const inc = stream.incremental_sync ? deref(stream.incremental_sync) : null;
-  const box = el("fieldset", {}, el("legend", { text: "Incremental sync" }));
-  box.append(selectField("cursor", inc ? inc.type : "none", ["none", "DatetimeBasedCursor"], (t) => {
-    if (t === "none") delete stream.incremental_sync;
-    else stream.incremental_sync = {
-      type: "DatetimeBasedCursor", cursor_field: "updated_at", datetime_format: "%Y-%m-%dT%H:%M:%SZ",
-      start_datetime: { type: "MinMaxDatetime", datetime: "{{ config['start_date'] }}", datetime_format: "%Y-%m-%dT%H:%M:%SZ" },
-      start_time_option: { type: "RequestOption", inject_into: "request_parameter", field_name: "since" },
-    };
-  }, "incremental"));
-  if (!inc || inc.type !== "DatetimeBasedCursor") return box;
-  box.append(textField("cursor field", inc, "cursor_field", { name: "cursor_field" }));
-  box.append(textField("datetime format", inc, "datetime_format", { name: "datetime_format" }));
-  const sd = ensure(inc, "start_datetime", { type: "MinMaxDatetime", datetime: "" });
-  box.append(textField("start", sd, "datetime", { name: "start_datetime" }));
-  box.append(optionalField("start parameter", inc, "start_time_option",
-    () => ({ type: "RequestOption", inject_into: "request_parameter" }), "field_name", "start_field_name", "since"));
   return box;
 }
 
@@ -323,9 +273,9 @@ function streamFields(raw, idx) {
     textField("primary key", st, "primary_key", { parse: (s) => { const l = listParse(s); return l.length ? l : undefined; }, show: listShow, name: "primary_key" }),
     paginatorFields(retr),
     incrementalFields(st),
-    textField("partition router (JSON)", retr, "partition_router", { multiline: true, parse: jsonParse, show: jsonShow, name: "partition_router" }),
-    textField("transformations (JSON)", st, "transformations", { multiline: true, parse: jsonParse, show: jsonShow, name: "transformations" }),
-    textField("error handler (JSON)", own, "error_handler", { multiline: true, parse: jsonParse, show: jsonShow, name: "error_handler" }),
+    routerFields(retr),
+    listEditor("Transformations", st, "transformations", TRANSFORMS, transformFields, "transformations", true),
+    errorHandlerFields(own),
     el("button", { type: "button", onclick: () => { S.manifest.streams.splice(idx, 1); formChanged(); renderForm(); }, text: "Remove stream" }),
   );
   return box;
@@ -473,6 +423,7 @@ async function testRead() {
   const { data } = await api("POST", "/test_read", {
     yaml: S.yaml, stream, config: S.values, state,
     max_records: Number($("max-records").value), max_pages: Number($("max-pages").value), max_slices: Number($("max-slices").value),
+    retries: $("retries").checked,
   });
   $("test").disabled = false;
   S.result = data;
@@ -480,6 +431,14 @@ async function testRead() {
   S.slice = 0;
   S.page = 0;
   status(data.error ? "test read failed" : `${data.records_total} records`, !!data.error);
+  if (data.config_update) {
+    // OAuth rotated a single-use token: the server kept the new config as the testing values.
+    S.values = data.config_update;
+    delete data.config_update;
+    $("inputs").dataset.spec = "";
+    renderInputs();
+    status(`${data.records_total} records; the rotated OAuth token was written back to the testing values`, !!data.error);
+  }
   renderResult();
 }
 

@@ -26,7 +26,7 @@ open(sys.argv[1], "w").write(str(s.getsockname()[1]))
 held = []
 while True: held.append(s.accept())' "$w/port" 2>"$w/mock.err" &
   else
-    /usr/bin/python3 "$MOCK" --replies "$replies" --log "$w/requests.jsonl" --port-file "$w/port" 2>"$w/mock.err" &
+    /usr/bin/python3 "$MOCK" "${MOCK_MODE:---replies}" "$replies" --log "$w/requests.jsonl" --port-file "$w/port" 2>"$w/mock.err" &
   fi
   MOCK_PID=$!
   if ! wait_for 100 test -s "$w/port"; then
@@ -35,6 +35,7 @@ while True: held.append(s.accept())' "$w/port" 2>"$w/mock.err" &
   fi
   MOCK_URL="http://127.0.0.1:$(cat "$w/port")"
 }
+mock_start_routes() { MOCK_MODE=--routes mock_start "$@"; }
 mock_stop() {
   if [ -n "$MOCK_PID" ]; then
     kill "$MOCK_PID" 2>/dev/null
@@ -69,6 +70,8 @@ for c in "$CASES"/*/; do
   run "$name" timeout -k 5 30 "$BIN/sluice" builder test-read "$c/manifest.yaml" --config "$w/config.json" "${args[@]}"
   mock_stop
   expect_rc "$name/exit" "$(cat "$c/rc")"
+  # config_checks.jq: checks on the config file after the read (a rotated token written back).
+  [ -f "$c/config_checks.jq" ] && check_jq "$name/config-file" "$w/config.json" "$c/config_checks.jq"
   if json_ok "$TMP/$name.out"; then check_jq "$name" "$TMP/$name.out" "$c/checks.jq"; else
     fail "$name" "stdout is not one JSON document"
     show_err "$name"
@@ -132,6 +135,28 @@ jq '{yaml: .yaml}' "$TMP/types.json" >"$TMP/req-types2.json"
 if /usr/bin/python3 -c 'import json,sys,yaml; d=yaml.safe_load(json.load(open(sys.argv[1]))["yaml"]); sys.exit(d != {"a": "true", "b": "12", "n": "no", "c": "x: y", "d": 1.5, "e": None, "f": "{{ x }}"})' "$TMP/types.json" 2>/dev/null; then
   pass to_yaml/pyyaml-types
 else fail to_yaml/pyyaml-types "PyYAML reads other types back: $(jq -r .yaml "$TMP/types.json" | tr '\n' ' ')"; fi
+
+# A form edit with the text it came from is applied to that text in place:
+# comments, quoting and layout of what did not change stay.
+jq --rawfile y "$CASES/comments.yaml" '{yaml: $y}' -n >"$TMP/req-c.json"
+api c-resolve POST /resolve "$TMP/req-c.json"
+jq --rawfile y "$CASES/comments.yaml" '{yaml: $y, manifest: (.manifest
+  | .streams[0].retriever.requester.path = "/people"
+  | .streams[0].primary_key = ["id", "org"]
+  | del(.streams[0].retriever.requester.request_parameters)
+  | .streams += [{type: "DeclarativeStream", name: "teams", retriever: {type: "SimpleRetriever", requester: {"$ref": "#/definitions/requester", path: "/teams"}}}]
+  | .definitions.requester.authenticator = {type: "BearerAuthenticator", api_token: "{{ config[\"key\"] }}"})}' "$TMP/c-resolve.json" >"$TMP/req-c2.json"
+api c-edit POST /to_yaml "$TMP/req-c2.json"
+jq -j .yaml "$TMP/c-edit.json" >"$TMP/c-edit.yaml"
+expect_eq to_yaml/in-place "$CODE $(jq -c .in_place "$TMP/c-edit.json") $(grep -c '^ *#' "$TMP/c-edit.yaml") $(grep -c 'name: users  # the users stream$' "$TMP/c-edit.yaml")" \
+  "200 true $(grep -c '^ *#' "$CASES/comments.yaml") 1"
+jq '{yaml: .yaml}' "$TMP/c-edit.json" >"$TMP/req-c3.json"
+api c-again POST /resolve "$TMP/req-c3.json"
+if jq -e --slurpfile want "$TMP/req-c2.json" '.manifest == $want[0].manifest' "$TMP/c-again.json" >/dev/null; then
+  pass to_yaml/in-place-exact; else fail to_yaml/in-place-exact "the edited text reads back differently"; fi
+# The whole edited text, as reviewed once (tests/data/builder/comments.edited.yaml).
+if cmp -s "$TMP/c-edit.yaml" "$CASES/comments.edited.yaml"; then pass to_yaml/in-place-text; else
+  fail to_yaml/in-place-text "$(diff "$CASES/comments.edited.yaml" "$TMP/c-edit.yaml" | head -20)"; fi
 
 # Testing values: kept in the project (0600), never in the manifest.
 mock_start "$TMP" "$CASES/paged/replies.json"
@@ -217,7 +242,7 @@ if [ ! -x /usr/bin/chromium ] || [ ! -d "$ROOT/tests/node/node_modules/playwrigh
   fail page/e2e "chromium or playwright-core missing: run scripts/setup.sh test"
 else
   rm -rf "$ART" && mkdir -p "$ART"
-  mock_start "$TMP" "$CASES/page-replies.json"
+  mock_start_routes "$TMP" "$CASES/page-routes.json"
   mkdir -p "$TMP/repo2/connectors"
   "$BIN/sluice" builder --port 0 --port-file "$TMP/srv2.port" --repo "$TMP/repo2" "$TMP/project2" >"$TMP/srv2.out" 2>"$TMP/srv2.err" &
   SRV_PID=$!

@@ -29,14 +29,20 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.waitForSelector("#form-pane:not([hidden]) #global");
     check("new project opens the form", true);
     await page.fill("#global input[name=url_base]", mockUrl + "/api");
-    // A user input: api_key, secret.
-    await page.fill("input[name=new_input]", "api_key");
-    await page.click("#add-input");
-    await page.check('[data-input="api_key"] input[name=input_secret]');
-    // Authentication: API key in a header.
-    await page.selectOption("#global select[name=auth_type]", "ApiKeyAuthenticator");
-    await page.fill("#global input[name=auth_field_name]", "X-Api-Key");
-    // A stream with pagination and an incremental cursor.
+    // User inputs: the OAuth client, its secret masked.
+    for (const n of ["client_id", "client_secret"]) {
+      await page.fill("input[name=new_input]", n);
+      await page.click("#add-input");
+    }
+    await page.check('[data-input="client_secret"] input[name=input_secret]');
+    // Authentication: OAuth client credentials, through the OAuth fields.
+    await page.selectOption("#global select[name=auth_type]", "OAuthAuthenticator");
+    await page.fill("#global input[name=oauth_token_refresh_endpoint]", mockUrl + "/oauth/token");
+    await page.selectOption("#global select[name=oauth_grant_type]", "client_credentials");
+    await page.fill("#global input[name=oauth_scopes]", "read, users");
+    await page.fill("#global textarea[name=oauth_refresh_request_body]", "audience: api");
+    await shot(page, "form-oauth");
+    // A stream with pagination, an incremental cursor, a partition router and a transformation.
     await page.fill("input[name=new_stream]", "users");
     await page.click("#add-stream");
     const st = '[data-stream="users"]';
@@ -47,45 +53,75 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.fill(`${st} input[name=page_size]`, "2");
     await page.selectOption(`${st} select[name=incremental]`, "DatetimeBasedCursor");
     await page.fill(`${st} input[name=start_datetime]`, "2024-01-01T00:00:00Z");
+    await page.fill(`${st} input[name=lookback_window]`, "P1D");
+    await page.selectOption(`${st} select[name=partition_router]`, "ListPartitionRouter");
+    await page.fill(`${st} input[name=list_cursor_field]`, "team");
+    await page.fill(`${st} input[name=list_values]`, "a, b");
+    await page.selectOption(`${st} select[name=list_request_option]`, "request_parameter");
+    await page.fill(`${st} input[name=list_request_option_name]`, "team");
+    await page.selectOption(`${st} [data-list=transformations] select[name=transformations_new]`, "AddFields");
+    await page.click(`${st} [data-list=transformations] button[name=transformations_add]`);
+    await page.fill(`${st} [data-list=add_fields] input[name=add_path]`, "source");
+    await page.fill(`${st} [data-list=add_fields] input[name=add_value]`, "mock");
+    await page.selectOption(`${st} select[name=error_handler]`, "DefaultErrorHandler");
+    await page.fill(`${st} [data-list=filters] input[name=filter_http_codes]`, "404, 410");
+    await page.selectOption(`${st} [data-list=backoffs] select[name=backoffs_new]`, "WaitTimeFromHeader");
+    await page.click(`${st} [data-list=backoffs] button[name=backoffs_add]`);
     await shot(page, "form");
     // The form went to YAML through the server.
-    await page.waitForFunction(() => document.getElementById("yaml").value.includes("DatetimeBasedCursor"));
+    await page.waitForFunction(() => /WaitTimeFromHeader/.test(document.getElementById("yaml").value) &&
+                               /410/.test(document.getElementById("yaml").value));
     const yaml = await page.inputValue("#yaml");
-    check("form -> yaml: auth", /ApiKeyAuthenticator/.test(yaml) && /X-Api-Key/.test(yaml), yaml);
+    check("form -> yaml: oauth", /OAuthAuthenticator/.test(yaml) && /grant_type: client_credentials/.test(yaml) &&
+          /scopes:\s*\n\s*- read\s*\n\s*- users/.test(yaml) && /audience: api/.test(yaml), yaml);
     check("form -> yaml: pagination", /PageIncrement/.test(yaml) && /page_size: 2/.test(yaml), yaml);
-    check("form -> yaml: cursor", /cursor_field: updated_at/.test(yaml), yaml);
+    check("form -> yaml: cursor", /cursor_field: updated_at/.test(yaml) && /lookback_window: P1D/.test(yaml), yaml);
+    check("form -> yaml: partition router", /ListPartitionRouter/.test(yaml) && /cursor_field: team/.test(yaml) && /field_name: team/.test(yaml), yaml);
+    check("form -> yaml: transformation", /AddFields/.test(yaml) && /value: mock/.test(yaml), yaml);
+    check("form -> yaml: error handler", /DefaultErrorHandler/.test(yaml) && /- 410/.test(yaml) && /header: Retry-After/.test(yaml), yaml);
     check("form -> yaml: secret input", /airbyte_secret: true/.test(yaml), yaml);
     // Testing values: generated from the spec; the secret is a password field.
     await page.click("#inputs-box summary");
-    await page.waitForSelector("#inputs input[name=api_key]");
-    check("testing value is masked", (await page.getAttribute("#inputs input[name=api_key]", "type")) === "password");
-    await page.fill("#inputs input[name=api_key]", "s3cr3t-key");
+    await page.waitForSelector("#inputs input[name=client_secret]");
+    check("testing value is masked", (await page.getAttribute("#inputs input[name=client_secret]", "type")) === "password");
+    await page.fill("#inputs input[name=client_id]", "cid");
+    await page.fill("#inputs input[name=client_secret]", "csecret-page");
     await page.click("#save-inputs");
     await page.waitForFunction(() => /testing values kept/.test(document.getElementById("status").textContent));
-    // Test read.
+    // Test read: a token request, then two partitions (teams a and b), pages of two.
     await page.click("#test");
     await page.waitForSelector("#summary");
     const summary = await page.textContent("#summary");
     const testError = await page.$("#test-error");
-    check("test read shows records", /^3 records/.test(summary), summary + (testError ? " / " + (await testError.textContent()) : ""));
+    check("test read shows records", /^4 records in 2 slice/.test(summary), summary + (testError ? " / " + (await testError.textContent()) : ""));
     check("records table", (await page.$$("#tab-body table.records tr")).length === 3);
+    check("transformation applied", /source/.test(await page.textContent("#tab-body table.records tr")) &&
+          /mock/.test(await page.textContent("#tab-body table.records")));
     await shot(page, "test-records");
     await page.click('.tabs button[data-tab="request"]');
     const req = await page.textContent("#tab-body");
-    check("request shown, key masked", /GET http:\/\/127\.0\.0\.1:\d+\/api\/users/.test(req) && req.includes("**********") && !req.includes("s3cr3t-key"), req);
+    check("request shown, token masked", /GET http:\/\/127\.0\.0\.1:\d+\/api\/users\?.*team=a/.test(req) && req.includes("**********") && !req.includes("atok-page"), req);
     await shot(page, "test-request");
+    await page.click('.tabs button[data-tab="other"]');
+    const other = await page.textContent("#tab-body");
+    check("token request shown, secret masked", /oauth\/token/.test(other) && /grant_type=client_credentials/.test(other) &&
+          !other.includes("csecret-page"), other);
     await page.click('.tabs button[data-tab="response"]');
     check("response shown", /HTTP 200/.test(await page.textContent("#tab-body")));
+    await page.selectOption("#slice", "1");
+    await page.click('.tabs button[data-tab="request"]');
+    check("second partition", /team=b/.test(await page.textContent("#tab-body")));
+    await page.selectOption("#slice", "0");
     // Incremental: the final state becomes the next test's input state.
     await page.click('.tabs button[data-tab="state"]');
     await page.click("#use-state");
     const stateText = await page.inputValue("#input-state");
-    check("state after the read", /"updated_at":"2024-02-03T00:00:00Z"/.test(stateText), stateText);
+    check("state after the read", /"team":"a"/.test(stateText) && /"updated_at":"2024-02-03T00:00:00Z"/.test(stateText), stateText);
     await page.click("#test");
     await page.waitForFunction(() => document.getElementById("status").textContent !== "testing users…");
     await page.click('.tabs button[data-tab="request"]');
     const req2 = await page.textContent("#tab-body");
-    check("input state moves the start", /since=2024-02-03T00%3A00%3A00Z/.test(req2), req2);
+    check("input state moves the start (less the lookback)", /since=2024-02-02T00%3A00%3A00Z/.test(req2), req2);
     await shot(page, "test-state");
     // Schema: take the inferred one.
     await page.click('.tabs button[data-tab="schema"]');
@@ -112,6 +148,21 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     check("test marked stale after an edit", await page.isVisible("#stale"));
     await page.click("#mode-form");
     check("yaml -> form keeps edits", (await page.inputValue(`${st} input[name=path]`)) === "/users2");
+    // Comments written in YAML mode survive form edits (the server edits the text in place).
+    await page.click("#mode-yaml");
+    const withComments = "# people of the mock API\n" + (await page.inputValue("#yaml")).replace("path: /users2", "path: /users2  # the people endpoint");
+    await page.fill("#yaml", withComments);
+    // The text is parsed after a pause in typing: wait (bounded) until the page has this text's manifest.
+    await page.waitForFunction((t) => S.resolved === t, withComments);
+    await page.click("#mode-form");
+    await page.fill(`${st} input[name=page_size]`, "3");
+    await page.waitForFunction(() => /page_size: 3/.test(document.getElementById("yaml").value));
+    await page.click("#mode-yaml");
+    const after = await page.inputValue("#yaml");
+    check("yaml comments kept through a form edit", after.startsWith("# people of the mock API\n") &&
+          after.includes("path: /users2  # the people endpoint") && after.includes("page_size: 3"), after);
+    await shot(page, "yaml-comments");
+    await page.click("#mode-form");
     // Save, then a second tab with the old version is warned.
     await page.click("#save");
     await page.waitForFunction(() => /saved/.test(document.getElementById("status").textContent));

@@ -1,0 +1,2 @@
+.credentials.refresh_token == "rtok-2"
+.client_secret == "csecret-77"
