@@ -19,6 +19,7 @@
 #include "server_int.h"
 
 static volatile sig_atomic_t g_stop;
+static sigset_t g_mask; /* the signal mask before SIGCHLD was blocked (jobs get it back) */
 static void on_stop(int sig) { g_stop = 1; }
 
 typedef struct running {
@@ -42,6 +43,7 @@ static pid_t start_job(const char *self, const sl_server_opts *o, int64_t conn, 
   /* The child: default signals, output to /dev/null (the job has its log). */
   signal(SIGTERM, SIG_DFL);
   signal(SIGINT, SIG_DFL);
+  pthread_sigmask(SIG_SETMASK, &g_mask, NULL);
   int null = open("/dev/null", O_RDWR);
   if (null >= 0) {
     dup2(null, STDIN_FILENO);
@@ -223,8 +225,17 @@ sl_code sl_server_run(const sl_server_opts *o, sl_err *err) {
   self[n] = 0;
   if (o->port >= 0 && (!o->token || strlen(o->token) < 16))
     return sl_err_set(err, SL_EUSAGE, "server: the API needs a bearer token of at least 16 characters (--token-file or SLUICE_API_TOKEN), or --no-api");
+  /* SIGCHLD stays blocked (in the API's threads too) and the loop waits
+   * for it: a finished job frees its worker at once, not at the next tick. */
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &chld, &g_mask);
   sl_code rc = sl_store_open(o->store_where, &sv.store, err);
-  if (rc) return rc;
+  if (rc) {
+    pthread_sigmask(SIG_SETMASK, &g_mask, NULL);
+    return rc;
+  }
   if (o->port >= 0) {
     if ((rc = sl_server_api_start(&sv, err))) goto out;
     fprintf(stderr, "sluice server: API on http://%s:%d/v1/\n", o->listen ? o->listen : "127.0.0.1", sv.bound_port);
@@ -249,7 +260,7 @@ sl_code sl_server_run(const sl_server_opts *o, sl_err *err) {
     start_requested(&sv, self, run, &nrun, workers);
     schedule_due(&sv, self, run, &nrun, workers);
     struct timespec t = {(time_t)(tick / 1000), (long)(tick % 1000) * 1000000L};
-    nanosleep(&t, NULL);
+    sigtimedwait(&chld, NULL, &t); /* a job ended, the tick passed, or SIGTERM (EINTR) */
   }
   fprintf(stderr, "sluice server: stopping: %d job(s) end their attempt\n", nrun);
   for (int i = 0; i < nrun; i++) kill(run[i].pid, SIGTERM);
@@ -260,5 +271,6 @@ out:
   sl_server_api_stop(&sv);
   sl_store_close(sv.store);
   pthread_mutex_destroy(&sv.qlock);
+  pthread_sigmask(SIG_SETMASK, &g_mask, NULL);
   return rc;
 }

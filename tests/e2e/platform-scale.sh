@@ -64,7 +64,7 @@ NEWOWNER=$(pgq "select owner from jobs where connection_id = $ONE and status = '
 check scale/taken-by-another test "${NEWOWNER%%:*}" != "$HOST"
 NEWJOB=$(pgq "select id from jobs where connection_id = $ONE and status = 'succeeded' order by id desc limit 1")
 run resumed "$S" job show "$NEWJOB" --json
-check scale/resumed jq -e "[.attempts[-1].streams[].emitted] | add < $N" "$TMP/resumed.out" >/dev/null
+expect_eq scale/resumed "$(jq "[.attempts[-1].streams[].emitted] | add < $N" "$TMP/resumed.out")" true
 for c in one two; do
   expect_eq "scale/rows-$c" "$(sql "$TMP/$c.db" 'select count(*) || "," || count(distinct id) || "," || min(id) || "," || max(id) from items')" "$N,$N,1,$N"
 done
