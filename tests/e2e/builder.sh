@@ -158,6 +158,23 @@ if jq -e --slurpfile want "$TMP/req-c2.json" '.manifest == $want[0].manifest' "$
 if cmp -s "$TMP/c-edit.yaml" "$CASES/comments.edited.yaml"; then pass to_yaml/in-place-text; else
   fail to_yaml/in-place-text "$(diff "$CASES/comments.edited.yaml" "$TMP/c-edit.yaml" | head -20)"; fi
 
+# Edge cases of the in-place edit: tests/data/builder/yamledit/<case>/ has
+# old.yaml, edit.jq (applied to its JSON) and expected.yaml (the edited text;
+# "in_place" false there: re-emitted whole, as for an alias).
+for c in "$CASES"/yamledit/*/; do
+  name=yamledit/$(basename "$c")
+  jq -n --rawfile y "$c/old.yaml" '{yaml: $y}' >"$TMP/req-ye.json"
+  api ye-resolve POST /resolve "$TMP/req-ye.json"
+  jq --rawfile y "$c/old.yaml" "{yaml: \$y, manifest: (.manifest | $(cat "$c/edit.jq"))}" "$TMP/ye-resolve.json" >"$TMP/req-ye2.json"
+  api ye-edit POST /to_yaml "$TMP/req-ye2.json"
+  jq -j .yaml "$TMP/ye-edit.json" >"$TMP/ye.yaml"
+  if cmp -s "$TMP/ye.yaml" "$c/expected.yaml"; then pass "$name"; else fail "$name" "$(diff "$c/expected.yaml" "$TMP/ye.yaml" | head -10)"; fi
+  jq '{yaml: .yaml}' "$TMP/ye-edit.json" >"$TMP/req-ye3.json"
+  api ye-again POST /resolve "$TMP/req-ye3.json"
+  if jq -e --slurpfile want "$TMP/req-ye2.json" '.manifest == $want[0].manifest' "$TMP/ye-again.json" >/dev/null; then
+    pass "$name/exact"; else fail "$name/exact" "the edited text reads back differently"; fi
+done
+
 # Testing values: kept in the project (0600), never in the manifest.
 mock_start "$TMP" "$CASES/paged/replies.json"
 jq -n --arg u "$MOCK_URL" '{values: {api_key: "s3cr3t-key", base_url: $u, region: "eu"}}' >"$TMP/req-tv.json"
@@ -215,6 +232,17 @@ jqf '{yaml: $y, name: "acme"}' >"$TMP/req-pub-bad.json"
 api publish-bad POST /publish "$TMP/req-pub-bad.json"
 expect_eq publish/bad-name "$CODE $(jq -r '.error.message | test("not a source name")' "$TMP/publish-bad.json")" "400 true"
 
+# A test read whose OAuth token rotates: the new config becomes the testing
+# values (the old refresh token is spent) and goes back to the page.
+mock_start "$TMP" "$CASES/oauth_rotating/replies.json"
+sed "s#@MOCK@#$MOCK_URL#g" "$CASES/oauth_rotating/config.json" | jq '{values: .}' >"$TMP/req-tv2.json"
+api tv2 POST /testing_values "$TMP/req-tv2.json"
+jq -n --rawfile y "$CASES/oauth_rotating/manifest.yaml" '{yaml: $y, stream: "users"}' >"$TMP/req-rot.json"
+api rot POST /test_read "$TMP/req-rot.json"
+mock_stop
+expect_eq test_read/rotated-token-kept "$CODE $(jq -c '[.records_total, .config_update.credentials.refresh_token]' "$TMP/rot.json") $(jq -c '[.credentials.refresh_token, .client_secret]' "$PROJ/.sluice-builder/testing-values.json") $(stat -c %a "$PROJ/.sluice-builder/testing-values.json")" \
+  '200 [1,"rtok-2"] ["rtok-2","csecret-77"] 600'
+
 # Refusals: other origins and hosts, form posts, oversized bodies, bad JSON.
 api origin GET /project '' -H 'Origin: http://evil.example'
 expect_eq refuse/origin "$CODE" 403
@@ -225,6 +253,16 @@ expect_eq refuse/form-post "$CODE" 403
 head -c 9000000 /dev/zero | tr '\0' 'a' | jq -Rs '{yaml: .}' >"$TMP/req-big.json"
 api big POST /resolve "$TMP/req-big.json"
 expect_eq refuse/too-large "$CODE $(jq -r '.error.message | test("larger than")' "$TMP/big.json")" "413 true"
+# A manifest over 4 MiB in a body the server takes (under 8 MiB).
+{ printf 'version: 6.0.0\n# '; head -c 5000000 /dev/zero | tr '\0' 'a'; printf '\n'; } | jq -Rs '{yaml: .}' >"$TMP/req-big2.json"
+api big2 POST /resolve "$TMP/req-big2.json"
+expect_eq refuse/manifest-too-large "$CODE $(jq -r '.error.message' "$TMP/big2.json")" "413 the manifest is larger than 4 MiB"
+# Not loopback: the server listens on 127.0.0.1 only, so another address of this machine gets no answer.
+OTHER=$(hostname -I 2>/dev/null | tr ' ' '\n' | grep -v -e '^127\.' -e '^$' -e ':' | head -n 1)
+if [ -n "$OTHER" ]; then
+  CODE=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$OTHER:$(cat "$TMP/srv.port")/api/project")
+  expect_eq refuse/non-loopback-address "$CODE" 000
+fi
 printf '{"yaml": ' >"$TMP/req-trunc.json"
 api trunc POST /resolve "$TMP/req-trunc.json"
 expect_eq refuse/bad-json "$CODE" 400

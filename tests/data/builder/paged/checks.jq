@@ -14,3 +14,5 @@
 .inferred_schema.properties.id.type == ["null", "integer"] and .inferred_schema.type == "object"
 .declared_schema.properties.old.type == "string"
 has("error") | not
+# Records are shown as extracted (the user asked for them); bodies and headers are masked.
+.slices[0].pages[1].records[0].key == "s3cr3t-key"

@@ -1,0 +1,1 @@
+.body = "query { teams }" | .after = 2
