@@ -309,7 +309,9 @@ int sl_source_main(const sl_source *src, int argc, char **argv) {
     goto done;
   }
   if (!strcmp(e.cmd, "spec")) {
-    ret = sl__entry_spec(&e, src->documentation_url, NULL) ? 1 : 0;
+    json_t *extra = src->spec_extra_json ? json_loads(src->spec_extra_json, 0, NULL) : NULL;
+    ret = sl__entry_spec(&e, src->documentation_url, extra) ? 1 : 0;
+    json_decref(extra);
   } else if (!strcmp(e.cmd, "check")) {
     sl_code rc = sl__entry_load_config(&e, &err);
     if (rc == SL_EUSAGE || rc == SL_EIO) {

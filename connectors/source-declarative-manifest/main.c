@@ -170,6 +170,7 @@ int main(int argc, char **argv) {
   json_decref(spec);
   json_t *extra = lc_source_spec_extra(g_src);
   const char *doc = json_string_value(json_object_get(extra, "documentationUrl"));
+  char *extra_json = json_dumps(extra, JSON_COMPACT); /* advanced_auth */
   sl_source src = {
       .name = name,
       .version = SLUICE_VERSION,
@@ -178,8 +179,10 @@ int main(int argc, char **argv) {
       .check = do_check,
       .discover = do_discover,
       .read = do_read,
+      .spec_extra_json = extra_json,
   };
   int ret = sl_source_main(&src, argc, argv);
+  free(extra_json);
   json_decref(extra);
   free(spec_json);
   lc_source_free(g_src);

@@ -48,6 +48,9 @@ typedef struct sl_source {
   sl_read_fn read;
   /* Records between automatic checkpoints; 0 means 10000. */
   size_t checkpoint_interval;
+  /* Optional: more members of the SPEC message (e.g. advanced_auth), a JSON
+   * object as text. */
+  const char *spec_extra_json;
 } sl_source;
 
 int sl_source_main(const sl_source *src, int argc, char **argv);
