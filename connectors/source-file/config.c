@@ -233,6 +233,11 @@ sl_code fconfig_load(const json_t *config, fconfig *c, sl_err *err) {
     if ((rc = strs_from(&s->globs, g, true, "globs", err))) return rc;
     if (!s->globs.n) return sl_err_set(err, SL_ECONFIG, "%s (%s): globs is empty", what, name);
     if ((rc = load_common(s, o, what, err))) return rc;
+    json_t *dd = json_object_get(o, "days_to_sync_if_history_is_full");
+    s->days_if_full = dd ? json_integer_value(dd) : 3;
+    if (dd && (!json_is_integer(dd) || s->days_if_full < 1))
+      return sl_err_set(err, SL_ECONFIG, "%s (%s): days_to_sync_if_history_is_full must be a whole number of days, at "
+                        "least 1", what, name);
     if (!s->fmt_given) s->fmt = ffmt_from_name(s->globs.v[0]);
   }
   return SL_EOK;

@@ -43,6 +43,7 @@ typedef struct fstream {
   json_t *schema;     /* given schema (borrowed from the config), or NULL */
   fstrs pk;
   int64_t infer_rows;
+  int64_t days_if_full; /* days_to_sync_if_history_is_full */
 } fstream;
 
 typedef struct fconfig {
@@ -118,6 +119,22 @@ typedef struct ffiles {
  * (modification time, path). No match is an error naming the globs. */
 sl_code ffiles_list(const fstream *st, ffiles *out, sl_err *err);
 void ffiles_free(ffiles *f);
+
+/* ---- incremental history (history.c) ---- */
+
+typedef struct fhistory {
+  json_t *map;        /* uri -> mtime, the state's "history" */
+  size_t max;         /* 10,000 entries */
+  bool full;          /* it was full when the sync started */
+  char first_time[32]; /* the oldest entry when the sync started */
+  char *first_uri;
+  char start[32];     /* files not in a full history are read from this time on */
+} fhistory;
+
+sl_code fhist_init(fhistory *h, const json_t *state, int64_t days_if_full, sl_err *err);
+bool fhist_should_read(const fhistory *h, const ffile *f);
+sl_code fhist_add(fhistory *h, const ffile *f);
+void fhist_dispose(fhistory *h);
 bool fglob_match(const char *pat, const char *path);
 
 #endif

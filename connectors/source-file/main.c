@@ -51,7 +51,9 @@ static const char spec[] =
     "directory that streams[].globs are matched under\",\"order\":2},"
     "\"streams\":{\"type\":\"array\",\"order\":3,\"items\":{\"type\":\"object\",\"required\":"
     "[\"name\",\"globs\"],\"properties\":{\"name\":{\"type\":\"string\"},\"globs\":{\"type\":"
-    "\"array\",\"items\":{\"type\":\"string\"}},\"input_schema\":" SCHEMA_OPT "," FMT_OPTS
+    "\"array\",\"items\":{\"type\":\"string\"}},\"days_to_sync_if_history_is_full\":{\"type\":"
+    "\"integer\",\"minimum\":1,\"default\":3,\"description\":\"When the state's history holds "
+    "10,000 files, files it does not list are read if modified within this many days\"},\"input_schema\":" SCHEMA_OPT "," FMT_OPTS
     "}}}," FMT_OPTS "}}";
 
 static sl_code open_file(const fstream *st, const char *url, fin **in, sl_err *err) {
@@ -196,8 +198,16 @@ static sl_code read_files(sl_read *rd, const sl_cstream *cs, fstream *st, sl_err
   if (rc) return rc;
   bool incr = cs->sync_mode == SL_SYNC_INCREMENTAL;
   const json_t *in = sl_read_state(rd);
-  json_t *old = json_object_get(in, "history");
-  json_t *history = json_is_object(old) ? json_deep_copy(old) : json_object();
+  fhistory hist;
+  if ((rc = fhist_init(&hist, in, st->days_if_full, err))) {
+    fhist_dispose(&hist);
+    ffiles_free(&fl);
+    return rc;
+  }
+  if (incr && hist.full)
+    sl_read_log(rd, "WARN", "stream %s: the state's history is full (%zu files): files it does not list are read "
+                "when newer than its oldest entry or modified since %s (days_to_sync_if_history_is_full)",
+                st->name, hist.max, hist.start);
   const char *prev = json_string_value(json_object_get(in, "_ab_source_file_last_modified"));
   char *prev_cursor = prev ? strdup(prev) : NULL;
   const ffile *last = NULL;
@@ -205,11 +215,7 @@ static sl_code read_files(sl_read *rd, const sl_cstream *cs, fstream *st, sl_err
   femit em = {.rd = rd, .cs = cs, .st = st};
   for (size_t i = 0; !rc && i < fl.n; i++) {
     ffile *f = &fl.v[i];
-    const char *seen = json_string_value(json_object_get(history, f->rel));
-    /* Read before and not modified since (as Airbyte's file-based cursor:
-     * skipped when its mtime is not later than the history's; the times are
-     * fixed-width UTC text, so they compare as strings). */
-    if (incr && seen && strcmp(f->mtime, seen) <= 0) {
+    if (incr && !fhist_should_read(&hist, f)) {
       skipped++;
       continue;
     }
@@ -229,17 +235,16 @@ static sl_code read_files(sl_read *rd, const sl_cstream *cs, fstream *st, sl_err
       break;
     }
     if (incr) {
-      json_object_set_new(history, f->rel, json_string(f->mtime));
       last = f;
-      rc = emit_state(rd, history, last, prev_cursor);
+      if (!(rc = fhist_add(&hist, f))) rc = emit_state(rd, hist.map, last, prev_cursor);
     }
   }
-  if (!rc && incr && !last) rc = emit_state(rd, history, NULL, prev_cursor);
+  if (!rc && incr && !last) rc = emit_state(rd, hist.map, NULL, prev_cursor);
   if (!rc && (skipped || gone))
     sl_read_log(rd, "INFO", "stream %s: %zu file(s) matched, %zu already read and unchanged, %zu deleted while "
                 "listed", st->name, fl.n, skipped, gone);
   free(prev_cursor);
-  json_decref(history);
+  fhist_dispose(&hist);
   ffiles_free(&fl);
   return rc;
 }

@@ -349,6 +349,35 @@ expect_eq multi/changed-and-new-read "$(jq -c -s 'map([.id, ._ab_source_file_url
   '[[5,"2024/02/new.csv"],[1,"2024/01/x.csv"],[2,"2024/01/x.csv"],[4,"2024/01/x.csv"]]'
 expect_eq multi/history-grows "$(last_state multi-3 | jq -c '.history | keys')" '["2024/01/x.csv","2024/02/new.csv","2024/02/y.csv"]'
 expect_eq multi/cursor-newest "$(last_state multi-3 | jq -r '._ab_source_file_last_modified')" '2024-03-05T00:00:00.000000Z_2024/01/x.csv'
+# A full history (SLUICE_FILE_HISTORY_MAX=3 here; 10,000 by default): the oldest entry makes room
+# for each new file; files it does not list are read when newer than its oldest entry or modified
+# within days_to_sync_if_history_is_full days.
+H=$TMP/hist
+mkdir -p "$H"
+for n in 1 2 3 4 5; do printf 'id\n%s\n' "$n" >"$H/f$n.csv"; done
+touch -d '2020-01-01 UTC' "$H/f1.csv"
+touch -d '2020-01-02 UTC' "$H/f2.csv"
+touch -d '1 hour ago' "$H/f3.csv"
+touch -d '50 minutes ago' "$H/f4.csv"
+touch -d '40 minutes ago' "$H/f5.csv"
+cfg hist "{\"directory\": \"$H\", \"streams\": [{\"name\": \"h\", \"globs\": [\"*.csv\"], \"days_to_sync_if_history_is_full\": 3}]}"
+catalog hist incremental
+export SLUICE_FILE_HISTORY_MAX=3
+read_file hist-1 hist
+expect_eq history/capped "$(count hist-1) $(last_state hist-1 | jq -c '.history | keys')" '5 ["f3.csv","f4.csv","f5.csv"]'
+state_file hist-1 "$TMP/hist1.json"
+printf 'id\n0\n' >"$H/f0.csv"
+touch -d '2 days ago' "$H/f0.csv"
+read_file hist-2 hist "$TMP/hist1.json"
+expect_eq history/full-window "$(jq -r .id "$TMP/hist-2.data" | xargs)" 0
+expect_out history/full-warns hist-2 "the state's history is full (3 files)"
+# f0 is the oldest entry now, so it is the one that goes (as in Airbyte's CDK).
+expect_eq history/oldest-evicted "$(last_state hist-2 | jq -c '.history | keys')" '["f3.csv","f4.csv","f5.csv"]'
+unset SLUICE_FILE_HISTORY_MAX
+cfg hist-bad "{\"directory\": \"$H\", \"streams\": [{\"name\": \"h\", \"globs\": [\"*.csv\"], \"days_to_sync_if_history_is_full\": 0}]}"
+run_proto hist-bad "$SRC" check --config "$TMP/hist-bad.json"
+expect_out history/bad-days hist-bad "days_to_sync_if_history_is_full: 0 is less than minimum 1"
+
 # Full refresh reads every file.
 catalog multi full_refresh
 read_file multi-full multi
