@@ -150,6 +150,7 @@ static sl_code settings_edit(cli_ws *w, const json_t *row, char **text, char **s
     }
     if (!rc) {
       if (sm) json_object_set_new(e, "sync_mode", json_string(sm));
+      if (sm && !dm) json_object_del(e, "destination_sync_mode"); /* the new mode's default */
       if (dm) json_object_set_new(e, "destination_sync_mode", json_string(dm));
       if (cf) json_object_set_new(e, "cursor_field", field_path(cf));
       if (pk) {

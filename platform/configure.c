@@ -140,6 +140,9 @@ static sl_code settings_complete(const json_t *cs, sl_err *err) {
   if (!strcmp(sm, "incremental") && !json_array_size(json_object_get(cs, "cursor_field")) &&
       !json_array_size(json_object_get(st, "default_cursor_field")) && !json_is_true(json_object_get(st, "source_defined_cursor")))
     return sl_err_set(err, SL_ECATALOG, "stream \"%s\": incremental needs a cursor field (--cursor-field)", name);
+  if ((!strcmp(sm, "full_refresh") && !strcmp(dm, "append_dedup")) || (!strcmp(sm, "incremental") && !strncmp(dm, "overwrite", 9)))
+    return sl_err_set(err, SL_ECATALOG, "stream \"%s\": %s does not go with %s (full_refresh: overwrite, overwrite_dedup or append; "
+                      "incremental: append or append_dedup)", name, sm, dm);
   if (strstr(dm, "dedup") && !json_array_size(json_object_get(cs, "primary_key")))
     return sl_err_set(err, SL_ECATALOG, "stream \"%s\": %s needs a primary key (--primary-key)", name, dm);
   return SL_EOK;
@@ -164,8 +167,12 @@ sl_code sl_catalog_apply_settings(const json_t *discovered, json_t *configured, 
       for (size_t k = 0; k < 4; k++)
         if (json_object_get(set, keys[k])) json_object_set(cs, keys[k], json_object_get(set, keys[k]));
       const char *sm = json_string_value(json_object_get(cs, "sync_mode"));
+      const char *dm = json_string_value(json_object_get(cs, "destination_sync_mode"));
       if (!strcmp(sm, "full_refresh") && !json_object_get(set, "destination_sync_mode"))
         json_object_set_new(cs, "destination_sync_mode", json_string("overwrite"));
+      else if (!strcmp(sm, "incremental") && !json_object_get(set, "destination_sync_mode") && !strncmp(dm, "overwrite", 9))
+        json_object_set_new(cs, "destination_sync_mode",
+                            json_string(json_array_size(json_object_get(cs, "primary_key")) ? "append_dedup" : "append"));
       if (!strcmp(sm, "incremental") && !json_object_get(cs, "cursor_field") &&
           json_array_size(json_object_get(ds, "default_cursor_field")))
         json_object_set(cs, "cursor_field", json_object_get(ds, "default_cursor_field"));
