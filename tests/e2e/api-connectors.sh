@@ -47,6 +47,31 @@ for d in connectors/${API_ONLY:-*}/; do
   [ -d "$d/secrets" ] && fail "$name: secrets" "acceptance-setup.sh left $d/secrets behind"
   names+=("$name")
 done
+# `sluice sync` with a connector directory, twice: the second sync resumes
+# from the state the first committed (GitHub's `since`) and adds nothing
+if [ -z "${API_ONLY:-}" ] || [ "$API_ONLY" = source-github ]; then
+  gh=connectors/source-github
+  echo "{\"destination_path\": \"$TMP/gh-out\"}" >"$TMP/gh-dest.json"
+  PLOG1=$(plog_path gh-sync1) PLOG2=$(plog_path gh-sync2)
+  ( . tests/lib/db.sh; trap db_stop_all EXIT; . "$gh/integration_tests/acceptance-setup.sh"
+    for i in 1 2; do
+      p=PLOG$i
+      timeout -k 5 60 "$BIN/sluice" sync --no-progress --protocol-log "${!p}" --source "$gh" --source-config "$gh/secrets/config.json" \
+        --destination destination-jsonl --destination-config "$TMP/gh-dest.json" --state-file "$TMP/gh-state.json" \
+        --streams issues >"$TMP/gh-sync$i.out" 2>"$TMP/gh-sync$i.err"
+      echo $? >"$TMP/gh-sync$i.rc"
+    done )
+  for i in 1 2; do
+    sanitizer_check "gh-sync$i"
+    expect_eq "github sync $i: exit" "$(cat "$TMP/gh-sync$i.rc")" 0
+  done
+  expect_eq "github sync 1: issues written (the pull request filtered)" "$(cat "$TMP"/gh-out/*issues* 2>/dev/null | wc -l)" 2
+  expect_eq "github sync: state committed per repository" \
+    "$(jq -c '.[0].stream.stream_state.states' "$TMP/gh-state.json" 2>/dev/null)" \
+    '[{"partition":{"repository":"octo-org/widgets"},"cursor":{"updated_at":"2024-03-05T16:45:10Z"}}]'
+  expect_eq "github sync 2: nothing new" "$(cat "$TMP"/gh-out/*issues* 2>/dev/null | wc -l)" 2
+fi
+
 # the registry lists them, with the spec read from the manifest
 run registry "$BIN/sluice" registry build --out "$TMP/registry.json"
 for name in "${names[@]}"; do
