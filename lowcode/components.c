@@ -88,7 +88,7 @@ const char *sl_lc_additional_props_type(const char *parent_field) { return find(
  * those components embed. */
 static const char *const SUPPORTED[] = {
     "DeclarativeSource", "DeclarativeStream", "SimpleRetriever", "HttpRequester", "RecordSelector",
-    "DpathExtractor", "InlineSchemaLoader", "CheckStream", "Spec", "RequestOption", "RequestPath", "JsonDecoder",
+    "DpathExtractor", "InlineSchemaLoader", "JsonFileSchemaLoader", "CheckStream", "Spec", "RequestOption", "RequestPath", "JsonDecoder",
     "NoPagination", "NoAuth", "DefaultPaginator", "CursorPagination", "PageIncrement", "OffsetIncrement",
     "ApiKeyAuthenticator", "BearerAuthenticator", "BasicHttpAuthenticator", "OAuthAuthenticator",
     "SelectiveAuthenticator", "SessionTokenAuthenticator", "Bearer", "ApiKey", "DatetimeBasedCursor", "IncrementingCountCursor",

@@ -74,6 +74,23 @@ int64_t lc_now_us(void);
 /* Sleep for seconds scaled by SLUICE_BACKOFF_SCALE (tests use a tiny scale). */
 void lc_sleep(double seconds);
 
+/* ---- template scans (tmplscan.c) ---- */
+
+/* The members of a context value (`response`, `record`) templates read:
+ * `used` when the name appears, `whole` when some use is not a member read
+ * by a constant name (then the value must be complete). */
+typedef struct lc_keyset {
+  char **k;
+  size_t n;
+  bool used, whole;
+} lc_keyset;
+void lc_keyset_scan(lc_keyset *ks, const sl_tmpl *t, const char *name);
+void lc_keyset_dispose(lc_keyset *ks);
+/* The config keys that node's fields (NULL-terminated list) read outright
+ * (no conditional, default or .get()) must be in the config: a URL built
+ * with an empty segment instead is never what the author meant. */
+sl_code lc_check_config_keys(lc_source *src, const json_t *node, const char *const *fields, sl_err *err);
+
 /* ---- the source ---- */
 
 struct lc_source {
@@ -274,6 +291,19 @@ void lc_decoder_free(lc_decoder *d);
 sl_code lc_decoder_decode(lc_source *src, const lc_decoder *d, const char *body, size_t len, sl_buf *out,
                           const char *what, sl_err *err);
 
+/* The patch path: transformations that only set or remove top-level keys
+ * (AddFields with one-key paths, no condition and values that do not read
+ * `record`; RemoveFields of plain top-level keys without condition) are
+ * applied as a patch over the record view: the record is never converted. */
+bool lc_transforms_patchable(const lc_transforms *t);
+lc_patch *lc_patch_new(void);
+void lc_patch_free(lc_patch *p);
+/* The patch of one record (ctx: the records' context, without "record"). */
+sl_code lc_transforms_patch(lc_source *src, const lc_transforms *t, sl_jv rec, json_t *ctx, lc_patch *p,
+                            sl_err *err);
+/* The record's members with the patch applied. */
+void lc_patch_write(const lc_patch *p, sl_jv rec, sl_jw *w);
+
 typedef struct lc_selector lc_selector;
 sl_code lc_selector_build(lc_source *src, const json_t *node, const json_t *schema,
                           lc_selector **out, sl_err *err);
@@ -292,6 +322,12 @@ bool lc_selector_is_plain(const lc_selector *s);
 sl_code lc_selector_filter(lc_source *src, const lc_selector *s, json_t *ctx, bool *keep,
                            sl_err *err);
 sl_code lc_selector_normalize(const lc_selector *s, json_t *record);
+/* Whether records can be filtered as views: no normalisation, and a filter
+ * (if any) that reads only members of `record` by constant names; those
+ * members alone are converted (from the view and its patch). */
+bool lc_selector_filter_on_view(const lc_selector *s);
+sl_code lc_selector_filter_view(lc_source *src, const lc_selector *s, json_t *ctx, const lc_record *r, bool *keep,
+                                sl_err *err);
 bool lc_selector_transform_first(const lc_selector *s);
 
 /* ---- streams (stream.c) ---- */

@@ -61,5 +61,8 @@ typedef void (*sl_manifest_issue_fn)(const sl_manifest_issue *issue, void *ud);
 /* Calls fn (may be NULL) for every issue, in manifest order; returns the
  * number of errors and stores the number of warnings (if not NULL). */
 int sl_manifest_validate(const sl_manifest *m, sl_manifest_issue_fn fn, void *ud, int *warnings);
+/* The runtime's check before any command: SL_ECONFIG naming every error
+ * (file:line:col, component path, what is wrong) when there is one. */
+sl_code sl_manifest_check(const sl_manifest *m, sl_err *err);
 
 #endif

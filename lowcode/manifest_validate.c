@@ -332,3 +332,31 @@ int sl_manifest_validate(const sl_manifest *m, sl_manifest_issue_fn fn, void *ud
   if (warnings) *warnings = c.warnings;
   return c.errors;
 }
+
+/* ---- the runtime's up-front check ---- */
+
+typedef struct check_acc {
+  sl_buf msg;
+  int shown;
+} check_acc;
+
+static void check_issue(const sl_manifest_issue *is, void *ud) {
+  check_acc *a = ud;
+  if (is->level != SL_MANIFEST_ERROR) return;
+  a->shown++;
+  sl_buf_appendf(&a->msg, "\n  %s: %s", is->where, is->message);
+}
+
+sl_code sl_manifest_check(const sl_manifest *m, sl_err *err) {
+  check_acc a = {.shown = 0};
+  sl_buf_init(&a.msg, 1 << 20);
+  int errors = sl_manifest_validate(m, check_issue, &a, NULL);
+  sl_code rc = SL_EOK;
+  if (errors) {
+    /* sl_err keeps 1 KiB: the problems go first, the count says how many */
+    rc = sl_err_set(err, SL_ECONFIG, "the manifest is not valid or not supported (%d problem%s, `sluice manifest validate` lists them all):%s",
+                    errors, errors == 1 ? "" : "s", sl_buf_cstr(&a.msg));
+  }
+  sl_buf_dispose(&a.msg);
+  return rc;
+}

@@ -19,63 +19,14 @@ struct lc_paginator {
   bool needs_response, needs_last_record;
   /* The top-level members of `response` the templates read, when they only
    * read members (response.x, response['x'], response.get('x')): the page
-   * is then not converted whole. full_response: some other use. */
-  char **resp_keys;
-  size_t n_resp_keys;
-  bool full_response;
+   * is then not converted whole (resp.whole: some other use). */
+  lc_keyset resp;
 };
 
-static void add_key(lc_paginator *p, const char *k, size_t n) {
-  for (size_t i = 0; i < p->n_resp_keys; i++)
-    if (strlen(p->resp_keys[i]) == n && !memcmp(p->resp_keys[i], k, n)) return;
-  char **nk = realloc(p->resp_keys, (p->n_resp_keys + 1) * sizeof *nk);
-  if (!nk) {
-    p->full_response = true;
-    return;
-  }
-  p->resp_keys = nk;
-  nk[p->n_resp_keys++] = strndup(k, n);
-}
-
-static bool ident_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
-
-/* A quoted string key at s ('x' or "x"): its length, or 0. */
-static size_t quoted(const char *s, const char **k, size_t *n) {
-  char q = *s;
-  if (q != '\'' && q != '"') return 0;
-  const char *e = strchr(s + 1, q);
-  if (!e || memchr(s + 1, '\\', (size_t)(e - s - 1))) return 0;
-  *k = s + 1;
-  *n = (size_t)(e - s - 1);
-  return (size_t)(e - s + 1);
-}
-
-static void scan_response_uses(lc_paginator *p, const sl_tmpl *t) {
-  if (!t) return;
-  const char *src = sl_tmpl_source(t);
-  for (const char *at = strstr(src, "response"); at; at = strstr(at + 8, "response")) {
-    if ((at > src && (ident_char(at[-1]) || at[-1] == '.')) || ident_char(at[8])) continue;
-    const char *r = at + 8, *k;
-    size_t n, q;
-    if (!strncmp(r, ".get(", 5) && (q = quoted(r + 5, &k, &n)) && (r[5 + q] == ')' || r[5 + q] == ',')) {
-      add_key(p, k, n);
-    } else if (r[0] == '.' && ident_char(r[1])) {
-      const char *e = r + 1;
-      while (ident_char(*e)) e++;
-      if (*e == '(') p->full_response = true; /* a method: keys(), items(), ... */
-      else add_key(p, r + 1, (size_t)(e - r - 1));
-    } else if (r[0] == '[' && (q = quoted(r + 1, &k, &n)) && r[1 + q] == ']') {
-      add_key(p, k, n);
-    } else {
-      p->full_response = true;
-    }
-  }
-}
-
 bool lc_paginator_response_keys(const lc_paginator *p, const char *const **keys, size_t *n) {
-  if (p->full_response) return false;
-  *keys = (const char *const *)p->resp_keys;
-  *n = p->n_resp_keys;
+  if (p->resp.whole) return false;
+  *keys = (const char *const *)p->resp.k;
+  *n = p->resp.n;
   return true;
 }
 
@@ -127,9 +78,9 @@ sl_code lc_paginator_build(lc_source *src, const json_t *node, lc_paginator **ou
   p->needs_response = mentions(p->cursor_value, "response") || mentions(p->stop_condition, "response") ||
                       mentions(p->page_size, "response");
   p->needs_last_record = mentions(p->cursor_value, "last_record") || mentions(p->stop_condition, "last_record");
-  scan_response_uses(p, p->cursor_value);
-  scan_response_uses(p, p->stop_condition);
-  scan_response_uses(p, p->page_size);
+  lc_keyset_scan(&p->resp, p->cursor_value, "response");
+  lc_keyset_scan(&p->resp, p->stop_condition, "response");
+  lc_keyset_scan(&p->resp, p->page_size, "response");
   return SL_EOK;
 }
 
@@ -140,8 +91,7 @@ void lc_paginator_free(lc_paginator *p) {
   sl_tmpl_free(p->cursor_value);
   sl_tmpl_free(p->stop_condition);
   sl_tmpl_free(p->page_size);
-  for (size_t i = 0; i < p->n_resp_keys; i++) free(p->resp_keys[i]);
-  free(p->resp_keys);
+  lc_keyset_dispose(&p->resp);
   free(p);
 }
 

@@ -15,6 +15,7 @@ struct lc_selector {
   char **rendered; /* path for this run */
   bool star;
   sl_tmpl *filter;
+  lc_keyset filter_keys; /* the members of `record` the filter reads */
   bool normalize;
   bool transform_first;
   json_t *schema;
@@ -50,6 +51,7 @@ sl_code lc_selector_build(lc_source *src, const json_t *node, const json_t *sche
     if (ft && strcmp(ft, "RecordFilter"))
       return sl_err_set(err, SL_ECONFIG, "%s: unsupported record filter \"%s\"", LC_WHERE(src, f), ft);
     if ((rc = lc_tmpl_field(src, f, "condition", &s->filter, err))) return rc;
+    lc_keyset_scan(&s->filter_keys, s->filter, "record");
   }
   const json_t *norm = json_object_get(node, "schema_normalization");
   const char *ns = json_string_value(norm);
@@ -70,6 +72,7 @@ void lc_selector_free(lc_selector *s) {
   free(s->path);
   free(s->rendered);
   sl_tmpl_free(s->filter);
+  lc_keyset_dispose(&s->filter_keys);
   json_decref(s->schema);
   free(s);
 }
@@ -206,6 +209,24 @@ sl_code lc_selector_filter(lc_source *src, const lc_selector *s, json_t *ctx, bo
   *keep = true;
   if (!s->filter) return SL_EOK;
   return sl_tmpl_eval_bool(s->filter, ctx, keep, err);
+}
+
+bool lc_selector_filter_on_view(const lc_selector *s) { return !s->normalize && (!s->filter || !s->filter_keys.whole); }
+
+sl_code lc_selector_filter_view(lc_source *src, const lc_selector *s, json_t *ctx, const lc_record *r, bool *keep,
+                                sl_err *err) {
+  *keep = true;
+  if (!s->filter) return SL_EOK;
+  json_t *part = json_object();
+  if (!part) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  for (size_t i = 0; i < s->filter_keys.n; i++) {
+    json_t *v = lc_record_get(r, s->filter_keys.k[i]);
+    if (v) json_object_set_new(part, s->filter_keys.k[i], v);
+  }
+  json_object_set_new(ctx, "record", part);
+  sl_code rc = sl_tmpl_eval_bool(s->filter, ctx, keep, err);
+  json_object_del(ctx, "record");
+  return rc;
 }
 
 /* ---- Default schema normalisation (TypeTransformer) ---- */

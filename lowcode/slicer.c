@@ -10,6 +10,9 @@ json_t *lc_record_get(const lc_record *r, const char *key) {
     json_t *v = json_object_get(r->j, key);
     return v ? json_incref(v) : NULL;
   }
+  const json_t *pv;
+  int in_patch = r->patch ? lc_patch_get(r->patch, key, &pv) : -1;
+  if (in_patch >= 0) return in_patch ? json_incref((json_t *)pv) : NULL;
   sl_jv v;
   if (sl_jv_type(r->v) != SL_JOBJECT || !sl_jv_get(r->v, key, &v)) return NULL;
   return sl_jv_to_json(v);

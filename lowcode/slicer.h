@@ -41,14 +41,22 @@
 typedef struct lc_stream lc_stream;
 typedef struct lc_reqopts lc_reqopts;
 
-/* A record as the slicer sees it: a view into the page (fast path) or a
- * jansson tree (after transformations). lc_record_get returns the member at
- * a top-level key as a new jansson reference, or NULL. */
+/* A record as the slicer sees it: a view into the page (fast path), that
+ * view with a patch of top-level edits (transformations on the patch path),
+ * or a jansson tree (after transformations). lc_record_get returns the
+ * member at a top-level key as a new jansson reference, or NULL. */
+typedef struct lc_patch lc_patch;
 typedef struct lc_record {
   const json_t *j; /* when non-NULL */
-  sl_jv v;
+  struct { /* nested, so that {j, {0}} initialises both */
+    const lc_patch *patch; /* over v, or NULL */
+    sl_jv v;
+  };
 } lc_record;
 json_t *lc_record_get(const lc_record *r, const char *key);
+/* The patched member at key: 1 with *out (borrowed) set, 0 when removed,
+ * -1 when the patch does not touch it (transform.c). */
+int lc_patch_get(const lc_patch *p, const char *key, const json_t **out);
 
 typedef struct lc_slicer lc_slicer;
 typedef struct lc_slicer_ops {

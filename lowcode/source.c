@@ -16,6 +16,12 @@ lc_source *lc_source_new(sl_manifest *m, sl_err *err) {
   src->root = sl_manifest_root(m);
   src->spec = json_object_get(json_object_get(src->root, "spec"), "connection_specification");
   src->config = json_object();
+  /* Unsupported or invalid manifests fail here, before any command runs,
+   * naming every problem, rather than halfway through a read. */
+  if (sl_manifest_check(m, err)) {
+    lc_source_free(src);
+    return NULL;
+  }
   return src;
 }
 

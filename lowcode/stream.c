@@ -19,6 +19,8 @@ struct lc_stream {
   lc_decoder *dec;  /* a non-JSON decoder (decoder.c), or NULL */
   sl_buf decoded;   /* its output: JSON text of the decoded items */
   bool plain; /* records go out as they are */
+  bool view_path; /* filter and transformations on the record view */
+  lc_patch *patch;  /* the transformations as a patch over the view (transform.c) */
   bool ignore_slicer_on_pages;
 };
 
@@ -53,6 +55,8 @@ sl_code lc_stream_open(lc_source *src, const json_t *node, lc_stream **out, sl_e
   if ((rc = lc_decoder_build(src, json_object_get(st->retriever, "decoder"), &st->dec, err))) return rc;
   st->ignore_slicer_on_pages = json_is_true(json_object_get(st->retriever, "ignore_stream_slicer_parameters_on_paginated_requests"));
   if ((rc = lc_requester_build(src, json_object_get(st->retriever, "requester"), &st->req, err))) return rc;
+  static const char *const url_fields[] = {"url_base", "path", "url", NULL};
+  if ((rc = lc_check_config_keys(src, json_object_get(st->retriever, "requester"), url_fields, err))) return rc;
   const json_t *rs = json_object_get(st->retriever, "record_selector");
   if (!rs) return sl_err_set(err, SL_ECONFIG, "%s: the retriever needs a record_selector", LC_WHERE(src, st->retriever));
   if ((rc = lc_selector_build(src, rs, st->schema, &st->sel, err))) return rc;
@@ -66,6 +70,8 @@ sl_code lc_stream_open(lc_source *src, const json_t *node, lc_stream **out, sl_e
   json_decref(ectx);
   if (rc) return rc;
   st->plain = lc_selector_is_plain(st->sel) && !st->tf;
+  st->view_path = !st->plain && lc_selector_filter_on_view(st->sel) && (!st->tf || lc_transforms_patchable(st->tf));
+  if (st->view_path && st->tf && !(st->patch = lc_patch_new())) return sl_err_set(err, SL_ENOMEM, "out of memory");
   sl_http_opts ho = {0};
   const char *mb = getenv("SLUICE_HTTP_MAX_BODY"); /* bytes; default 256 MiB */
   if (mb && *mb) ho.max_body = (size_t)strtoull(mb, NULL, 10);
@@ -83,6 +89,7 @@ void lc_stream_close(lc_stream *st) {
   lc_selector_free(st->sel);
   lc_paginator_free(st->pag);
   lc_transforms_free(st->tf);
+  lc_patch_free(st->patch);
   sl_http_free(st->http);
   sl_jparser_free(st->parser);
   lc_decoder_free(st->dec);
@@ -225,7 +232,7 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
   if (rc) return rc;
   pg->done = pg->ps.done;
   if (!pg->done && pg->recs.n && pg->slicer && pg->slicer->ops->page_stop &&
-      pg->slicer->ops->page_stop(pg->slicer, pg->slice, &(lc_record){NULL, pg->recs.v[pg->recs.n - 1]}))
+      pg->slicer->ops->page_stop(pg->slicer, pg->slice, &(lc_record){.v = pg->recs.v[pg->recs.n - 1]}))
     pg->done = true;
   *have = true;
   return SL_EOK;
@@ -286,6 +293,25 @@ static sl_code write_json(sl_read *rd, const json_t *o) {
   return sl_read_record_end(rd);
 }
 
+static sl_code write_patched(sl_read *rd, const lc_patch *p, sl_jv v) {
+  lc_patch_write(p, v, sl_read_record_begin(rd));
+  return sl_read_record_end(rd);
+}
+
+/* A record on the view path: filter and transformations without converting
+ * it (the filter gets only the members it reads). *keep false: filtered. */
+static sl_code view_record(lc_pages *pg, sl_jv v, lc_record *lr, bool *keep, sl_err *err) {
+  lc_stream *st = pg->st;
+  *lr = (lc_record){.v = v};
+  bool tfirst = lc_selector_transform_first(st->sel);
+  sl_code rc = SL_EOK;
+  if (st->tf && tfirst && !(rc = lc_transforms_patch(st->src, st->tf, v, pg->rec_ctx, st->patch, err))) lr->patch = st->patch;
+  if (!rc) rc = lc_selector_filter_view(st->src, st->sel, pg->rec_ctx, lr, keep, err);
+  if (!rc && *keep && st->tf && !tfirst && !(rc = lc_transforms_patch(st->src, st->tf, v, pg->rec_ctx, st->patch, err)))
+    lr->patch = st->patch;
+  return rc;
+}
+
 static sl_code read_slice(lc_stream *st, lc_slicer *sl, const json_t *slice, sl_read *rd, sl_err *err) {
   lc_pages pg;
   lc_pages_begin(st, sl, slice, &pg);
@@ -295,8 +321,18 @@ static sl_code read_slice(lc_stream *st, lc_slicer *sl, const json_t *slice, sl_
     for (size_t i = 0; i < pg.recs.n && !rc; i++) {
       sl_jv v = pg.recs.v[i];
       if (st->plain && sl_jv_type(v) == SL_JOBJECT && !sl->ops->keep) {
-        if (sl->ops->observe) rc = sl->ops->observe(sl, slice, &(lc_record){NULL, v}, err);
+        if (sl->ops->observe) rc = sl->ops->observe(sl, slice, &(lc_record){.v = v}, err);
         if (!rc) rc = write_jv(rd, v);
+        continue;
+      }
+      if (st->view_path && sl_jv_type(v) == SL_JOBJECT) {
+        lc_record lr;
+        bool keep;
+        if ((rc = view_record(&pg, v, &lr, &keep, err)) || !keep) continue;
+        if (!sl->ops->keep || sl->ops->keep(sl, slice, &lr)) {
+          if (sl->ops->observe) rc = sl->ops->observe(sl, slice, &lr, err);
+          if (!rc) rc = lr.patch ? write_patched(rd, lr.patch, v) : write_jv(rd, v);
+        }
         continue;
       }
       json_t *r;

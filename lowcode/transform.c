@@ -1,4 +1,6 @@
-/* Record transformations: AddFields and RemoveFields (notes §6.9). */
+/* Record transformations: AddFields and RemoveFields (notes §6.9), on a
+ * jansson record, or as a patch over a record view (the fast path: see
+ * lc_transforms_patchable). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -9,6 +11,8 @@ typedef struct add_def {
   size_t n;
   sl_tmpl *value;
   sl_tmpl_accept accept;
+  json_t *konst;     /* the value of a constant template, computed once */
+  bool reads_record; /* the value template reads `record` */
 } add_def;
 
 typedef struct lc_tf {
@@ -81,6 +85,17 @@ sl_code lc_transforms_build(lc_source *src, const json_t *list, lc_transforms **
           else if (!strcmp(vt, "boolean")) d->accept = SL_TMPL_BOOL;
           else return sl_err_set(err, SL_ECONFIG, "%s: unknown value_type \"%s\"", LC_WHERE(src, f), vt);
         }
+        lc_keyset ks = {0};
+        lc_keyset_scan(&ks, d->value, "record");
+        d->reads_record = ks.used;
+        lc_keyset_dispose(&ks);
+        if (sl_tmpl_is_static(d->value)) { /* literal text: the same value for every record */
+          json_t *empty = json_object();
+          rc = sl_tmpl_eval(d->value, empty, d->accept, &d->konst, err);
+          json_decref(empty);
+          if (rc) return sl_err_wrap(err, "AddFields at %s", LC_WHERE(src, node));
+          if (!d->konst) d->konst = json_string("");
+        }
       }
     } else if (!strcmp(type, "RemoveFields")) {
       t->remove = true;
@@ -113,6 +128,7 @@ void lc_transforms_free(lc_transforms *ts) {
       for (size_t j = 0; j < t->defs[k].n; j++) free(t->defs[k].path[j]);
       free(t->defs[k].path);
       sl_tmpl_free(t->defs[k].value);
+      json_decref(t->defs[k].konst);
     }
     free(t->defs);
     for (size_t k = 0; k < t->n_ptrs; k++) {
@@ -203,6 +219,19 @@ static void rm_glob(rm_ctx *c, json_t *cur, char *const *p, size_t n) {
   }
 }
 
+/* An added field's value for one record (new reference). Constant values
+ * are shared when immutable and copied when a later step could change them. */
+static sl_code add_value(lc_source *src, const lc_tf *t, const add_def *d, json_t *ctx, json_t **v, sl_err *err) {
+  if (d->konst) {
+    *v = json_is_object(d->konst) || json_is_array(d->konst) ? json_deep_copy(d->konst) : json_incref(d->konst);
+    return *v ? SL_EOK : sl_err_set(err, SL_ENOMEM, "out of memory");
+  }
+  *v = NULL;
+  if (sl_tmpl_eval(d->value, ctx, d->accept, v, err)) return sl_err_wrap(err, "AddFields at %s", LC_WHERE(src, t->node));
+  if (!*v) *v = json_string("");
+  return SL_EOK;
+}
+
 sl_code lc_transforms_apply(lc_source *src, const lc_transforms *ts, json_t *record, json_t *ctx,
                             sl_err *err) {
   if (!ts) return SL_EOK;
@@ -224,9 +253,8 @@ sl_code lc_transforms_apply(lc_source *src, const lc_transforms *ts, json_t *rec
     for (size_t k = 0; k < t->n_defs; k++) {
       const add_def *d = &t->defs[k];
       json_t *v = NULL;
-      sl_code rc = sl_tmpl_eval(d->value, ctx, d->accept, &v, err);
-      if (rc) return sl_err_wrap(err, "AddFields at %s", LC_WHERE(src, t->node));
-      if (!v) v = json_string("");
+      sl_code rc = add_value(src, t, d, ctx, &v, err);
+      if (rc) return rc;
       if (t->condition) {
         json_t *cc = json_deep_copy(ctx);
         json_object_set(cc, "value", v);
@@ -249,4 +277,145 @@ sl_code lc_transforms_apply(lc_source *src, const lc_transforms *ts, json_t *rec
     }
   }
   return SL_EOK;
+}
+
+/* ---- the patch path ---- */
+
+bool lc_transforms_patchable(const lc_transforms *ts) {
+  if (!ts) return false;
+  for (size_t i = 0; i < ts->n; i++) {
+    const lc_tf *t = &ts->t[i];
+    if (t->key || t->condition) return false;
+    for (size_t k = 0; k < t->n_defs; k++)
+      if (t->defs[k].n != 1 || t->defs[k].reads_record) return false;
+    for (size_t k = 0; k < t->n_ptrs; k++)
+      if (t->ptr_len[k] != 1 || !strcmp(t->ptrs[k][0], "*") || !strcmp(t->ptrs[k][0], "**")) return false;
+  }
+  return true;
+}
+
+/* A patch is a list of top-level edits in the order made. REPLACED and
+ * REMOVED stand at the key's place in the record; APPENDED keys follow the
+ * record's members in order (a Python dict: a replaced key keeps its place,
+ * a key deleted and added again moves to the end). */
+enum { P_REPLACED, P_REMOVED, P_APPENDED, P_DEAD };
+
+typedef struct pentry {
+  const char *key; /* the transformation's string */
+  int st;
+  json_t *v;
+} pentry;
+
+struct lc_patch {
+  pentry *e;
+  size_t n, cap;
+};
+
+lc_patch *lc_patch_new(void) { return calloc(1, sizeof(lc_patch)); }
+
+static void patch_reset(lc_patch *p) {
+  for (size_t i = 0; i < p->n; i++) json_decref(p->e[i].v);
+  p->n = 0;
+}
+
+void lc_patch_free(lc_patch *p) {
+  if (!p) return;
+  patch_reset(p);
+  free(p->e);
+  free(p);
+}
+
+static pentry *latest(const lc_patch *p, const char *k) {
+  for (size_t i = p->n; i-- > 0;)
+    if (p->e[i].st != P_DEAD && !strcmp(p->e[i].key, k)) return &p->e[i];
+  return NULL;
+}
+
+static sl_code push(lc_patch *p, const char *k, int st, json_t *v, sl_err *err) {
+  if (p->n == p->cap) {
+    size_t cap = p->cap ? p->cap * 2 : 8;
+    pentry *n = realloc(p->e, cap * sizeof *n);
+    if (!n) {
+      json_decref(v);
+      return sl_err_set(err, SL_ENOMEM, "out of memory");
+    }
+    p->e = n;
+    p->cap = cap;
+  }
+  p->e[p->n++] = (pentry){k, st, v};
+  return SL_EOK;
+}
+
+static bool has_member(sl_jv rec, const char *k) {
+  sl_jv v;
+  return sl_jv_get(rec, k, &v);
+}
+
+static sl_code patch_add(lc_patch *p, sl_jv rec, const char *k, json_t *v, sl_err *err) {
+  pentry *e = latest(p, k);
+  if (e && e->st != P_REMOVED) {
+    json_decref(e->v);
+    e->v = v;
+    return SL_EOK;
+  }
+  return push(p, k, e || !has_member(rec, k) ? P_APPENDED : P_REPLACED, v, err);
+}
+
+static sl_code patch_remove(lc_patch *p, sl_jv rec, const char *k, sl_err *err) {
+  pentry *e = latest(p, k);
+  if (!e) return has_member(rec, k) ? push(p, k, P_REMOVED, NULL, err) : SL_EOK;
+  if (e->st != P_REMOVED) {
+    json_decref(e->v);
+    e->v = NULL;
+    e->st = e->st == P_REPLACED ? P_REMOVED : P_DEAD;
+  }
+  return SL_EOK;
+}
+
+sl_code lc_transforms_patch(lc_source *src, const lc_transforms *ts, sl_jv rec, json_t *ctx, lc_patch *p, sl_err *err) {
+  patch_reset(p);
+  for (size_t i = 0; i < ts->n; i++) {
+    const lc_tf *t = &ts->t[i];
+    sl_code rc = SL_EOK;
+    for (size_t k = 0; !rc && k < t->n_ptrs; k++) rc = patch_remove(p, rec, t->ptrs[k][0], err);
+    for (size_t k = 0; !rc && k < t->n_defs; k++) {
+      json_t *v;
+      if (!(rc = add_value(src, t, &t->defs[k], ctx, &v, err))) rc = patch_add(p, rec, t->defs[k].path[0], v, err);
+    }
+    if (rc) return rc;
+  }
+  return SL_EOK;
+}
+
+int lc_patch_get(const lc_patch *p, const char *key, const json_t **out) {
+  const pentry *e = latest(p, key);
+  if (!e) return -1;
+  *out = e->v;
+  return e->st == P_REMOVED ? 0 : 1;
+}
+
+/* The edit standing at an original member's place, or NULL. */
+static const pentry *in_place(const lc_patch *p, const char *k, size_t kl) {
+  for (size_t i = 0; i < p->n; i++) {
+    const pentry *e = &p->e[i];
+    if ((e->st == P_REPLACED || e->st == P_REMOVED) && strlen(e->key) == kl && !memcmp(e->key, k, kl)) return e;
+  }
+  return NULL;
+}
+
+void lc_patch_write(const lc_patch *p, sl_jv rec, sl_jw *w) {
+  for (sl_jv k = sl_jv_first(rec); sl_jv_more(rec, k); k = sl_jv_next(sl_jv_val(k))) {
+    size_t kl;
+    const char *ks = sl_jv_str(k, &kl);
+    const pentry *e = p->n ? in_place(p, ks, kl) : NULL;
+    if (e && e->st == P_REMOVED) continue;
+    sl_jw_key(w, ks, kl);
+    if (e) sl_jw_json(w, e->v);
+    else sl_jw_jv(w, sl_jv_val(k));
+  }
+  for (size_t i = 0; i < p->n; i++)
+    if (p->e[i].st == P_APPENDED) {
+      sl_jw_keyz(w, p->e[i].key);
+      sl_jw_json(w, p->e[i].v);
+    }
 }

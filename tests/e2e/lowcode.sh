@@ -88,4 +88,15 @@ run_proto no_manifest "$SDM" check --config "$TMP/empty.json"
 expect_rc no_manifest 1
 expect_out no_manifest/message no_manifest '__injected_declarative_manifest'
 
+# an invalid manifest fails up front at every command, all problems named
+# (the read is a case directory: invalid_manifest_fails_up_front)
+bad="$CASES/invalid_manifest_fails_up_front"
+for cmd in spec check discover; do
+  run_proto "invalid_manifest_$cmd" "$SDM" "$cmd" --config "$bad/config.json" --manifest-path "$bad/manifest.yaml"
+  expect_rc "invalid_manifest_$cmd" 1
+  expect_out "invalid_manifest_$cmd/config_error" "invalid_manifest_$cmd" '"failure_type":"config_error"'
+  expect_out "invalid_manifest_$cmd/all" "invalid_manifest_$cmd" '(4 problems'
+  expect_out "invalid_manifest_$cmd/where" "invalid_manifest_$cmd" 'manifest.yaml:26:30 streams[0].retriever.paginator.pagination_strategy'
+done
+
 finish
