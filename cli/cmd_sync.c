@@ -29,11 +29,63 @@ static void summary(const sl_sync_result *r, bool color) {
           total > 0 ? (double)tr / total : 0.0);
 }
 
+/* --catalog FILE: the streams and per-stream settings of a configured
+ * catalog (an Airbyte configured_catalog.json), checked against what the
+ * source discovers now. */
+typedef struct file_catalog {
+  const char *path;
+  json_t *root;
+  char **names; /* the selection, NULL-terminated */
+} file_catalog;
+
+static sl_code file_catalog_load(file_catalog *fc, sl_err *err) {
+  json_error_t je;
+  if (!(fc->root = json_load_file(fc->path, 0, &je)))
+    return sl_err_set(err, SL_ECATALOG, "%s:%d:%d: %s", fc->path, je.line, je.column, je.text);
+  json_t *streams = json_object_get(fc->root, "streams");
+  if (!json_array_size(streams))
+    return sl_err_set(err, SL_ECATALOG, "%s: a configured catalog needs a non-empty \"streams\" array", fc->path);
+  size_t i, n = json_array_size(streams);
+  json_t *cs;
+  if (!(fc->names = calloc(n + 1, sizeof *fc->names))) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  json_array_foreach(streams, i, cs) {
+    const char *name = json_string_value(json_object_get(json_object_get(cs, "stream"), "name"));
+    if (!name) return sl_err_set(err, SL_ECATALOG, "%s: streams[%zu] has no stream.name", fc->path, i);
+    fc->names[i] = (char *)name;
+  }
+  return SL_EOK;
+}
+
+static sl_code file_catalog_configure(void *arg, const json_t *discovered, json_t **configured, sl_err *err) {
+  file_catalog *fc = arg;
+  size_t i, j;
+  json_t *cs, *ds;
+  json_array_foreach(json_object_get(fc->root, "streams"), i, cs) {
+    json_t *d = json_object_get(cs, "stream");
+    const char *name = json_string_value(json_object_get(d, "name")), *ns = json_string_value(json_object_get(d, "namespace"));
+    bool found = false;
+    json_array_foreach(json_object_get(discovered, "streams"), j, ds) {
+      const char *dns = json_string_value(json_object_get(ds, "namespace"));
+      const char *dname = json_string_value(json_object_get(ds, "name"));
+      found |= dname && !strcmp(dname, name) && (!ns || (dns && !strcmp(ns, dns)));
+    }
+    if (!found)
+      return sl_err_set(err, SL_ECATALOG, "%s: streams[%zu]: the source has no stream \"%s\"%s%s%s (discover lists its streams)",
+                        fc->path, i, name, ns ? " in namespace \"" : "", ns ? ns : "", ns ? "\"" : "");
+  }
+  sl_catalog_opts copts = {(const char *const *)fc->names, false};
+  sl_code rc = sl_catalog_configure(discovered, &copts, configured, err);
+  if (!rc) rc = sl_catalog_apply_settings(discovered, *configured, fc->root, err);
+  if (rc) sl_err_wrap(err, "%s", fc->path);
+  return rc;
+}
+
 int cmd_sync(int argc, char **argv) {
   sl_sync_opts o = {0};
   sl_err err = SL_ERR_INIT;
   char **streams = NULL;
   bool no_progress = false;
+  file_catalog fc = {0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--full-refresh")) {
@@ -55,6 +107,7 @@ int cmd_sync(int argc, char **argv) {
     else if (!strcmp(a, "--destination-config")) o.destination_config = val;
     else if (!strcmp(a, "--state-file")) o.state_file = val;
     else if (!strcmp(a, "--protocol-log")) o.protocol_log = val;
+    else if (!strcmp(a, "--catalog")) fc.path = val;
     else if (!strcmp(a, "--streams")) {
       free(streams);
       streams = cli_split_list(val);
@@ -78,6 +131,20 @@ int cmd_sync(int argc, char **argv) {
     sl_err_set(&err, SL_EUSAGE, "sync: %s is required (see `sluice help sync`)", missing);
     return cli_fail(&err, NULL);
   }
+  if (fc.path && (o.streams || o.full_refresh)) {
+    sl_err_set(&err, SL_EUSAGE, "sync: --catalog chooses the streams and their modes; it does not go with --streams or --full-refresh");
+    free(streams);
+    return cli_fail(&err, NULL);
+  }
+  if (fc.path) {
+    if (file_catalog_load(&fc, &err)) {
+      json_decref(fc.root);
+      free(fc.names);
+      return cli_fail(&err, NULL);
+    }
+    o.configure = file_catalog_configure;
+    o.configure_arg = &fc;
+  }
   o.progress = !no_progress && isatty(STDERR_FILENO);
   struct sigaction sa = {0};
   sa.sa_handler = on_signal;
@@ -95,5 +162,7 @@ int cmd_sync(int argc, char **argv) {
   }
   sl_sync_result_dispose(&res);
   free(streams);
+  json_decref(fc.root);
+  free(fc.names);
   return ret;
 }

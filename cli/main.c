@@ -20,8 +20,10 @@ static const cli_cmd commands[] = {
      "<connector> may also be a declarative manifest: a .yaml file or a directory holding manifest.yaml"},
     {"sync", cmd_sync, "move data from a source to a destination, keeping state",
      "sluice sync --source C --source-config FILE --destination C --destination-config FILE\n"
-     "            [--streams a,b] [--state-file FILE] [--full-refresh] [--max-message-size BYTES]\n"
-     "            [--no-progress] [--protocol-log FILE]"},
+     "            [--streams a,b | --catalog CONFIGURED_CATALOG.json] [--state-file FILE] [--full-refresh]\n"
+     "            [--max-message-size BYTES] [--no-progress] [--protocol-log FILE]\n"
+     "--catalog takes the streams and their sync modes, cursor fields and primary keys from a\n"
+     "configured catalog (Airbyte's configured_catalog.json), checked against discover."},
     {"connectors", cmd_connectors, "list the built-in connectors", "sluice connectors"},
     {"test", cmd_test, "run a connector's acceptance tests (acceptance-test-config.yml)",
      "sluice test <connector> [--config acceptance-test-config.yml] [--junit FILE] [--suites a,b] [--timeout S]\n"

@@ -135,4 +135,32 @@ run_sync sync2 --source "$SRC" --source-config "$TMP/c.json" --destination "$BIN
 expect_rc sync/second 0 sync2
 expect_eq sync/rows "$(sql "$TMP/out.db" 'SELECT COUNT(*), COUNT(DISTINCT id) FROM users')|$(sql "$TMP/out.db" 'SELECT COUNT(*) FROM pairs')" '7|7|3'
 
+# sluice sync --catalog: streams and their modes from a configured catalog file, here incremental
+# on a cursor the user chose (events has no key and no default cursor).
+cat >"$TMP/ev-cat.json" <<'JSON'
+{"streams": [{"stream": {"name": "events", "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+  "sync_mode": "incremental", "cursor_field": ["at"], "destination_sync_mode": "append"}]}
+JSON
+echo "{\"destination_path\":\"$TMP/ev.db\"}" >"$TMP/ev-dst.json"
+run_sync ev1 --source "$SRC" --source-config "$TMP/c.json" --destination "$BIN/destination-sqlite" \
+  --destination-config "$TMP/ev-dst.json" --state-file "$TMP/ev-state.json" --catalog "$TMP/ev-cat.json"
+expect_rc sync-catalog/first 0 ev1
+sqlite3 "$DB" "INSERT INTO events VALUES ('u', 4)"
+run_sync ev2 --source "$SRC" --source-config "$TMP/c.json" --destination "$BIN/destination-sqlite" \
+  --destination-config "$TMP/ev-dst.json" --state-file "$TMP/ev-state.json" --catalog "$TMP/ev-cat.json"
+expect_rc sync-catalog/second 0 ev2
+expect_eq sync-catalog/only-new-read "$(sql "$TMP/ev.db" 'SELECT COUNT(*), COUNT(DISTINCT kind) FROM events')|$(state_field "$TMP/ev-state.json" events cursor)" '6|6|4'
+jq '.streams[0].cursor_field = ["nope"]' "$TMP/ev-cat.json" >"$TMP/ev-bad.json"
+run_sync ev-bad --source "$SRC" --source-config "$TMP/c.json" --destination "$BIN/destination-sqlite" \
+  --destination-config "$TMP/ev-dst.json" --catalog "$TMP/ev-bad.json"
+expect_rc sync-catalog/bad-cursor nonzero ev-bad
+expect_err sync-catalog/bad-cursor-named ev-bad 'nope'
+jq '.streams[0].stream.name = "ghosts"' "$TMP/ev-cat.json" >"$TMP/ev-ghost.json"
+run_sync ev-ghost --source "$SRC" --source-config "$TMP/c.json" --destination "$BIN/destination-sqlite" \
+  --destination-config "$TMP/ev-dst.json" --catalog "$TMP/ev-ghost.json"
+expect_err sync-catalog/unknown-stream ev-ghost 'the source has no stream "ghosts"'
+run_sync ev-both --source "$SRC" --source-config "$TMP/c.json" --destination "$BIN/destination-sqlite" \
+  --destination-config "$TMP/ev-dst.json" --catalog "$TMP/ev-cat.json" --streams events
+expect_err sync-catalog/not-with-streams ev-both 'does not go with --streams'
+
 finish
