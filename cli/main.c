@@ -28,7 +28,8 @@ static const cli_cmd commands[] = {
     {"test", cmd_test, "run a connector's acceptance tests (acceptance-test-config.yml)",
      "sluice test <connector> [--config acceptance-test-config.yml] [--junit FILE] [--suites a,b] [--timeout S]\n"
      "            <connector>: a connector directory, a built-in name (connectors/<name>/ holds the config),\n"
-     "            or a path to any executable with --config"},
+     "            or a path to any executable with --config\n"
+     "sluice test compat spec|catalog OLD.json NEW.json   (the backward-compatibility rules on two files)"},
     {"metadata", cmd_metadata, "check connectors' metadata.yaml and publishing files",
      "sluice metadata validate <connector>... | --all [--previous-version V | --base GIT-REV]\n"
      "            (the version must not go below V, default: the one committed at HEAD)"},

@@ -230,8 +230,9 @@ static void future_state(at_ctx *c, at_input *in, const json_t *catalog) {
   json_t *recs = at_records_of(&r), *sts = at_msgs_of(&r, "STATE");
   const char *problem = NULL;
   const json_t *off = NULL;
-  if (json_array_size(recs)) problem = "records were read although the state's cursors are in the future", off = json_array_get(recs, 0);
-  else if (!json_array_size(sts)) problem = "no STATE message was emitted";
+  problem = at_future_state_coverage(c, fs, state, catalog, why, sizeof why);
+  if (!problem && json_array_size(recs)) problem = "records were read although the state's cursors are in the future", off = json_array_get(recs, 0);
+  else if (!problem && !json_array_size(sts)) problem = "no STATE message was emitted";
   size_t i, j;
   json_t *m, *cs;
   json_array_foreach(sts, i, m) {

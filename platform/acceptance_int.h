@@ -113,6 +113,8 @@ const char *at_sname(const json_t *stream);
 const char *at_sns(const json_t *stream);
 bool at_same_stream(const char *n1, const char *ns1, const char *n2, const char *ns2);
 bool at_supports(const json_t *stream, const char *mode);
+/* A {name, bypass_reason} list names the stream. */
+bool at_listed(const json_t *list, const char *name);
 /* The schema node of a field path inside a stream schema's properties. */
 const json_t *at_field_schema(const json_t *schema, const json_t *path);
 /* The configured_catalog_path file re-bound to the discovered streams, else
@@ -122,6 +124,10 @@ json_t *at_records_of(const at_run *r);
 /* basic_read options on the records read, and cursor_format (acceptance_points.c). */
 void at_check_data_points(at_ctx *c, at_input *in, const json_t *catalog, const json_t *recs);
 void at_check_file_types(at_ctx *c, at_input *in, const json_t *recs);
+/* test_strictness_level: high rules on the input set (a result only when high). */
+void at_check_high_strictness(at_ctx *c, at_input *in);
+/* NULL, or why the future state misses an incremental stream (high only). */
+const char *at_future_state_coverage(at_ctx *c, const json_t *fs, const json_t *state, const json_t *catalog, char *why, size_t n);
 /* The cursor_format regex of a stream (per-stream, else the default), or NULL. */
 const char *at_cursor_format(const json_t *future_state_cfg, const char *stream);
 /* re matches value from its start (Python's re.match); else why. */

@@ -53,13 +53,6 @@ static void value_paths(const json_t *v, const char *prefix, int depth, json_t *
   }
 }
 
-static bool listed(const json_t *list, const char *name) {
-  size_t i;
-  json_t *e;
-  json_array_foreach(list, i, e) if (!strcmp(json_string_value(json_object_get(e, "name")) ?: "", name)) return true;
-  return false;
-}
-
 static bool rec_of(const json_t *m, const json_t *s) {
   const json_t *rec = json_object_get(m, "record");
   return at_same_stream(json_string_value(json_object_get(rec, "stream")), json_string_value(json_object_get(rec, "namespace")),
@@ -77,7 +70,7 @@ void at_check_data_points(at_ctx *c, at_input *in, const json_t *catalog, const 
   json_t *cs, *m;
   json_array_foreach(json_object_get(catalog, "streams"), i, cs) {
     const json_t *s = json_object_get(cs, "stream");
-    if (listed(json_object_get(in->in, "empty_streams"), at_sname(s))) continue;
+    if (at_listed(json_object_get(in->in, "empty_streams"), at_sname(s))) continue;
     json_t *want = json_object(), *seen = json_object();
     schema_paths(json_object_get(s, "json_schema"), "", 0, want);
     size_t n = 0;
@@ -200,4 +193,51 @@ bool at_regex_match(const char *re, const char *value, char *why, size_t n) {
   pcre2_code_free(code);
   if (rc < 0) snprintf(why, n, "cursor value \"%s\" does not match cursor_format \"%s\"", value, re);
   return rc >= 0;
+}
+
+/* ---- test_strictness_level: high ---- */
+
+/* Every empty stream and every ignored field carries a bypass_reason. */
+void at_check_high_strictness(at_ctx *c, at_input *in) {
+  if (!c->high) return;
+  char nm[96], why[600] = "";
+  size_t i;
+  json_t *e;
+  json_array_foreach(json_object_get(in->in, "empty_streams"), i, e) if (!why[0] && !json_object_get(e, "bypass_reason"))
+      snprintf(why, sizeof why, "empty_streams: %s has no bypass_reason (required with test_strictness_level: high)",
+               json_string_value(json_object_get(e, "name")) ?: "?");
+  const char *k;
+  json_t *l;
+  json_object_foreach(json_object_get(in->in, "ignored_fields"), k, l) {
+    json_array_foreach(l, i, e) if (!why[0] && !json_object_get(e, "bypass_reason"))
+        snprintf(why, sizeof why, "ignored_fields: %s.%s has no bypass_reason (required with test_strictness_level: high)", k,
+                 json_string_value(json_object_get(e, "name")) ?: "?");
+  }
+  at_result(c, in->suite, at_name(in, "test_read:strictness", nm, sizeof nm), why[0] ? SL_AT_FAIL : SL_AT_PASS, NULL,
+            why[0] ? "%s" : NULL, why);
+}
+
+/* With high strictness the future state covers every incremental stream,
+ * or the stream is in missing_streams with a bypass_reason. */
+const char *at_future_state_coverage(at_ctx *c, const json_t *fs, const json_t *state, const json_t *catalog, char *why, size_t n) {
+  if (!c->high) return NULL;
+  size_t i, j;
+  json_t *cs, *m;
+  json_array_foreach(json_object_get(catalog, "streams"), i, cs) {
+    const json_t *s = json_object_get(cs, "stream");
+    bool have = false;
+    json_array_foreach(state, j, m) {
+      const json_t *sd = json_object_get(json_object_get(m, "stream"), "stream_descriptor");
+      have |= at_same_stream(json_string_value(json_object_get(sd, "name")), json_string_value(json_object_get(sd, "namespace")),
+                             at_sname(s), at_sns(s));
+    }
+    json_array_foreach(json_object_get(fs, "missing_streams"), j, m)
+        have |= !strcmp(json_string_value(json_object_get(m, "name")) ?: "", at_sname(s) ?: "") && json_object_get(m, "bypass_reason");
+    if (!have) {
+      snprintf(why, n, "stream %s has no future state (required with test_strictness_level: high; or list it in "
+               "future_state.missing_streams with a bypass_reason)", at_sname(s));
+      return why;
+    }
+  }
+  return NULL;
 }

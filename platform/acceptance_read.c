@@ -25,7 +25,7 @@ static const json_t *find_discovered(const json_t *cat, const char *name, const 
   return NULL;
 }
 
-static bool listed(const json_t *list, const char *name) {
+bool at_listed(const json_t *list, const char *name) {
   size_t i;
   json_t *e;
   json_array_foreach(list, i, e) if (!strcmp(json_string_value(json_object_get(e, "name")) ?: "", name)) return true;
@@ -104,7 +104,7 @@ static json_t *configure(const json_t *disc, const json_t *skip, const char *for
   size_t i;
   json_t *s;
   json_array_foreach(json_object_get(disc, "streams"), i, s) {
-    if (skip && listed(skip, at_sname(s))) continue;
+    if (skip && at_listed(skip, at_sname(s))) continue;
     const char *mode = json_string_value(json_array_get(json_object_get(s, "supported_sync_modes"), 0)) ?: "full_refresh";
     if (force_mode) {
       if (!at_supports(s, force_mode)) continue;
@@ -364,6 +364,12 @@ static void check_expected(at_ctx *c, at_input *in, const json_t *catalog, const
       if (at_same_stream(json_string_value(json_object_get(rr, "stream")), json_string_value(json_object_get(rr, "namespace")), at_sname(s), at_sns(s)))
         json_array_append_new(got, without_ignored(json_object_get(rr, "data"), ign));
     }
+    /* high strictness: every stream that is not empty has expected records */
+    if (!problem && c->high && !json_array_size(want) && !at_listed(json_object_get(in->in, "empty_streams"), at_sname(s))) {
+      snprintf(why, sizeof why, "stream %s has no expected records (required with test_strictness_level: high; or list it in empty_streams)",
+               at_sname(s));
+      problem = why;
+    }
     json_array_foreach(want, j, r) {
       if (problem) break;
       bool ok = exact ? json_equal(r, json_array_get(got, j)) : key_in(got, r);
@@ -524,7 +530,7 @@ void at_suite_basic_read(at_ctx *c, at_input *in) {
     const json_t *empty = json_object_get(in->in, "empty_streams");
     json_array_foreach(json_object_get(catalog, "streams"), i, cs) {
       const json_t *s = json_object_get(cs, "stream");
-      if (listed(empty, at_sname(s))) continue;
+      if (at_listed(empty, at_sname(s))) continue;
       bool any = false;
       json_array_foreach(recs, j, m) {
         json_t *rec = json_object_get(m, "record");
@@ -558,6 +564,7 @@ void at_suite_basic_read(at_ctx *c, at_input *in) {
       }
     }
     pass_or_fail(c, in, "test_read:primary_keys", problem, off);
+    at_check_high_strictness(c, in);
     check_expected(c, in, catalog, recs);
     at_check_data_points(c, in, catalog, recs);
     at_check_file_types(c, in, recs);
