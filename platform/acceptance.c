@@ -347,6 +347,11 @@ static void run_suite(at_ctx *c, size_t si, const json_t *suite) {
       if (in.skip_reason[0] != '!') at_result(c, name, at_name(&in, "all", nm, sizeof nm), SL_AT_SKIP, NULL, "%s", in.skip_reason);
       continue;
     }
+    if (json_object_get(t, "client_container_config") ||
+        json_object_get(json_object_get(sl_yaml_root(c->cfg), "acceptance_tests"), "client_container_config"))
+      at_result(c, name, at_name(&in, "client_container_config", nm, sizeof nm), SL_AT_SKIP, NULL,
+                "the helper container (client_container_config) is not run: building it needs a Docker engine; "
+                "seed the data before sluice test instead");
     bool absent;
     in.config = at_load_json(c, &in, "config_path", "secrets/config.json", &absent);
     if (!in.config) continue;

@@ -250,6 +250,7 @@ static json_t *run_previous(at_ctx *c, at_input *in, sl_at_compat kind, const ch
   json_t *out = NULL;
   if (at_exec(c, verb, kind == SL_AT_COMPAT_SPEC ? NULL : in->config, NULL, NULL, NULL, in->timeout_s, &r, &e)) {
     snprintf(why, n, "%s", e.msg);
+    at_run_dispose(&r);
   } else {
     json_t *msgs = at_msgs_of(&r, kind == SL_AT_COMPAT_SPEC ? "SPEC" : "CATALOG");
     if (json_array_size(msgs) == 1) out = json_incref(json_array_get(msgs, 0));

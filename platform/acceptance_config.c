@@ -83,6 +83,18 @@ static sl_code list_of_named(const sl_yaml *y, const json_t *obj, const char *ke
   return SL_EOK;
 }
 
+static const char *const container_keys[] = {"client_container_dockerfile_path", "secrets_path", "setup_command",
+                                             "teardown_command", "between_syncs_command", "final_teardown_command", NULL};
+
+/* client_container_config: the model's keys (it is not run; see acceptance.c) */
+static sl_code check_container(const sl_yaml *y, const json_t *cc, sl_err *err) {
+  if (!cc) return SL_EOK;
+  if (keys_ok(y, cc, "client_container_config", container_keys, NULL, err)) return err->code;
+  if (!json_is_string(json_object_get(cc, "client_container_dockerfile_path")))
+    return bad(y, cc, NULL, err, "client_container_config: client_container_dockerfile_path is required%s%s", "", "");
+  return SL_EOK;
+}
+
 /* future_state.cursor_format: {format: regex, streams: [{name, format}]} */
 static sl_code check_cursor_format(const sl_yaml *y, const json_t *cf, sl_err *err) {
   if (!cf) return SL_EOK;
@@ -161,6 +173,7 @@ static sl_code check_input(const sl_yaml *y, json_t *in, size_t si, const char *
     if (b && !json_is_boolean(b) && !json_is_null(b))
       return bad(y, in, bool_keys[i], err, "%s.%s: expected true or false", where, bool_keys[i]);
   }
+  if (check_container(y, json_object_get(in, "client_container_config"), err)) return err->code;
   const json_t *bc = json_object_get(in, "backward_compatibility_tests_config");
   if (bc && keys_ok(y, bc, "backward_compatibility_tests_config", compat_keys, NULL, err)) return err->code;
   const char *const bstr[] = {"previous_connector_version", "disable_for_version", "previous_connector", "previous_spec_path",
@@ -211,7 +224,8 @@ sl_yaml *at_config_load(const char *path, sl_err *err) {
     bad(y, root, NULL, err, "acceptance_tests is required%s%s", "", "");
     goto fail;
   }
-  if (keys_ok(y, at, "acceptance_tests", suite_names, NULL, err)) goto fail;
+  if (keys_ok(y, at, "acceptance_tests", suite_names, (const char *const[]){"client_container_config", NULL}, err)) goto fail;
+  if (check_container(y, json_object_get(at, "client_container_config"), err)) goto fail;
   for (size_t si = 0; suite_names[si]; si++) {
     json_t *s = json_object_get(at, suite_names[si]);
     if (!s) continue;

@@ -130,6 +130,9 @@ for t in "basic_read/test_read:data_points" "basic_read/test_all_supported_file_
   "basic_read/test_read:stream_statuses" "incremental/test_state_with_abnormally_large_values"; do
   grep -qxF "pass $t" "$TMP/options.out" && pass "options: $t passes" || fail "options: $t" "not passed"
 done
+run container "$BIN/sluice" test --config "$DATA/container.yml" --suites basic_read
+expect_rc "client_container_config accepted" 0 container
+expect_out "client_container_config: skipped with why" container "skip basic_read/client_container_config: the helper container (client_container_config) is not run: building it needs a Docker engine"
 run badft "$BIN/sluice" test --config "$DATA/bad/file-types.yml"
 expect_rc "file_types misuse" nonzero badft
 expect_err "file_types: named with line" badft 'file-types.yml:9: file_types.bypass_reason is allowed only with skip_test: true'
