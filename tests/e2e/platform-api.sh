@@ -17,7 +17,14 @@ DATA=$(cd "$(dirname "$0")/../data/platform" && pwd)
 TOKEN=api-token-0123456789abcdef
 echo "$TOKEN" >"$TMP/token"
 SECRET=key-very-secret-4711
-"$S" server --port 0 --port-file "$TMP/port" --token-file "$TMP/token" --tick-ms 100 --workers 2 2>"$TMP/server.err" &
+# A webhook receiver (answers 200, logs each request); stopped later to
+# show a receiver that is down only costs a logged line.
+echo '[{"status": 200, "json": {}, "repeat": -1}]' >"$TMP/hook-replies.json"
+python3 "$E2E_HERE/../mock/mock_http.py" --replies "$TMP/hook-replies.json" --log "$TMP/hooks.jsonl" --port-file "$TMP/hook-port" >/dev/null &
+HOOK=$!
+wait_for 100 test -s "$TMP/hook-port"
+"$S" server --port 0 --port-file "$TMP/port" --token-file "$TMP/token" --tick-ms 100 --workers 2 --max-attempts 1 \
+  --webhook "http://127.0.0.1:$(cat "$TMP/hook-port")/hook" 2>"$TMP/server.err" &
 SERVER=$!
 wait_for 100 test -s "$TMP/port"
 API=http://127.0.0.1:$(cat "$TMP/port")/v1
@@ -179,6 +186,26 @@ expect_eq cancel/accepted "$(api POST "/jobs/$SJOB/cancel")" 202
 cancelled() { [ "$(sql "$STORE" "select status from jobs where id = $SJOB")" = cancelled ]; }
 check cancel/cancelled wait_for 300 cancelled
 expect_eq state/running-refused-later "$(api DELETE "/connections/$SLOWC/state")" 200
+
+# Webhooks: a failed job sends job.failed with its failure; with the
+# receiver down, the next job still runs and the server logs the miss.
+expect_eq hook/source "$(api POST /sources "{\"name\":\"crashy\",\"connector\":\"$FAKE/fake-source\",\"config\":{\"mode\":\"crash\",\"count\":5}}")" 201
+expect_eq hook/conn "$(api POST /connections '{"name":"crashy","source":"crashy","destination":"out"}')" 201
+CRASHY=$(out .id)
+expect_eq hook/sync "$(api POST "/connections/$CRASHY/sync")" 202
+crashy_hook() { jq -e 'select(.path == "/hook") | .body | fromjson | select(.connection == "crashy")' "$TMP/hooks.jsonl" >/dev/null 2>&1; }
+check hook/failed-sent wait_for 300 crashy_hook
+expect_eq hook/failed-event "$(jq -r 'select(.path == "/hook") | .body | fromjson | select(.connection == "crashy") |
+  [.event, .status, .failure_type, (.failure_reason | length > 0), .attempts] | map(tostring) | join(" ")' "$TMP/hooks.jsonl")" \
+  "job.failed failed system_error true 1"
+kill "$HOOK"
+wait "$HOOK" 2>/dev/null
+expect_eq hook/sync-again "$(api POST "/connections/$CRASHY/sync")" 202
+missed() { grep -q "webhook for job" "$TMP/server.err"; }
+check hook/receiver-down-logged wait_for 300 missed
+expect_eq hook/server-still-answers "$(api GET /connections/$CRASHY)" 200
+expect_eq hook/jobs "$(sql "$STORE" "select count(*) from jobs where connection_id = $CRASHY and status = 'failed'")" 2
+expect_eq hook/delete "$(api DELETE "/connections/$CRASHY")" 200
 
 # Deletes: a source in use is refused (409); after its connections go, it goes.
 expect_eq delete/in-use "$(api DELETE "/sources/$F")" 409
