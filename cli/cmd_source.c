@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "prompt.h"
 #include "sluice/schema.h"
 #include "sluice/store.h"
 
@@ -160,7 +162,9 @@ static void print_actor_list(const json_t *rows) {
 }
 
 static const char *usage_actor =
-    "sluice %1$s create NAME --connector C [--config FILE] [--set KEY=VALUE]...\n"
+    "sluice %1$s create NAME --connector C [--config FILE] [--set KEY=VALUE]... [--no-prompt]\n"
+    "  on a terminal without --config, create asks for each field of the connector's spec\n"
+    "  (choices from a list, Enter takes the default, secrets are read without echo)\n"
     "sluice %1$s list | show NAME | check NAME%2$s | delete NAME\n"
     "sluice %1$s edit NAME [--config FILE] [--set KEY=VALUE]... [--connector C] [--rename NEW]\n"
     "  every subcommand takes --json (machine-readable output) and --store FILE\n"
@@ -169,7 +173,7 @@ static const char *usage_actor =
 
 static int actor_main(const char *kind, int argc, char **argv) {
   static const char *const vopts[] = {"--connector", "--config", "--set", "--rename", NULL};
-  static const char *const flags[] = {"--no-validate", NULL};
+  static const char *const flags[] = {"--no-validate", "--no-prompt", NULL};
   bool src = !strcmp(kind, "source");
   char usage[1024], object[64];
   snprintf(usage, sizeof usage, usage_actor, kind, src ? " | discover NAME" : "");
@@ -199,6 +203,9 @@ static int actor_main(const char *kind, int argc, char **argv) {
     if (!c && stored) keep_masked(cfg, stored);
     json_decref(stored);
     if (!c) c = sl_connector_spec(connector, &spec, &err);
+    /* On a terminal without --config: ask for the fields --set left out. */
+    if (!c && create && !cli_ws_opt(&w, "--config") && !cli_ws_flag(&w, "--no-prompt") && isatty(STDIN_FILENO))
+      c = cli_prompt_config(spec, cfg, stdin, stderr, &err);
     if (!c && !cli_ws_flag(&w, "--no-validate")) {
       sl_schema_apply_defaults(spec, cfg);
       char what[300];

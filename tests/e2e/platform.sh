@@ -255,4 +255,37 @@ run del-src "$S" source delete keyed
 expect_rc delete/source 0
 check delete/secret-gone bash -c "! grep -q '$SECRET' '$SLUICE_HOME/secrets.json'"
 
+# ---- config prompts from the spec on a terminal (a pty fed by tests/e2e/pty_answer.py) ----------
+PTY="/usr/bin/python3 $(dirname "$0")/pty_answer.py"
+PS="$DATA/prompt-source"
+printf '%s\n' db.example "" s3cret-KEY-123 3 2 pw-SECRET-456 bob y "a, b" >"$TMP/answers1"
+run prompt1 $PTY "$TMP/answers1" "$TMP/prompt1.tty" -- "$S" source create asked --connector "$PS"
+expect_rc prompt/exit 0
+expect_eq prompt/config "$("$S" source show asked --json | jq -c '.config | [.host, .port, .region, .auth.method, .auth.user, .verbose, .tags]')" \
+  '["db.example",5432,"ap","password","bob",true,["a","b"]]'
+check prompt/enum-listed grep -q "2) eu (default)" "$TMP/prompt1.tty"
+check prompt/oneof-listed grep -q "2) Password" "$TMP/prompt1.tty"
+check prompt/default-shown grep -q "Port \[5432\]: " "$TMP/prompt1.tty"
+check prompt/secret-not-echoed bash -c "! grep -q -e 's3cret-KEY-123' -e 'pw-SECRET-456' '$TMP/prompt1.tty'"
+check prompt/secret-stored bash -c "grep -q 's3cret-KEY-123' '$SLUICE_HOME/secrets.json' && grep -q 'pw-SECRET-456' '$SLUICE_HOME/secrets.json'"
+expect_eq prompt/secret-masked "$("$S" source show asked --json | jq -r '.config.api_key + " " + .config.auth.password')" "********** **********"
+# --set fields are not asked; a wrong answer is asked again, naming the field
+printf '%s\n' abc 6000 k 1 1 "" "" >"$TMP/answers2"
+run prompt2 $PTY "$TMP/answers2" "$TMP/prompt2.tty" -- "$S" source create asked2 --connector "$PS" --set host=h2
+expect_rc prompt/retry-exit 0
+check prompt/set-not-asked bash -c "! grep -q 'Host' '$TMP/prompt2.tty'"
+check prompt/wrong-type-says grep -q "/port: a whole number is expected" "$TMP/prompt2.tty"
+expect_eq prompt/retry-config "$("$S" source show asked2 --json | jq -c '.config | [.host, .port, .region, .auth.method, .verbose]')" '["h2",6000,"us","none",false]'
+# the input ends before the config is complete: an error naming the field, nothing stored
+printf '%s\n' h3 "" >"$TMP/answers3"
+run prompt3 $PTY "$TMP/answers3" "$TMP/prompt3.tty" -- "$S" source create asked3 --connector "$PS"
+expect_rc prompt/eof-exit 2
+check prompt/eof-names-field grep -q "the input ended at /api_key" "$TMP/prompt3.tty"
+run prompt3-gone "$S" source show asked3
+expect_rc prompt/eof-not-stored 18
+# not a terminal: no prompts, the spec check names the missing field
+run prompt4 "$S" source create asked4 --connector "$PS" --set host=h4
+expect_rc prompt/no-tty nonzero
+expect_err prompt/no-tty-names-field prompt4 "api_key"
+
 finish
