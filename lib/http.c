@@ -22,7 +22,19 @@ struct sl_http {
   size_t n_secrets;
   sl_http_resp *cur; /* response being received */
   bool over_limit;
+  /* A prefetch: the next request, sent on this handle by a thread while the
+   * caller works on the previous response (see sl_http_prefetch). */
+  bool pf_running;
+  pthread_t pf_thread;
+  char *pf_method, *pf_url, *pf_body, **pf_headers;
+  size_t pf_body_len;
+  sl_http_resp pf_resp;
+  sl_code pf_rc;
+  sl_err pf_err;
 };
+
+static sl_code send_now(sl_http *h, const sl_http_req *req, sl_http_resp *r, sl_err *err);
+static void pf_finish(sl_http *h);
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -53,6 +65,8 @@ sl_http *sl_http_new(const sl_http_opts *opts, sl_err *err) {
 
 void sl_http_free(sl_http *h) {
   if (!h) return;
+  pf_finish(h);
+  if (h->pf_resp.body.max) sl_http_resp_dispose(&h->pf_resp);
   curl_easy_cleanup(h->curl);
   for (size_t i = 0; i < h->n_secrets; i++) free(h->secrets[i]);
   free(h->secrets);
@@ -287,7 +301,81 @@ static void debug_response(sl_http *h, const sl_http_resp *r, bool withhold) {
 
 /* ---- sending ---- */
 
+/* ---- prefetch ---- */
+
+static void pf_clear(sl_http *h) {
+  free(h->pf_method);
+  free(h->pf_url);
+  free(h->pf_body);
+  for (char **p = h->pf_headers; p && *p; p++) free(*p);
+  free(h->pf_headers);
+  h->pf_method = h->pf_url = h->pf_body = NULL;
+  h->pf_headers = NULL;
+}
+
+static void *pf_main(void *ud) {
+  sl_http *h = ud;
+  sl_http_req req = {h->pf_method, h->pf_url, (const char *const *)h->pf_headers, h->pf_body, h->pf_body_len, false};
+  h->pf_err = (sl_err)SL_ERR_INIT;
+  h->pf_rc = send_now(h, &req, &h->pf_resp, &h->pf_err);
+  return NULL;
+}
+
+/* Waits for a running prefetch (its result stays in pf_*). */
+static void pf_finish(sl_http *h) {
+  if (!h->pf_running) return;
+  pthread_join(h->pf_thread, NULL);
+  h->pf_running = false;
+}
+
+static bool str_eq(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+/* Whether req is the request prefetched. */
+static bool pf_same(const sl_http *h, const sl_http_req *req) {
+  if (!str_eq(req->method ? req->method : "GET", h->pf_method) || !str_eq(req->url, h->pf_url)) return false;
+  if ((req->body != NULL) != (h->pf_body != NULL)) return false;
+  if (req->body && (req->body_len != h->pf_body_len || memcmp(req->body, h->pf_body, req->body_len))) return false;
+  size_t i = 0;
+  for (; req->headers && req->headers[i]; i++)
+    if (!h->pf_headers[i] || strcmp(req->headers[i], h->pf_headers[i])) return false;
+  return !h->pf_headers[i];
+}
+
+void sl_http_prefetch(sl_http *h, const sl_http_req *req) {
+  if (h->debug || req->secret_response) return; /* the debug log is written in order, by the caller's thread */
+  pf_finish(h);
+  pf_clear(h);
+  size_t nh = 0;
+  while (req->headers && req->headers[nh]) nh++;
+  h->pf_method = strdup(req->method ? req->method : "GET");
+  h->pf_url = strdup(req->url);
+  h->pf_headers = calloc(nh + 1, sizeof *h->pf_headers);
+  h->pf_body_len = req->body_len;
+  if (req->body && (h->pf_body = malloc(req->body_len + 1))) memcpy(h->pf_body, req->body, req->body_len);
+  bool ok = h->pf_method && h->pf_url && h->pf_headers && (!req->body || h->pf_body);
+  for (size_t i = 0; ok && i < nh; i++) ok = (h->pf_headers[i] = strdup(req->headers[i])) != NULL;
+  if (!h->pf_resp.body.max) sl_http_resp_init(&h->pf_resp);
+  if (ok && !pthread_create(&h->pf_thread, NULL, pf_main, h)) h->pf_running = true;
+  else pf_clear(h);
+}
+
 sl_code sl_http_send(sl_http *h, const sl_http_req *req, sl_http_resp *r, sl_err *err) {
+  if (h->pf_method) {
+    pf_finish(h);
+    bool same = pf_same(h, req);
+    pf_clear(h);
+    if (same) { /* the prefetched response is this request's */
+      sl_http_resp t = *r;
+      *r = h->pf_resp;
+      h->pf_resp = t;
+      if (h->pf_rc) sl_err_set(err, h->pf_rc, "%s", h->pf_err.msg);
+      return h->pf_rc;
+    }
+  }
+  return send_now(h, req, r, err);
+}
+
+static sl_code send_now(sl_http *h, const sl_http_req *req, sl_http_resp *r, sl_err *err) {
   CURL *c = h->curl;
   const char *method = req->method ? req->method : "GET";
   r->body.len = 0;

@@ -231,6 +231,12 @@ sl_code lc_requester_send(lc_requester *r, sl_http *http, const json_t *ctx, lc_
                           const char *path_override, sl_http_resp *resp, lc_resolution *res,
                           sl_err *err);
 
+/* The same request started in the background (sl_http_prefetch) for the
+ * lc_requester_send that follows; only plain GETs, without budget or debug
+ * log (else nothing happens). */
+sl_code lc_requester_prefetch(lc_requester *r, sl_http *http, const json_t *ctx, lc_reqopts *extra,
+                              const char *path_override, sl_err *err);
+
 /* ---- paginator (paginator.c) ---- */
 
 typedef struct lc_paginator lc_paginator;
@@ -355,6 +361,7 @@ typedef struct lc_pages {
   lc_jvvec recs;
   sl_http_resp resp;
   bool first, done;
+  bool prefetch; /* the next page may be requested while this one is processed */
   unsigned pages;
 } lc_pages;
 

@@ -425,9 +425,10 @@ static const char *action_name(lc_action a) {
   return n[a];
 }
 
-sl_code lc_requester_send(lc_requester *r, sl_http *http, const json_t *ctx, lc_reqopts *extra,
-                          const char *path_override, sl_http_resp *resp, lc_resolution *res,
-                          sl_err *err) {
+/* prefetch: build the request as the first attempt would (auth included)
+ * and start it on the client's prefetch thread; no response is resolved. */
+static sl_code send_impl(lc_requester *r, sl_http *http, const json_t *ctx, lc_reqopts *extra, const char *path_override,
+                         sl_http_resp *resp, lc_resolution *res, bool prefetch, sl_err *err) {
   lc_source *src = r->src;
   lc_reqopts o;
   lc_reqopts_init(&o);
@@ -490,6 +491,13 @@ sl_code lc_requester_send(lc_requester *r, sl_http *http, const json_t *ctx, lc_
     if (ctype) hl[k++] = strdup(ctype);
     sl_http_req req = {r->method, sl_buf_cstr(&url), (const char *const *)hl, has_body ? sl_buf_cstr(&body) : NULL,
                        has_body ? body.len : 0, r->secret_response};
+    if (prefetch) {
+      sl_http_prefetch(http, &req);
+      for (size_t i = 0; i < k; i++) free(hl[i]);
+      free(hl);
+      lc_reqopts_dispose(&a);
+      break;
+    }
     sl_err terr = SL_ERR_INIT;
     char *murl = sl_http_mask(http, sl_buf_cstr(&url));
     /* the source's api_budget may delay (never fail) the request */
@@ -578,4 +586,19 @@ sl_code lc_requester_send(lc_requester *r, sl_http *http, const json_t *ctx, lc_
   sl_buf_dispose(&body);
   lc_reqopts_dispose(&o);
   return rc;
+}
+
+sl_code lc_requester_send(lc_requester *r, sl_http *http, const json_t *ctx, lc_reqopts *extra,
+                          const char *path_override, sl_http_resp *resp, lc_resolution *res,
+                          sl_err *err) {
+  return send_impl(r, http, ctx, extra, path_override, resp, res, false, err);
+}
+
+sl_code lc_requester_prefetch(lc_requester *r, sl_http *http, const json_t *ctx, lc_reqopts *extra,
+                              const char *path_override, sl_err *err) {
+  /* Plain GETs only (no side effects), not under an API budget (the wait
+   * belongs before the request), nor with the debug log (kept in order). */
+  if (strcmp(r->method, "GET") || r->src->budget || r->src->debug) return SL_EOK;
+  lc_resolution res = {0};
+  return send_impl(r, http, ctx, extra, path_override, NULL, &res, true, err);
 }

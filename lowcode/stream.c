@@ -21,6 +21,7 @@ struct lc_stream {
   bool plain; /* records go out as they are */
   bool view_path; /* filter and transformations on the record view */
   lc_patch *patch;  /* the transformations as a patch over the view (transform.c) */
+  bool prefetch;    /* SLUICE_PREFETCH is not 0 */
   bool ignore_slicer_on_pages;
 };
 
@@ -72,6 +73,8 @@ sl_code lc_stream_open(lc_source *src, const json_t *node, lc_stream **out, sl_e
   st->plain = lc_selector_is_plain(st->sel) && !st->tf;
   st->view_path = !st->plain && lc_selector_filter_on_view(st->sel) && (!st->tf || lc_transforms_patchable(st->tf));
   if (st->view_path && st->tf && !(st->patch = lc_patch_new())) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  const char *pf = getenv("SLUICE_PREFETCH");
+  st->prefetch = !pf || strcmp(pf, "0");
   sl_http_opts ho = {0};
   const char *mb = getenv("SLUICE_HTTP_MAX_BODY"); /* bytes; default 256 MiB */
   if (mb && *mb) ho.max_body = (size_t)strtoull(mb, NULL, 10);
@@ -126,21 +129,14 @@ void lc_pages_end(lc_pages *pg) {
 
 static bool is_ok(long status) { return status >= 200 && status < 400; }
 
-sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
+/* The request of the current page token: sent (the response in pg->resp),
+ * or with prefetch started in the background for the send that follows. */
+static sl_code page_request(lc_pages *pg, lc_resolution *res, bool prefetch, sl_err *err) {
   lc_stream *st = pg->st;
-  lc_source *src = st->src;
-  *have = false;
-  pg->recs.n = 0;
-  if (pg->done) return SL_EOK;
   /* The request context: the slice, its extra fields and the page token. */
   json_t *rctx = json_copy(pg->ctx);
   json_object_set_new(rctx, "next_page_token",
                       pg->ps.token ? json_pack("{s:O}", "next_page_token", pg->ps.token) : json_null());
-  /* Records of this page see the token that fetched it (the paginator moves
-   * on before they are processed). */
-  json_decref(pg->rec_ctx);
-  pg->rec_ctx = json_copy(pg->ctx);
-  json_object_set(pg->rec_ctx, "next_page_token", json_object_get(rctx, "next_page_token"));
   const char *ek;
   json_t *ev;
   json_object_foreach(json_object_get(pg->slice, "extra_fields"), ek, ev) json_object_set(rctx, ek, ev);
@@ -150,14 +146,31 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
   lc_reqopts extra;
   lc_reqopts_init(&extra);
   char *path = NULL;
-  sl_code rc = lc_paginator_options(src, st->pag, &pg->ps, rctx, &extra, &path, err);
+  sl_code rc = lc_paginator_options(st->src, st->pag, &pg->ps, rctx, &extra, &path, err);
   if (!rc && pg->slicer && pg->slicer->ops->request_options && (pg->first || !st->ignore_slicer_on_pages))
     rc = pg->slicer->ops->request_options(pg->slicer, pg->slice, &extra, err);
-  lc_resolution res = {0};
-  if (!rc) rc = lc_requester_send(st->req, st->http, rctx, &extra, path, &pg->resp, &res, err);
+  if (!rc && prefetch) rc = lc_requester_prefetch(st->req, st->http, rctx, &extra, path, err);
+  else if (!rc) rc = lc_requester_send(st->req, st->http, rctx, &extra, path, &pg->resp, res, err);
   free(path);
   lc_reqopts_dispose(&extra);
   json_decref(rctx);
+  return rc;
+}
+
+sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
+  lc_stream *st = pg->st;
+  lc_source *src = st->src;
+  *have = false;
+  pg->recs.n = 0;
+  if (pg->done) return SL_EOK;
+  /* Records of this page see the token that fetched it (the paginator moves
+   * on before they are processed). */
+  json_decref(pg->rec_ctx);
+  pg->rec_ctx = json_copy(pg->ctx);
+  json_object_set_new(pg->rec_ctx, "next_page_token",
+                      pg->ps.token ? json_pack("{s:O}", "next_page_token", pg->ps.token) : json_null());
+  lc_resolution res = {0};
+  sl_code rc = page_request(pg, &res, false, err);
   if (rc) return rc;
   pg->first = false;
   pg->pages++;
@@ -234,6 +247,14 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
   if (!pg->done && pg->recs.n && pg->slicer && pg->slicer->ops->page_stop &&
       pg->slicer->ops->page_stop(pg->slicer, pg->slice, &(lc_record){.v = pg->recs.v[pg->recs.n - 1]}))
     pg->done = true;
+  /* The next page is requested while this one's records are written (the
+   * read loop asks; nothing else may use the stream's connection meanwhile).
+   * A failure to build it is not reported here: the real request reports it
+   * in its turn, after this page's records. */
+  if (!pg->done && pg->prefetch && st->prefetch) {
+    sl_err perr = SL_ERR_INIT;
+    page_request(pg, NULL, true, &perr);
+  }
   *have = true;
   return SL_EOK;
 }
@@ -315,6 +336,7 @@ static sl_code view_record(lc_pages *pg, sl_jv v, lc_record *lr, bool *keep, sl_
 static sl_code read_slice(lc_stream *st, lc_slicer *sl, const json_t *slice, sl_read *rd, sl_err *err) {
   lc_pages pg;
   lc_pages_begin(st, sl, slice, &pg);
+  pg.prefetch = true;
   sl_code rc = SL_EOK;
   bool have;
   while (!(rc = lc_pages_next(&pg, &have, err)) && have) {

@@ -70,6 +70,14 @@ void sl_http_resp_dispose(sl_http_resp *r);
  * request (method and URL, secrets masked). */
 sl_code sl_http_send(sl_http *h, const sl_http_req *req, sl_http_resp *resp, sl_err *err);
 
+/* Starts sending req on a thread (copied), on this client's connection, so
+ * the transfer overlaps the caller's work on the previous response. The next
+ * sl_http_send waits for it: when its request is the same (method, URL,
+ * headers, body) it gets the prefetched response, else the prefetch is
+ * dropped and the request sent. The client must not be used otherwise in
+ * between. Not done with a debug callback or for a secret response. */
+void sl_http_prefetch(sl_http *h, const sl_http_req *req);
+
 /* The value of a response header (case-insensitive name), or NULL. Repeated
  * headers are joined with ", " as Python requests does. */
 const char *sl_http_header(const sl_http_resp *r, const char *name);
