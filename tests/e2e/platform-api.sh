@@ -170,6 +170,22 @@ expect_eq state/reset-stream "$(api DELETE "/connections/$C/state?stream=users")
 expect_eq state/after-reset "$(api GET "/connections/$C/state")" 200
 expect_eq state/empty "$(out length)" 0
 
+# Refresh and clear: queued, run by the server as jobs of those kinds.
+expect_eq refresh/bad-mode "$(api POST "/connections/$C/refresh" '{"mode":"sideways"}')" 400
+expect_eq refresh/bad-streams "$(api POST "/connections/$C/refresh" '{"streams":"users"}')" 400
+expect_eq clear/no-mode "$(api POST "/connections/$C/clear" '{"mode":"merge"}')" 400
+expect_eq refresh/missing "$(api POST /connections/999/refresh)" 404
+expect_eq refresh/queued "$(api POST "/connections/$C/refresh" '{"streams":["users"],"mode":"truncate"}')" 202
+expect_eq refresh/reply "$(out '[.kind, .queued] | map(tostring) | join(" ")')" "refresh true"
+kind_done() { [ "$(sql "$STORE" "select count(*) from jobs where connection_id = $C and kind = '$1' and status = 'succeeded'")" -ge 1 ]; }
+check refresh/ran wait_for 300 kind_done refresh
+expect_eq refresh/rows "$(sql "$TMP/out.db" 'select count(*) || "," || count(distinct id) from users')" "25,25"
+expect_eq clear/queued "$(api POST "/connections/$C/clear" '{"streams":["users"]}')" 202
+check clear/ran wait_for 300 kind_done clear
+expect_eq clear/rows "$(sql "$TMP/out.db" 'select count(*) from users')" 0
+expect_eq clear/state "$(api GET "/connections/$C/state")" 200
+expect_eq clear/state-empty "$(out length)" 0
+
 # Job cancel: a job that is not running is refused (409), an unknown one is
 # 404, a running one ends "cancelled".
 expect_eq cancel/not-running "$(api POST "/jobs/$JOB/cancel")" 409
