@@ -307,6 +307,7 @@ static json_t *previous(at_ctx *c, at_input *in, sl_at_compat kind, const json_t
     }
     return run_previous(c, in, kind, exe, why, n);
   }
+  if (!ver && c->image[0]) ver = "latest"; /* CAT's default, for a connector run as an image */
   if (!ver) {
     snprintf(why, n, "no previous version to compare with: set backward_compatibility_tests_config.previous_connector_version "
                      "(an image tag), previous_connector, or %s (a file or git:REV:PATH)", fkey);

@@ -219,6 +219,15 @@ expect_out "image: spec compared" image 'FAIL spec/test_backward_compatibility: 
 expect_out "image: catalog compared" image 'FAIL discovery/test_backward_compatibility: 2 breaking change(s) since the previous version 1.0.0'
 grep -q '^run --rm -i sluice/source-compat:1.0.0 spec$' "$TMP/docker.log" && pass "image: docker run of the previous tag" || fail "image: docker args" "$(head -n1 "$TMP/docker.log")"
 expect_out "disable_for_version skips" image-off "skip spec/test_backward_compatibility: disabled for the previous version 1.0.0 (disable_for_version)"
+# an image under test is compared with <repository>:latest by default (CAT)
+printf 'connector_image: sluice/source-faker:0.1.0\nacceptance_tests:\n  spec:\n    tests:\n      - config_path: %s\n' \
+  "$DATA/faker_config.json" >"$TMP/latest.yml"
+: >"$TMP/docker.log"
+PATH="$ROOT/tests/data/docker:$PATH" DOCKER_STANDIN_BIN="$BIN" DOCKER_STANDIN_LOG="$TMP/docker.log" XDG_RUNTIME_DIR="$TMP/run" \
+  run latest "$BIN/sluice" test --config "$TMP/latest.yml"
+expect_rc "image: latest by default" 0 latest
+grep -q '^run --rm -i sluice/source-faker:latest spec$' "$TMP/docker.log" && pass "image: previous is :latest" || fail "image: latest" "$(cat "$TMP/docker.log")"
+expect_out "image: same spec at latest is a skip" latest "skip spec/test_backward_compatibility: the previous and the current spec are identical"
 expect_out "no previous version: skipped with how to give one" cat-source-faker "skip spec/test_backward_compatibility: no previous version to compare with"
 
 run noconf "$BIN/sluice" test "$TMP"
