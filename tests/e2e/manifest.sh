@@ -21,7 +21,7 @@ expect_out "unknown component type, with file:line:col and path" problems \
   "v_problems.yaml:9:9 streams[0].retriever.requester: error: unknown component type HttpRequestr (expected HttpRequester or CustomRequester)"
 expect_out "custom components are named as needing Python" problems \
   "streams[1].retriever.record_selector.extractor: error: CustomRecordExtractor (class source_x.components.Extractor) needs Python: not supported"
-expect_out "components not in the engine yet are named" problems "streams[2].transformations[0]: error: KeysToLower is not supported yet"
+expect_out "components not in the engine yet are named" problems "v_problems.yaml:51:7 streams[2].file_uploader: error: FileUploader is not supported yet"
 expect_out "missing required field" problems \
   "v_problems.yaml:60:5 streams[4]: error: DeclarativeStream: missing required field \`retriever\`"
 expect_out "wrong kind" problems "streams[2].retriever.requester.use_cache: error: expected boolean, got a string"
@@ -29,7 +29,7 @@ expect_out "unknown fields are warnings" problems "streams[2].retriever.paginatr
 expect_out "templates are compiled" problems "v_problems.yaml:58:20 streams[3].retriever.requester.url_base: error: template does not compile: "
 expect_out "summary line" problems "v_problems.yaml: 11 errors, 1 warning"
 expect_out "and a line naming what sluice cannot run" problems \
-  "v_problems.yaml: sluice cannot run it: it uses CustomAuthenticator, CustomRecordExtractor, KeysToLower"
+  "v_problems.yaml: sluice cannot run it: it uses CustomAuthenticator, CustomRecordExtractor, FileUploader"
 run quiet "$S" manifest validate v_problems.yaml --no-warnings
 if grep -q warning: "$TMP/quiet.out"; then fail "--no-warnings hides warnings" "$(cat "$TMP/quiet.out")"; else pass "--no-warnings hides warnings"; fi
 cd "$here" || exit 2
@@ -72,7 +72,7 @@ echo "not a manifest" > "$TMP/cov/notes.txt"
 run cov "$S" manifest coverage "$TMP/cov"
 expect_rc "coverage succeeds" 0
 expect_out "a supported manifest is ok" cov "a_ok.yaml: ok"
-expect_out "unsupported components are named" cov "b_problems.yaml: unsupported: CustomAuthenticator, CustomRecordExtractor, KeysToLower"
+expect_out "unsupported components are named" cov "b_problems.yaml: unsupported: CustomAuthenticator, CustomRecordExtractor, FileUploader"
 expect_out "a manifest that fails to load is an error" cov "nested/c_cycle.yaml: error: "
 expect_out ".yml files count too" cov "nested/d_refs.yml: ok"
 expect_eq "the last line is the total" "$(tail -n 1 "$TMP/cov.out")" "2 of 4 manifests supported"
