@@ -3,7 +3,9 @@
  * pg.c      connection, config, catalog queries (tables, columns, keys)
  * conv.c    PostgreSQL text values (COPY text format) to JSON
  * read.c    full refresh and incremental reads through COPY ... TO STDOUT
- * cdc.c     logical replication (pgoutput) for CDC streams
+ * cdc.c     CDC: the sync's LSN range, GLOBAL state, the replication connection
+ * cdc_decode.c  pgoutput messages to records of every CDC stream in one pass,
+ *           unchanged TOAST values filled in, other streams' records spilled
  * main.c    spec, check, discover, read dispatch */
 #ifndef PGSRC_H
 #define PGSRC_H
@@ -119,5 +121,41 @@ sl_code pg_read_table(sl_read *rd, const sl_cstream *cs, const pg_cdc_snap *snap
 sl_code cdc_read_stream(sl_read *rd, const sl_cstream *cs, sl_err *err);
 /* Checkpoint one stream's state (stolen) inside the GLOBAL state. */
 sl_code cdc_checkpoint(sl_read *rd, const sl_cstream *cs, json_t *stream_state);
+void cdc_lsn_fmt(char *b, size_t n, uint64_t lsn); /* "16/B374D848" */
+void cdc_iso_us(char *b, size_t n, int64_t unix_us);
+
+/* A message being parsed; reading past its end sets bad. */
+typedef struct rd_buf {
+  const unsigned char *p, *end;
+  bool bad;
+} rd_buf;
+static inline uint64_t rd_n(rd_buf *b, int n) {
+  if (b->end - b->p < n) {
+    b->bad = true;
+    b->p = b->end;
+    return 0;
+  }
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) v = v << 8 | *b->p++;
+  return v;
+}
+
+/* ---- cdc_decode.c ---- */
+/* One decoding pass over [start, end) for every CDC stream of the catalog:
+ * the live stream's records are written to rd as they come, the others'
+ * go to a spill file each, replayed by cdc_replay() when their turn comes
+ * (the runtime reads streams one after another). */
+typedef struct cdc_pass cdc_pass;
+sl_code cdc_pass_new(sl_read *rd, const sl_cstream *live, const pg_cfg *c, uint64_t end,
+                     cdc_pass **out, sl_err *err);
+/* One pgoutput message (the payload of an XLogData). */
+sl_code cdc_pass_message(cdc_pass *p, rd_buf *b, sl_err *err);
+bool cdc_pass_done(const cdc_pass *p);    /* reached a commit at or past end */
+bool cdc_pass_in_xact(const cdc_pass *p);
+/* Emit what is held for TOAST look-ups; then free (also after errors). */
+sl_code cdc_pass_finish(cdc_pass *p, sl_err *err);
+void cdc_pass_free(cdc_pass *p);
+/* This stream's records from the pass (and its setup error, if any). */
+sl_code cdc_replay(sl_read *rd, const sl_cstream *cs, sl_err *err);
 
 #endif

@@ -342,6 +342,110 @@ run_sync sync3 "${sync_args[@]}"
 expect_rc sync/again 0
 expect_eq sync/nothing-new "$(jq -s '[.[] | select(.type == "RECORD" and .record.stream == "orders")] | length' "$PLOG")" 0
 
+# ---- CDC: unchanged TOAST values, one decoding pass for every stream, TRUNCATE ----------------
+# big holds 6400 bytes of md5 text stored out of line (STORAGE EXTERNAL): an
+# UPDATE of another column sends it as 'unchanged' ('u'), without the value.
+#   toast_k: primary key -> read back from the table by key
+#   toast_f: no key, REPLICA IDENTITY FULL -> taken from the old row pgoutput sends
+#   toast_u: no primary key, identity by a unique index -> left out, WARN + meta
+psql -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE TABLE toast_k (id int PRIMARY KEY, other int, big text);
+CREATE TABLE toast_f (id int, other int, big text);
+CREATE TABLE toast_u (id int NOT NULL, other int, big text);
+CREATE UNIQUE INDEX toast_u_id ON toast_u (id);
+ALTER TABLE toast_u REPLICA IDENTITY USING INDEX toast_u_id;
+ALTER TABLE toast_f REPLICA IDENTITY FULL;
+CREATE TABLE toast_t (id int PRIMARY KEY);
+CREATE VIEW gone_t AS SELECT g AS id, 1 / (g - g) AS boom FROM generate_series(1, 2) g;
+DO $$ DECLARE t text; BEGIN
+  FOREACH t IN ARRAY ARRAY['toast_k', 'toast_f', 'toast_u'] LOOP
+    EXECUTE format('ALTER TABLE %I ALTER COLUMN big SET STORAGE EXTERNAL', t);
+    EXECUTE format('INSERT INTO %I SELECT i, 1, (SELECT string_agg(md5(g::text || i), %L) FROM generate_series(1, 200) g)
+                    FROM generate_series(1, 3) i', t, '');
+  END LOOP; END $$;
+INSERT INTO toast_t VALUES (1), (2);
+ALTER PUBLICATION sluice_pub ADD TABLE toast_k, toast_f, toast_u, toast_t;
+SQL
+run_proto toast-disc "$SRC" discover --config "$TMP/cdc.json"
+catalog "$TMP/toast-disc.out" "$TMP/toast-cat.json" incremental '.name | test("^(toast_.|cdc_t|gone_t)$")' \
+  '| .cursor_field = ["_ab_cdc_lsn"] | .destination_sync_mode = "append_dedup"'
+jq '.streams |= map(select(.stream.name != "gone_t"))' "$TMP/toast-cat.json" >"$TMP/toast-cat5.json"
+run_proto toast1 "$SRC" read --config "$TMP/cdc.json" --catalog "$TMP/toast-cat5.json"
+expect_rc toast1/exit 0
+jq -s '[[.[] | select(.type == "STATE") | .state] | last]' "$TMP/toast1.out" >"$TMP/toast-s1.json"
+# Count the server's START_REPLICATION commands: the log is decoded once per sync.
+psql -q -c "ALTER SYSTEM SET log_replication_commands = on" -c "SELECT pg_reload_conf()" >/dev/null
+repl_logged() { test "$(psql -Atc 'SHOW log_replication_commands')" = on; }
+check toast/log-replication-on wait_for 100 repl_logged
+starts() { grep -c 'received replication command: START_REPLICATION SLOT' "$PG_DIR/server.log"; }
+psql -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+UPDATE toast_k SET other = 2 WHERE id IN (1, 3);
+UPDATE toast_f SET other = 2 WHERE id = 1;
+UPDATE toast_u SET other = 2 WHERE id = 1;
+INSERT INTO cdc_t VALUES (40, 'x', 4);
+BEGIN; UPDATE toast_k SET other = 2 WHERE id = 2; UPDATE cdc_t SET v = 'y' WHERE id = 40; COMMIT;
+DELETE FROM toast_k WHERE id = 2;
+TRUNCATE toast_t;
+SQL
+n0=$(starts)
+run_proto toast2 "$SRC" read --config "$TMP/cdc.json" --catalog "$TMP/toast-cat5.json" --state "$TMP/toast-s1.json"
+expect_rc toast2/exit 0
+expect_eq toast/decoded-once "$(($(starts) - n0))" 1
+big_of() { psql -Atc "SELECT md5(big) FROM $1 WHERE id = $2"; }
+# recs RUN STREAM: "id other md5(big) meta-changes del" per record (absent big: "-").
+recs() {
+  python3 - "$TMP/$1.out" "$2" <<'PY'
+import hashlib, json, sys
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    if m.get("type") != "RECORD" or m["record"]["stream"] != sys.argv[2]: continue
+    d = m["record"]["data"]
+    big = hashlib.md5(d["big"].encode()).hexdigest() if d.get("big") is not None else "-"
+    ch = [c["field"] + ":" + c["change"] + ":" + c["reason"] for c in m["record"].get("meta", {}).get("changes", [])]
+    print(d["id"], d.get("other"), big, ",".join(ch), "del" if d["_ab_cdc_deleted_at"] else "")
+PY
+}
+expect_eq toast/pk-filled "$(recs toast2 toast_k | sed -n 1,2p | tr '\n' ';')" \
+  "1 2 $(big_of toast_k 1)  ;3 2 $(big_of toast_k 3)  ;"
+expect_eq toast/gone-row-meta "$(recs toast2 toast_k | tail -2 | tr '\n' ';')" \
+  "2 2 - big:NULLED:SOURCE_RETRIEVAL_ERROR ;2 None -  del;"
+expect_out toast/gone-row-warn toast2 'stream toast_k: an UPDATE at LSN '
+expect_out toast/gone-row-warn-key toast2 'big of the row with key (id) = (2) unchanged and the row is no longer in public.toast_k'
+expect_eq toast/full-identity-filled "$(recs toast2 toast_f)" "1 2 $(big_of toast_f 1)  "
+expect_eq toast/no-pk-meta "$(recs toast2 toast_u)" "1 2 - big:NULLED:SOURCE_RETRIEVAL_ERROR "
+expect_out toast/no-pk-warn toast2 'table public.toast_u has no primary key to read them by'
+expect_eq toast/other-stream-order "$(field toast2 cdc_t id | tr '\n' ' ')|$(field toast2 cdc_t v | tr '\n' ' ')" "40 40 |x y "
+# Each stream's records come between its STARTED and COMPLETE, streams one after another.
+expect_eq toast/stream-framing "$(jq -r 'if .type == "RECORD" then "R:" + .record.stream elif .type == "TRACE" and .trace.type == "STREAM_STATUS" then .trace.stream_status.status + ":" + .trace.stream_status.stream_descriptor.name else empty end' "$TMP/toast2.out" | uniq | tr '\n' ' ')" \
+  "$(jq -r '.streams[].stream.name | "STARTED:\(.) RUNNING:\(.) R:\(.) COMPLETE:\(.)"' "$TMP/toast-cat5.json" | sed 's/RUNNING:toast_t R:toast_t //' | tr '\n' ' ')"
+expect_out toast/truncate-warn toast2 'stream toast_t: table public.toast_t was truncated (TRUNCATE committed at LSN '
+expect_out toast/truncate-says-refresh toast2 'refresh the stream (clear its data and read a new snapshot)'
+check toast/lsn-advanced test "$(jq -r 'select(.type == "STATE") | .state.global.shared_state.lsn' "$TMP/toast2.out" | tail -1)" != \
+  "$(jq -r '.[0].global.shared_state.lsn' "$TMP/toast-s1.json")"
+# A CDC stream that fails (here a view whose snapshot fails) keeps the LSN
+# where it was: the next sync reads the range again, for it too.
+psql -q -c "INSERT INTO cdc_t VALUES (41, 'z', 5)"
+run_proto toast3 "$SRC" read --config "$TMP/cdc.json" --catalog "$TMP/toast-cat.json" --state "$TMP/toast-s1.json"
+expect_rc toast3/exit 1
+expect_out toast3/names-stream toast3 '"message":"stream gone_t: reading table public.gone_t'
+expect_eq toast3/others-read "$(field toast3 cdc_t id | tr '\n' ' ')" "40 40 41 "
+expect_eq toast3/lsn-kept "$(jq -r 'select(.type == "STATE") | .state.global.shared_state.lsn' "$TMP/toast3.out" | sort -u)" \
+  "$(jq -r '.[0].global.shared_state.lsn' "$TMP/toast-s1.json")"
+# Through sluice sync into SQLite append_dedup: the big value survives an update of another column.
+cfg "$TMP/tsync.json" '.include_tables = "^public\\.toast_k$" |
+  .replication_method = {method: "CDC", replication_slot: "sluice_slot", publication: "sluice_pub", initial_waiting_seconds: 10}'
+echo "{\"destination_path\": \"$TMP/toast.db\"}" >"$TMP/tsqlite.json"
+tsync_args=(--source source-postgres --source-config "$TMP/tsync.json" --destination destination-sqlite
+  --destination-config "$TMP/tsqlite.json" --state-file "$TMP/tsync-state.json")
+run_sync tsync1 "${tsync_args[@]}"
+expect_rc tsync/first 0
+psql -q -c "UPDATE toast_k SET other = 3 WHERE id = 1"
+run_sync tsync2 "${tsync_args[@]}"
+expect_rc tsync/second 0
+expect_eq tsync/big-survives "$(sqlite3 -batch -noheader "$TMP/toast.db" 'SELECT other, length(big) FROM public_toast_k WHERE id = 1')" "3|6400"
+expect_eq tsync/big-exact "$(sqlite3 -batch -noheader "$TMP/toast.db" 'SELECT big FROM public_toast_k WHERE id = 1' | md5sum | cut -c1-32)" \
+  "$(psql -Atc 'SELECT big FROM toast_k WHERE id = 1' | md5sum | cut -c1-32)"
+
 psql -q -c "SELECT pg_drop_replication_slot('sluice_slot')" >/dev/null
 run_proto cdc-noslot "$SRC" read --config "$TMP/cdc.json" --catalog "$TMP/cdc-cat.json" --state "$TMP/cdc-s2.json"
 expect_rc cdc-noslot/exit 1
