@@ -16,6 +16,8 @@
 #include "lc.h"
 
 #define MAX_OUT ((size_t)1 << 33)
+/* Largest inflated body or zip entry: a bound on gzip/zip bombs. */
+#define MAX_INFLATED ((size_t)1 << 30)
 #define MAX_NEST 8
 
 typedef enum { D_JSON, D_JSONL, D_CSV, D_XML, D_GZIP, D_ZIP, D_ITER, D_ITEMS } dkind;
@@ -376,7 +378,7 @@ static sl_code dec_gzip(lc_source *src, const lc_decoder *d, const char *s, size
                         sl_err *err) {
   if (n < 2 || (unsigned char)s[0] != 0x1f || (unsigned char)s[1] != 0x8b) return dec_any(src, d->inner, s, n, o, what, err);
   sl_buf out;
-  sl_buf_init(&out, MAX_OUT / 2);
+  sl_buf_init(&out, MAX_INFLATED);
   z_stream z = {0};
   if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return sl_err_set(err, SL_ENOMEM, "out of memory");
   z.next_in = (Bytef *)s;
@@ -429,7 +431,7 @@ static sl_code dec_zip(lc_source *src, const lc_decoder *d, const char *s, size_
   for (zip_int64_t i = 0; i < count && !rc; i++) {
     zip_stat_t st;
     const char *name = zip_get_name(za, (zip_uint64_t)i, 0);
-    if (zip_stat_index(za, (zip_uint64_t)i, 0, &st) || !(st.valid & ZIP_STAT_SIZE) || st.size > MAX_OUT / 2) {
+    if (zip_stat_index(za, (zip_uint64_t)i, 0, &st) || !(st.valid & ZIP_STAT_SIZE) || st.size > MAX_INFLATED) {
       rc = sl_err_set(err, SL_ESOURCE, "%s: the zip entry %s cannot be read", what, name ? name : "?");
       break;
     }
