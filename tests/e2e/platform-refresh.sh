@@ -162,6 +162,14 @@ run conn-d "$S" connection create m2 --source ns2 --destination lite2 --namespac
 run sync-d "$S" connection sync m2 --backoff-ms 0
 expect_eq map/destination-default "$(sql "$TMP/m.db" "select count(*) from d_orders")" "7"
 
+run src-x "$S" source create ns3 --connector "$SRC" --set extra_ns=true
+run conn-x "$S" connection create m3 --source ns3 --destination lite2 --namespace-format destination
+run sync-x "$S" connection sync m3 --backoff-ms 0
+expect_rc map/collision-refused 6
+expect_err map/collision-names-both sync-x 'maps streams "shop.orders" and "shop2.orders" both to "orders"'
+run bad-value "$S" connection edit r1 --stream orders --sync-mode sometimes
+expect_rc modes/not-a-mode 2
+
 # ---- the same against destination-postgres ----------------------------------------------------
 if pg_start; then
   q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -c "$1" 2>/dev/null; }
