@@ -88,6 +88,7 @@ async function resolveYaml(text, fromForm) {
   if (stale) stale.hidden = !S.result || S.testedYaml === text;
   refreshStreams();
   renderInputs();
+  $("config-refs").replaceChildren(...Object.keys((S.spec && S.spec.properties) || {}).map((k) => el("option", { value: `{{ config['${k}'] }}` })));
   if (S.issues.some((i) => i.level === "error")) {
     $("yaml-error").hidden = false;
     $("yaml-error").textContent = S.issues.filter((i) => i.level === "error").map((i) => `${i.where}: ${i.message}`).join("\n");
@@ -155,6 +156,7 @@ function textField(label, obj, key, opts = {}) {
   const v = obj[key];
   const input = el(opts.multiline ? "textarea" : "input", {
     type: opts.secret ? "password" : "text", name: opts.name || key, placeholder: opts.placeholder || "",
+    list: opts.multiline || opts.parse ? null : "config-refs", // suggests {{ config['input'] }} for each user input
     oninput: (e) => {
       let val = e.target.value;
       if (opts.parse) {
@@ -325,9 +327,22 @@ function renderForm() {
   const streams = ensure(S.manifest, "streams", []);
   streams.forEach((s, i) => pane.append(streamFields(s, i)));
   const nameIn = el("input", { type: "text", name: "new_stream", placeholder: "new stream name" });
-  pane.append(el("div", { class: "row" }, nameIn, el("button", { type: "button", id: "add-stream", text: "Add stream", onclick: () => {
+  const names = streams.map((s) => (deref(s) || {}).name);
+  const copyOf = el("select", { name: "copy_stream" }, el("option", { value: "", text: "new (empty)" }),
+    names.map((n, i) => el("option", { value: i, text: `copy of ${n}` })));
+  pane.append(el("div", { class: "row" }, nameIn, copyOf, el("button", { type: "button", id: "add-stream", text: "Add stream", onclick: () => {
     const n = nameIn.value.trim();
     if (!n) return;
+    if (names.includes(n)) { status(`a stream named "${n}" exists already`, true); return; }
+    if (copyOf.value !== "") {
+      // A copy of another stream's whole definition, under the new name.
+      const copy = JSON.parse(JSON.stringify(deref(streams[Number(copyOf.value)])));
+      copy.name = n;
+      streams.push(copy);
+      formChanged();
+      renderForm();
+      return;
+    }
     globalRequester(); // makes definitions.base_requester when there is no stream yet
     const base = (S.manifest.streams || []).map(deref).find((s) => s && s.retriever && s.retriever.requester && s.retriever.requester.$ref);
     const ref = base ? base.retriever.requester.$ref : "#/definitions/base_requester";
@@ -603,6 +618,10 @@ async function start() {
   $("mode-form").addEventListener("click", () => setMode("form"));
   $("mode-yaml").addEventListener("click", () => setMode("yaml"));
   $("test").addEventListener("click", testRead);
+  // Ctrl+Enter (Cmd+Enter) tests the chosen stream from anywhere on the page.
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !$("test").disabled) { e.preventDefault(); testRead(); }
+  });
   $("save").addEventListener("click", () => save(false));
   $("export").addEventListener("click", exportYaml);
   $("show-versions").addEventListener("click", showVersions);

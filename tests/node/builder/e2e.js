@@ -15,6 +15,11 @@ function check(name, ok, detail) {
   if (ok) console.log(`ok   ${name}`);
   else { failed++; console.log(`FAIL ${name}: ${detail || ""}`); }
 }
+// The YAML text once it matches re (form edits reach it after a pause), or as it is after 15 s.
+async function yamlWhen(page, re) {
+  await page.waitForFunction((src) => new RegExp(src).test(document.getElementById("yaml").value), re.source, { timeout: 15000 }).catch(() => {});
+  return page.inputValue("#yaml");
+}
 const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${name}.png`), fullPage: true });
 
 (async () => {
@@ -117,7 +122,8 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.click("#use-state");
     const stateText = await page.inputValue("#input-state");
     check("state after the read", /"team":"a"/.test(stateText) && /"updated_at":"2024-02-03T00:00:00Z"/.test(stateText), stateText);
-    await page.click("#test");
+    // The second test read by the keyboard shortcut (the request below shows it ran).
+    await page.keyboard.press("Control+Enter");
     await page.waitForFunction(() => document.getElementById("status").textContent !== "testing users…");
     await page.click('.tabs button[data-tab="request"]');
     const req2 = await page.textContent("#tab-body");
@@ -193,6 +199,49 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.waitForFunction(() => /published to|error/.test(document.getElementById("status").textContent));
     const pub = await page.textContent("#status");
     check("published", /published to .*\/connectors\/source-people$/.test(pub), pub);
+    // User inputs are offered as {{ config[...] }} suggestions in text fields.
+    const refs = await page.$$eval("#config-refs option", (o) => o.map((x) => x.value));
+    check("config picker", refs.includes("{{ config['client_id'] }}") && refs.includes("{{ config['client_secret'] }}"), refs.join(" "));
+    // Other components in the form (not tested against the mock: the YAML they make is checked).
+    await page.fill("input[name=new_stream]", "users");
+    await page.click("#add-stream");
+    await page.waitForFunction(() => /exists already/.test(document.getElementById("status").textContent));
+    check("duplicate stream name refused", true);
+    await page.fill("input[name=new_stream]", "teams");
+    await page.selectOption("select[name=copy_stream]", "0");
+    await page.click("#add-stream");
+    const tm = '[data-stream="teams"]';
+    await page.waitForSelector(tm);
+    check("stream copied", (await page.inputValue(`${tm} input[name=path]`)) === (await page.inputValue(`${st} input[name=path]`)));
+    await page.fill(`${tm} input[name=path]`, "/teams");
+    await page.selectOption(`${tm} select[name=partition_router]`, "SubstreamPartitionRouter");
+    await page.selectOption(`${tm} [data-list=parents] select[name=parent_stream]`, "users");
+    await page.fill(`${tm} [data-list=parents] input[name=partition_field]`, "user_id");
+    await page.selectOption(`${tm} [data-list=parents] select[name=parent_request_option]`, "request_parameter");
+    let y = await yamlWhen(page, /partition_field: user_id[^]*field_name: parent_id/);
+    check("substream router", /"\$ref": "#\/streams\/0"|\$ref: "#\/streams\/0"/.test(y) && /parent_key: id/.test(y) && /path: \/teams/.test(y), y);
+    await page.selectOption("#global select[name=auth_type]", "SessionTokenAuthenticator");
+    await page.fill("#global input[name=login_path]", "/session");
+    await page.fill("#global input[name=session_session_token_path]", "data, token");
+    y = await yamlWhen(page, /session_token_path:\s*\n\s*- data/);
+    check("session token auth", /SessionTokenAuthenticator/.test(y) && /session_token_path:\s*\n\s*- data\s*\n\s*- token/.test(y) &&
+          /login_requester/.test(y) && /field_name: X-Session-Token/.test(y), y);
+    await shot(page, "form-session");
+    await page.selectOption("#global select[name=auth_type]", "JwtAuthenticator");
+    await page.selectOption("#global select[name=jwt_algorithm]", "HS512");
+    await page.fill("#global textarea[name=jwt_jwt_payload]", '{"iss": "sluice"}');
+    await page.waitForFunction(() => /algorithm: HS512/.test(document.getElementById("yaml").value) && /iss: sluice/.test(document.getElementById("yaml").value));
+    check("JWT auth", true);
+    await page.selectOption("#global select[name=auth_type]", "SelectiveAuthenticator");
+    await page.fill("#global input[name=selective_new]", "basic");
+    await page.click("#global button[name=selective_add]");
+    await page.selectOption('#global [data-choice="basic"] select[name=sel_basic_auth_type]', "BasicHttpAuthenticator");
+    y = await yamlWhen(page, /BasicHttpAuthenticator/);
+    check("selective auth", /SelectiveAuthenticator/.test(y) && /authenticator_selection_path:\s*\n\s*- auth_type/.test(y) &&
+          /api_key:\s*\n\s*type: BearerAuthenticator/.test(y) && /basic:\s*\n\s*type: BasicHttpAuthenticator/.test(y), y);
+    await shot(page, "form-selective");
+    // Everything the form made still resolves (no manifest errors).
+    check("manifest valid", await page.isHidden("#yaml-error"), await page.textContent("#yaml-error"));
     check("no page errors", errors.length === 0, errors.join("; "));
   } catch (e) {
     failed++;
