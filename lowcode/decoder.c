@@ -31,6 +31,7 @@ struct lc_decoder {
   char **items_path;   /* JsonItems */
   size_t n_items_path;
   lc_decoder *inner;   /* Gzip, Zipfile */
+  sl_jparser *lines;   /* JSONL: checks each line (simdjson), which is copied as it is */
 };
 
 static const struct {
@@ -58,6 +59,8 @@ static sl_code build(lc_source *src, const json_t *node, int depth, lc_decoder *
   d->node = node;
   const char *enc = json_string_value(json_object_get(node, "encoding"));
   if (enc && strcasecmp(enc, "utf-8") && strcasecmp(enc, "utf8")) d->encoding = strdup(enc);
+  if (d->k == D_JSONL && !(d->lines = sl_jparser_new((size_t)1 << 30)))
+    return sl_err_set(err, SL_ENOMEM, "out of memory");
   if (d->k == D_CSV) {
     const char *dl = json_string_value(json_object_get(node, "delimiter"));
     if (!dl) dl = ",";
@@ -102,6 +105,7 @@ void lc_decoder_free(lc_decoder *d) {
   for (size_t i = 0; i < d->n_items_path; i++) free(d->items_path[i]);
   free(d->items_path);
   lc_decoder_free(d->inner);
+  sl_jparser_free(d->lines);
   free(d);
 }
 
@@ -126,7 +130,7 @@ static sl_code recode(const char *enc, const char *in, size_t *n, char **out, co
   iconv_t cd = iconv_open("UTF-8", enc);
   if (cd == (iconv_t)-1) return sl_err_set(err, SL_ECONFIG, "%s: unknown encoding \"%s\"", what, enc);
   size_t cap = *n * 4 + 4, left = cap, inl = *n;
-  char *buf = malloc(cap), *op = buf, *ip = (char *)in;
+  char *buf = malloc(cap + SL_BUF_PAD), *op = buf, *ip = (char *)in; /* padded for the JSON parser */
   sl_code rc = buf ? SL_EOK : sl_err_set(err, SL_ENOMEM, "out of memory");
   if (!rc && iconv(cd, &ip, &inl, &op, &left) == (size_t)-1)
     rc = sl_err_set(err, SL_ESOURCE, "%s: the body is not valid %s at byte %zu", what, enc, (size_t)(ip - in));
@@ -160,16 +164,16 @@ static sl_code dec_lines(lc_source *src, const lc_decoder *d, const char *s, siz
       if (rc) return rc;
       continue;
     }
-    json_error_t je;
-    json_t *v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!v) { /* the CDK logs the line and goes on */
+    sl_jv root;
+    sl_err perr = SL_ERR_INIT;
+    if (sl_jparser_parse(d->lines, line, len, &root, "the line", &perr)) { /* the CDK logs it and goes on */
       if (len && !(len == 1 && line[0] == '\r'))
-        lc_log(src, "WARN", "%s line %zu is not JSON (%s); skipped", what, lineno, je.text);
+        lc_log(src, "WARN", "%s line %zu is not JSON (%s); skipped", what, lineno, perr.msg);
       continue;
     }
-    sl_code rc = put_item(o, v, err);
-    json_decref(v);
-    if (rc) return rc;
+    sl_code rc = (o->items++ ? sl_buf_putc(o->b, ',') : SL_EOK);
+    if (!rc) rc = sl_buf_append(o->b, line, len);
+    if (rc) return sl_err_set(err, rc, "the decoded response is larger than %zu bytes", o->b->max);
   }
   return SL_EOK;
 }
@@ -435,7 +439,7 @@ static sl_code dec_zip(lc_source *src, const lc_decoder *d, const char *s, size_
       rc = sl_err_set(err, SL_ESOURCE, "%s: the zip entry %s cannot be read", what, name ? name : "?");
       break;
     }
-    char *buf = malloc(st.size + 1);
+    char *buf = malloc(st.size + SL_BUF_PAD); /* padded for the JSON parser */
     zip_file_t *zf = buf ? zip_fopen_index(za, (zip_uint64_t)i, 0) : NULL;
     zip_int64_t got = zf ? zip_fread(zf, buf, st.size) : -1;
     if (zf) zip_fclose(zf);
