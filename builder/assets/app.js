@@ -455,6 +455,8 @@ async function testRead() {
     status(`${data.records_total} records; the rotated OAuth token was written back to the testing values`, !!data.error);
   }
   renderResult();
+  // Auto-import: the inferred schema becomes the stream's schema after every read with records.
+  if ($("auto-schema").checked && !data.error && data.records_total && data.inferred_schema) useInferredSchema();
 }
 
 function pre(v) { return el("pre", { text: typeof v === "string" ? v : JSON.stringify(v, null, 2) }); }

@@ -122,8 +122,13 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.click("#use-state");
     const stateText = await page.inputValue("#input-state");
     check("state after the read", /"team":"a"/.test(stateText) && /"updated_at":"2024-02-03T00:00:00Z"/.test(stateText), stateText);
-    // The second test read by the keyboard shortcut (the request below shows it ran).
+    // The second test read by the keyboard shortcut (the request below shows it ran),
+    // with the inferred schema imported automatically.
+    await page.check("#auto-schema");
     await page.keyboard.press("Control+Enter");
+    const auto = await yamlWhen(page, /name:\s*\n\s*type:\s*\n\s*- "null"\s*\n\s*- string/);
+    check("schema auto-imported", /name:\s*\n\s*type:\s*\n\s*- "null"\s*\n\s*- string/.test(auto), auto);
+    await page.uncheck("#auto-schema");
     await page.waitForFunction(() => document.getElementById("status").textContent !== "testing users…");
     await page.click('.tabs button[data-tab="request"]');
     const req2 = await page.textContent("#tab-body");
