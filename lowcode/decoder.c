@@ -5,6 +5,7 @@
  * JSON text, an array of the decoded items, which the read loop then parses
  * like any JSON page: the extractor sees each item, the paginator the first. */
 #include <csv.h>
+#include <ctype.h>
 #include <iconv.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -127,7 +128,22 @@ static sl_code put_item(dout *o, const json_t *v, sl_err *err) {
 
 /* Text in `enc` to UTF-8 (new malloc'd buffer, *n updated). */
 static sl_code recode(const char *enc, const char *in, size_t *n, char **out, const char *what, sl_err *err) {
-  iconv_t cd = iconv_open("UTF-8", enc);
+  /* Python's codec names that iconv spells differently */
+  char name[64];
+  size_t k = 0;
+  for (; enc[k] && k + 1 < sizeof name; k++) name[k] = enc[k] == '_' ? '-' : (char)tolower((unsigned char)enc[k]);
+  name[k] = 0;
+  if (!strcmp(name, "latin-1") || !strcmp(name, "l1")) snprintf(name, sizeof name, "LATIN1");
+  if (!strcmp(name, "utf-8-sig") || !strcmp(name, "utf8-sig")) { /* UTF-8 less a leading BOM */
+    size_t skip = *n >= 3 && !memcmp(in, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    char *buf = malloc(*n - skip + SL_BUF_PAD);
+    if (!buf) return sl_err_set(err, SL_ENOMEM, "out of memory");
+    memcpy(buf, in + skip, *n - skip);
+    *n -= skip;
+    *out = buf;
+    return SL_EOK;
+  }
+  iconv_t cd = iconv_open("UTF-8", name);
   if (cd == (iconv_t)-1) return sl_err_set(err, SL_ECONFIG, "%s: unknown encoding \"%s\"", what, enc);
   size_t cap = *n * 4 + 4, left = cap, inl = *n;
   char *buf = malloc(cap + SL_BUF_PAD), *op = buf, *ip = (char *)in; /* padded for the JSON parser */
