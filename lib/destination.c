@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "dest_states.h"
 #include "entry.h"
 
 #define READ_CHUNK (256 * 1024)
@@ -65,6 +66,7 @@ typedef struct dwrite {
   char **unknown;        /* "name\0ns" of unknown streams already reported */
   size_t n_unknown;
   sl_jparser *parser;
+  sl_dstates *kept; /* the destination's own record of committed states, or NULL */
   /* State echoes waiting for the next flush: a flush (a commit, an fsync)
    * per state would cost more than the records, so states are coalesced. */
   sl_buf echoes;
@@ -178,8 +180,9 @@ static sl_code stream_error(sl_code rc, const sl_cstream *cs, const char *what, 
  * COMPLETE waited for a commit point. Called only where no record is
  * uncovered (n_dirty == 0) or at a clean end of input. */
 static sl_code do_flush(dwrite *w, sl_err *err) {
-  if (w->unflushed) {
-    sl_code rc = w->dst->flush ? w->dst->flush(w->h, err) : SL_EOK;
+  if (w->unflushed || sl__dstates_pending(w->kept)) {
+    sl_code rc = sl__dstates_save(w->kept, err);
+    if (!rc && w->dst->flush) rc = w->dst->flush(w->h, err);
     if (rc) {
       if (!err->msg[0]) sl_err_set(err, rc, "flush failed: %s", sl_strerror(rc));
       return rc;
@@ -379,6 +382,8 @@ static sl_code on_state(dwrite *w, sl_jv root, sl_err *err) {
     return sl_err_set(err, SL_ENOMEM, "stdin line %llu: cannot queue the state echo", (unsigned long long)w->lineno);
   w->n_echoes++;
   w->states++;
+  sl_code rc = sl__dstates_note(w->kept, st, err);
+  if (rc) return rc;
   /* A commit point when no record is uncovered; otherwise the state waits
    * for the next one (records of another stream are still open). */
   if (!w->n_dirty && (!w->unflushed || w->n_echoes >= ECHO_MAX_PENDING ||
@@ -621,6 +626,7 @@ static int cmd_write(sl_entry *e, const sl_destination *dst, sl_err *err) {
     goto fail;
   }
   w.opened = true;
+  if ((rc = sl__dstates_open(dst, w.h, &w.kept, err))) goto fail;
   for (size_t i = 0; i < w.n && dst->stream_open; i++) {
     if ((rc = dst->stream_open(w.h, &w.ds[i], err))) {
       stream_error(rc, w.ds[i].cs, "opening the stream", err);
@@ -694,6 +700,7 @@ done:
   free(w.dirty);
   free(w.had_state);
   free(w.complete_waits);
+  sl__dstates_free(w.kept);
   return ret;
 }
 
@@ -719,6 +726,8 @@ int sl_destination_main(const sl_destination *dst, int argc, char **argv) {
     sl_out_connection_status(&e.out, rc == SL_EOK, rc ? err.msg : NULL);
   } else if (!strcmp(e.cmd, "write")) {
     ret = cmd_write(&e, dst, &err);
+  } else if (!strcmp(e.cmd, "state")) { /* a sluice extension: see dest_states.c */
+    ret = sl__dest_cmd_state(&e, dst, &err);
   } else {
     sl_err_set(&err, SL_EUSAGE, "%s: unknown command \"%s\" (expected spec, check or write)",
                dst->name, e.cmd);

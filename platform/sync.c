@@ -16,7 +16,6 @@
 
 #define READ_CHUNK (256 * 1024)
 #define FORWARD_HIGH_WATER (8u << 20) /* stop reading the source above this */
-#define SAVE_INTERVAL_MS 1000
 
 static volatile sig_atomic_t g_interrupt;
 void sl_sync_interrupt(void) { g_interrupt = 1; }
@@ -41,7 +40,7 @@ typedef struct sync {
   int64_t next_id;
   sl_statefile sf;
   bool have_sf, sf_dirty;
-  int64_t last_save_ms, last_progress_ms;
+  int64_t last_progress_ms;
   FILE *plog;
   sl_mapping *map; /* namespace/prefix mapping toward the destination, or NULL */
   size_t last_stream; /* cache for the record stream lookup */
@@ -271,15 +270,17 @@ static void source_line(sync_t *s, const char *line, size_t len) {
 #undef WHAT
 }
 
-static void maybe_save(sync_t *s, bool force) {
+/* Save the state the destination echoed as soon as its output has been
+ * read (the destination commits at most about once a second, and echoes
+ * a commit's states together): the window in which committed data has no
+ * saved state, which a kill of sluice turns into records read again,
+ * stays a few milliseconds. */
+static void save_state(sync_t *s) {
   if (!s->have_sf || !s->sf_dirty) return;
-  int64_t now = sl_now_ms();
-  if (!force && now - s->last_save_ms < SAVE_INTERVAL_MS) return;
   sl_err err = SL_ERR_INIT;
   if (sl_statefile_save(&s->sf, &err)) set_fatal(s, err.code, "%s", err.msg);
   else if (s->o->on_commit && s->o->on_commit(s->o->on_commit_arg, s->sf.root, &err)) set_fatal(s, err.code, "%s", err.msg);
   s->sf_dirty = false;
-  s->last_save_ms = now;
 }
 
 static void echoed_state(sync_t *s, sl_jv root, const char *what) {
@@ -308,7 +309,6 @@ static void echoed_state(sync_t *s, sl_jv root, const char *what) {
     if (!m || sl_statefile_apply(&s->sf, m, &err)) set_fatal(s, err.code ? err.code : SL_ENOMEM, "%s", err.msg);
     json_decref(m);
     s->sf_dirty = true;
-    maybe_save(s, false);
   }
 }
 
@@ -514,6 +514,7 @@ static sl_code pump(sync_t *s, sl_err *err) {
     if (fds[idst].revents) {
       bool more = read_some(s, s->dst.out_fd, &s->dst_in, "destination", s->dst_line);
       drain_lines(s, &s->dst_in, &s->dst_scanned, !more, destination_line);
+      save_state(s);
       if (!more) s->dst_eof = true;
     }
   }
@@ -541,7 +542,7 @@ static sl_code pump(sync_t *s, sl_err *err) {
   /* A source that exits 0 finished every stream, status traces or not. */
   for (size_t i = 0; !s->fatal.code && i < s->res->n_streams; i++)
     if (strcmp(s->res->streams[i].status, "INCOMPLETE")) s->res->streams[i].status = "COMPLETE";
-  maybe_save(s, true);
+  save_state(s);
   progress(s, true);
   if (s->o->progress) fputc('\n', stderr);
   if (s->fatal.code) {
@@ -612,6 +613,16 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
     res->streams[i].ns = s.cat.streams[i].ns ? strdup(s.cat.streams[i].ns) : NULL;
     res->streams[i].status = "PENDING";
   }
+  if (s.have_sf && sl_state_catch_up(&s.sf, s.map, o->destination, dst_exe, o->destination_config,
+                                     dcat_path[0] ? dcat_path : cat_path, sync_log, NULL)) {
+    s.sf_dirty = true;
+    save_state(&s);
+    if (s.fatal.code) {
+      *err = s.fatal;
+      rc = s.fatal.code;
+      goto out;
+    }
+  }
   with_state = s.have_sf && (json_is_object(s.sf.root) ? json_object_size(s.sf.root) : json_array_size(s.sf.root));
   if (with_state && (rc = write_temp_json(tmpdir, "state.json", s.sf.root, state_path, sizeof state_path, err)))
     goto out;
@@ -621,7 +632,6 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
   sl_buf_init(&s.to_dst, max_msg + 2 * FORWARD_HIGH_WATER);
   s.jp = sl_jparser_new(max_msg);
   s.last_stream = SIZE_MAX;
-  s.last_save_ms = sl_now_ms();
   if (!s.jp) {
     rc = sl_err_set(err, SL_ENOMEM, "cannot allocate the JSON parser");
     goto out;

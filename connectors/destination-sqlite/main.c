@@ -109,7 +109,9 @@ static sl_code open_impl(sdb *d, const json_t *config, const sl_catalog *cat, sl
                   d->path, mode ? mode : "unknown");
     sqlite3_finalize(st);
   }
-  if ((rc = sq_exec(d, "PRAGMA synchronous=FULL", err))) return rc;
+  if ((rc = sq_exec(d, "PRAGMA synchronous=FULL", err)) ||
+      (rc = sq_exec(d, "CREATE TABLE IF NOT EXISTS _sluice_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)", err)))
+    return rc;
   if (sqlite3_prepare_v3(d->db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &d->begin, NULL) ||
       sqlite3_prepare_v3(d->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &d->commit, NULL) ||
       sqlite3_prepare_v3(d->db, "ROLLBACK", -1, SQLITE_PREPARE_PERSISTENT, &d->rollback, NULL))
@@ -171,6 +173,35 @@ static sl_code sqlite_stream_complete(void *h, sl_dstream *ds, sl_err *err) {
   return s->staged ? sq_swap(h, s, err) : SL_EOK;
 }
 
+/* The runtime's record of committed states (lib/dest_states.c), in the
+ * transaction of the records they describe. */
+static sl_code sqlite_save_state(void *h, const char *key, const char *value, sl_err *err) {
+  sdb *d = h;
+  sl_code rc;
+  if (!d->in_tx && (rc = sq_begin(d, err))) return rc;
+  if (!d->put_state && sqlite3_prepare_v3(d->db, "INSERT OR REPLACE INTO _sluice_state (key, value) VALUES (?, ?)", -1,
+                                          SQLITE_PREPARE_PERSISTENT, &d->put_state, NULL))
+    return sl_err_set(err, SL_EDESTINATION, "%s: %s", d->path, sqlite3_errmsg(d->db));
+  sqlite3_bind_text(d->put_state, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(d->put_state, 2, value, -1, SQLITE_STATIC);
+  int r = sqlite3_step(d->put_state);
+  sqlite3_reset(d->put_state);
+  sqlite3_clear_bindings(d->put_state);
+  return r == SQLITE_DONE ? SL_EOK : sl_err_set(err, SL_EDESTINATION, "%s: saving the state: %s", d->path, sqlite3_errmsg(d->db));
+}
+
+static sl_code sqlite_load_states(void *h, void (*each)(void *, const char *, const char *), void *arg, sl_err *err) {
+  sdb *d = h;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(d->db, "SELECT key, value FROM _sluice_state", -1, &st, NULL))
+    return sl_err_set(err, SL_EDESTINATION, "%s: reading the states: %s", d->path, sqlite3_errmsg(d->db));
+  int r;
+  while ((r = sqlite3_step(st)) == SQLITE_ROW)
+    each(arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+  sqlite3_finalize(st);
+  return r == SQLITE_DONE ? SL_EOK : sl_err_set(err, SL_EDESTINATION, "%s: reading the states: %s", d->path, sqlite3_errmsg(d->db));
+}
+
 /* A failed run rolls back its open batch: the file keeps the last commit,
  * which is what the last echoed state describes. */
 static void sqlite_close(void *h, bool ok) {
@@ -185,6 +216,7 @@ static void sqlite_close(void *h, bool ok) {
     }
   }
   for (size_t i = 0; d->streams && i < d->n; i++) sq_stream_free(&d->streams[i]);
+  sqlite3_finalize(d->put_state);
   sqlite3_finalize(d->begin);
   sqlite3_finalize(d->commit);
   sqlite3_finalize(d->rollback);
@@ -210,6 +242,8 @@ static const sl_destination dest_sqlite = {
     .flush = sqlite_flush,
     .stream_complete = sqlite_stream_complete,
     .close = sqlite_close,
+    .save_state = sqlite_save_state,
+    .load_states = sqlite_load_states,
 };
 
 int main(int argc, char **argv) { return sl_destination_main(&dest_sqlite, argc, argv); }

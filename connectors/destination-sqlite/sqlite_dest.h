@@ -63,7 +63,7 @@ typedef struct sdb {
   char *path;
   bool in_tx;
   size_t max_len; /* SQLITE_LIMIT_LENGTH: longer values are NULLed */
-  sqlite3_stmt *begin, *commit, *rollback;
+  sqlite3_stmt *begin, *commit, *rollback, *put_state;
   sl_buf scratch; /* per-record JSON texts */
   sl_buf sql;     /* cold-path statement text */
   sl_rng rng;

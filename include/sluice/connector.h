@@ -156,6 +156,14 @@ typedef struct sl_destination {
   /* The source finished this stream successfully (TRACE STREAM_STATUS
    * COMPLETE on stdin): commit an overwrite swap. Optional. */
   sl_code (*stream_complete)(void *h, sl_dstream *s, sl_err *err);
+  /* Optional, both or neither: a key-value table kept in the destination.
+   * save_state is called in the open transaction, just before flush; the
+   * runtime keeps there the last states each commit covered, so that after
+   * a crash between a commit and sluice saving its echo, the next sync
+   * knows what the data holds (`<destination> state`). */
+  sl_code (*save_state)(void *h, const char *key, const char *value, sl_err *err);
+  sl_code (*load_states)(void *h, void (*each)(void *arg, const char *key, const char *value), void *arg,
+                         sl_err *err);
   /* Release everything. ok is false after an error, or when input ended
    * mid-stream: then roll back to the last flush. */
   void (*close)(void *h, bool ok);

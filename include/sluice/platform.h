@@ -161,6 +161,12 @@ void sl_mapping_state(const sl_mapping *m, json_t *state_msg, bool to_dest);
  * id_raw, and '\n', appended to out. */
 sl_code sl_mapping_state_out(const sl_mapping *m, sl_jv msg, const char *id_raw, size_t id_len, sl_buf *out);
 
+/* Move the saved state forward where the destination committed past it
+ * (platform/state_catchup.c): runs `<destination> state`, applies, returns
+ * how many keys moved (each logged as a WARN). The caller saves sf. */
+size_t sl_state_catch_up(sl_statefile *sf, const sl_mapping *map, const char *dst_name, const char *dst_exe,
+                         const char *dst_config, const char *dst_catalog, sl_log_fn log, void *payload);
+
 /* ---- refresh and clear of a connection (platform/job.c) ---- */
 
 typedef struct sl_store sl_store;

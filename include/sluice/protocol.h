@@ -87,6 +87,15 @@ typedef struct sl_catalog {
 /* Parse a ConfiguredAirbyteCatalog (takes a reference to root). Messages
  * name `what` (the file) and the stream index/name. */
 sl_code sl_catalog_parse(json_t *root, const char *what, sl_catalog *cat, sl_err *err);
+
+/* A state's key: "STREAM\t<namespace>\t<name>", "GLOBAL" or "LEGACY" (malloc'd;
+ * NULL when out of memory or a STREAM state has no name). */
+char *sl_state_key(const json_t *state);
+/* A copy of a state object without the keys that vary between the
+ * source's emit and the destination's echo (id, sourceStats,
+ * destinationStats): two states are the same when their plain copies are
+ * json_equal. */
+json_t *sl_state_plain(const json_t *state);
 void sl_catalog_dispose(sl_catalog *cat);
 sl_cstream *sl_catalog_find(const sl_catalog *cat, const char *name, const char *ns);
 sl_cstream *sl_catalog_findn(const sl_catalog *cat, const char *name, size_t len,
