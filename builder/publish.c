@@ -134,6 +134,24 @@ json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *n
     *status = 422;
     return r;
   }
+  /* As Airbyte's builder: nothing without streams, nothing the engine would refuse. */
+  size_t i;
+  json_t *is;
+  const char *why = json_array_size(json_object_get(r, "streams")) ? NULL : "the manifest has no streams";
+  json_array_foreach(json_object_get(r, "issues"), i, is) {
+    if (why || strcmp(json_string_value(json_object_get(is, "level")) ?: "", "error")) continue;
+    sl_err_set(&err, SL_ECONFIG, "publish: the manifest has errors: %s: %s",
+               json_string_value(json_object_get(is, "where")) ?: "?", json_string_value(json_object_get(is, "message")) ?: "");
+    json_decref(r);
+    *status = 422;
+    return bld_error_json(&err);
+  }
+  if (why) {
+    json_decref(r);
+    *status = 422;
+    sl_err_set(&err, SL_ECONFIG, "publish: %s", why);
+    return bld_error_json(&err);
+  }
   char dir[4400], path[4600];
   snprintf(dir, sizeof dir, "%s/connectors/%s", srv->root, name);
   bool fresh = access(dir, F_OK) != 0;

@@ -228,6 +228,15 @@ run pub-meta "$BIN/sluice" metadata validate "$C"
 expect_rc publish/metadata-valid 0
 api publish2 POST /publish "$TMP/req-pub.json"
 expect_eq publish/again-updates "$CODE $(jq -c .created "$TMP/publish2.json")" "200 false"
+# Nothing is published without streams or with errors the engine would refuse.
+printf '%s' '{"yaml": "version: 6.0.0\ntype: DeclarativeSource\ncheck: {type: CheckStream, stream_names: []}\nstreams: []\n", "name": "source-empty"}' >"$TMP/req-pub-empty.json"
+api pub-empty POST /publish "$TMP/req-pub-empty.json"
+expect_eq publish/no-streams "$CODE $(test -e "$TMP/repo/connectors/source-empty" && echo written || echo none) $(jq -r .error.message "$TMP/pub-empty.json")" \
+  "422 none publish: the manifest has no streams"
+jqf '{yaml: ($y | sub("type: PageIncrement"; "type: NoSuchThing")), name: "source-bad"}' >"$TMP/req-pub-err.json"
+api pub-err POST /publish "$TMP/req-pub-err.json"
+expect_eq publish/manifest-errors "$CODE $(jq -r '.error.message | test("manifest has errors: manifest.yaml:[0-9]+:[0-9]+ .*unknown component type NoSuchThing")' "$TMP/pub-err.json") $(test -e "$TMP/repo/connectors/source-bad" && echo written || echo none)" \
+  "422 true none"
 jqf '{yaml: $y, name: "acme"}' >"$TMP/req-pub-bad.json"
 api publish-bad POST /publish "$TMP/req-pub-bad.json"
 expect_eq publish/bad-name "$CODE $(jq -r '.error.message | test("not a source name")' "$TMP/publish-bad.json")" "400 true"
