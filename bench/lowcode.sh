@@ -5,10 +5,13 @@
 # pages (10 fields, nested object and array, ~190 bytes a record) with a
 # next-page URL in the body; bench/lowcode/manifest.yaml reads them with
 # CursorPagination + RequestPath. Baseline, same run, same server: plain
-# `curl` fetching the same pages over one connection into /dev/null. Runs
-# are interleaved (curl, engine, curl, engine, ...) and the best wall time of
-# each is kept; the engine's CPU time (user+sys) is printed too, because on a
-# shared 2-core machine the wall time includes waiting for a core.
+# `curl` fetching the same pages over one connection into /dev/null.
+# Variants: the plain path with and without prefetching the next page
+# (SLUICE_PREFETCH), a RecordFilter + AddFields + RemoveFields stream on the
+# view path (manifest-transform.yaml), and the same forced onto the jansson
+# path (manifest-jansson.yaml). Runs are interleaved (curl, each variant,
+# curl, ...) and the best wall and best CPU (user+sys) of each are kept: on
+# a shared 2-core machine the wall time includes waiting for a core.
 # Nothing is asserted: the line says whether 100,000 records/s was reached.
 #
 # Usage: bench/lowcode.sh [BUILD_DIR]    (default build)
@@ -50,26 +53,37 @@ want=$((PAGES * 1000))
 if [ "$got" != "$want" ]; then echo "bench/lowcode.sh: read $got records, expected $want" >&2; exit 1; fi
 
 best() { awk 'NR==1 || $1 < m {m = $1} END {print m}'; }
+bestcpu() { awk '{c = $2 + $3} NR==1 || c < m {m = c} END {print m}'; }
+# variant name | manifest | SLUICE_PREFETCH
+variants=(
+  "plain|manifest.yaml|1"
+  "plain, no prefetch|manifest.yaml|0"
+  "filter+AddFields+RemoveFields (view path)|manifest-transform.yaml|1"
+  "the same on the jansson path|manifest-jansson.yaml|1"
+)
 : >"$W/curl.t"
-: >"$W/sdm.t"
-: >"$W/sdmt.t"
+for i in "${!variants[@]}"; do : >"$W/v$i.t"; done
 for _ in $(seq "$RUNS"); do
   /usr/bin/time -f "%e %U %S" -a -o "$W/curl.t" curl -s "${urls[@]}" >/dev/null
-  /usr/bin/time -f "%e %U %S" -a -o "$W/sdm.t" "$SDM" read --config "$W/config.json" \
-    --catalog bench/lowcode/catalog.json --manifest-path bench/lowcode/manifest.yaml >/dev/null
-  /usr/bin/time -f "%e %U %S" -a -o "$W/sdmt.t" "$SDM" read --config "$W/config.json" \
-    --catalog bench/lowcode/catalog.json --manifest-path bench/lowcode/manifest-transform.yaml >/dev/null
+  for i in "${!variants[@]}"; do
+    IFS='|' read -r _ man pf <<<"${variants[$i]}"
+    SLUICE_PREFETCH=$pf /usr/bin/time -f "%e %U %S" -a -o "$W/v$i.t" "$SDM" read --config "$W/config.json" \
+      --catalog bench/lowcode/catalog.json --manifest-path "bench/lowcode/$man" >/dev/null
+  done
 done
-sdmt_s=$(best <"$W/sdmt.t")
 curl_s=$(best <"$W/curl.t")
-sdm_s=$(best <"$W/sdm.t")
-sdm_cpu=$(awk '{c = $2 + $3} NR==1 || c < m {m = c} END {print m}' "$W/sdm.t")
-awk -v n="$want" -v b="$bytes" -v c="$curl_s" -v s="$sdm_s" -v cpu="$sdm_cpu" -v p="$PAGES" -v t="$sdmt_s" 'BEGIN {
-  rps = s > 0 ? n / s : 0; rpc = cpu > 0 ? n / cpu : 0
-  printf "lowcode read: %d pages x 1,000 records (%.1f MB of JSON), best of runs\n", p, b / 1e6
-  printf "  plain curl (same pages, one connection)  %7.3f s  %8.1f MB/s\n", c, (c > 0 ? b / 1e6 / c : 0)
-  printf "  source-declarative-manifest read         %7.3f s  %8.0f records/s  (CPU %.3f s: %.0f records/s of CPU)\n", s, rps, cpu, rpc
-  printf "  the same with AddFields (jansson path)   %7.3f s  %8.0f records/s\n", t, (t > 0 ? n / t : 0)
-  printf "  ratio engine/curl wall time              %7.2f\n", (c > 0 ? s / c : 0)
-  printf "  target 100,000 records/s (wall): %s\n", (rps >= 100000 ? "reached" : "UNDER")
-}'
+printf 'lowcode read: %d pages x 1,000 records (%.1f MB of JSON), best of %d interleaved runs, load %s\n' \
+  "$PAGES" "$(awk -v b="$bytes" 'BEGIN {print b / 1e6}')" "$RUNS" "$(cut -d' ' -f1 /proc/loadavg)"
+printf '  %-44s %8s %12s %8s %14s %10s\n' variant wall records/s CPU "records/s CPU" "wall/curl"
+printf '  %-44s %7.3fs %12s %8s %14s %10s\n' "plain curl (same pages, one connection)" "$curl_s" - - - 1.00
+plain_rps=0
+for i in "${!variants[@]}"; do
+  IFS='|' read -r name _ _ <<<"${variants[$i]}"
+  w=$(best <"$W/v$i.t")
+  c=$(bestcpu <"$W/v$i.t")
+  line=$(awk -v n="$want" -v w="$w" -v c="$c" -v cu="$curl_s" -v name="$name" 'BEGIN {
+    printf "  %-44s %7.3fs %12.0f %7.3fs %14.0f %10.2f", name, w, (w > 0 ? n / w : 0), c, (c > 0 ? n / c : 0), (cu > 0 ? w / cu : 0) }')
+  echo "$line"
+  [ "$i" = 0 ] && plain_rps=$(awk -v n="$want" -v w="$w" 'BEGIN {print (w > 0 ? n / w : 0)}')
+done
+awk -v r="$plain_rps" 'BEGIN { printf "  target 100,000 records/s (wall, plain): %s\n", (r >= 100000 ? "reached" : "UNDER") }'

@@ -35,6 +35,7 @@ struct sl_http {
 
 static sl_code send_now(sl_http *h, const sl_http_req *req, sl_http_resp *r, sl_err *err);
 static void pf_finish(sl_http *h);
+static void pf_clear(sl_http *h);
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -66,6 +67,7 @@ sl_http *sl_http_new(const sl_http_opts *opts, sl_err *err) {
 void sl_http_free(sl_http *h) {
   if (!h) return;
   pf_finish(h);
+  pf_clear(h);
   if (h->pf_resp.body.max) sl_http_resp_dispose(&h->pf_resp);
   curl_easy_cleanup(h->curl);
   for (size_t i = 0; i < h->n_secrets; i++) free(h->secrets[i]);
