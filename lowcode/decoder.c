@@ -219,38 +219,62 @@ static sl_code dec_json(const lc_decoder *d, const char *s, size_t n, dout *o, c
 
 /* ---- CSV (csv.DictReader: a header row, then one object of strings per row) ---- */
 
+/* Rows are written straight as JSON text; a header with a repeated name
+ * (where a later column wins) goes through jansson objects instead. */
 typedef struct csvc {
   const lc_decoder *d;
   dout *o;
   json_t *header, *row;
+  bool dup_names;
+  sl_buf rowbuf;
+  sl_jw w;
+  bool in_row;
   size_t col;
   sl_code rc;
   sl_err *err;
 } csvc;
 
+static bool to_none(const csvc *c, const char *s, size_t len) {
+  size_t i;
+  json_t *x;
+  json_array_foreach(c->d->to_none, i, x) if (json_string_length(x) == len && !memcmp(json_string_value(x), s, len)) return true;
+  return false;
+}
+
 static void csv_field(void *s, size_t len, void *ud) {
   csvc *c = ud;
   if (c->rc) return;
-  json_t *v = json_stringn(s ? s : "", s ? len : 0);
-  if (!v) v = json_stringn("", 0);
+  const char *t = s ? s : "";
+  if (!s) len = 0;
   if (!c->header) {
     if (!c->row) c->row = json_array();
-    json_array_append_new(c->row, v);
+    json_t *v = json_stringn(t, len);
+    if (!v) c->rc = sl_err_set(c->err, SL_ESOURCE, "a CSV header name is not valid text");
+    else json_array_append_new(c->row, v);
     return;
   }
-  if (!c->row) c->row = json_object();
-  if (c->col < json_array_size(c->header)) {
-    const char *k = json_string_value(json_array_get(c->header, c->col));
-    size_t i;
-    json_t *x;
-    json_array_foreach(c->d->to_none, i, x) if (json_equal(x, v)) {
-      json_decref(v);
-      v = json_null();
-      break;
-    }
-    json_object_set_new(c->row, k, v);
+  size_t ncols = json_array_size(c->header);
+  if (c->col >= ncols) { /* DictReader files extra fields under the key None: dropped */
+    c->col++;
+    return;
+  }
+  const json_t *key = json_array_get(c->header, c->col);
+  bool none = to_none(c, t, len);
+  if (c->dup_names) {
+    if (!c->row) c->row = json_object();
+    json_t *v = none ? json_null() : json_stringn(t, len);
+    if (!v) c->rc = sl_err_set(c->err, SL_ESOURCE, "a CSV value is not valid text");
+    else json_object_set_new(c->row, json_string_value(key), v);
   } else {
-    json_decref(v); /* DictReader files extra fields under the key None */
+    if (!c->in_row) {
+      c->rowbuf.len = 0;
+      sl_jw_init(&c->w, &c->rowbuf);
+      sl_jw_obj_open(&c->w);
+      c->in_row = true;
+    }
+    sl_jw_key(&c->w, json_string_value(key), json_string_length(key));
+    if (none) sl_jw_null(&c->w);
+    else sl_jw_str(&c->w, t, len);
   }
   c->col++;
 }
@@ -258,18 +282,33 @@ static void csv_field(void *s, size_t len, void *ud) {
 static void csv_row(int term, void *ud) {
   csvc *c = ud;
   if (c->rc) return;
+  size_t ncols = c->header ? json_array_size(c->header) : 0;
   if (!c->header) {
     c->header = c->row ? c->row : json_array();
-  } else if (c->row) {
-    /* short rows: the missing fields are None */
-    for (size_t i = c->col; i < json_array_size(c->header); i++) {
-      const char *k = json_string_value(json_array_get(c->header, i));
-      if (!json_object_get(c->row, k)) json_object_set_new(c->row, k, json_null());
-    }
+    c->row = NULL;
+    for (size_t i = 0; i < json_array_size(c->header) && !c->dup_names; i++)
+      for (size_t j = 0; j < i && !c->dup_names; j++)
+        c->dup_names = json_equal(json_array_get(c->header, i), json_array_get(c->header, j));
+  } else if (c->dup_names && c->row) {
+    /* short rows: the names past the row's end are None, even a repeated
+     * name that already has a value (as DictReader) */
+    for (size_t i = c->col; i < ncols; i++)
+      json_object_set_new(c->row, json_string_value(json_array_get(c->header, i)), json_null());
     c->rc = put_item(c->o, c->row, c->err);
     json_decref(c->row);
+    c->row = NULL;
+  } else if (c->in_row) {
+    for (size_t i = c->col; i < ncols; i++) {
+      const json_t *key = json_array_get(c->header, i);
+      sl_jw_key(&c->w, json_string_value(key), json_string_length(key));
+      sl_jw_null(&c->w);
+    }
+    sl_jw_obj_close(&c->w);
+    sl_code rc = c->w.rc ? c->w.rc : (c->o->items++ ? sl_buf_putc(c->o->b, ',') : SL_EOK);
+    if (!rc) rc = sl_buf_append(c->o->b, c->rowbuf.data, c->rowbuf.len);
+    if (rc) c->rc = sl_err_set(c->err, rc, "the decoded response is larger than %zu bytes", c->o->b->max);
+    c->in_row = false;
   }
-  c->row = NULL;
   c->col = 0;
 }
 
@@ -280,7 +319,8 @@ static sl_code dec_csv(const lc_decoder *d, const char *s, size_t n, dout *o, co
   if (csv_init(&p, 0)) return sl_err_set(err, SL_ENOMEM, "out of memory");
   csv_set_delim(&p, (unsigned char)d->delim);
   csv_set_space_func(&p, csv_no_space);
-  csvc c = {d, o, NULL, NULL, 0, SL_EOK, err};
+  csvc c = {.d = d, .o = o, .err = err};
+  sl_buf_init(&c.rowbuf, MAX_INFLATED);
   if (csv_parse(&p, s, n, csv_field, csv_row, &c) != n && !c.rc)
     c.rc = sl_err_set(err, SL_ESOURCE, "%s: CSV error: %s", what, csv_strerror(csv_error(&p)));
   if (!c.rc && csv_fini(&p, csv_field, csv_row, &c) && !c.rc)
@@ -288,6 +328,7 @@ static sl_code dec_csv(const lc_decoder *d, const char *s, size_t n, dout *o, co
   csv_free(&p);
   json_decref(c.header);
   json_decref(c.row);
+  sl_buf_dispose(&c.rowbuf);
   return c.rc;
 }
 
