@@ -158,10 +158,19 @@ static char *expand(const char *sql, const char *id) {
 static sl_code migrate(sl_store *s, sl_err *err) {
   sl_code rc = sl_store_exec(s, NULL, err, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)", 0);
   if (rc) return rc;
-  /* The version check runs inside the transaction, so two processes
-   * opening a new store at once apply each migration once. */
-  if ((rc = sl_store_begin(s, err))) return rc;
   json_t *row = NULL;
+  /* Up to date (every open but the first): no write lock. Each job and
+   * its heartbeat open the store, and under many jobs at once that lock
+   * queued behind every other writer. */
+  if (!sl_store_one(s, &row, err, "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations", 0)) {
+    s->version = (int)sl_store_int(row, "v");
+    json_decref(row);
+    row = NULL;
+    if (s->version == N_MIGRATIONS) return SL_EOK;
+  }
+  /* Otherwise the version check runs inside the transaction, so two
+   * processes opening a new store at once apply each migration once. */
+  if ((rc = sl_store_begin(s, err))) return rc;
   if (s->be->migrate_lock && (rc = s->be->exec(s->db, s->be->migrate_lock, 0, NULL, NULL, err))) goto fail;
   if ((rc = sl_store_one(s, &row, err, "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations", 0))) goto fail;
   s->version = (int)sl_store_int(row, "v");
