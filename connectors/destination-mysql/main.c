@@ -65,6 +65,7 @@ static sl_code open_impl(mdb *d, const json_t *config, const sl_catalog *cat, sl
   if (rc) return rc;
   md_install_infile(d);
   if (mysql_autocommit(d->m, 0)) return my_fail(d->m, err, "turning autocommit off");
+  if ((rc = md_state_table(d, err))) return rc;
   for (size_t i = 0; i < cat->n; i++) {
     const sl_cstream *cs = &cat->streams[i];
     mstream *s = &d->streams[i];
@@ -186,6 +187,8 @@ static const sl_destination dest_mysql = {
     .flush = md_flush,
     .stream_complete = my_stream_complete,
     .close = my_close_impl,
+    .save_state = md_save_state,
+    .load_states = md_load_states,
 };
 
 int main(int argc, char **argv) {

@@ -51,6 +51,11 @@ typedef struct mdb {
   char ts_text[24];
 } mdb;
 
+/* states.c */
+sl_code md_state_table(mdb *d, sl_err *err);
+sl_code md_save_state(void *h, const char *key, const char *value, sl_err *err);
+sl_code md_load_states(void *h, void (*each)(void *, const char *, const char *), void *arg, sl_err *err);
+
 /* table.c */
 sl_code md_prepare_stream(mdb *d, mstream *s, sl_err *err);
 sl_code md_merge(mdb *d, mstream *s, sl_err *err);

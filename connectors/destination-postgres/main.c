@@ -379,6 +379,8 @@ static const sl_destination dest_pg = {
     .flush = pg_flush,
     .stream_complete = pg_stream_complete,
     .close = pg_close,
+    .save_state = pgd_save_state,
+    .load_states = pgd_load_states,
 };
 
 int main(int argc, char **argv) { return sl_destination_main(&dest_pg, argc, argv); }

@@ -60,6 +60,7 @@ typedef struct pdb {
   sl_buf sql;         /* cold-path statement text */
   sl_rng rng;
   uint64_t commits, records; /* for the test hook */
+  bool state_table;   /* _sluice_state exists (created in this run) */
   pstream *streams;
   size_t n;
 } pdb;
@@ -85,5 +86,9 @@ void pgd_stream_free(pstream *s);
 sl_code pgd_write(void *h, sl_dstream *ds, const sl_drecord *rec, sl_err *err);
 sl_code pgd_copy_all(pdb *d, sl_err *err);
 sl_code pgd_copy_end(pdb *d, bool ok, sl_err *err);
+
+/* states.c */
+sl_code pgd_save_state(void *h, const char *key, const char *value, sl_err *err);
+sl_code pgd_load_states(void *h, void (*each)(void *, const char *, const char *), void *arg, sl_err *err);
 
 #endif

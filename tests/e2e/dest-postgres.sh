@@ -155,6 +155,10 @@ runw app2 "$TMP/app.jsonl" write --config "$TMP/c.json" --catalog "$TMP/app.cat"
 expect_eq append/twice "$(q 'select count(*) || chr(47) || count(distinct id) from app')" "500/250"
 expect_eq append/states "$(grep -c '"type":"STATE"' "$TMP/app2.out")" 3
 expect_eq append/no-key-index "$(q "select count(*) from pg_indexes where tablename = 'app'")" 0
+# The states of the last commits, kept in the transaction of the rows (lib/dest_states.c).
+run app-states "$DEST" state --config "$TMP/c.json"
+expect_eq append/states-kept "$(jq -r 'select(.key | endswith("\tapp")) | .key + " " + (.states[-1].stream.stream_state | tostring)' "$TMP/app-states.out" | tr '\t' ' ')" \
+  "STREAM  app $(jq -c 'select(.type == "STATE") | .state.stream.stream_state' "$TMP/app2.out" | tail -n1)"
 
 # ---- overwrite: swapped in at COMPLETE only -----------------------------------------
 catalog "$TMP/ow.cat" ow overwrite

@@ -193,6 +193,9 @@ expect_out dst-write/password-config-error dwrite-pw '"failure_type":"config_err
 write dtypes "$DATA/dest-types.catalog.json" "$DATA/dest-types.jsonl"
 expect_rc dst-types 0 dtypes
 expect_eq dst-types/echo "$(echoed dtypes)" '{"n":1} '
+# The states of the last commits, kept in the transaction of the rows (lib/dest_states.c).
+run dtypes-states "$DST" state --config "$TMP/c.json"
+expect_eq dst-types/states-kept "$(jq -r '.key + " " + (.states[-1].stream.stream_state | tostring)' "$TMP/dtypes-states.out" | tr '\t' ' ')" 'STREAM  people {"n":1}'
 expect_eq dst-types/rows "$(q 'SELECT id, hex(name), score, ok, born, at, `local`, wakes, tags, addr, `any`, big, _airbyte_meta, _airbyte_generation_id FROM people ORDER BY id')" \
   "$(cat "$DATA/dest-types.expected.tsv")"
 expect_eq dst-types/column-types "$(q "SELECT GROUP_CONCAT(COLUMN_TYPE ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'people'")" \
