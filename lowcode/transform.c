@@ -13,6 +13,12 @@ typedef struct add_def {
   sl_tmpl_accept accept;
   json_t *konst;     /* the value of a constant template, computed once */
   bool reads_record; /* the value template reads `record` */
+  /* A template that neither reads `record` nor calls anything (now_utc()
+   * and the like) gives the same value for every record of a page: it is
+   * kept with the records' context it was computed in (a reference, so the
+   * address is not reused by another page's context). */
+  bool per_page;
+  json_t *page_ctx, *page_val;
 } add_def;
 
 typedef struct lc_tf {
@@ -88,6 +94,7 @@ sl_code lc_transforms_build(lc_source *src, const json_t *list, lc_transforms **
         lc_keyset ks = {0};
         lc_keyset_scan(&ks, d->value, "record");
         d->reads_record = ks.used;
+        d->per_page = !ks.used && !strchr(sl_tmpl_source(d->value), '(');
         lc_keyset_dispose(&ks);
         if (sl_tmpl_is_static(d->value)) { /* literal text: the same value for every record */
           json_t *empty = json_object();
@@ -129,6 +136,8 @@ void lc_transforms_free(lc_transforms *ts) {
       free(t->defs[k].path);
       sl_tmpl_free(t->defs[k].value);
       json_decref(t->defs[k].konst);
+      json_decref(t->defs[k].page_ctx);
+      json_decref(t->defs[k].page_val);
     }
     free(t->defs);
     for (size_t k = 0; k < t->n_ptrs; k++) {
@@ -221,14 +230,23 @@ static void rm_glob(rm_ctx *c, json_t *cur, char *const *p, size_t n) {
 
 /* An added field's value for one record (new reference). Constant values
  * are shared when immutable and copied when a later step could change them. */
-static sl_code add_value(lc_source *src, const lc_tf *t, const add_def *d, json_t *ctx, json_t **v, sl_err *err) {
-  if (d->konst) {
-    *v = json_is_object(d->konst) || json_is_array(d->konst) ? json_deep_copy(d->konst) : json_incref(d->konst);
+static json_t *share(json_t *v) { return json_is_object(v) || json_is_array(v) ? json_deep_copy(v) : json_incref(v); }
+
+static sl_code add_value(lc_source *src, const lc_tf *t, const add_def *cd, json_t *ctx, json_t **v, sl_err *err) {
+  add_def *d = (add_def *)cd; /* the per-page value is a cache */
+  if (d->konst || (d->per_page && d->page_ctx == ctx)) {
+    *v = share(d->konst ? d->konst : d->page_val);
     return *v ? SL_EOK : sl_err_set(err, SL_ENOMEM, "out of memory");
   }
   *v = NULL;
   if (sl_tmpl_eval(d->value, ctx, d->accept, v, err)) return sl_err_wrap(err, "AddFields at %s", LC_WHERE(src, t->node));
   if (!*v) *v = json_string("");
+  if (d->per_page && *v) {
+    json_decref(d->page_ctx);
+    json_decref(d->page_val);
+    d->page_ctx = json_incref(ctx);
+    d->page_val = share(*v);
+  }
   return SL_EOK;
 }
 
