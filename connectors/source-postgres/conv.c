@@ -180,7 +180,14 @@ void conv_value(sl_jw *w, conv_ctx *c, pg_kind k, pg_kind elem, const char *s, s
     case PGK_TIMESTAMP: put_datetime(w, s, n, false, true); return;
     case PGK_TIMESTAMPTZ: put_datetime(w, s, n, true, true); return;
     case PGK_TIMETZ: put_datetime(w, s, n, true, false); return;
-    case PGK_JSON: sl_jw_raw(w, s, n); return; /* the server checked it */
+    case PGK_JSON: { /* the server checked it; json (not jsonb) keeps its line breaks and tabs,
+                        which are only whitespace there but would split the RECORD line */
+      size_t at = w->out->len;
+      sl_jw_raw(w, s, n);
+      for (char *p = w->out->data + at, *e = w->out->data + w->out->len; p < e; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+      return;
+    }
     case PGK_BYTEA: put_bytea(w, c, s, n); return;
     case PGK_ARRAY: {
       size_t i = 0;

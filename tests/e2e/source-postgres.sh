@@ -364,6 +364,8 @@ DO $$ DECLARE t text; BEGIN
                     FROM generate_series(1, 3) i', t, '');
   END LOOP; END $$;
 INSERT INTO toast_t VALUES (1), (2);
+CREATE TABLE jnl (id int PRIMARY KEY, j json);
+INSERT INTO jnl VALUES (1, E'{"a":\n\t[1,\r\n 2], "s": "x\\ny"}');
 ALTER PUBLICATION sluice_pub ADD TABLE toast_k, toast_f, toast_u, toast_t;
 SQL
 run_proto toast-disc "$SRC" discover --config "$TMP/cdc.json"
@@ -373,6 +375,10 @@ jq '.streams |= map(select(.stream.name != "gone_t"))' "$TMP/toast-cat.json" >"$
 run_proto toast1 "$SRC" read --config "$TMP/cdc.json" --catalog "$TMP/toast-cat5.json"
 expect_rc toast1/exit 0
 jq -s '[[.[] | select(.type == "STATE") | .state] | last]' "$TMP/toast1.out" >"$TMP/toast-s1.json"
+# A json value keeps its line breaks in PostgreSQL; the RECORD line must not.
+catalog "$TMP/toast-disc.out" "$TMP/jnl-cat.json" full_refresh '.name == "jnl"'
+run_proto jnl "$SRC" read --config "$TMP/cdc.json" --catalog "$TMP/jnl-cat.json"
+expect_eq jnl/one-line-json "$(grep '"stream":"jnl"' "$TMP/jnl.out" | jq -c '.record.data.j')" '{"a":[1,2],"s":"x\ny"}'
 # Count the server's START_REPLICATION commands: the log is decoded once per sync.
 psql -q -c "ALTER SYSTEM SET log_replication_commands = on" -c "SELECT pg_reload_conf()" >/dev/null
 repl_logged() { test "$(psql -Atc 'SHOW log_replication_commands')" = on; }
