@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Acceptance-test setup of a declarative API connector, sourced (from the
 # repository root) by its integration_tests/acceptance-setup.sh:
-#   api_acceptance_setup connectors/source-x
+#   api_acceptance_setup DIR    (connectors/source-x, or a copy of it: test runs
+#                               in parallel must not share one secrets/)
 # serves integration_tests/acceptance/routes.json with tests/mock/mock_http.py
 # --routes on loopback, and writes secrets/config.json and
 # secrets/invalid_config.json from integration_tests/acceptance/{config,
@@ -9,7 +10,8 @@
 # secrets/ are removed when the sourcing shell exits (as acceptance.sh's
 # setups do; db_stop_all is kept from tests/lib/db.sh).
 api_acceptance_setup() {
-  local d=$PWD/$1
+  local d=$1
+  case $d in /*) ;; *) d=$PWD/$d ;; esac
   local a=$d/integration_tests/acceptance
   rm -rf "$d/secrets" && mkdir -p "$d/secrets"
   python3 tests/mock/mock_http.py --routes "$a/routes.json" --port-file "$d/secrets/port" 2>"$d/secrets/mock.err" &
