@@ -203,3 +203,29 @@ sl_code sl_mapping_state_out(const sl_mapping *m, sl_jv msg, const char *id_raw,
   free(text);
   return rc;
 }
+
+sl_code sl_mapping_record_line(const sl_mapping *m, const char *line, size_t len, const sl_envelope *env, sl_jparser *jp,
+                               const char *what, sl_buf *out, sl_err *err) {
+  /* The canonical layout (sl_record_scan: stream first, no namespace): the
+   * new name and namespace are spliced in, the rest copied as it is. */
+  static const char pre[] = "{\"type\":\"RECORD\",\"record\":{\"stream\":";
+  const size_t pl = sizeof pre - 1;
+  if (!env->ns && len > pl + 1 && env->stream == line + pl + 1 && !memcmp(line, pre, pl) &&
+      env->stream + env->stream_len < line + len && env->stream[env->stream_len] == '"') {
+    const map_pair *p = find(m, env->stream, env->stream_len, NULL, 0, false);
+    if (p) {
+      const char *rest = env->stream + env->stream_len + 1;
+      bool bad = sl_buf_put(out, line, pl) || sl_json_escape(out, p->dst_name, strlen(p->dst_name));
+      if (!bad && p->dst_ns) bad = sl_buf_put(out, ",\"namespace\":", 13) || sl_json_escape(out, p->dst_ns, strlen(p->dst_ns));
+      if (bad || sl_buf_put(out, rest, (size_t)(line + len - rest)) || sl_buf_putc(out, '\n'))
+        return sl_err_set(err, SL_ELIMIT, "%s: the buffer to the destination is full", what);
+      return SL_EOK;
+    }
+  }
+  sl_jv root;
+  sl_code rc = sl_jparser_parse(jp, line, len, &root, what, err);
+  if (rc) return rc;
+  if ((rc = sl_mapping_record(m, root, out)))
+    return sl_err_set(err, rc, "%s: %s", what, rc == SL_ENOTFOUND ? "a RECORD of a stream the mapping does not know" : "the buffer to the destination is full");
+  return SL_EOK;
+}

@@ -221,11 +221,9 @@ static void source_record(sync_t *s, const char *line, size_t len, const sl_enve
     forward(s, line, len);
     return;
   }
-  sl_jv root; /* mapped: the record is re-written with the destination's stream name */
-  sl_err e = SL_ERR_INIT;
-  if (sl_jparser_parse(s->jp, line, len, &root, src_what(s, what, sizeof what), &e) ||
-      sl_mapping_record(s->map, root, &s->to_dst))
-    set_fatal(s, e.code ? e.code : SL_ELIMIT, "%s", e.msg[0] ? e.msg : "the buffer to the destination is full");
+  sl_err e = SL_ERR_INIT; /* mapped: re-written with the destination's stream name */
+  if (sl_mapping_record_line(s->map, line, len, env, s->jp, src_what(s, what, sizeof what), &s->to_dst, &e))
+    set_fatal(s, e.code, "%s", e.msg);
 }
 
 static void source_line(sync_t *s, const char *line, size_t len) {

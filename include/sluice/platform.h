@@ -155,6 +155,11 @@ json_t *sl_mapping_catalog(const sl_mapping *m, const json_t *configured);
 sl_code sl_mapping_record(const sl_mapping *m, sl_jv root, sl_buf *out);
 /* A stream_descriptor object mapped (to_dest) or mapped back, in place. */
 void sl_mapping_descriptor(const sl_mapping *m, json_t *descriptor, bool to_dest);
+/* The same from a RECORD line and its envelope: spliced without a parse
+ * when the line has sl_record_scan's canonical layout, else parsed with jp.
+ * Errors name what (e.g. "source stdout line 12"). */
+sl_code sl_mapping_record_line(const sl_mapping *m, const char *line, size_t len, const sl_envelope *env, sl_jparser *jp,
+                               const char *what, sl_buf *out, sl_err *err);
 /* A STATE message's descriptors mapped (to_dest) or mapped back, in place. */
 void sl_mapping_state(const sl_mapping *m, json_t *state_msg, bool to_dest);
 /* A STATE message (parsed as msg) mapped, with state.id set to the raw

@@ -126,3 +126,40 @@ TEST(mapping_collision_names_both) {
   CHECK_CONTAINS(err.msg, "\"a.t\" and \"b.t\" both to \"t\"");
   json_decref(cat);
 }
+
+/* Through sl_mapping_record_line: a line in the canonical layout is spliced, others parsed. */
+static char *map_line(const sl_mapping *m, const char *line) {
+  sl_jparser *p = sl_jparser_new(1 << 20);
+  sl_envelope env;
+  sl_err err = SL_ERR_INIT;
+  sl_buf out;
+  sl_buf_init(&out, 1 << 20);
+  char *res = NULL;
+  bool ok = sl_record_scan(line, strlen(line), &env) || !sl_jparser_envelope(p, line, strlen(line), &env, "test", &err);
+  if (ok && !sl_mapping_record_line(m, line, strlen(line), &env, p, "test line", &out, &err)) {
+    sl_buf_putc(&out, 0);
+    res = strdup(out.data);
+  }
+  sl_buf_dispose(&out);
+  sl_jparser_free(p);
+  return res;
+}
+
+TEST(mapping_record_line_splice_and_parse) {
+  json_t *cat = catalog();
+  sl_mapping *m = NULL;
+  sl_err err = SL_ERR_INIT;
+  CHECK_INT(sl_mapping_new("d\"q", "p_", cat, &m, &err), SL_EOK);
+  sl_envelope env;
+  const char *canon = "{\"type\":\"RECORD\",\"record\":{\"stream\":\"notes\",\"data\":{\"a\":1.50},\"emitted_at\":3}}";
+  CHECK(sl_record_scan(canon, strlen(canon), &env));
+  char *r = map_line(m, canon);
+  /* spliced: the rest of the line is kept byte for byte (1.50 stays) */
+  CHECK_STR(r, "{\"type\":\"RECORD\",\"record\":{\"stream\":\"p_notes\",\"namespace\":\"d\\\"q\",\"data\":{\"a\":1.50},\"emitted_at\":3}}\n");
+  free(r);
+  r = map_line(m, "{\"type\":\"RECORD\",\"record\":{\"namespace\":\"shop\",\"stream\":\"orders\",\"data\":{\"a\":1}}}");
+  CHECK_STR(r, "{\"type\":\"RECORD\",\"record\":{\"data\":{\"a\":1},\"stream\":\"p_orders\",\"namespace\":\"d\\\"q\"}}\n");
+  free(r);
+  sl_mapping_free(m);
+  json_decref(cat);
+}
