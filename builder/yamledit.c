@@ -545,7 +545,7 @@ char *bld_yaml_update(const char *old, size_t len, const json_t *nv) {
   if (root && root->kind == Y_MAP && !root->flow && root->n && json_is_object(ov)) {
     walk_map(&x, root, ov, nv);
     if (!x.bad) {
-      qsort(x.v, x.n, sizeof *x.v, by_start_desc);
+      if (x.n) qsort(x.v, x.n, sizeof *x.v, by_start_desc);
       for (size_t i = 0; i + 1 < x.n; i++)
         if (x.v[i + 1].end > x.v[i].start) x.bad = true; /* overlapping edits */
     }
