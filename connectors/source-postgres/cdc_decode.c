@@ -17,6 +17,7 @@
  * WAL order. A row gone by then (a later DELETE follows in the WAL) or a
  * table without a primary key leaves the field out, with a WARN and a
  * NULLED / SOURCE_RETRIEVAL_ERROR change in the record's meta. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -370,10 +371,14 @@ static void meta_changes(cdc_pass *p, char *const *names, size_t n) {
 
 static sl_code flush_held(cdc_pass *p, sl_err *err);
 
-/* A finished record: out now, or after the held ones before it. */
-static sl_code route(cdc_pass *p, int si, const char *m, size_t n, const char *meta, size_t mlen) {
-  if (p->nheld) return hold(p, si, m, n, meta, mlen, NULL);
-  return emit(p, si, m, n, meta, mlen);
+/* A finished record: out now, or after the held ones before it (which are
+ * then looked up and emitted once the held text reaches HOLD_MAX_BYTES). */
+static sl_code route(cdc_pass *p, int si, const char *m, size_t n, const char *meta, size_t mlen,
+                     sl_err *err) {
+  if (!p->nheld) return emit(p, si, m, n, meta, mlen);
+  sl_code rc = hold(p, si, m, n, meta, mlen, NULL);
+  if (!rc && p->hold.len >= HOLD_MAX_BYTES) rc = flush_held(p, err);
+  return rc;
 }
 
 /* An update whose new tuple lacks unchanged TOAST values (p->miss[0..nmiss)). */
@@ -399,7 +404,7 @@ static sl_code hold_for_lookup(cdc_pass *p, relation *r, const tval *row, size_t
     sl_buf_dispose(&list);
     meta_changes(p, names, nmiss);
     free(names);
-    return route(p, r->si, m, n, p->meta.data, p->meta.len);
+    return route(p, r->si, m, n, p->meta.data, p->meta.len, err);
   }
   held *h;
   sl_code rc = hold(p, r->si, m, n, NULL, 0, &h);
@@ -474,7 +479,7 @@ static sl_code on_change(cdc_pass *p, char type, rd_buf *b, sl_err *err) {
   for (size_t i = 0; i < nmiss; i++) /* only columns the relation names can be looked up */
     if (p->miss[i] >= r->ncols) p->miss[i--] = p->miss[--nmiss];
   if (nmiss) return hold_for_lookup(p, r, row, nmiss, err);
-  return route(p, r->si, p->rec.data + 1, p->rec.len - 1, NULL, 0);
+  return route(p, r->si, p->rec.data + 1, p->rec.len - 1, NULL, 0, err);
 }
 
 /* ---- TOAST look-ups ---- */
@@ -645,6 +650,9 @@ sl_code cdc_pass_message(cdc_pass *p, rd_buf *b, sl_err *err) {
     case 'D': {
       sl_code rc = on_change(p, type, b, err);
       if (rc == SL_EPROTOCOL) return sl_err_set(err, rc, "a malformed pgoutput %c message", type);
+      if (rc == SL_EIO && !err->msg[0])
+        return sl_err_set(err, rc, "keeping changes for the streams read later: writing a temporary "
+                          "file in %s failed: %s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", strerror(errno));
       if (rc && !err->msg[0]) return sl_err_set(err, rc, "writing a change: %s", sl_strerror(rc));
       return rc;
     }

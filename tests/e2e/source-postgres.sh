@@ -363,6 +363,8 @@ DO $$ DECLARE t text; BEGIN
     EXECUTE format('INSERT INTO %I SELECT i, 1, (SELECT string_agg(md5(g::text || i), %L) FROM generate_series(1, 200) g)
                     FROM generate_series(1, 3) i', t, '');
   END LOOP; END $$;
+INSERT INTO toast_k SELECT i, 1, (SELECT string_agg(md5(g::text || i), '') FROM generate_series(1, 100) g)
+  FROM generate_series(4, 1503) i;
 INSERT INTO toast_t VALUES (1), (2);
 CREATE TABLE jnl (id int PRIMARY KEY, j json);
 INSERT INTO jnl VALUES (1, E'{"a":\n\t[1,\r\n 2], "s": "x\\ny"}');
@@ -392,6 +394,7 @@ INSERT INTO cdc_t VALUES (40, 'x', 4);
 BEGIN; UPDATE toast_k SET other = 2 WHERE id = 2; UPDATE cdc_t SET v = 'y' WHERE id = 40; COMMIT;
 DELETE FROM toast_k WHERE id = 2;
 TRUNCATE toast_t;
+UPDATE toast_k SET other = 2 WHERE id >= 4;
 SQL
 n0=$(starts)
 run_proto toast2 "$SRC" read --config "$TMP/cdc.json" --catalog "$TMP/toast-cat5.json" --state "$TMP/toast-s1.json"
@@ -411,12 +414,16 @@ for line in open(sys.argv[1]):
     print(d["id"], d.get("other"), big, ",".join(ch), "del" if d["_ab_cdc_deleted_at"] else "")
 PY
 }
-expect_eq toast/pk-filled "$(recs toast2 toast_k | sed -n 1,2p | tr '\n' ';')" \
+expect_eq toast/pk-filled "$(recs toast2 toast_k | awk '$1 < 4' | sed -n 1,2p | tr '\n' ';')" \
   "1 2 $(big_of toast_k 1)  ;3 2 $(big_of toast_k 3)  ;"
-expect_eq toast/gone-row-meta "$(recs toast2 toast_k | tail -2 | tr '\n' ';')" \
+expect_eq toast/gone-row-meta "$(recs toast2 toast_k | awk '$1 < 4' | tail -2 | tr '\n' ';')" \
   "2 2 - big:NULLED:SOURCE_RETRIEVAL_ERROR ;2 None -  del;"
 expect_out toast/gone-row-warn toast2 'stream toast_k: an UPDATE at LSN '
 expect_out toast/gone-row-warn-key toast2 'big of the row with key (id) = (2) unchanged and the row is no longer in public.toast_k'
+# 1500 held updates: looked up in batches of 1000, in order, every value exact.
+expect_eq toast/batched-lookups "$(recs toast2 toast_k | awk '$1 >= 4 { n++; if ($1 != n + 3 || $2 != 2) bad++; print $3 }
+  END { print n, bad + 0 }' | md5sum | cut -c1-32)" \
+  "$( (psql -Atc 'SELECT md5(big) FROM toast_k WHERE id >= 4 ORDER BY id'; echo '1500 0') | md5sum | cut -c1-32)"
 expect_eq toast/full-identity-filled "$(recs toast2 toast_f)" "1 2 $(big_of toast_f 1)  "
 expect_eq toast/no-pk-meta "$(recs toast2 toast_u)" "1 2 - big:NULLED:SOURCE_RETRIEVAL_ERROR "
 expect_out toast/no-pk-warn toast2 'table public.toast_u has no primary key to read them by'
