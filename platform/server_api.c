@@ -75,6 +75,14 @@ enum MHD_Result api_rows(api_call *a, const char *sql, int np, const char *p1, c
   return api_reply_buf(a, 200, &b);
 }
 
+void api_children_begin(sigset_t *saved) {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_UNBLOCK, &chld, saved);
+}
+void api_children_end(const sigset_t *saved) { pthread_sigmask(SIG_SETMASK, saved, NULL); }
+
 bool api_is(const api_call *a, const char *method) { return !strcmp(a->method, method); }
 
 bool api_body_ok(api_call *a, const char *const *allowed, bool required, enum MHD_Result *sent) {

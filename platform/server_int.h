@@ -7,6 +7,7 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include "sluice/store.h"
@@ -68,6 +69,14 @@ enum MHD_Result api_connection_op(api_call *a, long long id, const char *rest);
 enum MHD_Result api_catalogs(api_call *a, long long source_id, const char *rest);
 /* /v1/jobs[/ID[/cancel]] */
 enum MHD_Result api_jobs(api_call *a, long long id, const char *rest);
+
+/* Around a call that runs a connector from an API thread: SIGCHLD is
+ * blocked in the server's threads (the scheduler waits for it), and a
+ * child would inherit that mask through fork and exec. While unblocked a
+ * job's SIGCHLD may land here; the scheduler then sees the job end at its
+ * next tick instead. */
+void api_children_begin(sigset_t *saved);
+void api_children_end(const sigset_t *saved);
 
 /* Take the oldest request the API queued (false when there is none). */
 bool sl_server_dequeue(sl_server *sv, sl_server_req *out);

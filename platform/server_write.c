@@ -52,7 +52,10 @@ static enum MHD_Result actor_save(api_call *a, const char *kind, const json_t *r
   } else {
     cfg = cfg_in ? json_deep_copy(cfg_in) : json_object();
   }
+  sigset_t mask;
+  api_children_begin(&mask);
   if (!c && (c = sl_connector_spec(connector, &spec, &err)) == SL_ENOTFOUND) c = err.code = SL_EUSAGE; /* an unknown connector: bad input */
+  api_children_end(&mask);
   if (!c && !json_is_false(vflag)) {
     sl_schema_apply_defaults(spec, cfg);
     char what[300];
@@ -74,13 +77,16 @@ static enum MHD_Result actor_save(api_call *a, const char *kind, const json_t *r
 static enum MHD_Result actor_run(api_call *a, const json_t *row, bool discover) {
   sl_err err = SL_ERR_INIT;
   json_t *out = NULL;
-  if (discover) {
-    int64_t version = 0;
-    bool changed = false;
-    if (sl_source_discover(a->st, row, &out, &version, &changed, &err)) return api_fail(a, &err);
-    return api_reply(a, 200, json_pack("{s:I,s:b,s:o}", "version", (json_int_t)version, "changed", changed, "catalog", out));
-  }
-  if (sl_actor_call(a->st, row, "check", SL_MSG_CONNECTION_STATUS, &out, &err)) return api_fail(a, &err);
+  sigset_t saved;
+  sl_code rc;
+  int64_t version = 0;
+  bool changed = false;
+  api_children_begin(&saved);
+  rc = discover ? sl_source_discover(a->st, row, &out, &version, &changed, &err)
+                : sl_actor_call(a->st, row, "check", SL_MSG_CONNECTION_STATUS, &out, &err);
+  api_children_end(&saved);
+  if (rc) return api_fail(a, &err);
+  if (discover) return api_reply(a, 200, json_pack("{s:I,s:b,s:o}", "version", (json_int_t)version, "changed", changed, "catalog", out));
   json_t *st = json_incref(json_object_get(out, "connectionStatus"));
   json_decref(out);
   return api_reply(a, 200, st ? st : json_object());

@@ -88,6 +88,8 @@ expect_eq secret/rename "$(api PATCH "/sources/$K" '{"name":"keyed"}')" 200
 expect_eq secret/rename-reply "$(out '.name + " " + .config.region')" "keyed us"
 
 # check and discover run the connector; catalogs are versioned.
+expect_eq secret/check "$(api POST "/sources/$K/check")" 200
+expect_eq secret/check-mask "$(out '.status + " " + (.message // "")')" "SUCCEEDED "
 expect_eq source/check "$(api POST "/sources/$F/check")" 200
 expect_eq source/check-status "$(out .status)" SUCCEEDED
 expect_eq source/discover "$(api POST "/sources/$F/discover")" 200
