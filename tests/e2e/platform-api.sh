@@ -153,6 +153,29 @@ expect_eq conn/edit-cleared "$(out '.stream_prefix')" null
 expect_eq conn/edit-bad-status "$(api PATCH "/connections/$C" '{"status":"sleepy"}')" 400
 expect_eq conn/edit-bad-version "$(api PATCH "/connections/$C" '{"version":"5"}')" 400
 
+# A store locked by another process past the busy timeout (5 s): 503
+# "unavailable" naming the lock; nothing changed; then it works again.
+python3 - "$STORE" "$TMP/locked" "$TMP/unlock" <<'PY' &
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+for _ in range(1200):  # until the test says so (at most 2 minutes)
+    if os.path.exists(sys.argv[3]):
+        break
+    time.sleep(0.1)
+c.execute("ROLLBACK")
+PY
+LOCKER=$!
+wait_for 100 test -e "$TMP/locked"
+expect_eq store/locked "$(api PATCH "/connections/$C" '{"stream_prefix":"y_"}')" 503
+expect_eq store/locked-code "$(out .error.code)" unavailable
+check store/locked-says grep -q "locked by another process" "$TMP/api.out"
+touch "$TMP/unlock"
+wait "$LOCKER"
+expect_eq store/unlocked "$(api GET "/connections/$C")" 200
+expect_eq store/unchanged "$(out '[.stream_prefix, .version] | map(tostring) | join(" ")')" "null 5"
+
 # A sync through the API, then its job and the connection's state.
 expect_eq sync/queued "$(api POST "/connections/$C/sync")" 202
 synced() { [ "$(sql "$STORE" "select count(*) from jobs where connection_id = $C and status = 'succeeded'")" -ge 1 ]; }
