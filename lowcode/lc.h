@@ -362,6 +362,7 @@ typedef struct lc_pages {
   sl_http_resp resp;
   bool first, done;
   bool prefetch; /* the next page may be requested while this one is processed */
+  sl_err deferred; /* the paginator's error, reported at the next page */
   unsigned pages;
 } lc_pages;
 

@@ -162,6 +162,10 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
   lc_source *src = st->src;
   *have = false;
   pg->recs.n = 0;
+  if (pg->deferred.code) { /* the paginator failed on the previous page */
+    *err = pg->deferred;
+    return err->code;
+  }
   if (pg->done) return SL_EOK;
   /* Records of this page see the token that fetched it (the paginator moves
    * on before they are processed). */
@@ -242,7 +246,12 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
   json_decref(response);
   json_decref(headers);
   json_decref(last);
-  if (rc) return rc;
+  if (rc) { /* reported after this page's records, as the CDK yields them first */
+    pg->deferred = *err;
+    *err = (sl_err)SL_ERR_INIT;
+    *have = true;
+    return SL_EOK;
+  }
   pg->done = pg->ps.done;
   if (!pg->done && pg->recs.n && pg->slicer && pg->slicer->ops->page_stop &&
       pg->slicer->ops->page_stop(pg->slicer, pg->slice, &(lc_record){.v = pg->recs.v[pg->recs.n - 1]}))
