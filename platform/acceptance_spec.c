@@ -64,6 +64,11 @@ bool at_type_has(const json_t *node, const char *t) {
   return false;
 }
 
+static bool is_object_type(const json_t *n) {
+  const json_t *t = json_object_get(n, "type");
+  return json_is_string(t) && !strcmp(json_string_value(t), "object");
+}
+
 static bool v_enum(walk *w, const json_t *n, const char *ptr, const char *prop, int depth) {
   const json_t *e = json_object_get(n, "enum");
   for (size_t i = 0; i < json_array_size(e); i++)
@@ -77,7 +82,8 @@ static bool v_oneof(walk *w, const json_t *n, const char *ptr, const char *prop,
   const char *kw = json_object_get(n, "oneOf") ? "oneOf" : json_object_get(n, "anyOf") ? "anyOf" : NULL;
   if (!kw) return true;
   const json_t *opts = json_object_get(n, kw);
-  if (!at_type_has(n, "object")) return problem(w, n, "%s: the parent of %s must have type object", ptr, kw);
+  /* CAT compares type with the string "object": ["object", "null"] fails */
+  if (!is_object_type(n)) return problem(w, n, "%s: the parent of %s must have type object", ptr, kw);
   size_t i;
   json_t *o;
   json_array_foreach(opts, i, o) if (!json_is_object(json_object_get(o, "properties")))
@@ -138,7 +144,8 @@ static bool v_type_list(walk *w, const json_t *n, const char *ptr, const char *p
 }
 
 static bool v_object(walk *w, const json_t *n, const char *ptr, const char *prop, int depth) {
-  if (!*ptr || !at_type_has(n, "object") || json_object_get(n, "oneOf")) return true;
+  /* as CAT: only type "object" exactly (a nullable ["object", "null"] is not checked) */
+  if (!*ptr || !is_object_type(n) || json_object_get(n, "oneOf")) return true;
   if (json_object_size(json_object_get(n, "properties")) == 0)
     return problem(w, n, "%s: an object property needs non-empty properties (or oneOf)%s", ptr, NULL);
   return true;
