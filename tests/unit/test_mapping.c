@@ -11,22 +11,28 @@ static json_t *catalog(void) {
                     0, NULL);
 }
 
-/* Map one message line through the mapping into a string (malloc'd). */
-static char *map_record(const sl_mapping *m, const char *line) {
+/* Map one RECORD line into a string (malloc'd), NULL on failure: parsed and
+ * given to sl_mapping_record, or (by_line) through sl_mapping_record_line
+ * with its envelope. */
+static char *map_any(const sl_mapping *m, const char *line, bool by_line) {
   sl_jparser *p = sl_jparser_new(1 << 20);
   sl_jv root;
+  sl_envelope env;
   sl_err err = SL_ERR_INIT;
   sl_buf out;
   sl_buf_init(&out, 1 << 20);
   char *res = NULL;
-  if (!sl_jparser_parse(p, line, strlen(line), &root, "test", &err) && !sl_mapping_record(m, root, &out)) {
-    sl_buf_putc(&out, 0);
-    res = strdup(out.data);
-  }
+  size_t n = strlen(line);
+  bool ok = by_line ? (sl_record_scan(line, n, &env) || !sl_jparser_envelope(p, line, n, &env, "test", &err)) &&
+                          !sl_mapping_record_line(m, line, n, &env, p, "test line", &out, &err)
+                    : !sl_jparser_parse(p, line, n, &root, "test", &err) && !sl_mapping_record(m, root, &out);
+  if (ok && !sl_buf_putc(&out, 0)) res = strdup(out.data);
   sl_buf_dispose(&out);
   sl_jparser_free(p);
   return res;
 }
+static char *map_record(const sl_mapping *m, const char *line) { return map_any(m, line, false); }
+static char *map_line(const sl_mapping *m, const char *line) { return map_any(m, line, true); }
 
 TEST(mapping_identity_is_null) {
   json_t *cat = catalog();
@@ -128,23 +134,6 @@ TEST(mapping_collision_names_both) {
 }
 
 /* Through sl_mapping_record_line: a line in the canonical layout is spliced, others parsed. */
-static char *map_line(const sl_mapping *m, const char *line) {
-  sl_jparser *p = sl_jparser_new(1 << 20);
-  sl_envelope env;
-  sl_err err = SL_ERR_INIT;
-  sl_buf out;
-  sl_buf_init(&out, 1 << 20);
-  char *res = NULL;
-  bool ok = sl_record_scan(line, strlen(line), &env) || !sl_jparser_envelope(p, line, strlen(line), &env, "test", &err);
-  if (ok && !sl_mapping_record_line(m, line, strlen(line), &env, p, "test line", &out, &err)) {
-    sl_buf_putc(&out, 0);
-    res = strdup(out.data);
-  }
-  sl_buf_dispose(&out);
-  sl_jparser_free(p);
-  return res;
-}
-
 TEST(mapping_record_line_splice_and_parse) {
   json_t *cat = catalog();
   sl_mapping *m = NULL;
