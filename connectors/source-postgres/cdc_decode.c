@@ -398,8 +398,10 @@ static sl_code hold_for_lookup(cdc_pass *p, relation *r, const tval *row, size_t
     }
     const pg_table *t = o.outs[r->si].tab;
     char why[600];
-    snprintf(why, sizeof why, "table %s.%s has no primary key to read them by (REPLICA IDENTITY FULL "
-             "sends them in the old row)", t->schema, t->name);
+    if (r->npk) snprintf(why, sizeof why, "the change lacks the primary key of %s.%s to read them by",
+                         t->schema, t->name);
+    else snprintf(why, sizeof why, "table %s.%s has no primary key to read them by (REPLICA IDENTITY "
+                  "FULL sends them in the old row)", t->schema, t->name);
     warn_unfilled(p, r->si, sl_buf_cstr(&list) ? list.data : "?", why);
     sl_buf_dispose(&list);
     meta_changes(p, names, nmiss);
