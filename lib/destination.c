@@ -712,6 +712,7 @@ int sl_destination_main(const sl_destination *dst, int argc, char **argv) {
     ret = sl__entry_fail(&e, &err, NULL);
     goto done;
   }
+  e.migrate = dst->migrate_config;
   g_out = &e.out;
   if (!strcmp(e.cmd, "spec")) {
     ret = cmd_spec(&e, dst);

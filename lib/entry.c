@@ -59,6 +59,11 @@ sl_code sl__entry_load_config(sl_entry *e, sl_err *err) {
   /* CDK-internal test keys, stripped as the Python CDK does. */
   json_object_del(e->config, "_limit");
   json_object_del(e->config, "_page_size");
+  if (e->migrate && e->migrate(e->config)) {
+    sl_out_log(&e->out, "INFO", "%s: config written for an older version of %s, migrated (the new form follows "
+               "as a CONTROL message; save it to stop this)", e->config_path, e->name);
+    if ((rc = sl_out_control_config(&e->out, e->config))) return rc;
+  }
   e->secrets = sl_secrets_collect(e->spec_schema, e->config);
   e->out.secrets = e->secrets;
   if (e->spec_schema) {

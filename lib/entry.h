@@ -9,6 +9,7 @@ typedef struct sl_entry {
   const char *cmd;        /* spec, check, discover, read, write */
   const char *config_path, *catalog_path, *state_path;
   json_t *spec_schema;    /* connectionSpecification */
+  bool (*migrate)(json_t *config); /* the connector's migrate_config, or NULL */
   json_t *config;
   sl_secrets *secrets;
   sl_catalog cat;

@@ -308,6 +308,7 @@ int sl_source_main(const sl_source *src, int argc, char **argv) {
     ret = sl__entry_fail(&e, &err, NULL);
     goto done;
   }
+  e.migrate = src->migrate_config;
   if (!strcmp(e.cmd, "spec")) {
     json_t *extra = src->spec_extra_json ? json_loads(src->spec_extra_json, 0, NULL) : NULL;
     ret = sl__entry_spec(&e, src->documentation_url, extra) ? 1 : 0;

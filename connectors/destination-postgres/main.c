@@ -367,6 +367,7 @@ static void pg_close(void *h, bool ok) {
 }
 
 static const sl_destination dest_pg = {
+    .migrate_config = pg_ssl_migrate,
     .name = "destination-postgres",
     .version = "0.1.0",
     .spec_json = spec,

@@ -170,7 +170,16 @@ static sl_code load_common(fstream *s, const json_t *o, const char *what, sl_err
   if (sch && !json_is_object(sch)) return sl_err_set(err, SL_ECONFIG, "%s.schema must be an object", what);
   s->schema = sch;
   json_t *pk = json_object_get(o, "primary_key");
-  if (pk && !json_is_null(pk) && (rc = strs_from(&s->pk, pk, true, "primary_key", err))) return rc;
+  if (json_is_string(pk)) { /* "a,b": a composite key */
+    char *copy = strdup(json_string_value(pk)), *save = NULL;
+    if (!copy) return SL_ENOMEM;
+    for (char *t = strtok_r(copy, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save))
+      if (*t) rc = strs_push(&s->pk, t);
+    free(copy);
+    if (rc) return rc;
+  } else if (pk && !json_is_null(pk) && (rc = strs_from(&s->pk, pk, false, "primary_key", err))) {
+    return rc;
+  }
   json_t *ir = json_object_get(o, "infer_rows");
   s->infer_rows = ir ? json_integer_value(ir) : 1000;
   if (s->infer_rows < 1) return sl_err_set(err, SL_ECONFIG, "%s.infer_rows must be at least 1", what);
@@ -241,6 +250,36 @@ sl_code fconfig_load(const json_t *config, fconfig *c, sl_err *err) {
     if (!s->fmt_given) s->fmt = ffmt_from_name(s->globs.v[0]);
   }
   return SL_EOK;
+}
+
+/* Configs of older versions: a "format" given as a file type name, a
+ * primary_key given as a list. */
+static bool migrate_one(json_t *o) {
+  bool changed = false;
+  json_t *f = json_object_get(o, "format"), *pk = json_object_get(o, "primary_key");
+  if (json_is_string(f)) {
+    json_object_set_new(o, "format", json_pack("{s:s}", "filetype", json_string_value(f)));
+    changed = true;
+  }
+  if (json_is_array(pk)) {
+    sl_buf b;
+    sl_buf_init(&b, 1 << 16);
+    size_t i;
+    json_t *x;
+    json_array_foreach(pk, i, x) if (json_is_string(x)) sl_buf_appendf(&b, "%s%s", b.len ? "," : "", json_string_value(x));
+    json_object_set_new(o, "primary_key", json_string(sl_buf_cstr(&b)));
+    sl_buf_dispose(&b);
+    changed = true;
+  }
+  return changed;
+}
+
+bool fconfig_migrate(json_t *config) {
+  bool changed = migrate_one(config);
+  size_t i;
+  json_t *s;
+  json_array_foreach(json_object_get(config, "streams"), i, s) if (json_is_object(s)) changed |= migrate_one(s);
+  return changed;
 }
 
 void fconfig_free(fconfig *c) {

@@ -53,6 +53,7 @@ typedef struct fconfig {
 
 sl_code fconfig_load(const json_t *config, fconfig *c, sl_err *err);
 void fconfig_free(fconfig *c);
+bool fconfig_migrate(json_t *config);
 fstream *fconfig_find(fconfig *c, const char *name);
 ffmt ffmt_from_name(const char *path);
 

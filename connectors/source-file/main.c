@@ -36,7 +36,7 @@
   "\"compression\":{\"type\":\"string\",\"enum\":[\"auto\",\"none\",\"gzip\",\"zstd\",\"bzip2\"],"  \
   "\"default\":\"auto\"},"                                                                         \
   "\"schema\":" SCHEMA_OPT ",\"primary_key\":{\"type\":\"string\",\"description\":\"The primary key "  \
-  "column\"},"                                                                                   \
+  "column (several, for a composite key, separated by commas)\"},"                                                                                   \
   "\"infer_rows\":{\"type\":\"integer\",\"minimum\":1,\"default\":1000,\"description\":\"Records "  \
   "sampled to infer the schema\"}"
 
@@ -273,6 +273,7 @@ static const sl_source source_file = {
     .discover = discover,
     .read = read_stream,
     .checkpoint_interval = 100000,
+    .migrate_config = fconfig_migrate,
 };
 
 int main(int argc, char **argv) {

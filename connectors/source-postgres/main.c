@@ -139,6 +139,7 @@ static const sl_source pg_source = {
     .check = check,
     .discover = discover,
     .read = pg_read_stream,
+    .migrate_config = pg_ssl_migrate,
 };
 
 int main(int argc, char **argv) { return sl_source_main(&pg_source, argc, argv); }

@@ -18,4 +18,16 @@
   "{\"title\":\"verify-full\",\"required\":[\"mode\"],\"additionalProperties\":true,\"properties\":" \
   "{\"mode\":{\"type\":\"string\",\"const\":\"verify-full\"}}}"
 
+#include <jansson.h>
+#include <stdbool.h>
+
+/* migrate_config: a bare string ssl_mode, which older versions took, becomes
+ * {"mode": "..."}. */
+static inline bool pg_ssl_migrate(json_t *config) {
+  json_t *v = json_object_get(config, "ssl_mode");
+  if (!json_is_string(v)) return false;
+  json_object_set_new(config, "ssl_mode", json_pack("{s:s}", "mode", json_string_value(v)));
+  return true;
+}
+
 #endif

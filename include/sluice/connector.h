@@ -51,6 +51,11 @@ typedef struct sl_source {
   /* Optional: more members of the SPEC message (e.g. advanced_auth), a JSON
    * object as text. */
   const char *spec_extra_json;
+  /* Optional: rewrite, in place, a config written for an older spec, before
+   * it is checked against this one; true when something changed (the
+   * runtime then emits the new config as a CONTROL message, as Airbyte's
+   * config migrations do). */
+  bool (*migrate_config)(json_t *config);
 } sl_source;
 
 int sl_source_main(const sl_source *src, int argc, char **argv);
@@ -170,6 +175,11 @@ typedef struct sl_destination {
   /* write() never looks at rec->data (it is a null view): records are then
    * read On-Demand, envelope only. For sinks such as dev-null. */
   bool envelope_only;
+  /* Optional: rewrite, in place, a config written for an older spec, before
+   * it is checked against this one; true when something changed (the
+   * runtime then emits the new config as a CONTROL message, as Airbyte's
+   * config migrations do). */
+  bool (*migrate_config)(json_t *config);
 } sl_destination;
 
 int sl_destination_main(const sl_destination *dst, int argc, char **argv);

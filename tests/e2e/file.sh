@@ -378,6 +378,14 @@ cfg hist-bad "{\"directory\": \"$H\", \"streams\": [{\"name\": \"h\", \"globs\":
 run_proto hist-bad "$SRC" check --config "$TMP/hist-bad.json"
 expect_out history/bad-days hist-bad "days_to_sync_if_history_is_full: 0 is less than minimum 1"
 
+# A config written for an older version (format as a name, primary_key as a list) is migrated:
+# the run goes on, and the new form comes out as a CONTROL connectorConfig message.
+cfg migr "{\"url\": \"$DATA/people.csv\", \"format\": \"csv\", \"primary_key\": [\"id\", \"name\"]}"
+run_proto migr "$SRC" discover --config "$TMP/migr.json"
+expect_rc migr/exit 0
+expect_eq migr/control "$(jq -c 'select(.type == "CONTROL") | .control.connectorConfig.config | [.format, .primary_key]' "$TMP/migr.out")" '[{"filetype":"csv"},"id,name"]'
+expect_eq migr/composite-key "$(jq -c 'select(.type == "CATALOG") | .catalog.streams[0].source_defined_primary_key' "$TMP/migr.out")" '[["id"],["name"]]'
+
 # Full refresh reads every file.
 catalog multi full_refresh
 read_file multi-full multi
