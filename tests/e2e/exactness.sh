@@ -179,19 +179,12 @@ for round in $(seq 1 "$ROUNDS"); do
   tpid=$!
   # Find sluice and its connectors through /proc without forking (fast
   # enough to catch a short sync), then spin a random while.
-  pid='' src='' dst=''
+  pid=''
   while [ -z "$pid" ] && [ -r "/proc/$tpid/task/$tpid/children" ]; do
     { read -r pid _ <"/proc/$tpid/task/$tpid/children"; } 2>/dev/null
   done
-  while [ -n "$pid" ] && [ -z "$src" ] && [ -r "/proc/$pid/task/$pid/children" ]; do
-    kids=()
-    { read -r -a kids <"/proc/$pid/task/$pid/children"; } 2>/dev/null
-    for k in "${kids[@]}"; do
-      args=()
-      { mapfile -d '' -t args <"/proc/$k/cmdline"; } 2>/dev/null
-      case "${args[0]:-} ${args[1]:-}" in *source-faker\ read) src=$k ;; *destination-sqlite\ write) dst=$k ;; esac
-    done
-  done
+  find_connectors "$pid"
+  src=$SRC_PID dst=$DST_PID
   [ "$victim" = 1 ] && spins=$((spins % 20)) # faker reads far faster than SQLite writes
   while [ "$spins" -gt 0 ] && [ -d "/proc/$pid" ]; do spins=$((spins - 1)); done
   case $victim in 0) target=$pid what=sluice ;; 1) target=$src what=source ;; *) target=$dst what=destination ;; esac

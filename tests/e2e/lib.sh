@@ -237,3 +237,20 @@ wait_for() {
   done
   return 1
 }
+
+# find_connectors PID: poll PID's children through /proc, without forking (fast
+# enough to catch a short sync), until its `source-faker read` shows up; sets
+# SRC_PID and DST_PID (the `destination-sqlite write`, if seen by then).
+find_connectors() {
+  local pid=$1 k kids args
+  SRC_PID='' DST_PID=''
+  while [ -z "$SRC_PID" ] && [ -r "/proc/$pid/task/$pid/children" ]; do
+    kids=()
+    { read -r -a kids <"/proc/$pid/task/$pid/children"; } 2>/dev/null # (no newline: status 1)
+    for k in "${kids[@]}"; do
+      args=()
+      { mapfile -d '' -t args <"/proc/$k/cmdline"; } 2>/dev/null
+      case "${args[0]:-} ${args[1]:-}" in *source-faker\ read) SRC_PID=$k ;; *destination-sqlite\ write) DST_PID=$k ;; esac
+    done
+  done
+}

@@ -39,16 +39,8 @@ for round in $(seq 1 "$ROUNDS"); do
   pid=$!
   # Watch sluice's children without forking (fast enough to catch a short
   # read): wait for the source's read, then a random number of spins more.
-  src='' dst=''
-  while [ -z "$src" ] && [ -r "/proc/$pid/task/$pid/children" ]; do
-    kids=()
-    { read -r -a kids <"/proc/$pid/task/$pid/children"; } 2>/dev/null # (no newline: status 1)
-    for k in "${kids[@]}"; do
-      args=()
-      { mapfile -d '' -t args <"/proc/$k/cmdline"; } 2>/dev/null
-      case "${args[0]:-} ${args[1]:-}" in *source-faker\ read) src=$k ;; *destination-sqlite\ write) dst=$k ;; esac
-    done
-  done
+  find_connectors "$pid"
+  src=$SRC_PID dst=$DST_PID
   while [ "$spins" -gt 0 ] && [ -d "/proc/$pid" ]; do spins=$((spins - 1)); done
   case $victim in
     0) target=$pid what=sluice ;;
