@@ -143,16 +143,6 @@ sl_code cli_config_build(const cli_ws *w, const json_t *base, json_t **out, sl_e
 }
 
 /* Masked values coming back (from an edited `show --json`) keep the stored secret. */
-static void keep_masked(json_t *cfg, const json_t *stored) {
-  const char *k;
-  json_t *v;
-  json_object_foreach(cfg, k, v) {
-    json_t *old = json_object_get(stored, k);
-    if (json_is_string(v) && !strcmp(json_string_value(v), "**********") && old) json_object_set(cfg, k, old);
-    else if (json_is_object(v) && json_is_object(old)) keep_masked(v, old);
-  }
-}
-
 static void print_actor_list(const json_t *rows) {
   printf("%-6s %-24s %-32s\n", "id", "name", "connector");
   size_t i;
@@ -200,7 +190,7 @@ static int actor_main(const char *kind, int argc, char **argv) {
       c = sl_err_set(&err, SL_EUSAGE, "%s: --connector is required (a built-in name, a path or an image)", cmd);
     }
     if (!c) c = cli_config_build(&w, stored, &cfg, &err);
-    if (!c && stored) keep_masked(cfg, stored);
+    if (!c && stored) sl_secrets_keep_masked(cfg, stored);
     json_decref(stored);
     if (!c) c = sl_connector_spec(connector, &spec, &err);
     /* On a terminal without --config: ask for the fields --set left out. */
