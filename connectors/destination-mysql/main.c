@@ -176,7 +176,7 @@ static void my_close_impl(void *h, bool ok) {
 
 static const sl_destination dest_mysql = {
     .name = "destination-mysql",
-    .version = "0.1.0",
+    .version = "0.2.0",
     .spec_json = spec,
     .documentation_url = "https://docs.sluice.dev/connectors/destination-mysql",
     .dest_modes = SL_DEST_APPEND | SL_DEST_OVERWRITE | SL_DEST_APPEND_DEDUP,

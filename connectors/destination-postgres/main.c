@@ -369,7 +369,7 @@ static void pg_close(void *h, bool ok) {
 static const sl_destination dest_pg = {
     .migrate_config = pg_ssl_migrate,
     .name = "destination-postgres",
-    .version = "0.1.0",
+    .version = "0.2.0",
     .spec_json = spec,
     .documentation_url = NULL,
     .dest_modes = SL_DEST_APPEND | SL_DEST_OVERWRITE | SL_DEST_APPEND_DEDUP,

@@ -266,7 +266,7 @@ static sl_code read_stream(sl_read *rd, const sl_cstream *cs, sl_err *err) {
 
 static const sl_source source_file = {
     .name = "source-file",
-    .version = "0.1.0",
+    .version = "0.2.0",
     .spec_json = spec,
     .documentation_url = "https://docs.sluice.dev/connectors/source-file",
     .check = check,

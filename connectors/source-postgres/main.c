@@ -133,7 +133,7 @@ static sl_code discover(const json_t *config, json_t *streams, sl_err *err) {
 
 static const sl_source pg_source = {
     .name = "source-postgres",
-    .version = "0.1.0",
+    .version = "0.2.0",
     .spec_json = spec,
     .documentation_url = "https://docs.sluice.dev/connectors/source-postgres",
     .check = check,
