@@ -30,9 +30,10 @@
 #   3 sluice sync faker -> destination-sqlite (fresh file each run), against
 #     bench-sqlite_insert (the same rows, one prepared INSERT, WAL +
 #     synchronous=FULL as the destination sets them): once in one
-#     transaction, once committing every DEFAULT_BATCH rows as the
-#     destination runtime does (with WAL, one huge transaction is slower:
-#     the WAL grows to the size of the data before the checkpoint).
+#     transaction, once committing every 50,000 rows (the destination
+#     runtime commits at state boundaries, about once a second; with WAL,
+#     one huge transaction is slower: the WAL grows to the size of the data
+#     before the checkpoint).
 #   4 peak RSS of sluice sync faker -> dev-null at n and 10*n records: the
 #     platform process (the whole tree's %M when that is above both
 #     connectors' peaks, else its VmHWM polled from /proc every 20 ms),
@@ -178,10 +179,10 @@ check_sync() { # check_sync LOG COUNT
 }
 m_sync_null() { sync_cmd source-faker destination-dev-null "$W/null.json" "$W/src.json" 2> "$W/sync-null.log"; }
 m_sync_sqlite() { sync_cmd source-faker destination-sqlite "$W/sqlite.json" "$W/src.json" 2> "$W/sync-sqlite.log"; }
-# The destination commits every DEFAULT_BATCH records (lib/destination.c):
-# the second baseline commits as often, the first once (one transaction).
-BATCH=$(sed -n 's/^#define DEFAULT_BATCH \([0-9]*\).*/\1/p' lib/destination.c 2> /dev/null)
-BATCH=${BATCH:-50000}
+# The destination commits at state boundaries, about once a second
+# (lib/destination.c): the second baseline commits every 50,000 rows, the
+# first once (one transaction).
+BATCH=50000
 m_sqlite_plain() { # m_sqlite_plain NAME BATCH; times itself: only the inserts, not the loading of the rows
   "$BIN/bench-sqlite_insert" -f "$W/users.jsonl" -o "$W/plain.db" -n "$N" -r 1 -b "$2" > "$W/$1.out"
   sed -n 's/.*best_s=\([0-9.]*\).*/\1/p' "$W/$1.out" >> "$W/$1.wall"
