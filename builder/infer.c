@@ -7,25 +7,13 @@
 
 #include "builder.h"
 #include "sluice/json.h"
+#include "sluice/schema.h"
 
 /* Accumulator: {"t": {type: true}, "p": {name: acc}, "i": acc}. */
-static const char *type_of(const json_t *v) {
-  switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    default: return "null";
-  }
-}
-
 static json_t *acc_new(void) { return json_pack("{s:{}}", "t"); }
 
 static void acc_add(json_t *acc, const json_t *v, int depth) {
-  json_object_set_new(json_object_get(acc, "t"), type_of(v), json_true());
+  json_object_set_new(json_object_get(acc, "t"), sl_json_type_name(v), json_true());
   if (depth > 64) return;
   if (json_is_object(v)) {
     json_t *p = json_object_get(acc, "p");

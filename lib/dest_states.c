@@ -42,14 +42,15 @@ char *sl_state_key(const json_t *state) {
   return strdup(type && !strcmp(type, "GLOBAL") ? "GLOBAL" : "LEGACY");
 }
 
-json_t *sl_state_plain(const json_t *state) {
-  json_t *c = json_deep_copy(state);
+static json_t *strip(json_t *c) {
   if (!c) return NULL;
   json_object_del(c, "id");
   json_object_del(c, "destinationStats");
   json_object_del(c, "sourceStats");
   return c;
 }
+
+json_t *sl_state_plain(const json_t *state) { return strip(json_deep_copy(state)); }
 
 static void load_one(void *arg, const char *key, const char *value) {
   json_t *v = json_loads(value, 0, NULL);
@@ -78,8 +79,7 @@ sl_code sl__dstates_open(const sl_destination *dst, void *h, sl_dstates **out, s
 
 sl_code sl__dstates_note(sl_dstates *s, sl_jv state, sl_err *err) {
   if (!s) return SL_EOK;
-  json_t *j = sl_jv_to_json(state), *plain = j ? sl_state_plain(j) : NULL;
-  json_decref(j);
+  json_t *plain = strip(sl_jv_to_json(state)); /* a fresh copy: stripped in place */
   char *key = plain ? sl_state_key(plain) : NULL;
   sl_code rc = SL_EOK;
   if (!key) rc = sl_err_set(err, SL_ENOMEM, "out of memory keeping a state");

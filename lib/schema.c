@@ -84,7 +84,7 @@ static sl_code fail(vctx *c, const char *fmt, ...) {
 
 /* ---- values ---- */
 
-static const char *type_name(const json_t *v) {
+const char *sl_json_type_name(const json_t *v) {
   switch (json_typeof(v)) {
   case JSON_OBJECT: return "object";
   case JSON_ARRAY: return "array";
@@ -218,7 +218,7 @@ static void fmt_val(char *b, size_t bn, const json_t *v, bool secret) {
   } else {
     char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     if (!d) {
-      snprintf(b, bn, "(%s)", type_name(v));
+      snprintf(b, bn, "(%s)", sl_json_type_name(v));
       return;
     }
     size_t n = strlen(d), keep = utf8_cut(d, n, 2 * VAL_SHOW);
@@ -685,7 +685,7 @@ static __attribute__((noinline)) sl_code check_type(vctx *c, const json_t *s, co
       if (o >= sizeof want) break;
     }
   }
-  return fail(c, "expected %s, got %s", want, type_name(v));
+  return fail(c, "expected %s, got %s", want, sl_json_type_name(v));
 }
 
 static __attribute__((noinline)) sl_code check_enum_const(vctx *c, const json_t *s,

@@ -12,6 +12,10 @@
 /* Validate instance against schema. Returns SL_EOK or SL_ESCHEMA with the
  * first error (in document order) in err, prefixed by `what`. Unknown
  * keywords (airbyte_secret, order, title, ...) are ignored. */
+/* A JSON value's JSON-Schema type name: "object", "array", "string",
+ * "integer", "number", "boolean" or "null". */
+const char *sl_json_type_name(const json_t *v);
+
 sl_code sl_schema_validate(const json_t *schema, const json_t *instance, const char *what,
                            sl_err *err);
 
