@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 builds=("$@")
 [ ${#builds[@]} -gt 0 ] || builds=(build)
-total_pass=0 total_fail=0 failed_suites=()
+total_pass=0 total_fail=0 failed_suites=() timings=()
 logdir=$(mktemp -d /tmp/sluice-protocol-XXXXXX)
 trap 'rm -rf "$logdir"' EXIT
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
@@ -16,10 +16,12 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # run_suite NAME CMD...: runs a suite, adds up its "N passed, M failed" line.
 run_suite() {
   local name=$1; shift
-  local out rc
+  local out rc t0=$SECONDS
   echo "== $name"
   out=$("$@" 2>&1); rc=$?
   printf '%s\n' "$out" | tail -n 60
+  echo "-- $name: $((SECONDS - t0)) s"
+  timings+=("$((SECONDS - t0)) s  $name")
   local line
   line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
   if [ -n "$line" ]; then
@@ -60,6 +62,8 @@ if [ -f tests/node/validate-protocol.js ]; then
 fi
 
 echo
+echo "slowest suites:"
+printf '%s\n' "${timings[@]}" | sort -rn | head -n 8 | sed 's/^/  /'
 [ ${#failed_suites[@]} -eq 0 ] || printf 'failed suite: %s\n' "${failed_suites[@]}"
 echo "tests: $total_pass passed, $total_fail failed"
 [ $total_fail -eq 0 ] && [ ${#failed_suites[@]} -eq 0 ]
