@@ -112,14 +112,17 @@ deps:
 deps-test:
 	@scripts/setup.sh test
 
+# Parallel builds for the two commands of the quick start (one job per core).
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
 demo: deps
-	$(MAKE) all
+	$(MAKE) -j$(JOBS) all
 	scripts/demo.sh
 
 # The full suite: normal build and an ASan/UBSan build of everything.
 test: deps-test
-	$(MAKE) all
-	$(MAKE) SAN=1 all
+	$(MAKE) -j$(JOBS) all
+	$(MAKE) -j$(JOBS) SAN=1 all
 	tests/run.sh build build-asan
 
 bench: deps-test all $(BENCH_BINS)
