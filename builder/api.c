@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "builder.h"
+#include "sluice/yaml.h"
 
 static json_t *bad(unsigned *status, unsigned code, const char *msg) {
   *status = code;
@@ -29,8 +30,35 @@ static json_t *api_resolve(bld_server *srv, const json_t *body, unsigned *status
   return bld_resolve(yaml, len, "manifest.yaml");
 }
 
+/* One component's YAML (the form's in-place YAML editor): any value, or the
+ * error located in that text. Empty text is null (the component removed). */
+static json_t *api_parse_yaml(const json_t *body, unsigned *status) {
+  NEED_YAML(body, len, status);
+  size_t i = 0;
+  while (i < len && strchr(" \t\r\n", yaml[i])) i++;
+  if (i == len) return json_pack("{s:n}", "value");
+  sl_err err = SL_ERR_INIT;
+  sl_yaml *y = sl_yaml_load_str(yaml, len, "component.yaml", &err);
+  if (!y) return bld_error_json(&err);
+  json_t *res = json_pack("{s:O}", "value", sl_yaml_root(y));
+  sl_yaml_free(y);
+  return res;
+}
+
 static json_t *api_to_yaml(const json_t *body, unsigned *status) {
   const json_t *m = json_object_get(body, "manifest");
+  const json_t *value = json_object_get(body, "value");
+  if (!m && value) { /* one component, as block YAML */
+    sl_err err = SL_ERR_INIT;
+    char *y = bld_to_yaml(value, &err);
+    if (!y) {
+      *status = 500;
+      return bld_error_json(&err);
+    }
+    json_t *res = json_pack("{s:s,s:b}", "yaml", y, "in_place", 0);
+    free(y);
+    return res;
+  }
   if (!json_is_object(m)) return bad(status, 400, "the request needs \"manifest\": the manifest as a JSON object");
   /* With the text the manifest came from: edited in place (comments kept). */
   size_t len = 0;
@@ -121,6 +149,11 @@ static json_t *api_save(bld_server *srv, const json_t *body, unsigned *status) {
   return bld_project_save(srv, yaml, base, json_is_true(json_object_get(body, "force")), status);
 }
 
+static json_t *api_draft(bld_server *srv, const json_t *body, unsigned *status) {
+  NEED_YAML(body, len, status);
+  return bld_draft_save(srv, yaml, len, status);
+}
+
 static json_t *api_publish(bld_server *srv, const json_t *body, unsigned *status) {
   NEED_YAML(body, len, status);
   const char *name = json_string_value(json_object_get(body, "name"));
@@ -141,6 +174,8 @@ json_t *bld_api(bld_server *srv, const char *method, const char *path, const jso
   }
   if (post && !strcmp(path, "/resolve")) return api_resolve(srv, body, status);
   if (post && !strcmp(path, "/to_yaml")) return api_to_yaml(body, status);
+  if (post && !strcmp(path, "/parse_yaml")) return api_parse_yaml(body, status);
+  if (post && !strcmp(path, "/draft")) return api_draft(srv, body, status);
   if (post && !strcmp(path, "/test_read")) return api_test_read(srv, body, status);
   if (post && !strcmp(path, "/spec_form")) return api_spec_form(srv, body, status);
   if (post && !strcmp(path, "/testing_values")) return api_testing_values(srv, body, status);

@@ -113,13 +113,17 @@ sl_code bld_project_open(bld_server *srv, const char *dir, sl_err *err);
 void bld_project_close(bld_server *srv);
 /* A content version of manifest text ("none" for NULL): 16 hex digits. */
 void bld_version(const char *text, size_t len, char out[17]);
-/* {"dir","name","manifest": text|null,"version","testing_values": {}} */
+/* {"dir","name","manifest": text|null,"version","testing_values": {},
+ *  "draft"?: text (an auto-saved draft that differs from the manifest)} */
 json_t *bld_project_get(bld_server *srv);
 /* Saves yaml as the manifest unless the file changed since base_version
  * (another tab or editor): then *status 409 and an error naming both
  * versions, unless force. Each save is kept in the history. */
 json_t *bld_project_save(bld_server *srv, const char *yaml, const char *base_version, bool force,
                          unsigned *status);
+/* The unsaved draft (.sluice-builder/draft.yaml, auto-saved by the page;
+ * a save removes it): {"saved": true, "version"}. */
+json_t *bld_draft_save(bld_server *srv, const char *yaml, size_t len, unsigned *status);
 /* [{"n","time","size","version"}], newest last; one version's text. */
 json_t *bld_versions(bld_server *srv);
 json_t *bld_version_get(bld_server *srv, long n, unsigned *status);

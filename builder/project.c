@@ -111,8 +111,30 @@ json_t *bld_project_get(bld_server *srv) {
   json_t *res = json_pack("{s:s,s:s,s:s?,s:s,s:o}", "dir", srv->dir, "name", name ? name + 1 : srv->dir, "manifest",
                           text, "version", ver, "testing_values", bld_testing_values(srv));
   if (!text && err.code != SL_ENOTFOUND) json_object_set_new(res, "manifest_error", json_string(err.msg));
+  char path[4400];
+  snprintf(path, sizeof path, "%s/draft.yaml", srv->meta);
+  size_t dlen = 0;
+  char *draft = bld_read_text(path, BLD_MAX_MANIFEST, &dlen, &(sl_err){0});
+  if (draft && (!text || dlen != len || memcmp(draft, text, len))) json_object_set_new(res, "draft", json_string(draft));
+  free(draft);
   free(text);
   return res;
+}
+
+json_t *bld_draft_save(bld_server *srv, const char *yaml, size_t len, unsigned *status) {
+  char path[4400];
+  snprintf(path, sizeof path, "%s/draft.yaml", srv->meta);
+  sl_err err = SL_ERR_INIT;
+  char ver[17];
+  bld_version(yaml, len, ver);
+  pthread_mutex_lock(&srv->lock);
+  sl_code rc = sl_fs_replace(srv->meta, path, yaml, len, &err);
+  pthread_mutex_unlock(&srv->lock);
+  if (rc) {
+    *status = 500;
+    return bld_error_json(&err);
+  }
+  return json_pack("{s:b,s:s}", "saved", 1, "version", ver);
 }
 
 /* The history: .sluice-builder/history/<n>.yaml, n from 1. */
@@ -166,6 +188,8 @@ json_t *bld_project_save(bld_server *srv, const char *yaml, const char *base, bo
       res = bld_error_json(&err);
     } else {
       res = json_pack("{s:s,s:I}", "version", nver, "history", (json_int_t)n);
+      snprintf(path, sizeof path, "%s/draft.yaml", srv->meta);
+      unlink(path); /* the draft is saved now */
     }
   }
   pthread_mutex_unlock(&srv->lock);

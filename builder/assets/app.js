@@ -100,6 +100,7 @@ async function manifestToYaml() {
   // With the text the manifest came from, the server edits it in place (comments kept).
   const { data } = await api("POST", "/to_yaml", { manifest: S.manifest, yaml: S.yaml });
   if (data.error) { status(data.error.message, true); return; }
+  noteChange(S.yaml, data.yaml);
   S.yaml = data.yaml;
   $("yaml").value = S.yaml;
   await resolveYaml(S.yaml, true);
@@ -255,31 +256,98 @@ function filterField(rs) {
   return optionalField("record filter", rs, "record_filter", () => ({ type: "RecordFilter" }), "condition", "record_filter", "{{ record['active'] }}");
 }
 
+const ASYNC_RETRIEVER = () => ({
+  type: "AsyncRetriever",
+  record_selector: { type: "RecordSelector", extractor: { type: "DpathExtractor", field_path: [] } },
+  status_mapping: { type: "AsyncJobStatusMap", running: ["running"], completed: ["completed"], failed: ["failed"], timeout: ["timeout"] },
+  status_extractor: { type: "DpathExtractor", field_path: ["status"] },
+  download_target_extractor: { type: "DpathExtractor", field_path: ["url"] },
+  creation_requester: { $ref: "#/definitions/base_requester", path: "/jobs", http_method: "POST" },
+  polling_requester: { $ref: "#/definitions/base_requester", path: "/jobs/{{ creation_response['id'] }}" },
+  download_requester: { $ref: "#/definitions/base_requester", path: "{{ download_target }}" },
+});
+
 function streamFields(raw, idx) {
   const st = deref(raw);
   const retr = ensure(st, "retriever", { type: "SimpleRetriever" });
+  const sid = st.name || `#${idx + 1}`; // names the stream's YAML parts
+  const box = el("fieldset", { class: "stream", "data-stream": st.name || "" }, el("legend", { text: `Stream: ${st.name || idx + 1}` }));
+  const kind = deref(retr).type || "SimpleRetriever";
+  box.append(
+    textField("name", st, "name", { name: "stream_name" }),
+    selectField("retrieval", kind === "SimpleRetriever" ? "synchronous" : kind === "AsyncRetriever" ? "asynchronous job" : kind,
+      ["synchronous", "asynchronous job"], (v) => {
+        if (v === "asynchronous job") { globalRequester(); st.retriever = ASYNC_RETRIEVER(); }
+        else st.retriever = { type: "SimpleRetriever", requester: { $ref: "#/definitions/base_requester", path: "/" + (st.name || "") },
+          record_selector: { type: "RecordSelector", extractor: { type: "DpathExtractor", field_path: [] } } };
+      }, "retrieval"));
+  const removeBtn = el("button", { type: "button", onclick: () => { S.manifest.streams.splice(idx, 1); formChanged(); renderForm(); }, text: "Remove stream" });
+  if (kind !== "SimpleRetriever") {
+    // Creation, polling and download requests, status mapping: edited as YAML.
+    box.append(
+      textField("primary key", st, "primary_key", { parse: (s) => { const l = listParse(s); return l.length ? l : undefined; }, show: listShow, name: "primary_key" }),
+      yamlPart(el("fieldset", {}, el("legend", { text: kind === "AsyncRetriever" ? "Asynchronous job (creation, polling, download, status mapping)" : kind })),
+        st, "retriever", `${sid}/retriever`, true),
+      yamlPart(incrementalFields(st), st, "incremental_sync", `${sid}/incremental`),
+      yamlPart(listEditor("Transformations", st, "transformations", TRANSFORMS, transformFields, "transformations", true), st, "transformations", `${sid}/transformations`),
+      removeBtn);
+    return box;
+  }
   const req = ensure(retr, "requester", { $ref: "#/definitions/base_requester" });
   const own = req.$ref ? req : deref(req); // path etc. sit beside a $ref (sibling keys override)
   const rs = ensure(retr, "record_selector", { type: "RecordSelector", extractor: { type: "DpathExtractor", field_path: [] } });
-  const ex = ensure(rs, "extractor", { type: "DpathExtractor", field_path: [] });
-  const box = el("fieldset", { class: "stream", "data-stream": st.name || "" }, el("legend", { text: `Stream: ${st.name || idx + 1}` }));
+  const sel = el("fieldset", {}, el("legend", { text: "Record selector" }));
+  const rsd = deref(rs);
+  if (rsd && rsd.extractor && deref(rsd.extractor).type === "DpathExtractor")
+    sel.append(textField("records at", deref(rsd.extractor), "field_path", { parse: listParse, show: listShow, name: "field_path", placeholder: "data, items" }), filterField(rsd));
+  else sel.append(yamlOnly("this extractor"));
   box.append(
-    textField("name", st, "name", { name: "stream_name" }),
     textField("path", own, "path", { name: "path" }),
     selectField("method", own.http_method || "GET", ["GET", "POST"], (v) => { own.http_method = v; }, "http_method"),
     textField("query parameters", own, "request_parameters", { multiline: true, parse: mapParse, show: mapShow, name: "request_parameters", placeholder: "name: value" }),
     textField("headers", own, "request_headers", { multiline: true, parse: mapParse, show: mapShow, name: "request_headers" }),
     textField("JSON body", own, "request_body_json", { multiline: true, parse: jsonParse, show: jsonShow, name: "request_body_json" }),
-    textField("records at", ex, "field_path", { parse: listParse, show: listShow, name: "field_path", placeholder: "data, items" }),
-    filterField(rs),
+    yamlPart(sel, retr, "record_selector", `${sid}/selector`),
     textField("primary key", st, "primary_key", { parse: (s) => { const l = listParse(s); return l.length ? l : undefined; }, show: listShow, name: "primary_key" }),
-    paginatorFields(retr),
-    incrementalFields(st),
-    routerFields(retr),
-    listEditor("Transformations", st, "transformations", TRANSFORMS, transformFields, "transformations", true),
-    errorHandlerFields(own),
-    el("button", { type: "button", onclick: () => { S.manifest.streams.splice(idx, 1); formChanged(); renderForm(); }, text: "Remove stream" }),
+    yamlPart(paginatorFields(retr), retr, "paginator", `${sid}/paginator`),
+    yamlPart(incrementalFields(st), st, "incremental_sync", `${sid}/incremental`),
+    yamlPart(routerFields(retr), retr, "partition_router", `${sid}/router`),
+    yamlPart(listEditor("Transformations", st, "transformations", TRANSFORMS, transformFields, "transformations", true), st, "transformations", `${sid}/transformations`),
+    yamlPart(errorHandlerFields(own), own, "error_handler", `${sid}/errors`),
+    removeBtn,
   );
+  return box;
+}
+
+// Stream templates (dynamic_streams): a components resolver whose records
+// fill a stream template; edited as YAML (the engine does not run them yet).
+const DYNAMIC_STREAM = (n) => ({
+  type: "DynamicDeclarativeStream", name: n,
+  stream_template: { type: "DeclarativeStream", name: "", primary_key: [],
+    retriever: { type: "SimpleRetriever", requester: { $ref: "#/definitions/base_requester", path: "/items/{{ parameters['id'] }}" },
+      record_selector: { type: "RecordSelector", extractor: { type: "DpathExtractor", field_path: [] } } } },
+  components_resolver: { type: "HttpComponentsResolver",
+    retriever: { type: "SimpleRetriever", requester: { $ref: "#/definitions/base_requester", path: "/lists" },
+      record_selector: { type: "RecordSelector", extractor: { type: "DpathExtractor", field_path: [] } } },
+    components_mapping: [{ type: "ComponentMappingDefinition", field_path: ["name"], value: "{{ components_values['name'] }}" }] },
+});
+
+function templateFields() {
+  const box = el("fieldset", { id: "templates" }, el("legend", { text: "Stream templates" }));
+  const list = Array.isArray(S.manifest.dynamic_streams) ? S.manifest.dynamic_streams : null;
+  (list || []).forEach((t, i) => {
+    const n = (t && t.name) || `template ${i + 1}`;
+    box.append(yamlPart(el("fieldset", { "data-template": n }, el("legend", { text: `Template: ${n}` })), list, i, `template/${i}`, true));
+  });
+  const nameIn = el("input", { type: "text", name: "new_template", placeholder: "new template name" });
+  box.append(el("div", { class: "row" }, nameIn, el("button", { type: "button", id: "add-template", text: "Add stream template", onclick: () => {
+    const n = nameIn.value.trim();
+    if (!n) return;
+    globalRequester();
+    ensure(S.manifest, "dynamic_streams", []).push(DYNAMIC_STREAM(n));
+    formChanged();
+    renderForm();
+  } })));
   return box;
 }
 
@@ -326,6 +394,7 @@ function renderForm() {
   pane.append(specFields());
   const streams = ensure(S.manifest, "streams", []);
   streams.forEach((s, i) => pane.append(streamFields(s, i)));
+  pane.append(templateFields());
   const nameIn = el("input", { type: "text", name: "new_stream", placeholder: "new stream name" });
   const names = streams.map((s) => (deref(s) || {}).name);
   const copyOf = el("select", { name: "copy_stream" }, el("option", { value: "", text: "new (empty)" }),
@@ -550,15 +619,20 @@ function renderResult() {
 
 async function save(force) {
   if (S.yamlError) { status("the manifest does not parse: fix the YAML error before saving", true); return; }
+  clearTimeout(H.draftTimer); // the save supersedes the draft
+  H.draftSeq++;
+  saveState("saving", "saving…");
   const { status: code, data } = await api("POST", "/save", { yaml: S.yaml, base_version: S.version, force: !!force });
   if (code === 409) {
     if (confirm(data.error.message + "\n\nOverwrite the other version?")) return save(true);
     status("not saved: the manifest changed elsewhere", true);
+    saveState("error", "not saved (changed elsewhere)");
     return;
   }
-  if (data.error) { status(data.error.message, true); return; }
+  if (data.error) { status(data.error.message, true); saveState("error", "not saved: " + data.error.message); return; }
   S.version = data.version;
   status(`saved (version ${data.history})`);
+  saveState("saved", `saved (version ${data.history})`);
 }
 
 function exportYaml() {
@@ -612,10 +686,20 @@ async function start() {
   $("project").textContent = data.dir || "";
   S.version = data.version || "none";
   S.values = data.testing_values || {};
-  S.yaml = data.manifest || NEW_MANIFEST;
+  S.yaml = data.draft || data.manifest || NEW_MANIFEST;
   $("yaml").value = S.yaml;
+  if (data.draft) {
+    saveState("draft", "unsaved draft restored");
+    status("the unsaved draft of the last session is back (Save makes it the manifest)");
+  } else saveState("saved", data.manifest ? "saved" : "new project");
+  historyStart();
   await resolveYaml(S.yaml);
-  const onYaml = debounce(async () => { S.yaml = $("yaml").value; await resolveYaml(S.yaml); }, 400);
+  const onYaml = debounce(async () => {
+    const text = $("yaml").value;
+    noteChange(S.yaml, text);
+    S.yaml = text;
+    await resolveYaml(S.yaml);
+  }, 400);
   $("yaml").addEventListener("input", onYaml);
   $("mode-form").addEventListener("click", () => setMode("form"));
   $("mode-yaml").addEventListener("click", () => setMode("yaml"));
@@ -633,7 +717,7 @@ async function start() {
     const { data: d } = await api("POST", "/testing_values", { values: S.values });
     status(d.error ? d.error.message : "testing values kept in the project (not in the manifest)", !!d.error);
   });
-  setMode(data.manifest ? "yaml" : "form");
+  setMode(data.manifest || data.draft ? "yaml" : "form");
 }
 
 start();

@@ -103,7 +103,7 @@ function listEditor(title, owner, key, makers, draw, name, dropEmpty) {
   return box;
 }
 
-const yamlOnly = (what) => el("p", { class: "note", text: `${what}: edit it in YAML mode (kept as it is)` });
+const yamlOnly = (what) => el("p", { class: "note", text: `${what}: edit it as YAML (the YAML button here, or YAML mode); kept as it is` });
 
 // ---- authentication ----
 
@@ -242,7 +242,8 @@ function authEditor(parent, key, scope, none) {
 }
 
 function authFields(req) {
-  return el("fieldset", {}, el("legend", { text: "Authentication" }), authEditor(req, "authenticator", "", "NoAuth"));
+  return yamlPart(el("fieldset", { id: "auth" }, el("legend", { text: "Authentication" }), authEditor(req, "authenticator", "", "NoAuth")),
+    req, "authenticator", "global/auth");
 }
 
 // ---- incremental sync: every DatetimeBasedCursor field ----
@@ -291,17 +292,35 @@ function incrementalFields(stream) {
 
 // ---- partition routers ----
 
+// The $ref naming stream i by its key in definitions.streams: an inline
+// stream moves there (the streams list keeps a $ref), so the reference holds
+// when streams are reordered or renamed.
+function streamRef(i) {
+  const streams = S.manifest.streams;
+  const raw = streams[i];
+  if (raw && typeof raw.$ref === "string" && !/^#\/streams\//.test(raw.$ref)) return raw.$ref;
+  const st = deref(raw);
+  const ds = ensure(ensure(S.manifest, "definitions", {}), "streams", {});
+  let key = String(st.name || `stream_${i + 1}`).replace(/[~/]/g, "_");
+  for (let n = 2; ds[key] && ds[key] !== st; n++) key = `${st.name}_${n}`;
+  ds[key] = st;
+  streams[i] = { $ref: `#/definitions/streams/${key}` };
+  return streams[i].$ref;
+}
+
 function parentStreamFields(pc, idx) {
-  const names = (S.manifest.streams || []).map((s, i) => (deref(s) || {}).name || `stream ${i + 1}`);
+  const streams = S.manifest.streams || [];
+  const names = streams.map((s, i) => (deref(s) || {}).name || `stream ${i + 1}`);
+  const target = pc.stream ? deref(pc.stream) : null;
+  const at = target ? streams.findIndex((s) => deref(s) === target) : -1;
   const ref = pc.stream && typeof pc.stream === "object" ? pc.stream.$ref : typeof pc.stream === "string" ? pc.stream : null;
-  const m = ref && /^#\/streams\/(\d+)$/.exec(ref);
-  const cur = m ? names[Number(m[1])] : ref ? ref : "";
+  const cur = at >= 0 ? names[at] : ref || "";
   const choices = ["", ...names];
   if (!choices.includes(cur)) choices.push(cur);
   return [
     el("label", { class: "field" }, el("span", { text: "parent stream" }), el("select", { name: "parent_stream", onchange: (e) => {
       const i = names.indexOf(e.target.value);
-      if (i >= 0) pc.stream = { $ref: `#/streams/${i}` };
+      if (i >= 0) pc.stream = { $ref: streamRef(i) };
       formChanged();
     } }, choices.map((c) => el("option", { value: c, selected: c === cur, text: c || "(choose)" })))),
     ...fields(pc, [

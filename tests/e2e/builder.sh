@@ -175,6 +175,21 @@ for c in "$CASES"/yamledit/*/; do
     pass "$name/exact"; else fail "$name/exact" "the edited text reads back differently"; fi
 done
 
+# One component's YAML (the form's in-place YAML editor): any value, errors at
+# the component text's own line, empty text = no component; and back to YAML.
+printf '%s' '{"yaml": "type: DefaultPaginator\npagination_strategy:\n  type: PageIncrement\n  page_size: [7\n"}' >"$TMP/req-part-bad.json"
+api part-bad POST /parse_yaml "$TMP/req-part-bad.json"
+expect_eq parse_yaml/error-located "$CODE $(jq -c '[.error.location.line, (.error.message | test("invalid YAML")), has("value")]' "$TMP/part-bad.json")" '200 [5,true,false]'
+printf '%s' '{"yaml": "- type: KeysToLower\n- {type: RemoveFields, field_pointers: [[a]]}\n"}' >"$TMP/req-part.json"
+api part POST /parse_yaml "$TMP/req-part.json"
+expect_eq parse_yaml/value "$CODE $(jq -c .value "$TMP/part.json")" '200 [{"type":"KeysToLower"},{"type":"RemoveFields","field_pointers":[["a"]]}]'
+printf '%s' '{"yaml": "  \n"}' >"$TMP/req-part-empty.json"
+api part-empty POST /parse_yaml "$TMP/req-part-empty.json"
+expect_eq parse_yaml/empty-is-null "$CODE $(jq -c . "$TMP/part-empty.json")" '200 {"value":null}'
+jq '{value: .value}' "$TMP/part.json" >"$TMP/req-part-yaml.json"
+api part-yaml POST /to_yaml "$TMP/req-part-yaml.json"
+expect_eq to_yaml/component "$CODE $(jq -j .yaml "$TMP/part-yaml.json" | tr '\n' '|')" '200 - type: KeysToLower|- type: RemoveFields|  field_pointers:|  - - a|'
+
 # Testing values: kept in the project (0600), never in the manifest.
 mock_start "$TMP" "$CASES/paged/replies.json"
 jq -n --arg u "$MOCK_URL" '{values: {api_key: "s3cr3t-key", base_url: $u, region: "eu"}}' >"$TMP/req-tv.json"
@@ -203,6 +218,11 @@ expect_eq save/first "$CODE $(cmp -s "$PROJ/manifest.yaml" "$CASES/paged/manifes
 printf '%s' '{"yaml": "version: 6.0.0\n", "base_version": "none"}' >"$TMP/req-save2.json"
 api save2 POST /save "$TMP/req-save2.json"
 expect_eq save/stale-tab-warned "$CODE $(jq -r '.current_version' "$TMP/save2.json")" "409 $V1"
+# The draft: auto-saved text that GET /project offers until a save replaces it.
+printf '%s' '{"yaml": "version: 6.0.1\n"}' >"$TMP/req-draft.json"
+api draft POST /draft "$TMP/req-draft.json"
+api project-draft GET /project
+expect_eq draft/offered "$CODE $(jq -c '[.draft, (.manifest | length > 100)]' "$TMP/project-draft.json")" '200 ["version: 6.0.1\n",true]'
 printf '%s' '{"yaml": "version: 6.0.0\n", "base_version": "none", "force": true}' >"$TMP/req-save3.json"
 api save3 POST /save "$TMP/req-save3.json"
 expect_eq save/forced "$CODE $(cat "$PROJ/manifest.yaml")" "200 version: 6.0.0"
@@ -213,6 +233,7 @@ if [ "$CODE" = 200 ] && jq -e --rawfile y "$CASES/paged/manifest.yaml" '.yaml ==
   pass versions/content; else fail versions/content "status $CODE"; fi
 api project1 GET /project
 expect_eq project/after-save "$CODE $(jq -r .version "$TMP/project1.json")" "200 $(jq -r .version "$TMP/save3.json")"
+expect_eq draft/gone-after-save "$(jq -c 'has("draft")' "$TMP/project1.json") $(test -e "$PROJ/.sluice-builder/draft.yaml" && echo kept || echo removed)" "false removed"
 
 # Publish: a connector directory from the template, the manifest, a catalog
 # of its streams, docs of its inputs and streams, the testing values as secrets.

@@ -224,7 +224,65 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.fill(`${tm} [data-list=parents] input[name=partition_field]`, "user_id");
     await page.selectOption(`${tm} [data-list=parents] select[name=parent_request_option]`, "request_parameter");
     let y = await yamlWhen(page, /partition_field: user_id[^]*field_name: parent_id/);
-    check("substream router", /"\$ref": "#\/streams\/0"|\$ref: "#\/streams\/0"/.test(y) && /parent_key: id/.test(y) && /path: \/teams/.test(y), y);
+    check("substream router: parent by name", /stream:\s*\n\s*"?\$ref"?: "?#\/definitions\/streams\/users"?/.test(y) && /^- "?\$ref"?: "?#\/definitions\/streams\/users"?/m.test(y) && /parent_key: id/.test(y) && /path: \/teams/.test(y), y);
+    // One component as YAML inside the form: the rest stays a form; a broken text shows its
+    // line and keeps the last good value; back to the form once it parses.
+    const pagPart = 'textarea[name="part_teams/paginator"]';
+    await page.click(`${tm} button[name="yaml_teams/paginator"]`);
+    await page.waitForFunction((sel) => /PageIncrement/.test((document.querySelector(sel) || {}).value || ""), pagPart);
+    check("component YAML: shown in place", await page.isVisible(`${tm} input[name=path]`) && !(await page.$(`${tm} select[name=paginator]`)));
+    const pagYaml = await page.inputValue(pagPart);
+    await page.fill(pagPart, pagYaml.replace("page_size: 3", "page_size: [7"));
+    await page.waitForSelector(`${tm} .part-error:not([hidden])`);
+    const partErr = await page.textContent(`${tm} .part-error`);
+    check("component YAML: error at its line", /^line \d+, column \d+: /.test(partErr) && !/component\.yaml/.test(partErr), partErr);
+    await shot(page, "component-yaml-error");
+    await page.click(`${tm} button[name="yaml_teams/paginator"]`);
+    check("component YAML: stays while broken", await page.isVisible(pagPart) && /does not parse/.test(await page.textContent("#status")));
+    y = await page.inputValue("#yaml");
+    check("component YAML: last good value kept", !/page_size: \[?7/.test(y) && (y.match(/page_size: 3/g) || []).length === 2, y);
+    await page.fill(pagPart, pagYaml.replace("page_size: 3", "page_size: 7").replace(/\n$/, "\n# seven per page\n"));
+    y = await yamlWhen(page, /page_size: 7/);
+    check("component YAML: valid edit applied", /page_size: 7/.test(y) && (y.match(/page_size: 3/g) || []).length === 1, y);
+    await page.click(`${tm} button[name="yaml_teams/paginator"]`);
+    await page.waitForSelector(`${tm} select[name=paginator]`);
+    check("component YAML: back to the form, nothing lost", (await page.inputValue(`${tm} input[name=page_size]`)) === "7");
+    // A component the form has no fields for (a list of partition routers) is edited the same way.
+    await page.click(`${tm} button[name="yaml_teams/router"]`);
+    await page.waitForFunction(() => /SubstreamPartitionRouter/.test((document.querySelector('textarea[name="part_teams/router"]') || {}).value || ""));
+    const routerYaml = await page.inputValue('textarea[name="part_teams/router"]');
+    await page.fill('textarea[name="part_teams/router"]', "- type: ListPartitionRouter\n  cursor_field: kind\n  values: [x, y]\n" +
+                    routerYaml.replace(/^/gm, "  ").replace(/^  type/, "- type"));
+    y = await yamlWhen(page, /cursor_field: kind/);
+    check("component YAML: what the form cannot show", /partition_router:\s*\n\s*- type: ListPartitionRouter/.test(y) && /SubstreamPartitionRouter/.test(y), y);
+    await page.click(`${tm} button[name="yaml_teams/router"]`);
+    check("component YAML: the form says YAML only", /a list of routers/.test(await page.textContent(`${tm} [data-part="teams/router"]`)));
+    await shot(page, "component-yaml");
+    // Undo and redo (buttons and keys) over form and YAML edits; the draft is auto-saved.
+    await page.click("#undo");
+    y = await yamlWhen(page, /^(?![^]*cursor_field: kind)/);
+    check("undo: the router edit", !/cursor_field: kind/.test(y) && /page_size: 7/.test(y), y);
+    await page.keyboard.press("Control+z");
+    y = await yamlWhen(page, /^(?![^]*page_size: 7)/);
+    check("undo (Ctrl+Z): the component YAML edit", !/page_size: 7/.test(y), y);
+    await page.keyboard.press("Control+Shift+Z");
+    y = await yamlWhen(page, /page_size: 7/);
+    check("redo (Ctrl+Shift+Z)", /page_size: 7/.test(y) && !/cursor_field: kind/.test(y), y);
+    check("form follows undo/redo", (await page.inputValue(`${tm} input[name=page_size]`)) === "7");
+    await page.waitForFunction(() => document.getElementById("save-state").dataset.state === "draft");
+    check("save status: draft saved", /draft saved/.test(await page.textContent("#save-state")));
+    const page3 = await browser.newPage();
+    await page3.goto(builderUrl);
+    await page3.waitForFunction(() => /page_size: 7/.test(document.getElementById("yaml").value));
+    check("draft restored in a new tab", /unsaved draft restored/.test(await page3.textContent("#save-state")));
+    await page3.close();
+    // The parent stream is referenced by name: renaming it keeps the link.
+    await page.fill(`${st} input[name=stream_name]`, "people");
+    await yamlWhen(page, /name: people/);
+    await page.click("#mode-yaml");
+    await page.click("#mode-form");
+    check("parent by name survives a rename", (await page.inputValue(`${tm} select[name=parent_stream]`)) === "people" &&
+          /"?\$ref"?: "?#\/definitions\/streams\/users"?/.test(await page.inputValue("#yaml")));
     await page.selectOption("#global select[name=auth_type]", "SessionTokenAuthenticator");
     await page.fill("#global input[name=login_path]", "/session");
     await page.fill("#global input[name=session_session_token_path]", "data, token");
@@ -247,6 +305,22 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await shot(page, "form-selective");
     // Everything the form made still resolves (no manifest errors).
     check("manifest valid", await page.isHidden("#yaml-error"), await page.textContent("#yaml-error"));
+    // Asynchronous retrieval and stream templates: edited as YAML inside the form.
+    await page.fill("input[name=new_stream]", "exports");
+    await page.selectOption("select[name=copy_stream]", "");
+    await page.click("#add-stream");
+    await page.selectOption('[data-stream="exports"] select[name=retrieval]', "asynchronous job");
+    y = await yamlWhen(page, /AsyncRetriever/);
+    await page.waitForFunction(() => /polling_requester/.test((document.querySelector('textarea[name="part_exports/retriever"]') || {}).value || ""));
+    check("async retrieval: creation, polling, download", /type: AsyncRetriever/.test(y) && /creation_requester/.test(y) && /status_mapping/.test(y), y);
+    await page.fill("input[name=new_template]", "per_list");
+    await page.click("#add-template");
+    await page.waitForFunction(() => /HttpComponentsResolver/.test((document.querySelector('textarea[name="part_template/0"]') || {}).value || ""));
+    const tpl = await page.inputValue('textarea[name="part_template/0"]');
+    await page.fill('textarea[name="part_template/0"]', tpl.replace("path: /lists", "path: /boards"));
+    y = await yamlWhen(page, /path: \/boards/);
+    check("stream template edited", /dynamic_streams:\s*\n\s*- type: DynamicDeclarativeStream/.test(y) && /path: \/boards/.test(y), y);
+    await shot(page, "form-async-template");
     check("no page errors", errors.length === 0, errors.join("; "));
   } catch (e) {
     failed++;
