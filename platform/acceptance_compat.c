@@ -11,7 +11,12 @@
 
 #include "acceptance_int.h"
 #include "sluice/platform.h"
+#include "sluice/jsgen.h"
 #include "sluice/schema.h"
+
+/* CAT's number of generated configs; the seed keeps them the same in every run */
+#define AT_COMPAT_CONFIGS 100
+#define AT_COMPAT_SEED 20240701
 
 /* ---- the rules ---- */
 
@@ -195,6 +200,86 @@ json_t *sl_at_compat_diff(sl_at_compat kind, const json_t *old_v, const json_t *
   return d.out;
 }
 
+/* ---- configs generated from the previous spec ---- */
+
+/* CAT drops `format: date-time` where a `pattern` is given (the pattern is
+ * the stricter rule, and generating both at once is not attempted). */
+static void drop_datetime_with_pattern(json_t *s, int depth) {
+  if (depth > 64) return;
+  if (json_is_object(s)) {
+    if (!strcmp(json_string_value(json_object_get(s, "format")) ?: "", "date-time") && json_object_get(s, "pattern"))
+      json_object_del(s, "format");
+    const char *k;
+    json_t *v;
+    json_object_foreach(s, k, v) drop_datetime_with_pattern(v, depth + 1);
+  } else if (json_is_array(s)) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(s, i, v) drop_datetime_with_pattern(v, depth + 1);
+  }
+}
+
+json_t *sl_at_compat_configs(const json_t *old_v, const json_t *new_v, unsigned count, uint64_t seed, unsigned *made, char *skip,
+                             size_t skip_n) {
+  json_t *out = json_array();
+  const json_t *ocs = json_object_get(payload(old_v, SL_AT_COMPAT_SPEC), "connectionSpecification");
+  const json_t *ncs = json_object_get(payload(new_v, SL_AT_COMPAT_SPEC), "connectionSpecification");
+  *made = 0;
+  skip[0] = 0;
+  if (!ocs || !ncs) {
+    snprintf(skip, skip_n, "no connectionSpecification in the %s spec", ocs ? "new" : "previous");
+    return out;
+  }
+  const char *k;
+  json_t *p;
+  json_object_foreach(json_object_get(ocs, "properties"), k, p) if (!json_object_get(json_object_get(ncs, "properties"), k)) {
+    char msg[400];
+    snprintf(msg, sizeof msg, "/properties/%s: property removed (configs that set it lose it)", k);
+    json_array_append_new(out, json_string(msg));
+  }
+  json_t *gen_schema = json_deep_copy(ocs);
+  drop_datetime_with_pattern(gen_schema, 0);
+  json_t *errors = json_object(); /* validation message -> [count, first index, first config] */
+  for (unsigned i = 0; i < count; i++) {
+    char why[600];
+    json_t *cfg = sl_jsgen_instance(gen_schema, seed, i, why, sizeof why);
+    if (!cfg) {
+      if (!skip[0]) snprintf(skip, skip_n, "config %u: %s", i, why);
+      continue;
+    }
+    (*made)++;
+    if (!json_is_object(cfg)) { /* as CAT: only objects are checked */
+      json_decref(cfg);
+      continue;
+    }
+    json_t *filtered = json_object();
+    json_object_foreach(cfg, k, p) if (k[0] != '_') json_object_set(filtered, k, p);
+    sl_err e = SL_ERR_INIT;
+    if (sl_schema_validate(ncs, filtered, "config", &e) != SL_EOK) {
+      /* one finding per place ("config: /port"), with its first message */
+      char place[SL_ERR_MSG_MAX];
+      snprintf(place, sizeof place, "%s", e.msg);
+      char *colon = strstr(place, ": ") ? strstr(strstr(place, ": ") + 2, ": ") : NULL;
+      if (colon) *colon = 0;
+      json_t *seen = json_object_get(errors, place);
+      if (seen) json_array_set_new(seen, 0, json_integer(json_integer_value(json_array_get(seen, 0)) + 1));
+      else json_object_set_new(errors, place, json_pack("[i, i, O, s]", 1, (json_int_t)i, filtered, e.msg));
+    }
+    json_decref(filtered), json_decref(cfg);
+  }
+  json_object_foreach(errors, k, p) {
+    char *cfg = sl_json_dumps(json_array_get(p, 2)), msg[SL_ERR_MSG_MAX + 900];
+    snprintf(msg, sizeof msg, "%lld of %u configs generated from the previous spec are rejected: %s (first: config %lld = %.600s%s)",
+             (long long)json_integer_value(json_array_get(p, 0)), *made, json_string_value(json_array_get(p, 3)),
+             (long long)json_integer_value(json_array_get(p, 1)),
+             cfg ? cfg : "?", cfg && strlen(cfg) > 600 ? "..." : "");
+    free(cfg);
+    json_array_append_new(out, json_string(msg));
+  }
+  json_decref(errors), json_decref(gen_schema);
+  return out;
+}
+
 /* ---- the previous version ---- */
 
 /* `git show REV:./PATH` run in dir: the file as it was at REV. */
@@ -334,6 +419,36 @@ static json_t *previous(at_ctx *c, at_input *in, sl_at_compat kind, const json_t
   return v;
 }
 
+/* test_backward_compatibility:configs: CAT's 100 generated configs, and the
+ * input set's own config when the previous spec accepts it. */
+static void previous_configs(at_ctx *c, at_input *in, const json_t *pp, const json_t *cp, const char *version) {
+  char nm[128], skip[700];
+  at_name(in, "test_backward_compatibility:configs", nm, sizeof nm);
+  unsigned made;
+  json_t *d = sl_at_compat_configs(pp, cp, AT_COMPAT_CONFIGS, AT_COMPAT_SEED, &made, skip, sizeof skip);
+  sl_err e = SL_ERR_INIT;
+  const json_t *ocs = json_object_get(pp, "connectionSpecification"), *ncs = json_object_get(cp, "connectionSpecification");
+  if (in->config && ocs && ncs && sl_schema_validate(ocs, in->config, "config", &e) == SL_EOK &&
+      sl_schema_validate(ncs, in->config, "config", &e) != SL_EOK) {
+    char msg[SL_ERR_MSG_MAX + 80];
+    snprintf(msg, sizeof msg, "the test config, valid for the previous spec, is not for this one: %s", e.msg);
+    json_array_append_new(d, json_string(msg));
+  }
+  if (json_array_size(d)) {
+    at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "configs valid for the previous version%s%s are not for this one: %s%s%s",
+              version[0] ? " " : "", version, json_string_value(json_array_get(d, 0)), json_array_size(d) > 1 ? "; " : "",
+              json_array_size(d) > 1 ? json_string_value(json_array_get(d, 1)) : "");
+  } else if (!made) {
+    at_result(c, in->suite, nm, SL_AT_SKIP, NULL, "no config could be generated from the previous spec: %s", skip);
+  } else if (made < AT_COMPAT_CONFIGS) {
+    at_result(c, in->suite, nm, SL_AT_PASS, NULL, "%u generated configs pass; %u could not be generated: %s", made,
+              AT_COMPAT_CONFIGS - made, skip);
+  } else {
+    at_result(c, in->suite, nm, SL_AT_PASS, NULL, NULL);
+  }
+  json_decref(d);
+}
+
 void at_backward_compat(at_ctx *c, at_input *in, sl_at_compat kind, const json_t *current) {
   char nm[96], why[1200] = "", version[128];
   at_name(in, "test_backward_compatibility", nm, sizeof nm);
@@ -351,15 +466,7 @@ void at_backward_compat(at_ctx *c, at_input *in, sl_at_compat kind, const json_t
     at_result(c, in->suite, nm, SL_AT_SKIP, NULL, "the previous and the current %s are identical", kind == SL_AT_COMPAT_SPEC ? "spec" : "catalog");
   } else {
     json_t *d = sl_at_compat_diff(kind, pp, cp);
-    /* a config valid for the previous spec must stay valid (CAT checks generated ones) */
-    sl_err e = SL_ERR_INIT;
-    const json_t *ocs = json_object_get(pp, "connectionSpecification"), *ncs = json_object_get(cp, "connectionSpecification");
-    if (kind == SL_AT_COMPAT_SPEC && in->config && ocs && ncs && sl_schema_validate(ocs, in->config, "config", &e) == SL_EOK &&
-        sl_schema_validate(ncs, in->config, "config", &e) != SL_EOK) {
-      char msg[SL_ERR_MSG_MAX + 80];
-      snprintf(msg, sizeof msg, "the test config, valid for the previous spec, is not for this one: %s", e.msg);
-      json_array_append_new(d, json_string(msg));
-    }
+    if (kind == SL_AT_COMPAT_SPEC) previous_configs(c, in, pp, cp, version);
     if (!json_array_size(d)) {
       at_result(c, in->suite, nm, SL_AT_PASS, NULL, NULL);
     } else {

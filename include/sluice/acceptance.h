@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sluice/err.h"
 
@@ -57,6 +58,14 @@ typedef enum sl_at_compat { SL_AT_COMPAT_SPEC, SL_AT_COMPAT_CATALOG } sl_at_comp
  * strings naming the place ("/properties/port: type changed ..."); empty
  * when compatible. Always returns an array (new reference). */
 json_t *sl_at_compat_diff(sl_at_compat kind, const json_t *old_v, const json_t *new_v);
+/* CAT's validate_previous_configs: `count` configs generated from the
+ * previous connectionSpecification (platform/jsonschema_gen.c, the same
+ * for the same seed), each less its "_" keys, must validate against the new
+ * one, and no top-level property may be removed. Returns the breaking
+ * findings as strings (empty array: compatible); *made counts the configs
+ * generated, and skip names why the others were not (first reason). */
+json_t *sl_at_compat_configs(const json_t *old_v, const json_t *new_v, unsigned count, uint64_t seed, unsigned *made,
+                             char *skip, size_t skip_n);
 
 /* ---- protocol conformance ---- */
 

@@ -151,6 +151,27 @@ for d in "$DATA"/compat/*/; do
     fail "compat $c: verdict" "got: $(tr '\n' '|' <"$TMP/compat-$c.out")"; fi
 done
 
+# CAT's generated configs: 100 configs made from the old spec (seed-stable)
+# must validate against the new one; tests/data/acceptance-compat/configs/
+# <case>/expect.txt: the verdict, then text the output must hold
+for d in "$ROOT"/tests/data/acceptance-compat/configs/*/; do
+  c=$(basename "$d")
+  run "configs-$c" "$BIN/sluice" test compat configs "$d/old.json" "$d/new.json"
+  case $(head -n1 "$d/expect.txt") in compatible) want=0 ;; untested) want=2 ;; *) want=1 ;; esac
+  expect_rc "configs $c: exit" $want "configs-$c"
+  miss=$(tail -n +2 "$d/expect.txt" | while read -r l; do grep -qF -- "$l" "$TMP/configs-$c.out" || echo "$l"; done)
+  [ -z "$miss" ] && grep -q "^$(head -n1 "$d/expect.txt")" "$TMP/configs-$c.out" && pass "configs $c: verdict" ||
+    fail "configs $c: verdict" "missing '${miss}' in: $(head -c 300 "$TMP/configs-$c.out")"
+done
+run configs-again "$BIN/sluice" test compat configs "$ROOT/tests/data/acceptance-compat/configs/minimum-raised/old.json" \
+  "$ROOT/tests/data/acceptance-compat/configs/minimum-raised/new.json"
+cmp -s "$TMP/configs-again.out" "$TMP/configs-minimum-raised.out" && pass "configs: the same configs in every run" ||
+  fail "configs: seed-stable" "two runs differ"
+run configs-seed "$BIN/sluice" test compat configs "$ROOT/tests/data/acceptance-compat/configs/minimum-raised/old.json" \
+  "$ROOT/tests/data/acceptance-compat/configs/minimum-raised/new.json" --seed 7
+cmp -s "$TMP/configs-seed.out" "$TMP/configs-minimum-raised.out" && fail "configs: --seed" "same output for another seed" ||
+  pass "configs: --seed gives other configs"
+
 # the previous spec and catalog from the connector's git history
 G="$TMP/gitconn"
 mkdir -p "$G"
