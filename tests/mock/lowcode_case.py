@@ -4,6 +4,12 @@
     lowcode_case.py prepare CASE_DIR WORK_DIR      writes WORK_DIR/replies.json
     lowcode_case.py config CASE_DIR WORK_DIR URL   writes WORK_DIR/config.json
     lowcode_case.py verify CASE_DIR WORK_DIR RC    compares; prints one line per problem
+    lowcode_case.py serve CASE_DIR WORK_DIR        prepare + a mock server for the case +
+                                                   config + WORK_DIR/{cmd,args,env} (the
+                                                   expect.json command, one item a line);
+                                                   prints the port once all is written,
+                                                   then serves until killed (one process
+                                                   instead of five per case)
 
 A case directory holds:
   manifest.yaml           the manifest under test
@@ -221,9 +227,32 @@ def verify(case, work, rc):
     return 1 if problems else 0
 
 
+def serve(case, work):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import mock_http
+    prepare(case, work)
+    with open(os.path.join(work, "replies.json"), encoding="utf-8") as f:
+        srv = mock_http.make_server(json.load(f), os.path.join(work, "requests.jsonl"))
+    url = "http://127.0.0.1:%d" % srv.server_address[1]
+    config(case, work, url)
+    exp = load(os.path.join(case, "expect.json"), {})
+    env = ["%s=%s" % (k, str(v).replace("@MOCK@", url)) for k, v in exp.get("env", {}).items()]
+    for name, lines in (("cmd", [exp.get("command", "read")]), ("args", exp.get("args", [])),
+                        ("env", env)):
+        with open(os.path.join(work, name), "w", encoding="utf-8") as f:
+            f.writelines(str(x) + "\n" for x in lines)
+    print(srv.server_address[1], flush=True)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
-    if cmd == "prepare":
+    if cmd == "serve":
+        serve(sys.argv[2], sys.argv[3])
+    elif cmd == "prepare":
         prepare(sys.argv[2], sys.argv[3])
     elif cmd == "config":
         config(sys.argv[2], sys.argv[3], sys.argv[4])

@@ -37,22 +37,23 @@ mock_stop() {
 }
 
 run_case() { # run_case CASE_DIR [MANIFEST [NAME]]
-  local c=$1 name w cmd manifest=${2:-$1/manifest.yaml}
+  local c=$1 name w cmd manifest=${2:-$1/manifest.yaml} port='' fd
   name=${3:-$(basename "$c")}
   w="$TMP/case-$name"
   mkdir -p "$w"
   : >"$w/requests.jsonl"
-  /usr/bin/python3 "$CASE_PY" prepare "$c" "$w"
-  if ! mock_start "$w"; then fail "$name" "mock server"; return; fi
-  /usr/bin/python3 "$CASE_PY" config "$c" "$w" "$MOCK_URL"
-  local exp="$c/expect.json"
-  cmd=read
+  # One process prepares the case, serves it and writes config, cmd, args, env;
+  # it prints the port when all of that is in place.
+  exec {fd}< <(exec /usr/bin/python3 "$CASE_PY" serve "$c" "$w" 2>"$w/mock.err")
+  MOCK_PID=$!
+  read -r -t 30 port <&"$fd"
+  exec {fd}<&-
+  if [ -z "$port" ]; then fail "$name" "mock server: $(head -c 300 "$w/mock.err")"; mock_stop; return; fi
+  MOCK_URL="http://127.0.0.1:$port"
   local -a args=() envs=()
-  if [ -f "$exp" ]; then
-    cmd=$(jq -r '.command // "read"' "$exp")
-    mapfile -t args < <(jq -r '.args // [] | .[]' "$exp")
-    mapfile -t envs < <(jq -r --arg m "$MOCK_URL" '.env // {} | to_entries[] | "\(.key)=\(.value | gsub("@MOCK@"; $m))"' "$exp")
-  fi
+  read -r cmd <"$w/cmd"
+  mapfile -t args <"$w/args"
+  mapfile -t envs <"$w/env"
   local -a cargs=("$cmd")
   [ "$cmd" != spec ] && cargs+=(--config "$w/config.json")
   if [ "$cmd" = read ]; then

@@ -183,6 +183,20 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
 
+def listen():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    return srv
+
+
+def make_server(replies, log_path, routes=False):
+    """A server for REPLIES (a list, or routes when ROUTES) on a free loopback
+    port, logging requests to LOG_PATH; the caller runs serve_forever()."""
+    Handler.routes = routes
+    Handler.state = State(replies, log_path)
+    return listen()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--replies")
@@ -194,13 +208,10 @@ def main():
     a = ap.parse_args()
     if a.bench_pages:
         Handler.bench = bench_pages(a.bench_pages, a.bench_records)
+        srv = listen()
     else:
-        Handler.routes = bool(a.routes)
         with open(a.routes or a.replies, encoding="utf-8") as f:
-            replies = json.load(f)
-        Handler.state = State(replies, a.log)
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
+            srv = make_server(json.load(f), a.log, routes=bool(a.routes))
     tmp = a.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(str(srv.server_address[1]))
