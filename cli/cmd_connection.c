@@ -13,9 +13,12 @@ static const char *usage_conn =
     "            [--namespace-format F] [--prefix P] [--schema-policy POLICY] [--status active|inactive]\n"
     "sluice connection list | show NAME | delete NAME\n"
     "sluice connection edit NAME [same options as create] [--rename NEW] [--expect-version N]\n"
-    "sluice connection edit NAME --stream S [--sync-mode incremental|full_refresh]\n"
+    "sluice connection create|edit NAME --stream S [--sync-mode incremental|full_refresh]\n"
     "            [--destination-sync-mode append|append_dedup|overwrite|overwrite_dedup] [--cursor-field a.b] [--primary-key id[,a.b]]\n"
-    "sluice connection edit NAME --catalog CONFIGURED_CATALOG.json   (streams and their modes, as edited)\n"
+    "            [--fields id,a.b | --all-fields]\n"
+    "sluice connection create|edit NAME --catalog CONFIGURED_CATALOG.json   (streams and their modes, as edited)\n"
+    "  --fields: sync only these fields of the stream (nested as a.b; the primary key and cursor must be among them);\n"
+    "  fields the source adds later are not selected. --all-fields: every field again\n"
     "sluice connection sync NAME [--max-attempts N] [--backoff-ms MS] [--full-refresh]\n"
     "sluice connection refresh NAME [--streams a,b] [--mode truncate|merge] [--max-attempts N] [--backoff-ms MS]\n"
     "  re-read the streams from scratch under a new generation; truncate (default) drops the old rows\n"
@@ -26,37 +29,8 @@ static const char *usage_conn =
     "  --expect-version N: refuse the edit when someone changed the connection since version N\n"
     "  every subcommand takes --json and --store FILE\n";
 
-static const char *const fields[][2] = {
-    {"--streams", "streams"}, {"--schedule", "schedule"}, {"--namespace-format", "namespace_format"},
-    {"--prefix", "stream_prefix"}, {"--schema-policy", "schema_policy"}, {"--status", "status"},
-};
-#define N_FIELDS (sizeof fields / sizeof fields[0])
-
-static sl_code check_value(const char *opt, const char *v, sl_err *err) {
-  if (!strcmp(opt, "--schedule")) {
-    sl_schedule sc;
-    return sl_schedule_parse(v, &sc, err);
-  }
-  if (!strcmp(opt, "--schema-policy") && strcmp(v, "propagate_columns") && strcmp(v, "propagate_all") && strcmp(v, "ignore") &&
-      strcmp(v, "pause_on_breaking"))
-    return sl_err_set(err, SL_EUSAGE, "--schema-policy \"%s\": expected propagate_columns, propagate_all, ignore or pause_on_breaking", v);
-  if (!strcmp(opt, "--status") && strcmp(v, "active") && strcmp(v, "inactive") && strcmp(v, "paused"))
-    return sl_err_set(err, SL_EUSAGE, "--status \"%s\": expected active, inactive or paused", v);
-  return SL_EOK;
-}
-
-static sl_code conn_find(sl_store *s, const char *ref, json_t **row, sl_err *err) {
-  char *end;
-  long long id = strtoll(ref, &end, 10);
-  char ib[24];
-  const char *q = "SELECT c.*, s.name AS source, d.name AS destination FROM connections c "
-                  "JOIN actors s ON s.id = c.source_id JOIN actors d ON d.id = c.destination_id WHERE ";
-  char sql[512];
-  snprintf(sql, sizeof sql, "%s%s", q, *ref && !*end ? "c.id = ?" : "c.name = ?");
-  sl_code rc = sl_store_one(s, row, err, sql, 1, *ref && !*end ? sl_store_i64(ib, id) : ref);
-  if (rc == SL_ENOTFOUND) sl_err_set(err, SL_ENOTFOUND, "no connection named \"%s\" (see `sluice connection list`)", ref);
-  return rc;
-}
+/* Options of the connection's text fields, in sl_conn_values order. */
+static const char *const opts[SL_CONN_CATALOG] = {"--streams", "--schedule", "--namespace-format", "--prefix", "--schema-policy", "--status"};
 
 /* "a.b" -> ["a", "b"] */
 static json_t *field_path(const char *text) {
@@ -67,72 +41,79 @@ static json_t *field_path(const char *text) {
   return p;
 }
 
-/* The source's latest discovered catalog (discovering it if none is stored). */
-static sl_code discovered_of(sl_store *s, const json_t *row, json_t **cat, sl_err *err) {
-  json_t *c = NULL, *src = NULL;
-  char ib[24];
-  bool changed;
-  int64_t version;
-  sl_code rc = sl_catalog_get(s, sl_store_int(row, "source_id"), 0, &c, err);
-  if (!rc) {
-    const char *t = sl_store_str(c, "catalog");
-    rc = sl_json_load_str(t, strlen(t), "the stored catalog", cat, err);
-  } else if (rc == SL_ENOTFOUND && !(rc = sl_actor_find(s, "source", sl_store_i64(ib, sl_store_int(row, "source_id")), &src, err))) {
-    rc = sl_source_discover(s, src, cat, &version, &changed, err);
+/* A list of field paths "a,b.c" -> [{"field_path": ["a"]}, {"field_path": ["b", "c"]}] */
+static json_t *field_list(const char *text) {
+  json_t *l = json_array();
+  char *copy = strdup(text), *save = NULL;
+  for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+    json_array_append_new(l, json_pack("{s:o}", "field_path", field_path(t)));
+  free(copy);
+  return l;
+}
+
+/* A configured catalog file's streams as stream settings; *streams gets
+ * their names (malloc'd). */
+static sl_code settings_of_file(const char *file, json_t **settings, char **streams, sl_err *err) {
+  json_t *cat = NULL;
+  sl_code rc = sl_json_load_file(file, &cat, err);
+  if (rc) return rc;
+  *settings = json_pack("{s:[]}", "streams");
+  sl_buf names;
+  sl_buf_init(&names, 1 << 24);
+  size_t i;
+  json_t *cs;
+  json_array_foreach(json_object_get(cat, "streams"), i, cs) {
+    json_t *st = json_object_get(cs, "stream"), *e = json_object();
+    const char *n = json_string_value(json_object_get(st, "name"));
+    if (!n) {
+      json_decref(e);
+      rc = sl_err_set(err, SL_ECATALOG, "%s: streams[%zu] has no stream.name", file, i);
+      break;
+    }
+    json_object_set_new(e, "stream", json_pack("{s:s}", "name", n));
+    if (json_object_get(st, "namespace")) json_object_set(json_object_get(e, "stream"), "namespace", json_object_get(st, "namespace"));
+    static const char *const keys[] = {"sync_mode", "destination_sync_mode", "cursor_field", "primary_key", "field_selection_enabled",
+                                       "selected_fields", "fieldSelectionEnabled", "selectedFields"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+      if (json_object_get(cs, keys[k])) json_object_set(e, keys[k], json_object_get(cs, keys[k]));
+    json_array_append_new(json_object_get(*settings, "streams"), e);
+    if (names.len) sl_buf_putc(&names, ',');
+    sl_buf_append(&names, n, strlen(n));
   }
-  json_decref(c);
-  json_decref(src);
+  sl_buf_putc(&names, 0);
+  *streams = names.data;
+  if (!rc && !json_array_size(json_object_get(*settings, "streams"))) rc = sl_err_set(err, SL_ECATALOG, "%s: no streams", file);
+  json_decref(cat);
   return rc;
 }
 
 /* New stream settings from --stream and its options, or --catalog FILE:
  * *text is the JSON to store (malloc'd), *streams the stream list a
  * catalog file sets (malloc'd) or NULL. Checked against the discovered
- * catalog so a bad mode or field fails here, naming stream and field. */
+ * catalog so a bad mode, field or selection fails here, naming stream and
+ * field. row: the connection's source_id, streams and catalog. */
 static sl_code settings_edit(cli_ws *w, const json_t *row, char **text, char **streams, sl_err *err) {
   const char *stream = cli_ws_opt(w, "--stream"), *file = cli_ws_opt(w, "--catalog");
   const char *sm = cli_ws_opt(w, "--sync-mode"), *dm = cli_ws_opt(w, "--destination-sync-mode");
   const char *cf = cli_ws_opt(w, "--cursor-field"), *pk = cli_ws_opt(w, "--primary-key");
+  const char *fl = cli_ws_opt(w, "--fields");
+  bool all = cli_ws_flag(w, "--all-fields");
   *text = *streams = NULL;
   if (!stream && !file) {
-    if (sm || dm || cf || pk) return sl_err_set(err, SL_EUSAGE, "%s: --sync-mode, --destination-sync-mode, --cursor-field and --primary-key need --stream S", w->cmd);
+    if (sm || dm || cf || pk || fl || all)
+      return sl_err_set(err, SL_EUSAGE, "%s: --sync-mode, --destination-sync-mode, --cursor-field, --primary-key, --fields and --all-fields need --stream S", w->cmd);
     return SL_EOK;
   }
-  json_t *disc = NULL, *settings = NULL, *configured = NULL;
+  if (fl && all) return sl_err_set(err, SL_EUSAGE, "%s: --fields and --all-fields do not go together", w->cmd);
+  if (fl && (!*fl || strstr(fl, ",,") || strstr(fl, "..") || *fl == ',' || *fl == '.'))
+    return sl_err_set(err, SL_EUSAGE, "%s: --fields \"%s\": expected field paths like id,meta.ts", w->cmd, fl);
+  json_t *disc = NULL, *settings = NULL;
   const char *old = sl_store_str(row, "catalog");
-  sl_code rc = discovered_of(w->store, row, &disc, err);
-  if (rc) return rc;
+  int64_t source_id = sl_store_int(row, "source_id");
+  sl_code rc = SL_EOK;
   if (file) {
-    json_t *cat = NULL;
-    if (!(rc = sl_json_load_file(file, &cat, err))) {
-      settings = json_pack("{s:[]}", "streams");
-      sl_buf names;
-      sl_buf_init(&names, 1 << 24);
-      size_t i;
-      json_t *cs;
-      json_array_foreach(json_object_get(cat, "streams"), i, cs) {
-        json_t *st = json_object_get(cs, "stream"), *e = json_object();
-        const char *n = json_string_value(json_object_get(st, "name"));
-        if (!n) {
-          json_decref(e);
-          rc = sl_err_set(err, SL_ECATALOG, "%s: streams[%zu] has no stream.name", file, i);
-          break;
-        }
-        json_object_set_new(e, "stream", json_pack("{s:s}", "name", n));
-        if (json_object_get(st, "namespace")) json_object_set(json_object_get(e, "stream"), "namespace", json_object_get(st, "namespace"));
-        static const char *const keys[] = {"sync_mode", "destination_sync_mode", "cursor_field", "primary_key"};
-        for (size_t k = 0; k < 4; k++)
-          if (json_object_get(cs, keys[k])) json_object_set(e, keys[k], json_object_get(cs, keys[k]));
-        json_array_append_new(json_object_get(settings, "streams"), e);
-        if (names.len) sl_buf_putc(&names, ',');
-        sl_buf_append(&names, n, strlen(n));
-      }
-      sl_buf_putc(&names, 0);
-      *streams = names.data;
-      if (!rc && !json_array_size(json_object_get(settings, "streams"))) rc = sl_err_set(err, SL_ECATALOG, "%s: no streams", file);
-    }
-    json_decref(cat);
-  } else {
+    rc = settings_of_file(file, &settings, streams, err);
+  } else if (!(rc = sl_conn_source_catalog(w->store, source_id, &disc, err))) {
     settings = old && *old ? json_loads(old, 0, NULL) : NULL;
     if (!json_is_object(settings)) {
       json_decref(settings);
@@ -160,16 +141,16 @@ static sl_code settings_edit(cli_ws *w, const json_t *row, char **text, char **s
         free(copy);
         json_object_set_new(e, "primary_key", keys);
       }
+      if (fl || all) {
+        json_object_del(e, "fieldSelectionEnabled");
+        json_object_del(e, "selectedFields");
+        json_object_set_new(e, "field_selection_enabled", json_boolean(fl));
+        if (fl) json_object_set_new(e, "selected_fields", field_list(fl));
+        else json_object_del(e, "selected_fields");
+      }
     }
   }
-  /* The whole thing as a sync would build it. */
-  if (!rc) {
-    const char *sel = *streams ? *streams : sl_store_str(row, "streams");
-    char **list = sel && *sel ? cli_split_list(sel) : NULL;
-    sl_catalog_opts o = {(const char *const *)list, false};
-    if (!(rc = sl_catalog_configure(disc, &o, &configured, err))) rc = sl_catalog_apply_settings(disc, configured, settings, err);
-    free(list);
-  }
+  if (!rc) rc = sl_conn_check_settings(w->store, source_id, *streams ? *streams : sl_store_str(row, "streams"), settings, err);
   if (!rc && !(*text = sl_json_dumps(settings))) rc = SL_ENOMEM;
   if (rc) {
     free(*streams);
@@ -177,65 +158,57 @@ static sl_code settings_edit(cli_ws *w, const json_t *row, char **text, char **s
   }
   json_decref(disc);
   json_decref(settings);
-  json_decref(configured);
   return rc;
 }
 
-static sl_code conn_save(cli_ws *w, const char *name, json_t *row, int64_t *id, sl_err *err) {
+/* create (row NULL) or edit: the options over the row's values, saved by
+ * sl_conn_save (compare-and-set on the version read, or --expect-version). */
+static sl_code conn_save(cli_ws *w, const char *name, const json_t *row, int64_t *id, sl_err *err) {
   sl_store *s = w->store;
-  json_t *src = NULL, *dst = NULL, *out = NULL;
-  char ts[24], sb[24], db[24], ib[24], vb[24];
+  json_t *src = NULL, *dst = NULL, *base = NULL;
   const char *sref = cli_ws_opt(w, "--source"), *dref = cli_ws_opt(w, "--destination");
+  const char *expect = cli_ws_opt(w, "--expect-version"), *newname = cli_ws_opt(w, "--rename");
+  char *settings = NULL, *streams = NULL;
+  sl_conn_values v = {0};
   sl_code rc = SL_EOK;
-  for (size_t i = 0; i < N_FIELDS && !rc; i++) {
-    const char *v = cli_ws_opt(w, fields[i][0]);
-    if (v) rc = check_value(fields[i][0], v, err);
+  for (int i = 0; i < SL_CONN_CATALOG && !rc; i++) {
+    v.f[i] = cli_ws_opt(w, opts[i]);
+    if (v.f[i] && (rc = sl_conn_check_field(i, v.f[i], err))) sl_err_wrap(err, "%s", opts[i]);
+    if (!v.f[i] && row) v.f[i] = sl_store_str(row, sl_conn_field_name(i));
   }
   if (rc) return rc;
   if (!row && (!sref || !dref)) return sl_err_set(err, SL_EUSAGE, "connection create: --source and --destination are required");
+  if (!row && (newname || expect)) return sl_err_set(err, SL_EUSAGE, "connection create: --rename and --expect-version are for edit");
   if (sref && (rc = sl_actor_find(s, "source", sref, &src, err))) return rc;
   if (dref && (rc = sl_actor_find(s, "destination", dref, &dst, err))) goto out;
-  sl_store_i64(sb, src ? sl_store_int(src, "id") : sl_store_int(row, "source_id"));
-  sl_store_i64(db, dst ? sl_store_int(dst, "id") : sl_store_int(row, "destination_id"));
-  const char *val[N_FIELDS];
-  for (size_t i = 0; i < N_FIELDS; i++) {
-    val[i] = cli_ws_opt(w, fields[i][0]);
-    if (!val[i] && row) val[i] = sl_store_str(row, fields[i][1]);
+  v.id = row ? sl_store_int(row, "id") : 0;
+  v.name = newname ? newname : name;
+  v.source_id = src ? sl_store_int(src, "id") : sl_store_int(row, "source_id");
+  v.destination_id = dst ? sl_store_int(dst, "id") : sl_store_int(row, "destination_id");
+  if (expect) {
+    char *end;
+    v.version = strtoll(expect, &end, 10);
+    if (!*expect || *end) {
+      rc = sl_err_set(err, SL_EUSAGE, "--expect-version \"%s\": expected a version number (see `sluice connection show`)", expect);
+      goto out;
+    }
+  } else if (row) {
+    v.version = sl_store_int(row, "version");
   }
-  const char *policy = val[4] ? val[4] : "propagate_columns", *status = val[5] ? val[5] : "active";
-  const char *sched = val[1] ? val[1] : "manual";
-  sl_store_i64(ts, sl_now_ms());
-  if (!row) {
-    rc = sl_store_one(s, &out, err,
-                      "INSERT INTO connections (name, source_id, destination_id, streams, schedule, namespace_format, stream_prefix, "
-                      "schema_policy, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                      11, name, sb, db, val[0], sched, val[2], val[3], policy, status, ts, ts);
-    if (rc == SL_ECONFIG && strstr(err->msg, "UNIQUE")) sl_err_set(err, SL_ECONFIG, "a connection named \"%s\" exists already", name);
-  } else {
-    /* Optimistic concurrency: the update applies to the version read. */
-    const char *expect = cli_ws_opt(w, "--expect-version");
-    const char *newname = cli_ws_opt(w, "--rename");
-    char *settings = NULL, *streams = NULL;
-    if ((rc = settings_edit(w, row, &settings, &streams, err))) goto out;
-    if (streams) val[0] = streams;
-    rc = sl_store_one(s, &out, err,
-                      "UPDATE connections SET name = ?, source_id = ?, destination_id = ?, streams = ?, schedule = ?, namespace_format = ?, "
-                      "stream_prefix = ?, schema_policy = ?, status = ?, catalog = ?, updated_at = ?, version = version + 1 "
-                      "WHERE id = ? AND version = ? RETURNING id",
-                      13, newname ? newname : name, sb, db, val[0], sched, val[2], val[3], policy, status,
-                      settings ? settings : sl_store_str(row, "catalog"), ts,
-                      sl_store_i64(ib, sl_store_int(row, "id")), expect ? expect : sl_store_i64(vb, sl_store_int(row, "version")));
-    free(settings);
-    free(streams);
-    if (rc == SL_ENOTFOUND)
-      sl_err_set(err, SL_ECONFIG, "connection \"%s\" was changed by someone else (now at a version other than %s); show it and edit again",
-                 name, expect ? expect : vb);
-  }
-  if (!rc) *id = sl_store_int(out, "id");
+  /* Stream settings are checked against the source the connection will have. */
+  base = json_pack("{s:I, s:s?, s:s?}", "source_id", (json_int_t)v.source_id, "streams", v.f[SL_CONN_STREAMS], "catalog",
+                   row ? sl_store_str(row, "catalog") : NULL);
+  if ((rc = settings_edit(w, base, &settings, &streams, err))) goto out;
+  if (streams) v.f[SL_CONN_STREAMS] = streams;
+  v.f[SL_CONN_CATALOG] = settings ? settings : row ? sl_store_str(row, "catalog") : NULL;
+  sl_conn_saved res;
+  if (!(rc = sl_conn_save(s, &v, &res, err))) *id = res.id;
 out:
+  free(settings);
+  free(streams);
+  json_decref(base);
   json_decref(src);
   json_decref(dst);
-  json_decref(out);
   return rc;
 }
 
@@ -293,8 +266,8 @@ int cmd_connection(int argc, char **argv) {
   static const char *const vopts[] = {"--source", "--destination", "--streams", "--schedule", "--namespace-format", "--prefix",
                                       "--schema-policy", "--status", "--rename", "--expect-version", "--max-attempts",
                                       "--backoff-ms", "--stream", "--sync-mode", "--destination-sync-mode", "--cursor-field",
-                                      "--primary-key", "--catalog", "--mode", NULL};
-  static const char *const flags[] = {"--full-refresh", NULL};
+                                      "--primary-key", "--catalog", "--mode", "--fields", NULL};
+  static const char *const flags[] = {"--full-refresh", "--all-fields", NULL};
   cli_ws w;
   int rc = cli_ws_start(&w, argc, argv, "connection", usage_conn, vopts, flags, "connection (a name or an id)");
   if (rc >= 0) return rc;
@@ -322,7 +295,7 @@ int cmd_connection(int argc, char **argv) {
       if (w.json) printf("{\"id\": %lld, \"name\": \"%s\"}\n", (long long)id, name);
       else printf("connection %s created (id %lld)\n", name, (long long)id);
     }
-  } else if (!(c = conn_find(w.store, name, &row, &err))) {
+  } else if (!(c = sl_conn_find(w.store, name, &row, &err))) {
     if (!strcmp(sub, "show")) {
       if (w.json) cli_print_json(row);
       else {

@@ -84,22 +84,8 @@ static bool schema_has_path(const json_t *schema, const json_t *path) {
   return true;
 }
 
-static char *path_text(const json_t *path) {
-  sl_buf b;
-  sl_buf_init(&b, 1 << 16);
-  size_t i;
-  json_t *p;
-  json_array_foreach(path, i, p) {
-    if (i) sl_buf_putc(&b, '.');
-    const char *t = json_string_value(p) ? json_string_value(p) : "?";
-    sl_buf_append(&b, t, strlen(t));
-  }
-  sl_buf_putc(&b, 0);
-  return b.data;
-}
-
 static sl_code not_in_schema(const char *stream, const char *what, const json_t *path, sl_err *err) {
-  char *t = path_text(path);
+  char *t = sl_fields_path_text(path);
   sl_code rc = sl_err_set(err, SL_ECATALOG, "stream \"%s\": %s \"%s\" is not in the stream's schema", stream, what, t ? t : "?");
   free(t);
   return rc;
@@ -127,7 +113,7 @@ sl_code sl_stream_settings_check(const json_t *stream, const json_t *set, sl_err
   size_t i;
   json_t *k;
   json_array_foreach(pk, i, k) if (!schema_has_path(schema, k)) return not_in_schema(name, "primary key field", k, err);
-  return SL_EOK;
+  return sl_fields_check(stream, set, err);
 }
 
 /* The merged settings must make sense together: incremental needs a cursor,
@@ -176,7 +162,7 @@ sl_code sl_catalog_apply_settings(const json_t *discovered, json_t *configured, 
       if (!strcmp(sm, "incremental") && !json_object_get(cs, "cursor_field") &&
           json_array_size(json_object_get(ds, "default_cursor_field")))
         json_object_set(cs, "cursor_field", json_object_get(ds, "default_cursor_field"));
-      if ((rc = settings_complete(cs, err))) return rc;
+      if ((rc = settings_complete(cs, err)) || (rc = sl_fields_apply(cs, set, err))) return rc;
     }
   }
   return SL_EOK;

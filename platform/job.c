@@ -427,6 +427,15 @@ static sl_code schema_check(sl_store *s, const json_t *conn, const json_t *src, 
       free(list);
     }
     json_decref(cur);
+    /* Field selections: new fields are not selected, removed ones leave the selection. */
+    const char *settings_text = sl_store_str(conn, "catalog");
+    json_t *settings = settings_text ? json_loads(settings_text, 0, NULL) : NULL;
+    if (settings && sl_fields_on_diff(settings, diff) && strcmp(action, "paused")) {
+      char *t = sl_json_dumps(settings);
+      if (t) sl_store_exec(s, NULL, &e, "UPDATE connections SET catalog = ?, version = version + 1 WHERE id = ?", 2, t, cb);
+      free(t);
+    }
+    json_decref(settings);
     record_change(s, cb, jb, from, version, diff, action, &e);
     if (!quiet) fprintf(stderr, "sluice: schema change in source \"%s\" (catalog version %lld -> %lld): %s\n",
                         sl_store_str(src, "name"), (long long)from, (long long)version, action);

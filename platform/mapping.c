@@ -1,7 +1,8 @@
-/* Namespace and stream-prefix mapping: what the destination sees of a
- * connection's streams. The pump maps RECORDs and STATEs on their way to
- * the destination and maps the echoed states back, so the state kept in
- * the store stays in the source's terms. */
+/* Namespace and stream-prefix mapping and field selection: what the
+ * destination sees of a connection's streams. The pump maps RECORDs and
+ * STATEs on their way to the destination (a RECORD of a stream with field
+ * selection keeps only the selected fields) and maps the echoed states
+ * back, so the state kept in the store stays in the source's terms. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 typedef struct map_pair {
   char *src_name, *src_ns; /* ns NULL: none */
   char *dst_name, *dst_ns;
+  json_t *fields; /* field selection tree (fieldsel.c), or NULL: every field */
 } map_pair;
 
 struct sl_mapping {
@@ -50,6 +52,7 @@ void sl_mapping_free(sl_mapping *m) {
     free(m->pairs[i].src_ns);
     free(m->pairs[i].dst_name);
     free(m->pairs[i].dst_ns);
+    json_decref(m->pairs[i].fields);
   }
   free(m->pairs);
   free(m);
@@ -59,7 +62,7 @@ sl_code sl_mapping_new(const char *namespace_format, const char *prefix, const j
                        sl_err *err) {
   *out = NULL;
   bool ns_same = !namespace_format || !*namespace_format || !strcmp(namespace_format, "source");
-  if (ns_same && (!prefix || !*prefix)) return SL_EOK;
+  if (ns_same && (!prefix || !*prefix) && !sl_fields_any(configured)) return SL_EOK;
   json_t *streams = json_object_get(configured, "streams");
   sl_mapping *m = calloc(1, sizeof *m);
   if (!m || !(m->pairs = calloc(json_array_size(streams) + 1, sizeof *m->pairs))) {
@@ -76,6 +79,7 @@ sl_code sl_mapping_new(const char *namespace_format, const char *prefix, const j
     map_pair *p = &m->pairs[m->n++];
     p->src_name = strdup(name);
     p->src_ns = ns ? strdup(ns) : NULL;
+    p->fields = json_incref(json_object_get(cs, SL_FIELDS_KEY));
     p->dst_ns = map_ns(namespace_format, ns);
     if (asprintf(&p->dst_name, "%s%s", prefix ? prefix : "", name) < 0) p->dst_name = NULL;
     if (!p->src_name || !p->dst_name) {
@@ -118,6 +122,7 @@ json_t *sl_mapping_catalog(const sl_mapping *m, const json_t *configured) {
     const char *name = json_string_value(json_object_get(st, "name"));
     const char *ns = json_string_value(json_object_get(st, "namespace"));
     const map_pair *p = name ? find(m, name, strlen(name), ns, ns ? strlen(ns) : 0, false) : NULL;
+    json_object_del(cs, SL_FIELDS_KEY);
     if (!p) continue;
     json_object_set_new(st, "name", json_string(p->dst_name));
     if (p->dst_ns) json_object_set_new(st, "namespace", json_string(p->dst_ns));
@@ -152,7 +157,10 @@ sl_code sl_mapping_record(const sl_mapping *m, sl_jv root, sl_buf *out) {
       const char *ks2 = sl_jv_str(k2, &kn2);
       if ((kn2 == 6 && !memcmp(ks2, "stream", 6)) || (kn2 == 9 && !memcmp(ks2, "namespace", 9))) continue;
       sl_jw_key(&w, ks2, kn2);
-      sl_jw_jv(&w, sl_jv_val(k2));
+      if (p->fields && kn2 == 4 && !memcmp(ks2, "data", 4) && sl_jv_type(sl_jv_val(k2)) == SL_JOBJECT)
+        sl_fields_write(&w, sl_jv_val(k2), p->fields);
+      else
+        sl_jw_jv(&w, sl_jv_val(k2));
     }
     sl_jw_keyz(&w, "stream");
     sl_jw_strz(&w, p->dst_name);
@@ -207,13 +215,14 @@ sl_code sl_mapping_state_out(const sl_mapping *m, sl_jv msg, const char *id_raw,
 sl_code sl_mapping_record_line(const sl_mapping *m, const char *line, size_t len, const sl_envelope *env, sl_jparser *jp,
                                const char *what, sl_buf *out, sl_err *err) {
   /* The canonical layout (sl_record_scan: stream first, no namespace): the
-   * new name and namespace are spliced in, the rest copied as it is. */
+   * new name and namespace are spliced in, the rest copied as it is (when
+   * every field goes through). */
   static const char pre[] = "{\"type\":\"RECORD\",\"record\":{\"stream\":";
   const size_t pl = sizeof pre - 1;
   if (!env->ns && len > pl + 1 && env->stream == line + pl + 1 && !memcmp(line, pre, pl) &&
       env->stream + env->stream_len < line + len && env->stream[env->stream_len] == '"') {
     const map_pair *p = find(m, env->stream, env->stream_len, NULL, 0, false);
-    if (p) {
+    if (p && !p->fields) {
       const char *rest = env->stream + env->stream_len + 1;
       bool bad = sl_buf_put(out, line, pl) || sl_json_escape(out, p->dst_name, strlen(p->dst_name));
       if (!bad && p->dst_ns) bad = sl_buf_put(out, ",\"namespace\":", 13) || sl_json_escape(out, p->dst_ns, strlen(p->dst_ns));

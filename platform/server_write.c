@@ -142,7 +142,7 @@ static bool actor_ref(api_call *a, const char *key, const char *kind, int64_t *i
 /* The fields of a connection from the body over row's (edit) values;
  * "streams" may be an array of names. buf keeps the joined list. */
 static bool conn_values(api_call *a, const json_t *row, sl_conn_values *v, char *buf, size_t cap, enum MHD_Result *sent) {
-  for (int i = 0; i < SL_CONN_NFIELDS; i++) {
+  for (int i = 0; i < SL_CONN_CATALOG; i++) {
     const char *col = sl_conn_field_name(i);
     json_t *x = json_object_get(a->body, col);
     v->f[i] = row ? sl_store_str(row, col) : NULL;
@@ -185,12 +185,42 @@ static enum MHD_Result conn_show(api_call *a, int64_t id, unsigned status) {
   sl_err err = SL_ERR_INIT;
   char ib[24];
   if (sl_conn_find(a->st, sl_store_i64(ib, id), &row, &err)) return api_fail(a, &err);
+  const char *cat = sl_store_str(row, "catalog"); /* the stream settings as JSON, not as text */
+  json_t *c = cat ? json_loads(cat, 0, NULL) : NULL;
+  if (c) json_object_set_new(row, "catalog", c);
   return api_reply(a, status, row);
+}
+
+/* "catalog": the stream settings ({"streams": [{"stream": {"name"}, "sync_mode"?,
+ * ..., "field_selection_enabled"?, "selected_fields"?}]}), checked against
+ * the source's catalog. *text: what to store (malloc'd), NULL when absent. */
+static bool conn_settings(api_call *a, const sl_conn_values *v, char **text, enum MHD_Result *sent) {
+  json_t *x = json_object_get(a->body, "catalog");
+  *text = NULL;
+  if (!x || json_is_null(x)) return true;
+  if (!json_is_object(x)) {
+    *sent = api_error(a, 400, "invalid_input", "field \"catalog\" must be an object {\"streams\": [...]} of stream settings");
+    return false;
+  }
+  sl_err err = SL_ERR_INIT;
+  sigset_t mask;
+  api_children_begin(&mask); /* the source may be discovered now */
+  sl_code rc = sl_conn_check_settings(a->st, v->source_id, v->f[SL_CONN_STREAMS], x, &err);
+  api_children_end(&mask);
+  if (rc) {
+    *sent = err.code == SL_ECATALOG ? api_error(a, 400, "invalid_input", "field \"catalog\": %s", err.msg) : api_fail(a, &err);
+    return false;
+  }
+  if (!(*text = sl_json_dumps(x))) {
+    *sent = api_error(a, 500, "internal", "out of memory");
+    return false;
+  }
+  return true;
 }
 
 static enum MHD_Result conn_save(api_call *a, const json_t *row) {
   static const char *const allowed[] = {"name", "source", "destination", "streams", "schedule", "namespace_format", "stream_prefix",
-                                        "schema_policy", "status", "version", NULL};
+                                        "schema_policy", "status", "catalog", "version", NULL};
   enum MHD_Result sent;
   sl_conn_values v = {0};
   char streams[4096];
@@ -211,9 +241,14 @@ static enum MHD_Result conn_save(api_call *a, const json_t *row) {
   if (!actor_ref(a, "source", "source", &v.source_id, &sent) || !actor_ref(a, "destination", "destination", &v.destination_id, &sent) ||
       !conn_values(a, row, &v, streams, sizeof streams, &sent))
     return sent;
+  char *settings = NULL;
+  if (!conn_settings(a, &v, &settings, &sent)) return sent;
+  v.f[SL_CONN_CATALOG] = settings ? settings : row ? sl_store_str(row, "catalog") : NULL;
   sl_conn_saved res;
   sl_err err = SL_ERR_INIT;
-  if (sl_conn_save(a->st, &v, &res, &err)) return res.conflict ? api_error(a, 409, "conflict", "%s", err.msg) : api_fail(a, &err);
+  sl_code rc = sl_conn_save(a->st, &v, &res, &err);
+  free(settings);
+  if (rc) return res.conflict ? api_error(a, 409, "conflict", "%s", err.msg) : api_fail(a, &err);
   return conn_show(a, res.id, row ? 200 : 201);
 }
 

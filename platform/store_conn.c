@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/platform.h"
 #include "sluice/store.h"
 
 static const char *const conn_cols[SL_CONN_NFIELDS] = {"streams", "schedule", "namespace_format", "stream_prefix",
-                                                       "schema_policy", "status"};
+                                                       "schema_policy", "status", "catalog"};
 
 const char *sl_conn_field_name(int i) { return i >= 0 && i < SL_CONN_NFIELDS ? conn_cols[i] : NULL; }
 
@@ -60,15 +61,17 @@ sl_code sl_conn_save(sl_store *s, const sl_conn_values *v, sl_conn_saved *res, s
   if (!v->id) {
     rc = sl_store_one(s, &out, err,
                       "INSERT INTO connections (name, source_id, destination_id, streams, schedule, namespace_format, stream_prefix, "
-                      "schema_policy, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, version",
-                      11, v->name, sb, db, f[SL_CONN_STREAMS], sched, f[SL_CONN_NSFORMAT], f[SL_CONN_PREFIX], policy, status, ts, ts);
+                      "schema_policy, status, catalog, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, version",
+                      12, v->name, sb, db, f[SL_CONN_STREAMS], sched, f[SL_CONN_NSFORMAT], f[SL_CONN_PREFIX], policy, status,
+                      f[SL_CONN_CATALOG], ts, ts);
   } else {
     /* Compare-and-set: the update applies only to the version read. */
     rc = sl_store_one(s, &out, err,
                       "UPDATE connections SET name = ?, source_id = ?, destination_id = ?, streams = ?, schedule = ?, namespace_format = ?, "
-                      "stream_prefix = ?, schema_policy = ?, status = ?, updated_at = ?, version = version + 1 "
+                      "stream_prefix = ?, schema_policy = ?, status = ?, catalog = ?, updated_at = ?, version = version + 1 "
                       "WHERE id = ? AND version = ? RETURNING id, version",
-                      12, v->name, sb, db, f[SL_CONN_STREAMS], sched, f[SL_CONN_NSFORMAT], f[SL_CONN_PREFIX], policy, status, ts,
+                      13, v->name, sb, db, f[SL_CONN_STREAMS], sched, f[SL_CONN_NSFORMAT], f[SL_CONN_PREFIX], policy, status,
+                      f[SL_CONN_CATALOG], ts,
                       sl_store_i64(ib, v->id), sl_store_i64(vb, v->version));
     if (rc == SL_ENOTFOUND) {
       res->conflict = true;
@@ -83,5 +86,54 @@ sl_code sl_conn_save(sl_store *s, const sl_conn_values *v, sl_conn_saved *res, s
     res->version = sl_store_int(out, "version");
   }
   json_decref(out);
+  return rc;
+}
+
+sl_code sl_conn_source_catalog(sl_store *s, int64_t source_id, json_t **cat, sl_err *err) {
+  json_t *c = NULL, *src = NULL;
+  char ib[24];
+  bool changed;
+  int64_t version;
+  *cat = NULL;
+  sl_code rc = sl_catalog_get(s, source_id, 0, &c, err);
+  if (!rc) {
+    const char *t = sl_store_str(c, "catalog");
+    rc = sl_json_load_str(t, strlen(t), "the stored catalog", cat, err);
+  } else if (rc == SL_ENOTFOUND && !(rc = sl_actor_find(s, "source", sl_store_i64(ib, source_id), &src, err))) {
+    rc = sl_source_discover(s, src, cat, &version, &changed, err);
+  }
+  json_decref(c);
+  json_decref(src);
+  return rc;
+}
+
+sl_code sl_conn_check_settings(sl_store *s, int64_t source_id, const char *streams, const json_t *settings, sl_err *err) {
+  if (!json_is_object(settings) || !json_is_array(json_object_get(settings, "streams")))
+    return sl_err_set(err, SL_ECATALOG, "stream settings: expected {\"streams\": [{\"stream\": {\"name\": ...}, ...}]}");
+  json_t *disc = NULL, *configured = NULL;
+  sl_code rc = sl_conn_source_catalog(s, source_id, &disc, err);
+  if (rc) return rc;
+  /* Every stream named must be one the source has. */
+  size_t i, j;
+  json_t *e, *d;
+  json_array_foreach(json_object_get(settings, "streams"), i, e) {
+    const char *n = json_string_value(json_object_get(json_object_get(e, "stream"), "name"));
+    bool found = false;
+    json_array_foreach(json_object_get(disc, "streams"), j, d) found |= n && !strcmp(n, json_string_value(json_object_get(d, "name")));
+    if (!n) rc = sl_err_set(err, SL_ECATALOG, "stream settings: streams[%zu] has no stream.name", i);
+    else if (!found) rc = sl_err_set(err, SL_ECATALOG, "stream settings: the source has no stream \"%s\"", n);
+    if (rc) break;
+  }
+  /* The whole thing as a sync would build it. */
+  char *copy = !rc && streams && *streams ? strdup(streams) : NULL, *save = NULL;
+  const char *list[1024];
+  size_t n = 0;
+  for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && n + 1 < 1024; t = strtok_r(NULL, ",", &save)) list[n++] = t;
+  list[n] = NULL;
+  sl_catalog_opts o = {copy ? list : NULL, false};
+  if (!rc && !(rc = sl_catalog_configure(disc, &o, &configured, err))) rc = sl_catalog_apply_settings(disc, configured, settings, err);
+  free(copy);
+  json_decref(disc);
+  json_decref(configured);
   return rc;
 }

@@ -589,11 +589,13 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
   sl_catalog_opts copts = {o->streams, o->full_refresh};
   if ((rc = o->configure ? o->configure(o->configure_arg, json_object_get(discovered, "catalog"), &configured, err)
                          : sl_catalog_configure(json_object_get(discovered, "catalog"), &copts, &configured, err)) ||
-      (rc = write_temp_json(tmpdir, "catalog.json", configured, cat_path, sizeof cat_path, err)) ||
-      (rc = sl_catalog_parse(configured, cat_path, &s.cat, err)) ||
       (rc = sl_mapping_new(o->namespace_format, o->stream_prefix, configured, &s.map, err)))
     goto out;
-  if (s.map) { /* the destination sees the mapped names */
+  sl_fields_strip(configured); /* the selection now lives in the mapping */
+  if ((rc = write_temp_json(tmpdir, "catalog.json", configured, cat_path, sizeof cat_path, err)) ||
+      (rc = sl_catalog_parse(configured, cat_path, &s.cat, err)))
+    goto out;
+  if (s.map) { /* the destination sees the mapped names (and selected fields) */
     json_t *dcat = sl_mapping_catalog(s.map, configured);
     rc = write_temp_json(tmpdir, "dest-catalog.json", dcat, dcat_path, sizeof dcat_path, err);
     json_decref(dcat);

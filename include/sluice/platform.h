@@ -68,6 +68,34 @@ sl_code sl_stream_settings_check(const json_t *stream, const json_t *settings, s
  * again: the source may have changed since they were stored). */
 sl_code sl_catalog_apply_settings(const json_t *discovered, json_t *configured, const json_t *settings, sl_err *err);
 
+/* ---- per-stream field selection (platform/fieldsel.c) ---- */
+
+/* The key under which a configured stream carries its selection tree
+ * between sl_catalog_apply_settings and the sync (stripped before any
+ * connector sees the catalog). */
+#define SL_FIELDS_KEY "sluice_selected_fields"
+/* The selected paths of a stream's settings (a new array of arrays of
+ * names), or *paths NULL when field selection is not enabled; a malformed
+ * selection is an error naming the stream. */
+sl_code sl_fields_selection(const json_t *settings, const char *stream, json_t **paths, sl_err *err);
+/* A field path ["a", "b"] as "a.b" (malloc'd). */
+char *sl_fields_path_text(const json_t *path);
+/* Every selected path must be in the discovered stream's schema. */
+sl_code sl_fields_check(const json_t *stream, const json_t *settings, sl_err *err);
+/* Narrow a configured stream's json_schema to the selection and put the
+ * selection tree under SL_FIELDS_KEY; leaving out a primary key or cursor
+ * field is an error naming them. */
+sl_code sl_fields_apply(json_t *configured_stream, const json_t *settings, sl_err *err);
+void sl_fields_strip(json_t *configured);
+bool sl_fields_any(const json_t *configured);
+/* obj written with only the fields of tree (from SL_FIELDS_KEY). */
+void sl_fields_write(sl_jw *w, sl_jv obj, const json_t *tree);
+/* A schema change (sl_catalog_diff) against a connection's stream settings:
+ * each changed stream with field selection gets "fields_not_selected" (the
+ * new fields, which stay out) and "selected_fields_removed" (dropped from
+ * the selection in settings: returns true when settings changed). */
+bool sl_fields_on_diff(json_t *settings, json_t *diff);
+
 /* ---- the state file ---- */
 
 /* Committed state, in Airbyte's file format: an array of bare state

@@ -175,7 +175,7 @@ sl_code sl_server_run(const sl_server_opts *o, sl_err *err);
 /* ---- connections (platform/store_conn.c) ---- */
 
 /* The settable text fields of a connection, in this order. */
-enum { SL_CONN_STREAMS, SL_CONN_SCHEDULE, SL_CONN_NSFORMAT, SL_CONN_PREFIX, SL_CONN_POLICY, SL_CONN_STATUS, SL_CONN_NFIELDS };
+enum { SL_CONN_STREAMS, SL_CONN_SCHEDULE, SL_CONN_NSFORMAT, SL_CONN_PREFIX, SL_CONN_POLICY, SL_CONN_STATUS, SL_CONN_CATALOG, SL_CONN_NFIELDS };
 typedef struct sl_conn_values {
   int64_t id;      /* 0: create */
   int64_t version; /* edit: the version read (compare-and-set) */
@@ -193,8 +193,17 @@ const char *sl_conn_field_name(int i);
 sl_code sl_conn_check_field(int i, const char *v, sl_err *err);
 /* Find by name or numeric id: the row with "source" and "destination" names. */
 sl_code sl_conn_find(sl_store *s, const char *ref, json_t **row, sl_err *err);
-/* Create (v->id 0) or replace a connection's fields. */
+/* Create (v->id 0) or replace a connection's fields. SL_CONN_CATALOG is the
+ * stream settings' JSON text (check it first with sl_conn_check_settings). */
 sl_code sl_conn_save(sl_store *s, const sl_conn_values *v, sl_conn_saved *res, sl_err *err);
+/* The source's latest stored catalog (discovered now when none is stored),
+ * a new reference. */
+sl_code sl_conn_source_catalog(sl_store *s, int64_t source_id, json_t **catalog, sl_err *err);
+/* Stream settings ({"streams": [...]}, see sl_stream_settings_check) as a
+ * sync of the streams (comma-separated, NULL: all) of the source would
+ * apply them: a bad mode, field or field selection is an error naming the
+ * stream and the field. */
+sl_code sl_conn_check_settings(sl_store *s, int64_t source_id, const char *streams, const json_t *settings, sl_err *err);
 
 /* Write the result rows of sql as a JSON array of objects into out, straight
  * from the database's rows (no JSON tree): the API's lists. */
