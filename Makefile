@@ -24,6 +24,8 @@ LDLIBS = -ljansson -lsimdjson -lstdc++ -lsqlite3 -lcurl -lpcre2-8 -lcrypto -lm -
 LDLIBS += -lxml2 -lzip -lz -lcsv
 # The CLI also hosts the declarative engine (lowcode/: manifest validate, coverage).
 CLI_LIBS = -lfyaml -lmicrohttpd -lpq
+# sluice test's documentation suite parses Markdown with CommonMark (libcmark).
+CLI_LIBS += -lcmark
 
 LIB_C = $(wildcard lib/*.c)
 LIB_CXX = $(wildcard lib/*.cpp)

@@ -186,7 +186,7 @@ static void suite_connection(at_ctx *c, at_input *in) {
   at_run_dispose(&r);
 }
 
-/* ---- connector_attributes and connector_documentation (certified only, as in CAT) ---- */
+/* ---- connector_attributes (certified only, as in CAT; documentation: acceptance_docs.c) ---- */
 
 static int quality_level(const at_ctx *c) {
   return (int)json_integer_value(json_object_get(json_object_get(c->metadata, "ab_internal"), "ql"));
@@ -231,43 +231,6 @@ static void suite_attributes(at_ctx *c, at_input *in) {
             sugg || bypassed(in->in, "suggested_streams") ? NULL : "metadata.yaml has no suggestedStreams.streams");
 }
 
-static void suite_documentation(at_ctx *c, at_input *in) {
-  char nm[96], path[PATH_MAX];
-  at_name(in, "test_prerequisites_content", nm, sizeof nm);
-  if (quality_level(c) < 400) {
-    at_result(c, in->suite, nm, SL_AT_SKIP, NULL,
-              "only for certified connectors (metadata.yaml ab_internal.ql >= 400; this one has %d)", quality_level(c));
-    return;
-  }
-  snprintf(path, sizeof path, "%s/README.md", c->dir);
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "no documentation: %s: %s", path, strerror(errno));
-    return;
-  }
-  char *doc = NULL;
-  size_t cap = 0;
-  ssize_t n = getdelim(&doc, &cap, 0, f);
-  fclose(f);
-  if (n < 0 || !strstr(doc, "Prerequisites")) {
-    at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "%s has no Prerequisites section", path);
-  } else {
-    /* every required spec field's title is mentioned */
-    const json_t *cs = json_object_get(c->spec, "connectionSpecification");
-    const char *missing = NULL;
-    size_t i;
-    json_t *r;
-    json_array_foreach(json_object_get(cs, "required"), i, r) {
-      const json_t *p = json_object_get(json_object_get(cs, "properties"), json_string_value(r) ?: "");
-      const char *title = json_string_value(json_object_get(p, "title")) ?: json_string_value(r);
-      if (title && !strcasestr(doc, title)) missing = title;
-    }
-    if (missing) at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "%s does not mention the required field \"%s\"", path, missing);
-    else at_result(c, in->suite, nm, SL_AT_PASS, NULL, NULL);
-  }
-  free(doc);
-}
-
 /* ---- the run ---- */
 
 typedef void (*suite_fn)(at_ctx *, at_input *);
@@ -284,7 +247,7 @@ static const struct {
     {"full_refresh", at_suite_full_refresh, 1200, true, true},
     {"incremental", at_suite_incremental, 1200, true, true},
     {"connector_attributes", suite_attributes, 600, false, true},
-    {"connector_documentation", suite_documentation, 600, false, false},
+    {"connector_documentation", at_suite_documentation, 600, false, false},
 };
 
 static bool wanted(const sl_at_opts *o, const char *suite) {

@@ -25,9 +25,10 @@ static const char *const incremental_keys[] = {"configured_catalog_path", "futur
                                                "skip_comprehensive_incremental_tests", "cursor_paths",
                                                "client_container_config", NULL};
 static const char *const attributes_keys[] = {"streams_without_primary_key", "allowed_hosts", "suggested_streams", NULL};
-static const char *const none[] = {NULL};
+/* sluice: the docs file (default README.md) and running it for any connector */
+static const char *const documentation_keys[] = {"docs_path", "certified_only", NULL};
 static const char *const *const suite_keys[] = {spec_keys,       connection_keys,  discovery_keys,  basic_read_keys,
-                                                full_refresh_keys, incremental_keys, attributes_keys, none};
+                                                full_refresh_keys, incremental_keys, attributes_keys, documentation_keys};
 static const char *const expect_records_keys[] = {"path", "bypass_reason", "exact_order", "extra_fields", "extra_records", NULL};
 static const char *const future_state_keys[] = {"future_state_path", "missing_streams", "bypass_reason", "cursor_format", NULL};
 static const char *const named_bypass_keys[] = {"name", "bypass_reason", NULL};
@@ -40,7 +41,7 @@ static const char *const file_types_keys[] = {"skip_test", "bypass_reason", "uns
 static const char *const extension_keys[] = {"extension", "bypass_reason", NULL};
 static const char *const bool_keys[] = {"validate_schema", "validate_stream_statuses", "validate_state_messages",
                                         "validate_primary_keys_data_type", "fail_on_extra_columns", "validate_data_points",
-                                        "expect_trace_message_on_failure", "skip_comprehensive_incremental_tests", NULL};
+                                        "expect_trace_message_on_failure", "skip_comprehensive_incremental_tests", "certified_only", NULL};
 
 static bool in_list(const char *const *l, const char *k) {
   for (; l && *l; l++)

@@ -93,6 +93,7 @@ void at_suite_discovery(at_ctx *c, at_input *in);   /* acceptance_read.c */
 void at_suite_basic_read(at_ctx *c, at_input *in);
 void at_suite_full_refresh(at_ctx *c, at_input *in);
 void at_suite_incremental(at_ctx *c, at_input *in);
+void at_suite_documentation(at_ctx *c, at_input *in); /* acceptance_docs.c */
 
 typedef enum { AT_RULE_ADDL, AT_RULE_ALLOF_NOT, AT_RULE_VALID } at_schema_rule;
 /* Schema rules shared by the spec and discovery suites (acceptance_spec.c). */

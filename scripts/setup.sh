@@ -12,7 +12,7 @@ what=${1:-build}
 need="gcc:gcc g++:g++ make:make pkg-config:pkg-config libsimdjson-dev: libjansson-dev: libsqlite3-dev: sqlite3:sqlite3
   libcurl4-openssl-dev: libfyaml-dev: libpq-dev: libmariadb-dev: zlib1g-dev: libzstd-dev: libbz2-dev:
   libpcre2-dev: libmicrohttpd-dev: libssl-dev: libcsv-dev: libyajl-dev: python3:/usr/bin/python3
-  libxml2-dev: libzip-dev:"
+  libxml2-dev: libzip-dev: libcmark-dev:"
 if [ "$what" = test ]; then
   need="$need nodejs:node npm:npm jq:jq ca-certificates: procps:pgrep bsdutils:script time:/usr/bin/time
     postgresql: mariadb-server: mariadb-client: curl:curl gzip:gzip zstd:zstd bzip2:bzip2
