@@ -8,49 +8,117 @@
 
 #include "acceptance_int.h"
 
-/* ---- field paths: "/a/b", arrays as "/a/[]" ---- */
+/* ---- field paths: "/a/b", arrays as "/a/[]", oneOf options as "/a(1)" ----
+ * As CAT's get_expected_schema_structure(annotate_one_of=True): the leaves
+ * of the schema (an object with properties is its leaves; one without is a
+ * leaf; an array is its items; a oneOf/anyOf field is each option, an
+ * option read as an object unless it says otherwise). A record covers a
+ * leaf when the leaf's path holds a non-null value (arrays: the first
+ * item, as CAT), and a oneOf field is covered once any option's leaf is. */
 
 #define MAX_PATH_DEPTH 32
 
-static void schema_paths(const json_t *schema, const char *prefix, int depth, json_t *out) {
-  if (!json_is_object(schema) || depth > MAX_PATH_DEPTH) return;
-  const char *k;
-  json_t *p;
-  char sub[1024];
-  json_object_foreach(json_object_get(schema, "properties"), k, p) {
-    snprintf(sub, sizeof sub, "%s/%s", prefix, k);
-    json_object_set_new(out, sub, json_true());
-    /* a oneOf/anyOf field counts when any option is used: only the field
-     * itself is required, not every option's sub-fields */
-    if (json_object_get(p, "oneOf") || json_object_get(p, "anyOf")) continue;
-    schema_paths(p, sub, depth + 1, out);
-    const json_t *it = json_object_get(p, "items");
-    if (json_is_object(it) && at_type_has(p, "array")) {
-      char arr[1100];
-      snprintf(arr, sizeof arr, "%s/[]", sub);
-      schema_paths(it, arr, depth + 1, out);
+/* expected: annotated path -> [plain path, the plain path of its outermost
+ * oneOf field or null] */
+static void schema_paths(const json_t *s, const char *annot, const char *plain, const char *group, int depth, json_t *out) {
+  if (depth > MAX_PATH_DEPTH) return;
+  char a[1100], p[1100];
+  const json_t *opts = json_object_get(s, "oneOf");
+  if (!json_array_size(opts)) opts = json_object_get(s, "anyOf");
+  if (json_array_size(opts)) {
+    size_t i;
+    json_t *o;
+    json_array_foreach(opts, i, o) {
+      json_t *branch = json_is_object(o) ? json_copy(o) : json_object();
+      if (!json_object_get(branch, "type")) json_object_set_new(branch, "type", json_string("object"));
+      snprintf(a, sizeof a, "%s(%zu)", annot, i);
+      schema_paths(branch, a, plain, group ? group : plain, depth + 1, out);
+      json_decref(branch);
     }
+    return;
   }
+  const json_t *t = json_object_get(s, "type");
+  bool obj = !t || at_type_has(s, "object"), arr = t && at_type_has(s, "array");
+  const json_t *props = json_object_get(s, "properties");
+  if (obj && json_object_size(props)) {
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)props, k, v) {
+      snprintf(a, sizeof a, "%s/%s", annot, k);
+      snprintf(p, sizeof p, "%s/%s", plain, k);
+      schema_paths(v, a, p, group, depth + 1, out);
+    }
+    return;
+  }
+  if (!obj && arr) {
+    const json_t *it = json_object_get(s, "items");
+    json_t *empty = json_object();
+    snprintf(a, sizeof a, "%s/[]", annot);
+    snprintf(p, sizeof p, "%s/[]", plain);
+    schema_paths(json_is_object(it) ? it : empty, a, p, group, depth + 1, out);
+    json_decref(empty);
+    return;
+  }
+  if (*annot) json_object_set_new(out, annot, json_pack("[s, s?]", plain, group));
 }
 
 static void value_paths(const json_t *v, const char *prefix, int depth, json_t *out) {
-  if (depth > MAX_PATH_DEPTH) return;
+  if (depth > MAX_PATH_DEPTH || json_is_null(v)) return;
+  if (*prefix) json_object_set_new(out, prefix, json_true());
   char sub[1100];
   if (json_is_object(v)) {
     const char *k;
     json_t *x;
     json_object_foreach((json_t *)v, k, x) {
-      if (json_is_null(x)) continue;
       snprintf(sub, sizeof sub, "%s/%s", prefix, k);
-      json_object_set_new(out, sub, json_true());
       value_paths(x, sub, depth + 1, out);
     }
-  } else if (json_is_array(v)) {
-    size_t i;
-    json_t *x;
+  } else if (json_array_size(v)) {
     snprintf(sub, sizeof sub, "%s/[]", prefix);
-    json_array_foreach(v, i, x) value_paths(x, sub, depth + 1, out);
+    value_paths(json_array_get(v, 0), sub, depth + 1, out);
   }
+}
+
+json_t *sl_at_missing_data_points(const json_t *schema, const json_t *records) {
+  json_t *want = json_object();
+  schema_paths(schema, "", "", NULL, 0, want);
+  size_t i;
+  json_t *rec;
+  json_array_foreach(records, i, rec) {
+    if (!json_object_size(want)) break;
+    json_t *seen = json_object();
+    value_paths(rec, "", 0, seen);
+    const char *k;
+    json_t *v;
+    void *tmp;
+    json_t *groups = json_array();
+    json_object_foreach_safe(want, tmp, k, v) {
+      if (!json_object_get(seen, json_string_value(json_array_get(v, 0)))) continue;
+      if (json_is_string(json_array_get(v, 1))) json_array_append(groups, json_array_get(v, 1));
+      json_object_del(want, k);
+    }
+    /* a covered option covers its whole oneOf field */
+    size_t g;
+    json_t *grp;
+    json_array_foreach(groups, g, grp) {
+      json_object_foreach_safe(want, tmp, k, v) if (json_equal(json_array_get(v, 1), grp)) json_object_del(want, k);
+    }
+    json_decref(groups), json_decref(seen);
+  }
+  json_t *out = json_array();
+  const char *k;
+  json_t *v;
+  json_object_foreach(want, k, v) json_array_append_new(out, json_string(k));
+  json_decref(want);
+  /* sorted, as CAT reports them */
+  size_t n = json_array_size(out);
+  for (size_t a = 1; a < n; a++)
+    for (size_t b = a; b > 0 && strcmp(json_string_value(json_array_get(out, b - 1)), json_string_value(json_array_get(out, b))) > 0; b--) {
+      json_t *x = json_incref(json_array_get(out, b - 1));
+      json_array_set(out, b - 1, json_array_get(out, b));
+      json_array_set_new(out, b, x);
+    }
+  return out;
 }
 
 static bool rec_of(const json_t *m, const json_t *s) {
@@ -71,26 +139,19 @@ void at_check_data_points(at_ctx *c, at_input *in, const json_t *catalog, const 
   json_array_foreach(json_object_get(catalog, "streams"), i, cs) {
     const json_t *s = json_object_get(cs, "stream");
     if (at_listed(json_object_get(in->in, "empty_streams"), at_sname(s))) continue;
-    json_t *want = json_object(), *seen = json_object();
-    schema_paths(json_object_get(s, "json_schema"), "", 0, want);
-    size_t n = 0;
-    json_array_foreach(recs, j, m) if (rec_of(m, s)) {
-      value_paths(json_object_get(json_object_get(m, "record"), "data"), "", 0, seen);
-      n++;
-    }
+    json_t *data = json_array();
+    json_array_foreach(recs, j, m) if (rec_of(m, s)) json_array_append(data, json_object_get(json_object_get(m, "record"), "data"));
     /* a stream without records is reported by streams_have_records */
-    const char *k;
-    json_t *v;
-    size_t missing = 0, at = 0;
+    json_t *missing = json_array_size(data) ? sl_at_missing_data_points(json_object_get(s, "json_schema"), data) : json_array();
+    size_t at = 0, k;
+    json_t *x;
     char list[900] = "";
-    json_object_foreach(want, k, v) {
-      if (!n || json_object_get(seen, k)) continue;
-      if (missing++ < 8) at += (size_t)snprintf(list + at, at < sizeof list ? sizeof list - at : 0, "%s%s", missing > 1 ? ", " : "", k);
-    }
-    if (missing && !why[0])
-      snprintf(why, sizeof why, "stream %s: %zu schema field(s) are null or absent in all %zu records: %s%s", at_sname(s), missing, n,
-               list, missing > 8 ? ", ..." : "");
-    json_decref(want), json_decref(seen);
+    json_array_foreach(missing, k, x) if (k < 8 && at < sizeof list)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", k ? ", " : "", json_string_value(x));
+    if (json_array_size(missing) && !why[0])
+      snprintf(why, sizeof why, "stream %s: %zu schema field(s) are null or absent in all %zu records: %s%s", at_sname(s),
+               json_array_size(missing), json_array_size(data), list, json_array_size(missing) > 8 ? ", ..." : "");
+    json_decref(missing), json_decref(data);
   }
   at_result(c, in->suite, nm, why[0] ? SL_AT_FAIL : SL_AT_PASS, NULL, why[0] ? "%s" : NULL, why);
 }

@@ -67,6 +67,13 @@ json_t *sl_at_compat_diff(sl_at_compat kind, const json_t *old_v, const json_t *
 json_t *sl_at_compat_configs(const json_t *old_v, const json_t *new_v, unsigned count, uint64_t seed, unsigned *made,
                              char *skip, size_t skip_n);
 
+/* validate_data_points (CAT's _validate_field_appears_at_least_once_in_stream):
+ * the schema's leaf paths ("/a/b", array items "/a/[]", oneOf/anyOf options
+ * "/auth(1)/token") that hold no non-null value in any of the records (an
+ * array of record data); a oneOf field is covered once any option's leaf
+ * is. Sorted; a new array. */
+json_t *sl_at_missing_data_points(const json_t *schema, const json_t *records);
+
 /* ---- protocol conformance ---- */
 
 /* sluice's JSON Schema of AirbyteMessage (platform/protocol_schema.json,

@@ -4,6 +4,7 @@
  * and what cannot be generated fails with the named reason. */
 #include <stdlib.h>
 
+#include "sluice/acceptance.h"
 #include "sluice/json.h"
 #include "sluice/jsgen.h"
 #include "sluice/schema.h"
@@ -130,4 +131,27 @@ TEST(jsgen_regex_constructs) {
   CHECK_CONTAINS(why, "backreferences are not generated");
   CHECK(!sl_jsgen_regex("^[a-z", 1, out, sizeof out, why, sizeof why));
   CHECK_CONTAINS(why, "not a valid regular expression");
+}
+
+/* validate_data_points: tests/data/acceptance-compat/data-points.json gives
+ * a schema, the records' data and the paths that must be reported. */
+TEST(data_points_cases) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/acceptance-compat/data-points.json", sl_test_data_dir());
+  json_t *all = NULL;
+  sl_err e = SL_ERR_INIT;
+  CHECK(sl_json_load_file(path, &all, &e) == SL_EOK);
+  CHECK(json_array_size(all) >= 6);
+  size_t i;
+  json_t *c;
+  json_array_foreach(all, i, c) {
+    json_t *got = sl_at_missing_data_points(json_object_get(c, "schema"), json_object_get(c, "records"));
+    if (!json_equal(got, json_object_get(c, "missing"))) {
+      char *d = json_dumps(got, 0);
+      sl_test_fail(__FILE__, __LINE__, "%s: reported %s", json_string_value(json_object_get(c, "name")), d);
+      free(d);
+    }
+    json_decref(got);
+  }
+  json_decref(all);
 }
