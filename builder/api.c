@@ -154,6 +154,13 @@ static json_t *api_draft(bld_server *srv, const json_t *body, unsigned *status) 
   return bld_draft_save(srv, yaml, len, status);
 }
 
+static json_t *api_oauth_consent(bld_server *srv, const json_t *body, unsigned *status) {
+  NEED_YAML(body, len, status);
+  const json_t *cfg = json_object_get(body, "config");
+  if (cfg && !json_is_object(cfg)) return bad(status, 400, "\"config\" must be an object (the testing values)");
+  return bld_oauth_consent(srv, yaml, len, cfg, status);
+}
+
 static json_t *api_publish(bld_server *srv, const json_t *body, unsigned *status) {
   NEED_YAML(body, len, status);
   const char *name = json_string_value(json_object_get(body, "name"));
@@ -176,6 +183,8 @@ json_t *bld_api(bld_server *srv, const char *method, const char *path, const jso
   if (post && !strcmp(path, "/to_yaml")) return api_to_yaml(body, status);
   if (post && !strcmp(path, "/parse_yaml")) return api_parse_yaml(body, status);
   if (post && !strcmp(path, "/draft")) return api_draft(srv, body, status);
+  if (post && !strcmp(path, "/oauth/consent_url")) return api_oauth_consent(srv, body, status);
+  if (get && !strcmp(path, "/oauth/result")) return bld_oauth_result(srv);
   if (post && !strcmp(path, "/test_read")) return api_test_read(srv, body, status);
   if (post && !strcmp(path, "/spec_form")) return api_spec_form(srv, body, status);
   if (post && !strcmp(path, "/testing_values")) return api_testing_values(srv, body, status);

@@ -84,7 +84,9 @@ typedef struct bld_server {
   char meta[4200];         /* dir/.sluice-builder: testing values, history */
   char root[4096];         /* where connectors/ is (publish), or "" */
   unsigned port;
-  pthread_mutex_t lock;    /* saves and history */
+  pthread_mutex_t lock;    /* saves and history; the OAuth flow */
+  json_t *oauth;           /* the consent flow waiting for its callback (oauth.c) */
+  json_t *oauth_result;    /* its outcome, for GET /api/oauth/result */
 } bld_server;
 
 /* One API call: path after "/api" ("/resolve"), body a JSON object; sets
@@ -93,6 +95,17 @@ json_t *bld_api(bld_server *srv, const char *method, const char *path, const jso
 
 /* sluice builder [--port N] [--open-only] [project-dir]: serve until a signal. */
 int bld_serve_main(int argc, char **argv);
+
+/* ---- oauth.c: the declarative OAuth consent flow for testing ---- */
+
+/* {url, state, redirect_uri}: the consent URL of spec.advanced_auth; the
+ * flow waits for its callback (config: the testing values to use). */
+json_t *bld_oauth_consent(bld_server *srv, const char *yaml, size_t len, const json_t *config, unsigned *status);
+/* {state, pending} or the outcome {state, request, response, outputs, written, config | error}. */
+json_t *bld_oauth_result(bld_server *srv);
+/* The callback: exchanges the code, writes the testing values; returns the HTML shown. */
+const char *bld_oauth_callback(bld_server *srv, const char *code, const char *state, const char *error,
+                               unsigned *status);
 
 /* ---- publish.c ---- */
 

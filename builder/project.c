@@ -66,7 +66,12 @@ sl_code bld_project_open(bld_server *srv, const char *dir, sl_err *err) {
   return SL_EOK;
 }
 
-void bld_project_close(bld_server *srv) { pthread_mutex_destroy(&srv->lock); }
+void bld_project_close(bld_server *srv) {
+  json_decref(srv->oauth);
+  json_decref(srv->oauth_result);
+  srv->oauth = srv->oauth_result = NULL;
+  pthread_mutex_destroy(&srv->lock);
+}
 
 void bld_version(const char *text, size_t len, char out[17]) {
   if (!text) {

@@ -242,8 +242,10 @@ function authEditor(parent, key, scope, none) {
 }
 
 function authFields(req) {
-  return yamlPart(el("fieldset", { id: "auth" }, el("legend", { text: "Authentication" }), authEditor(req, "authenticator", "", "NoAuth")),
+  const box = yamlPart(el("fieldset", { id: "auth" }, el("legend", { text: "Authentication" }), authEditor(req, "authenticator", "", "NoAuth")),
     req, "authenticator", "global/auth");
+  box.append(authTestButtons());
+  return box;
 }
 
 // ---- incremental sync: every DatetimeBasedCursor field ----

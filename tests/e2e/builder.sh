@@ -273,6 +273,53 @@ mock_stop
 expect_eq test_read/rotated-token-kept "$CODE $(jq -c '[.records_total, .config_update.credentials.refresh_token]' "$TMP/rot.json") $(jq -c '[.credentials.refresh_token, .client_secret]' "$PROJ/.sluice-builder/testing-values.json") $(stat -c %a "$PROJ/.sluice-builder/testing-values.json")" \
   '200 [1,"rtok-2"] ["rtok-2","csecret-77"] 600'
 
+# "Authenticate your account for testing": the declarative OAuth consent flow
+# against a local provider (tests/mock/mock_oauth.py): consent URL from
+# spec.advanced_auth, the loopback callback, the code exchanged, the tokens
+# written to the testing values (not the manifest), secrets masked.
+OAUTH_PID=''
+oauth_start() { # sets OAUTH_URL
+  rm -f "$TMP/oauth.port"
+  /usr/bin/python3 "$ROOT/tests/mock/mock_oauth.py" --port-file "$TMP/oauth.port" --log "$TMP/oauth.jsonl" "$@" 2>"$TMP/oauth.err" &
+  OAUTH_PID=$!
+  wait_for 100 test -s "$TMP/oauth.port" && OAUTH_URL="http://127.0.0.1:$(cat "$TMP/oauth.port")"
+}
+oauth_stop() { if [ -n "$OAUTH_PID" ]; then kill "$OAUTH_PID" 2>/dev/null; wait "$OAUTH_PID" 2>/dev/null; OAUTH_PID=''; fi; }
+trap 'oauth_stop; srv_stop; mock_stop; e2e_cleanup' EXIT
+if oauth_start --client-id cid-77 --client-secret csec-77; then
+  sed "s#@OAUTH@#$OAUTH_URL#g" "$CASES/oauth_consent/manifest.yaml" | jq -Rs '{yaml: .}' >"$TMP/req-oc.json"
+  printf '%s' '{"values": {"credentials": {"client_id": "cid-77", "client_secret": "csec-77"}}}' >"$TMP/req-tv3.json"
+  api tv3 POST /testing_values "$TMP/req-tv3.json"
+  api oc POST /oauth/consent_url "$TMP/req-oc.json"
+  STATE=$(jq -r .state "$TMP/oc.json")
+  expect_eq oauth/consent-url "$CODE $(jq -r '.url | test("/authorize\\?client_id=cid-77&redirect_uri=http%3A%2F%2F127\\.0\\.0\\.1%3A[0-9]+%2Foauth%2Fcallback&state=[0-9a-f]{32}&scope=read%20me$")' "$TMP/oc.json")" "200 true"
+  CB=$(curl -s -o /dev/null -w '%{redirect_url}' "$(jq -r .url "$TMP/oc.json")")
+  CODE=$(curl -s -o "$TMP/cb-forged.html" -w '%{http_code}' "$SRV/oauth/callback?code=x&state=forged")
+  expect_eq oauth/unknown-state-refused "$CODE $(grep -c 'nothing was written' "$TMP/cb-forged.html")" "400 1"
+  CODE=$(curl -s -o "$TMP/cb.html" -w '%{http_code}' "$CB")
+  expect_eq oauth/callback "$CODE $(grep -c 'Authenticated' "$TMP/cb.html")" "200 1"
+  api oauth-result GET /oauth/result
+  expect_eq oauth/tokens-in-testing-values "$(jq -c '[(.credentials.access_token | test("^atok-")), .credentials.refresh_token, .credentials.client_secret]' "$PROJ/.sluice-builder/testing-values.json") $(stat -c %a "$PROJ/.sluice-builder/testing-values.json")" \
+    '[true,"rtok-consent","csec-77"] 600'
+  expect_eq oauth/result "$(jq -c --arg s "$STATE" '[.state == $s, .pending, .response.status, [.written[] | join(".")], .request.body]' "$TMP/oauth-result.json")" \
+    '[true,false,200,["credentials.access_token","credentials.refresh_token"],"code=**********&client_id=cid-77&client_secret=**********&redirect_uri='"$(jq -r .redirect_uri "$TMP/oc.json" | jq -Rr @uri)"'&grant_type=authorization_code"]'
+  # What is shown of the exchange is masked (the new config goes back to the page whole, as testing values do).
+  if jq 'del(.config)' "$TMP/oauth-result.json" | grep -q -e 'atok-' -e 'rtok-consent' -e 'csec-77' -e 'code-'; then
+    fail oauth/masked "a secret in the shown exchange: $(jq -c 'del(.config)' "$TMP/oauth-result.json")"; else pass oauth/masked; fi
+  CODE=$(curl -s -o /dev/null -w '%{http_code}' "$CB")
+  expect_eq oauth/code-used-once "$CODE" 400
+  # The tokens work: a test read with the testing values as they are now.
+  jq '. + {stream: "me"}' "$TMP/req-oc.json" >"$TMP/req-me.json"
+  api me POST /test_read "$TMP/req-me.json"
+  expect_eq oauth/test-read-with-tokens "$CODE $(jq -c '[.records_total, .slices[0].pages[0].request.headers.Authorization]' "$TMP/me.json")" '200 [1,"**********"]'
+  jq -n --rawfile y "$CASES/paged/manifest.yaml" '{yaml: $y}' >"$TMP/req-no-oauth.json"
+  api no-oauth POST /oauth/consent_url "$TMP/req-no-oauth.json"
+  expect_eq oauth/needs-advanced-auth "$CODE $(jq -r '.error.message | test("no declarative OAuth")' "$TMP/no-oauth.json")" "422 true"
+else
+  fail oauth/provider "the mock OAuth provider did not start: $(cat "$TMP/oauth.err")"
+fi
+oauth_stop
+
 # Refusals: other origins and hosts, form posts, oversized bodies, bad JSON.
 api origin GET /project '' -H 'Origin: http://evil.example'
 expect_eq refuse/origin "$CODE" 403
@@ -315,7 +362,9 @@ else
   "$BIN/sluice" builder --port 0 --port-file "$TMP/srv2.port" --repo "$TMP/repo2" "$TMP/project2" >"$TMP/srv2.out" 2>"$TMP/srv2.err" &
   SRV_PID=$!
   if wait_for 100 test -s "$TMP/srv2.port"; then
-    timeout -k 5 120 node "$ROOT/tests/node/builder/e2e.js" "http://127.0.0.1:$(cat "$TMP/srv2.port")/" "$MOCK_URL" "$ART" >"$TMP/page.out" 2>&1
+    oauth_start --client-id cid --client-secret csecret-page || fail page/oauth-provider "did not start"
+    timeout -k 5 120 node "$ROOT/tests/node/builder/e2e.js" "http://127.0.0.1:$(cat "$TMP/srv2.port")/" "$MOCK_URL" "$ART" "${OAUTH_URL:-}" >"$TMP/page.out" 2>&1
+    oauth_stop
     while IFS= read -r line; do
       case "$line" in
         'ok   '*) pass "page/${line#ok   }" ;;

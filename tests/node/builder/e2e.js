@@ -4,12 +4,13 @@
 // (including a broken edit), save. Screenshots of the main views go to the
 // artefact directory.
 //
-//   node e2e.js BUILDER_URL MOCK_URL ARTEFACT_DIR
+//   node e2e.js BUILDER_URL MOCK_URL ARTEFACT_DIR OAUTH_URL
+// (OAUTH_URL: tests/mock/mock_oauth.py for client cid, secret csecret-page)
 "use strict";
 const { chromium } = require("playwright-core");
 const path = require("path");
 
-const [builderUrl, mockUrl, artefacts] = process.argv.slice(2);
+const [builderUrl, mockUrl, artefacts, oauthUrl] = process.argv.slice(2);
 let failed = 0;
 function check(name, ok, detail) {
   if (ok) console.log(`ok   ${name}`);
@@ -117,6 +118,13 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.click('.tabs button[data-tab="request"]');
     check("second partition", /team=b/.test(await page.textContent("#tab-body")));
     await page.selectOption("#slice", "0");
+    // "Test authentication": one authenticated request, its token request first, secrets masked.
+    await page.click("#test-auth");
+    await page.waitForSelector("#auth-verdict");
+    const authText = await page.textContent("#auth-result");
+    check("test authentication", /^authenticated: HTTP 200/.test(await page.textContent("#auth-verdict")) && /oauth\/token/.test(authText) &&
+          /GET http:\/\/127\.0\.0\.1:\d+\/api\/users/.test(authText) && !authText.includes("csecret-page") && !authText.includes("atok-page"), authText);
+    await shot(page, "test-auth");
     // Incremental: the final state becomes the next test's input state.
     await page.click('.tabs button[data-tab="state"]');
     await page.click("#use-state");
@@ -305,6 +313,39 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await shot(page, "form-selective");
     // Everything the form made still resolves (no manifest errors).
     check("manifest valid", await page.isHidden("#yaml-error"), await page.textContent("#yaml-error"));
+    // "Authenticate your account for testing": declarative OAuth in the spec, the consent in a
+    // new tab, the tokens back in the testing values (not in the manifest).
+    await page.click("#mode-yaml");
+    const withOAuth = (await page.inputValue("#yaml")).replace(/^spec:\n  type: Spec\n/m, `spec:
+  type: Spec
+  advanced_auth:
+    auth_flow_type: oauth2.0
+    oauth_config_specification:
+      oauth_connector_input_specification:
+        consent_url: "${oauthUrl}/authorize?{{ client_id_key }}={{ client_id_value }}&{{ redirect_uri_key }}={{ redirect_uri_value | urlEncoder }}&{{ state_key }}={{ state_value }}"
+        access_token_url: "${oauthUrl}/token"
+        access_token_params:
+          code: "{{ auth_code_value }}"
+          client_id: "{{ client_id_value }}"
+          client_secret: "{{ client_secret_value }}"
+          redirect_uri: "{{ redirect_uri_value }}"
+        extract_output: [access_token, refresh_token]
+`);
+    await page.fill("#yaml", withOAuth);
+    await page.waitForFunction((t) => S.resolved === t, withOAuth);
+    await page.click("#mode-form");
+    const popup = page.waitForEvent("popup");
+    await page.click("#oauth-consent");
+    await (await popup).waitForLoadState();
+    await page.waitForSelector("#auth-verdict", { timeout: 15000 });
+    const verdict = await page.textContent("#auth-verdict");
+    const tokenShown = await page.textContent("#auth-result");
+    const vals = await page.evaluate(() => S.values);
+    check("OAuth consent flow", /^authenticated: access_token, refresh_token written/.test(verdict) && /^atok-/.test(vals.access_token) &&
+          vals.refresh_token === "rtok-consent" && /grant_type|code=\*{10}/.test(tokenShown) && !tokenShown.includes("csecret-page") &&
+          !tokenShown.includes(vals.access_token), verdict + " / " + tokenShown);
+    check("OAuth tokens not in the manifest", !/atok-|rtok-consent/.test(await page.inputValue("#yaml")));
+    await shot(page, "oauth-consent");
     // Asynchronous retrieval and stream templates: edited as YAML inside the form.
     await page.fill("input[name=new_stream]", "exports");
     await page.selectOption("select[name=copy_stream]", "");
