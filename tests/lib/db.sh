@@ -35,10 +35,8 @@ pg_start() {
   PG_HOST=127.0.0.1 PG_USER=sluice PG_PASSWORD=sluice-test-pw PG_DB=sluice
   PG_PORT=$(free_port)
   db_as_pg sh -c "printf '%s\n' '$PG_PASSWORD' > '$PG_DIR/pw'"
-  if ! db_as_pg "$DB_PG_BIN/initdb" -D "$PG_DIR/data" -U "$PG_USER" --pwfile="$PG_DIR/pw" \
-      --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$PG_DIR/initdb.log" 2>&1; then
-    echo "db.sh: initdb failed:" >&2; cat "$PG_DIR/initdb.log" >&2; return 1
-  fi
+  _pg_template || return 1
+  db_as_pg cp -a "$DB_PG_TEMPLATE" "$PG_DIR/data" || return 1
   cat >>"$PG_DIR/data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
@@ -54,6 +52,29 @@ EOF
   export PGHOST=$PG_HOST PGPORT=$PG_PORT PGUSER=$PG_USER PGPASSWORD=$PG_PASSWORD PGDATABASE=$PG_DB
   psql -q -d postgres -c "CREATE DATABASE $PG_DB" >/dev/null || return 1
   DB_STARTED="$DB_STARTED pg"
+}
+
+# initdb takes seconds (it boots the server several times); every suite
+# needs the same fresh cluster, so one is made per machine and PostgreSQL
+# version and copied. Made in a private directory and renamed into place, so
+# suites running at the same time never see half of one.
+_pg_template() {
+  local ver
+  ver=$(basename "$(dirname "$DB_PG_BIN")")
+  DB_PG_TEMPLATE="${TMPDIR:-/tmp}/sluice-pg-template-$(id -u)-$ver-v1"
+  [ -f "$DB_PG_TEMPLATE/PG_VERSION" ] && return 0
+  local t
+  t=$(mktemp -d "${TMPDIR:-/tmp}/sluice-pg-tmpl-XXXXXX")
+  chmod 755 "$t"
+  [ "$(id -u)" = 0 ] && chown postgres "$t"
+  db_as_pg sh -c "printf '%s\n' '$PG_PASSWORD' > '$t/pw'"
+  if ! db_as_pg "$DB_PG_BIN/initdb" -N -D "$t/data" -U "$PG_USER" --pwfile="$t/pw" \
+      --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$t/initdb.log" 2>&1; then
+    echo "db.sh: initdb failed:" >&2; cat "$t/initdb.log" >&2; rm -rf "$t"; return 1
+  fi
+  db_as_pg mv -T "$t/data" "$DB_PG_TEMPLATE" 2>/dev/null  # lost a race: theirs is as good
+  rm -rf "$t"
+  [ -f "$DB_PG_TEMPLATE/PG_VERSION" ]
 }
 
 _pg_ctl() {
@@ -77,14 +98,27 @@ maria_start() {
   MY_HOST=127.0.0.1 MY_USER=sluice MY_PASSWORD=sluice-test-pw MY_DB=sluice
   MY_PORT=$(free_port)
   MY_SOCKET=$MY_DIR/mysqld.sock
-  if ! mariadb-install-db --no-defaults --datadir="$MY_DIR/data" --user="$(id -un)" \
-      --auth-root-authentication-method=socket --skip-test-db >"$MY_DIR/install.log" 2>&1; then
-    echo "db.sh: mariadb-install-db failed:" >&2; tail -n 20 "$MY_DIR/install.log" >&2; return 1
-  fi
+  _maria_template || return 1
+  cp -a "$DB_MY_TEMPLATE" "$MY_DIR/data" || return 1
   _maria_launch || return 1
   maria_root "CREATE DATABASE $MY_DB; CREATE USER '$MY_USER'@'%' IDENTIFIED BY '$MY_PASSWORD';
     GRANT ALL ON *.* TO '$MY_USER'@'%'; FLUSH PRIVILEGES;" || return 1
   DB_STARTED="$DB_STARTED maria"
+}
+
+# Like _pg_template: one installed data directory per machine, copied.
+_maria_template() {
+  DB_MY_TEMPLATE="${TMPDIR:-/tmp}/sluice-maria-template-$(id -u)-$(/usr/sbin/mariadbd --version 2>/dev/null | awk '{print $3}')-v1"
+  [ -d "$DB_MY_TEMPLATE/mysql" ] && return 0
+  local t
+  t=$(mktemp -d "${TMPDIR:-/tmp}/sluice-maria-tmpl-XXXXXX")
+  if ! mariadb-install-db --no-defaults --datadir="$t/data" --user="$(id -un)" \
+      --auth-root-authentication-method=socket --skip-test-db >"$t/install.log" 2>&1; then
+    echo "db.sh: mariadb-install-db failed:" >&2; tail -n 20 "$t/install.log" >&2; rm -rf "$t"; return 1
+  fi
+  mv -T "$t/data" "$DB_MY_TEMPLATE" 2>/dev/null
+  rm -rf "$t"
+  [ -d "$DB_MY_TEMPLATE/mysql" ]
 }
 
 _maria_launch() {
