@@ -156,13 +156,14 @@ static const char *usage_actor =
     "  on a terminal without --config, create asks for each field of the connector's spec\n"
     "  (choices from a list, Enter takes the default, secrets are read without echo)\n"
     "sluice %1$s list | show NAME | check NAME%2$s | delete NAME\n"
-    "sluice %1$s edit NAME [--config FILE] [--set KEY=VALUE]... [--connector C] [--rename NEW]\n"
+    "sluice %1$s edit NAME [--config FILE] [--set KEY=VALUE]... [--connector C] [--rename NEW] [--expect-version N]\n"
+    "  an edit applies only if nobody changed the %1$s since it was read (or since version N of `show`)\n"
     "  every subcommand takes --json (machine-readable output) and --store FILE\n"
     "  --set a.b=VALUE sets one field (VALUE is parsed as JSON when it is JSON); secrets\n"
     "  (airbyte_secret fields) are kept apart in $SLUICE_HOME/secrets.json (0600) and shown masked\n";
 
 static int actor_main(const char *kind, int argc, char **argv) {
-  static const char *const vopts[] = {"--connector", "--config", "--set", "--rename", NULL};
+  static const char *const vopts[] = {"--connector", "--config", "--set", "--rename", "--expect-version", NULL};
   static const char *const flags[] = {"--no-validate", "--no-prompt", NULL};
   bool src = !strcmp(kind, "source");
   char usage[1024], object[64];
@@ -177,7 +178,7 @@ static int actor_main(const char *kind, int argc, char **argv) {
   sl_store *s = w.store;
   sl_code c = SL_EOK;
   if (!strcmp(sub, "list")) {
-    if (!(c = sl_store_exec(s, &out, &err, "SELECT id, name, connector, created_at, updated_at FROM actors WHERE kind = ? ORDER BY name", 1, kind)))
+    if (!(c = sl_store_exec(s, &out, &err, "SELECT id, name, connector, created_at, updated_at, version FROM actors WHERE kind = ? ORDER BY name", 1, kind)))
       w.json ? cli_print_json(out) : print_actor_list(out);
   } else if (!strcmp(sub, "create") || !strcmp(sub, "edit")) {
     bool create = !strcmp(sub, "create");
@@ -202,9 +203,16 @@ static int actor_main(const char *kind, int argc, char **argv) {
       snprintf(what, sizeof what, "%s \"%s\" config", kind, name);
       c = sl_schema_validate(spec, cfg, what, &err);
     }
-    int64_t id = row ? sl_store_int(row, "id") : 0;
-    const char *newname = cli_ws_opt(&w, "--rename");
-    if (!c) c = sl_actor_save(s, kind, id, newname ? newname : name, connector, spec, cfg, &id, &err);
+    int64_t id = row ? sl_store_int(row, "id") : 0, version = row ? sl_store_int(row, "version") : 0;
+    const char *newname = cli_ws_opt(&w, "--rename"), *expect = cli_ws_opt(&w, "--expect-version");
+    if (!c && expect) {
+      char *end;
+      version = strtoll(expect, &end, 10);
+      if (create) c = sl_err_set(&err, SL_EUSAGE, "%s: --expect-version is for edit", cmd);
+      else if (!*expect || *end || version < 1)
+        c = sl_err_set(&err, SL_EUSAGE, "%s: --expect-version \"%s\": expected a version number (see `sluice %s show`)", cmd, expect, kind);
+    }
+    if (!c) c = sl_actor_save(s, kind, id, version, newname ? newname : name, connector, spec, cfg, &id, &err);
     if (!c) {
       if (w.json) {
         out = json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "name", newname ? newname : name, "connector", connector);
@@ -216,9 +224,10 @@ static int actor_main(const char *kind, int argc, char **argv) {
   } else if (!(c = sl_actor_find(s, kind, name, &row, &err))) {
     if (!strcmp(sub, "show")) {
       if (!(c = sl_actor_config_masked(s, row, &cfg, &err))) {
-        out = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O}", "id", json_object_get(row, "id"), "kind", json_object_get(row, "kind"),
+        out = json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "id", json_object_get(row, "id"), "kind", json_object_get(row, "kind"),
                         "name", json_object_get(row, "name"), "connector", json_object_get(row, "connector"), "created_at",
-                        json_object_get(row, "created_at"), "updated_at", json_object_get(row, "updated_at"));
+                        json_object_get(row, "created_at"), "updated_at", json_object_get(row, "updated_at"), "version",
+                        json_object_get(row, "version"));
         json_object_set(out, "config", cfg);
         if (w.json) cli_print_json(out);
         else {

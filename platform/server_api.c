@@ -85,6 +85,31 @@ void api_children_end(const sigset_t *saved) { pthread_sigmask(SIG_SETMASK, save
 
 bool api_is(const api_call *a, const char *method) { return !strcmp(a->method, method); }
 
+bool api_version(api_call *a, int64_t *version, enum MHD_Result *sent) {
+  json_t *v = json_object_get(a->body, "version");
+  const char *h = MHD_lookup_connection_value(a->c, MHD_HEADER_KIND, "If-Match");
+  if (v && !json_is_integer(v)) {
+    *sent = api_error(a, 400, "invalid_input", "field \"version\" must be an integer");
+    return false;
+  }
+  if (v) {
+    *version = json_integer_value(v);
+    return true;
+  }
+  if (!h) return true;
+  const char *p = h;
+  if (!strncmp(p, "W/", 2)) p += 2;
+  if (*p == '"') p++;
+  char *end;
+  long long n = strtoll(p, &end, 10);
+  if (end == p || n < 1 || (*end == '"' ? end[1] : *end)) {
+    *sent = api_error(a, 400, "invalid_input", "If-Match \"%.64s\": expected the version to edit from, e.g. \"3\"", h);
+    return false;
+  }
+  *version = n;
+  return true;
+}
+
 bool api_body_ok(api_call *a, const char *const *allowed, bool required, enum MHD_Result *sent) {
   if (!a->body) {
     if (!required) return true;

@@ -59,6 +59,10 @@ bool api_body_ok(api_call *a, const char *const *allowed, bool required, enum MH
 /* A body member that must be a string (or absent/null: NULL); false after a 400. */
 bool api_str(api_call *a, const char *key, const char **out, enum MHD_Result *sent);
 
+/* The version an edit was made from: the body's "version" or an If-Match
+ * header ("3", W/"3" or 3) over *version; false after a 400 (*sent). */
+bool api_version(api_call *a, int64_t *version, enum MHD_Result *sent);
+
 /* /v1/sources[/ID[/check|/discover|/catalogs...]] and /v1/destinations... */
 enum MHD_Result api_actor(api_call *a, const char *kind, long long id, const char *rest);
 /* /v1/connections[/ID] create, show, edit, delete */

@@ -13,15 +13,15 @@ static enum MHD_Result actor_show(api_call *a, const json_t *row, unsigned statu
   json_t *cfg = NULL;
   sl_err err = SL_ERR_INIT;
   if (sl_actor_config_masked(a->st, row, &cfg, &err)) return api_fail(a, &err);
-  return api_reply(a, status, json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:o}", "id", json_object_get(row, "id"), "kind", json_object_get(row, "kind"),
+  return api_reply(a, status, json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:o}", "id", json_object_get(row, "id"), "kind", json_object_get(row, "kind"),
                                         "name", json_object_get(row, "name"), "connector", json_object_get(row, "connector"),
                                         "created_at", json_object_get(row, "created_at"), "updated_at",
-                                        json_object_get(row, "updated_at"), "config", cfg));
+                                        json_object_get(row, "updated_at"), "version", json_object_get(row, "version"), "config", cfg));
 }
 
 /* POST (row NULL) or PATCH: the config checked against the spec, saved. */
 static enum MHD_Result actor_save(api_call *a, const char *kind, const json_t *row) {
-  static const char *const allowed[] = {"name", "connector", "config", "validate", "updated_at", NULL};
+  static const char *const allowed[] = {"name", "connector", "config", "validate", "updated_at", "version", NULL};
   enum MHD_Result sent;
   const char *name, *connector;
   if (!api_body_ok(a, allowed, !row, &sent) || !api_str(a, "name", &name, &sent) || !api_str(a, "connector", &connector, &sent))
@@ -33,10 +33,14 @@ static enum MHD_Result actor_save(api_call *a, const char *kind, const json_t *r
   if (expect && !json_is_integer(expect)) return api_error(a, 400, "invalid_input", "field \"updated_at\" must be an integer");
   if (!row && (!name || !*name)) return api_error(a, 400, "invalid_input", "field \"name\" is required");
   if (!row && !connector) return api_error(a, 400, "invalid_input", "field \"connector\" is required (a built-in name, a path or an image)");
-  /* Optimistic concurrency: an edit made from an older read is refused. */
+  /* Compare-and-set: an edit applies to the version it was made from (the
+   * body's "version", an If-Match header, else the version read here). */
+  int64_t version = row ? sl_store_int(row, "version") : 0;
+  if (!api_version(a, &version, &sent)) return sent;
   if (row && expect && json_integer_value(expect) != sl_store_int(row, "updated_at"))
-    return api_error(a, 409, "conflict", "%s \"%s\" was changed by someone else (updated_at is now %lld); read it and edit again", kind,
-                     sl_store_str(row, "name"), (long long)sl_store_int(row, "updated_at"));
+    return api_error(a, 409, "conflict", "%s \"%s\" was changed by someone else (updated_at is now %lld, version %lld); "
+                     "GET it again and repeat the edit with its version", kind, sl_store_str(row, "name"),
+                     (long long)sl_store_int(row, "updated_at"), (long long)sl_store_int(row, "version"));
   if (!name) name = sl_store_str(row, "name");
   if (!connector) connector = sl_store_str(row, "connector");
   sl_err err = SL_ERR_INIT;
@@ -64,7 +68,7 @@ static enum MHD_Result actor_save(api_call *a, const char *kind, const json_t *r
   }
   int64_t id = row ? sl_store_int(row, "id") : 0;
   char ib[24];
-  if (!c) c = sl_actor_save(a->st, kind, id, name, connector, spec, cfg, &id, &err);
+  if (!c) c = sl_actor_save(a->st, kind, id, version, name, connector, spec, cfg, &id, &err);
   if (!c) c = sl_actor_find(a->st, kind, sl_store_i64(ib, id), &saved, &err);
   json_decref(cfg);
   json_decref(spec);
@@ -95,7 +99,7 @@ static enum MHD_Result actor_run(api_call *a, const json_t *row, bool discover) 
 enum MHD_Result api_actor(api_call *a, const char *kind, long long id, const char *rest) {
   if (!id) {
     if (api_is(a, "GET"))
-      return api_rows(a, "SELECT id, name, connector, created_at, updated_at FROM actors WHERE kind = ? ORDER BY name", 1, kind, NULL);
+      return api_rows(a, "SELECT id, name, connector, created_at, updated_at, version FROM actors WHERE kind = ? ORDER BY name", 1, kind, NULL);
     if (api_is(a, "POST")) return actor_save(a, kind, NULL);
     return api_error(a, 405, "method_not_allowed", "%s on the %s list: use GET or POST", a->method, kind);
   }
@@ -225,11 +229,10 @@ static enum MHD_Result conn_save(api_call *a, const json_t *row) {
   sl_conn_values v = {0};
   char streams[4096];
   if (!api_body_ok(a, allowed, !row, &sent) || !api_str(a, "name", &v.name, &sent)) return sent;
-  json_t *ver = json_object_get(a->body, "version");
-  if (ver && !json_is_integer(ver)) return api_error(a, 400, "invalid_input", "field \"version\" must be an integer");
   if (row) {
     v.id = sl_store_int(row, "id");
-    v.version = ver ? json_integer_value(ver) : sl_store_int(row, "version");
+    v.version = sl_store_int(row, "version");
+    if (!api_version(a, &v.version, &sent)) return sent;
     v.source_id = sl_store_int(row, "source_id");
     v.destination_id = sl_store_int(row, "destination_id");
     if (!v.name) v.name = sl_store_str(row, "name");

@@ -55,6 +55,8 @@ static const char *const migrations[] = {
     /* 5: a refresh or clear asked for and not yet completed by a job
      * ('truncate', 'merge' or 'clear'); generations counts up per stream */
     "ALTER TABLE generations ADD COLUMN pending TEXT;",
+    /* 6: compare-and-set edits of sources and destinations */
+    "ALTER TABLE actors ADD COLUMN version BIGINT NOT NULL DEFAULT 1;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -209,12 +209,12 @@ sl_code sl_actor_config_masked(sl_store *s, const json_t *actor, json_t **config
   return actor_config(s, actor, true, config, err);
 }
 
-sl_code sl_actor_save(sl_store *s, const char *kind, int64_t id, const char *name, const char *connector,
+sl_code sl_actor_save(sl_store *s, const char *kind, int64_t id, int64_t version, const char *name, const char *connector,
                       const json_t *spec, const json_t *config, int64_t *out_id, sl_err *err) {
   json_t *pub = json_deep_copy(config), *sec = NULL, *row = NULL;
   sl_secrets_split(spec, pub, &sec, err);
   char *ctext = sl_json_dumps(pub), *stext = spec ? sl_json_dumps(spec) : NULL;
-  char ts[24], ib[24], key[128];
+  char ts[24], ib[24], vb[24], key[128];
   sl_store_i64(ts, sl_now_ms());
   sl_code rc = sl_store_begin(s, err);
   if (rc) goto out;
@@ -224,10 +224,19 @@ sl_code sl_actor_save(sl_store *s, const char *kind, int64_t id, const char *nam
                       "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id, kind", 7, kind, name, connector, ctext, stext, ts, ts);
   else
     rc = sl_store_one(s, &row, err,
-                      "UPDATE actors SET name = ?, connector = ?, config = ?, spec = COALESCE(?, spec), updated_at = ? "
-                      "WHERE id = ? AND kind = ? RETURNING id, kind", 7, name, connector, ctext, stext, ts,
-                      sl_store_i64(ib, id), kind);
+                      "UPDATE actors SET name = ?, connector = ?, config = ?, spec = COALESCE(?, spec), updated_at = ?, "
+                      "version = version + 1 WHERE id = ? AND kind = ? AND version = ? RETURNING id, kind", 8, name, connector, ctext,
+                      stext, ts, sl_store_i64(ib, id), kind, sl_store_i64(vb, version));
   if (rc == SL_ECONFIG && strstr(err->msg, "UNIQUE")) sl_err_set(err, SL_ECONFIG, "a %s named \"%s\" exists already", kind, name);
+  if (rc == SL_ENOTFOUND) { /* compare-and-set: someone else's edit came first */
+    json_t *now = NULL;
+    sl_err e2 = SL_ERR_INIT;
+    int64_t cur = !sl_store_one(s, &now, &e2, "SELECT version FROM actors WHERE id = ?", 1, ib) ? sl_store_int(now, "version") : 0;
+    json_decref(now);
+    rc = cur ? sl_err_set(err, SL_ECONFIG, "%s \"%s\" was changed by someone else since version %lld (it is now at version %lld); "
+                          "show it again and repeat the edit from version %lld", kind, name, (long long)version, (long long)cur, (long long)cur)
+             : sl_err_set(err, SL_ENOTFOUND, "%s \"%s\" was deleted meanwhile", kind, name);
+  }
   /* The secrets file is written before the commit: a crash in between
    * leaves an unused entry, never a config without its secrets. */
   if (!rc) {

@@ -75,8 +75,11 @@ sl_code sl_actor_find(sl_store *s, const char *kind, const char *ref, json_t **r
 sl_code sl_actor_config(sl_store *s, const json_t *actor, json_t **config, sl_err *err);
 /* The actor's config with secrets shown as "**********". */
 sl_code sl_actor_config_masked(sl_store *s, const json_t *actor, json_t **config, sl_err *err);
-/* Create (id 0) or replace an actor's config: splits secrets out by spec. */
-sl_code sl_actor_save(sl_store *s, const char *kind, int64_t id, const char *name, const char *connector,
+/* Create (id 0) or replace an actor's config: splits secrets out by spec.
+ * An edit is compare-and-set: it applies only while the actor is still at
+ * version (else SL_ECONFIG "... changed by someone else ...", nothing
+ * written). */
+sl_code sl_actor_save(sl_store *s, const char *kind, int64_t id, int64_t version, const char *name, const char *connector,
                       const json_t *spec, const json_t *config, int64_t *out_id, sl_err *err);
 sl_code sl_actor_delete(sl_store *s, const json_t *actor, sl_err *err);
 /* Run `<connector> verb --config <its config>` (check, discover) and return

@@ -3,8 +3,8 @@
 # and connections created, shown, edited and deleted (configs validated
 # against the connector's spec, secrets masked in every reply), check,
 # discover, catalog versions and diffs, connection sync and state, job
-# cancel, JSON errors with a code, and two edits of one connection at once
-# (one wins, the other gets 409).
+# cancel, JSON errors with a code, and two edits of one connection or one
+# source at once (one wins, the other gets 409; If-Match too).
 # usage: tests/e2e/platform-api.sh [BIN_DIR]   (default build/bin)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -143,6 +143,36 @@ expect_eq conn/concurrent-edits "$codes" "200 409 "
 winner=$(grep -l 200 "$TMP/edit1.code" "$TMP/edit2.code" | head -1)
 winner=${winner##*edit}
 expect_eq conn/winner-applied "$(sql "$STORE" "select schedule || ' ' || version from connections where id = $C")" "every ${winner%.code}h 2"
+
+# The same for a source: two edits from one version at once, exactly one
+# applies; a stale If-Match is refused with 409 saying what to do.
+expect_eq src-cas/show "$(api GET "/sources/$K")" 200
+KV=$(out .version)
+EDITS=()
+REG=(- eu us)
+for i in 1 2; do
+  curl -s -o "$TMP/sedit$i.out" -w '%{http_code}' -X PATCH -H "Authorization: Bearer $TOKEN" \
+    --data-binary "{\"config\":{\"api_key\":\"**********\",\"region\":\"${REG[$i]}\"},\"version\":$KV}" "$API/sources/$K" >"$TMP/sedit$i.code" &
+  EDITS+=($!)
+done
+wait "${EDITS[@]}"
+codes=$( (cat "$TMP/sedit1.code"; echo; cat "$TMP/sedit2.code"; echo) | sort | tr '\n' ' ')
+expect_eq src-cas/concurrent-edits "$codes" "200 409 "
+winner=$(grep -l 200 "$TMP/sedit1.code" "$TMP/sedit2.code" | head -1)
+winner=${winner##*sedit}
+loser=$((3 - ${winner%.code}))
+expect_eq src-cas/winner-applied "$(sql "$STORE" "select json_extract(config, '$.region') || ' ' || version from actors where id = $K")" "${REG[${winner%.code}]} $((KV + 1))"
+expect_eq src-cas/loser-says "$(jq -r '.error.code + ": " + .error.message' "$TMP/sedit$loser.out")" \
+  "conflict: source \"keyed\" was changed by someone else since version $KV (it is now at version $((KV + 1))); show it again and repeat the edit from version $((KV + 1))"
+expect_eq src-cas/secret-kept "$(jq -r --arg k "source:$K" '.[$k]["/api_key"]' "$SLUICE_HOME/secrets.json")" "$SECRET"
+expect_eq src-cas/if-match-stale "$(curl -s -o "$TMP/api.out" -w '%{http_code}' -X PATCH -H "Authorization: Bearer $TOKEN" -H "If-Match: \"$KV\"" \
+  --data-binary '{"config":{"api_key":"**********","region":"eu"}}' "$API/sources/$K")" 409
+check src-cas/if-match-says grep -q 'repeat the edit from version' "$TMP/api.out"
+expect_eq src-cas/if-match-ok "$(curl -s -o "$TMP/api.out" -w '%{http_code}' -X PATCH -H "Authorization: Bearer $TOKEN" -H "If-Match: \"$((KV + 1))\"" \
+  --data-binary '{"config":{"api_key":"**********","region":"us"}}' "$API/sources/$K")" 200
+expect_eq src-cas/if-match-applied "$(jq -r '.config.region + " " + (.version | tostring)' "$TMP/api.out")" "us $((KV + 2))"
+expect_eq src-cas/if-match-bad "$(curl -s -o "$TMP/api.out" -w '%{http_code}' -X PATCH -H "Authorization: Bearer $TOKEN" -H "If-Match: yesterday" \
+  --data-binary '{"config":{"region":"eu"}}' "$API/sources/$K")" 400
 check conn/loser-says grep -qh 'changed by someone else' "$TMP/edit1.out" "$TMP/edit2.out"
 expect_eq conn/edit "$(api PATCH "/connections/$C" '{"schedule":"manual","streams":["users"],"version":2}')" 200
 expect_eq conn/edit-reply "$(out '[.schedule, .streams, .version] | map(tostring) | join(" ")')" "manual users 3"

@@ -47,6 +47,14 @@ run src-edit "$S" source edit faker --set count=50
 expect_rc src-edit/exit 0
 run src-show2 "$S" source show 1 --json
 expect_eq src-edit/applied "$(jq '.config.count' "$TMP/src-show2.out")" 50
+expect_eq src-edit/version "$(jq '.version' "$TMP/src-show2.out")" 2
+# Compare-and-set: an edit made from version 1 after the one above is refused, changing nothing.
+run src-stale "$S" source edit faker --set count=60 --expect-version 1
+expect_rc src-edit/stale-refused 6
+expect_err src-edit/stale-says src-stale 'source "faker" was changed by someone else since version 1 (it is now at version 2); show it again and repeat the edit from version 2'
+expect_eq src-edit/stale-unchanged "$("$S" source show faker --json | jq -c '[.config.count, .version]')" '[50,2]'
+run src-ver-bad "$S" source edit faker --set count=60 --expect-version two
+expect_err src-edit/bad-version src-ver-bad '--expect-version "two": expected a version number'
 run src-check "$S" source check faker --json
 expect_rc src-check/exit 0
 expect_eq src-check/status "$(jq -r .status "$TMP/src-check.out")" SUCCEEDED
@@ -56,7 +64,7 @@ expect_err discover/version-1 discover "catalog version 1 (new)"
 run discover2 "$S" source discover faker
 expect_err discover/unchanged discover2 "catalog version 1 (unchanged)"
 expect_eq discover/stored "$(sql "$SLUICE_HOME/sluice.db" 'select count(*) from catalogs')" 1
-expect_eq store/migrated "$(sql "$SLUICE_HOME/sluice.db" 'select group_concat(version) from schema_migrations')" "1,2,3,4,5"
+expect_eq store/migrated "$(sql "$SLUICE_HOME/sluice.db" 'select group_concat(version) from schema_migrations')" "1,2,3,4,5,6"
 cp "$SLUICE_HOME/sluice.db" "$TMP/future.db"
 sqlite3 "$TMP/future.db" 'insert into schema_migrations values (99, 0)'
 run future "$S" source list --store "$TMP/future.db"
