@@ -18,7 +18,9 @@
 
 #define DOC_MAX ((size_t)16 << 20) /* a docs file, and any text built from it */
 
-static void bputs(sl_buf *b, const char *s) { sl_buf_append(b, s, strlen(s)); }
+static void bputs(sl_buf *b, const char *s) {
+  if (*s) sl_buf_append(b, s, strlen(s)); /* an empty buffer has no data yet: no memcpy from NULL */
+}
 
 /* The buffer's text as a string of its own; the buffer is emptied. */
 static char *take(sl_buf *b) {
