@@ -52,16 +52,22 @@ static void doc_free(doc *d) {
   memset(d, 0, sizeof *d);
 }
 
-/* The last line of a heading: its own for ATX, the underline for setext. */
+/* A setext underline: up to 3 spaces, a run of '=' or '-', trailing blanks. */
+static bool underline(const char *l) {
+  l += strspn(l, " ");
+  if (*l != '=' && *l != '-') return false;
+  l += strspn(l, *l == '=' ? "=" : "-");
+  return l[strspn(l, " \t")] == 0;
+}
+
+/* The last line of a heading: its own for ATX (1-6 '#' then a blank or the
+ * end), the underline for setext. */
 static int heading_end(const doc *d, int line) {
   const char *l = d->lines[line - 1];
-  size_t sp = strspn(l, " ");
-  if (sp < 4 && l[sp] == '#') return line;
-  for (int i = line + 1; i <= (int)d->nlines; i++) {
-    const char *u = d->lines[i - 1] + strspn(d->lines[i - 1], " ");
-    if ((*u == '=' || *u == '-') && u[strspn(u, *u == '=' ? "=" : "-") + strspn(u + strspn(u, *u == '=' ? "=" : "-"), " \t")] == 0)
-      return i;
-  }
+  size_t sp = strspn(l, " "), n = strspn(l + sp, "#");
+  if (sp < 4 && n >= 1 && n <= 6 && (!l[sp + n] || l[sp + n] == ' ' || l[sp + n] == '\t')) return line;
+  for (int i = line + 1; i <= (int)d->nlines; i++)
+    if (underline(d->lines[i - 1])) return i;
   return line;
 }
 
@@ -367,9 +373,11 @@ static void check_structure(at_ctx *c, at_input *in, const doc *d, const heading
     sl_buf req, all;
     sl_buf_init(&req, DOC_MAX), sl_buf_init(&all, DOC_MAX);
     missing_list(t, ti, true, &req), missing_list(t, ti, false, &all);
-    int last = n ? d->h[idx[n - 1]].line : 0;
-    at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "%s:%d: required headings missing after this line: %.*s (all missing: %.*s)", d->shown,
-              last, (int)req.len, req.data, (int)all.len, all.data);
+    if (n)
+      at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "%s:%d: required headings missing after this line: %.*s (all missing: %.*s)",
+                d->shown, d->h[idx[n - 1]].line, (int)req.len, req.data, (int)all.len, all.data);
+    else
+      at_result(c, in->suite, nm, SL_AT_FAIL, NULL, "%s: no headings; the template requires %.*s", d->shown, (int)req.len, req.data);
     sl_buf_dispose(&req), sl_buf_dispose(&all);
   } else {
     at_result(c, in->suite, nm, SL_AT_PASS, NULL, NULL);
