@@ -161,6 +161,16 @@ static json_t *api_oauth_consent(bld_server *srv, const json_t *body, unsigned *
   return bld_oauth_consent(srv, yaml, len, cfg, status);
 }
 
+static json_t *api_generate(bld_server *srv, const json_t *body, unsigned *status) {
+  NEED_YAML(body, len, status);
+  const json_t *cfg = json_object_get(body, "config"), *idx = json_object_get(body, "template");
+  if (cfg && !json_is_object(cfg)) return bad(status, 400, "\"config\" must be an object (the testing values)");
+  if (!json_is_integer(idx) || json_integer_value(idx) < 0)
+    return bad(status, 400, "the request needs \"template\": the index of the stream template in dynamic_streams");
+  return bld_generate_streams(srv, yaml, len, (size_t)json_integer_value(idx), cfg,
+                              json_is_true(json_object_get(body, "preview")), status);
+}
+
 static json_t *api_publish(bld_server *srv, const json_t *body, unsigned *status) {
   NEED_YAML(body, len, status);
   const char *name = json_string_value(json_object_get(body, "name"));
@@ -185,6 +195,7 @@ json_t *bld_api(bld_server *srv, const char *method, const char *path, const jso
   if (post && !strcmp(path, "/draft")) return api_draft(srv, body, status);
   if (post && !strcmp(path, "/oauth/consent_url")) return api_oauth_consent(srv, body, status);
   if (get && !strcmp(path, "/oauth/result")) return bld_oauth_result(srv);
+  if (post && !strcmp(path, "/generate_streams")) return api_generate(srv, body, status);
   if (post && !strcmp(path, "/test_read")) return api_test_read(srv, body, status);
   if (post && !strcmp(path, "/spec_form")) return api_spec_form(srv, body, status);
   if (post && !strcmp(path, "/testing_values")) return api_testing_values(srv, body, status);

@@ -107,6 +107,13 @@ json_t *bld_oauth_result(bld_server *srv);
 const char *bld_oauth_callback(bld_server *srv, const char *code, const char *state, const char *error,
                                unsigned *status);
 
+/* ---- dynamic.c: stream templates ---- */
+
+/* {streams: [generated streams], values: N, preview?: the endpoint's test
+ * read (HttpComponentsResolver), error?} for dynamic_streams[index]. */
+json_t *bld_generate_streams(bld_server *srv, const char *yaml, size_t len, size_t index, const json_t *config,
+                             bool want_preview, unsigned *status);
+
 /* ---- publish.c ---- */
 
 /* Writes connectors/<name>/ under srv->root (see publish.c). */

@@ -337,7 +337,9 @@ function templateFields() {
   const list = Array.isArray(S.manifest.dynamic_streams) ? S.manifest.dynamic_streams : null;
   (list || []).forEach((t, i) => {
     const n = (t && t.name) || `template ${i + 1}`;
-    box.append(yamlPart(el("fieldset", { "data-template": n }, el("legend", { text: `Template: ${n}` })), list, i, `template/${i}`, true));
+    const tb = yamlPart(el("fieldset", { "data-template": n }, el("legend", { text: `Template: ${n}` })), list, i, `template/${i}`, true);
+    tb.append(templateActions(t, i));
+    box.append(tb);
   });
   const nameIn = el("input", { type: "text", name: "new_template", placeholder: "new template name" });
   box.append(el("div", { class: "row" }, nameIn, el("button", { type: "button", id: "add-template", text: "Add stream template", onclick: () => {

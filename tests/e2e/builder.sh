@@ -320,6 +320,23 @@ else
 fi
 oauth_stop
 
+# Stream templates: "generate streams" fills the template with each value of
+# the components resolver (here from the config, and a fixed list).
+jq -Rs '{yaml: ., template: 0, config: {base_url: "http://x", tables: [{id: 7, name: "a", limit: "50"}, {id: 8, name: "b", limit: 5}]}}' \
+  "$CASES/templates/manifest.yaml" >"$TMP/req-gen.json"
+api gen POST /generate_streams "$TMP/req-gen.json"
+expect_eq templates/from-config "$CODE $(jq -c '[.values, [.streams[] | [.name, .retriever.requester.path, .retriever.requester.request_parameters.limit]]]' "$TMP/gen.json")" \
+  '200 [2,[["table_a","/tables/7/rows",50],["table_b","/tables/8/rows",5]]]'
+jq -Rs '{yaml: ., template: 1}' "$CASES/templates/manifest.yaml" >"$TMP/req-gen2.json"
+api gen2 POST /generate_streams "$TMP/req-gen2.json"
+expect_eq templates/parametrized "$CODE $(jq -c '[.streams[].name]' "$TMP/gen2.json")" '200 ["ALPHA"]'
+jq -Rs '{yaml: ., template: 9}' "$CASES/templates/manifest.yaml" >"$TMP/req-gen3.json"
+api gen3 POST /generate_streams "$TMP/req-gen3.json"
+expect_eq templates/no-such-template "$CODE" 404
+jq -Rs '{yaml: (. | sub("\\}\\}/rows"; "/rows")), template: 0, config: {tables: [{id: 1}]}}' "$CASES/templates/manifest.yaml" >"$TMP/req-gen4.json"
+api gen4 POST /generate_streams "$TMP/req-gen4.json"
+expect_eq templates/mapping-error-named "$CODE $(jq -c '[(.error.message | test("components_mapping\\[1\\]")), .streams]' "$TMP/gen4.json")" '200 [true,[]]'
+
 # Refusals: other origins and hosts, form posts, oversized bodies, bad JSON.
 api origin GET /project '' -H 'Origin: http://evil.example'
 expect_eq refuse/origin "$CODE" 403

@@ -357,10 +357,38 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.fill("input[name=new_template]", "per_list");
     await page.click("#add-template");
     await page.waitForFunction(() => /HttpComponentsResolver/.test((document.querySelector('textarea[name="part_template/0"]') || {}).value || ""));
-    const tpl = await page.inputValue('textarea[name="part_template/0"]');
-    await page.fill('textarea[name="part_template/0"]', tpl.replace("path: /lists", "path: /boards"));
+    const plain = (p) => `{type: HttpRequester, url_base: "${mockUrl}/api", path: ${p}}`;
+    const records = "{type: RecordSelector, extractor: {type: DpathExtractor, field_path: [data]}}";
+    await page.fill('textarea[name="part_template/0"]', `type: DynamicDeclarativeStream
+name: per_list
+stream_template:
+  type: DeclarativeStream
+  name: ""
+  primary_key: [id]
+  retriever: {type: SimpleRetriever, requester: ${plain("/items")}, record_selector: ${records}}
+components_resolver:
+  type: HttpComponentsResolver
+  retriever: {type: SimpleRetriever, requester: ${plain("/boards")}, record_selector: ${records}}
+  components_mapping:
+    - {type: ComponentMappingDefinition, field_path: [name], value: "{{ components_values['name'] }}"}
+    - {type: ComponentMappingDefinition, field_path: [retriever, requester, path], value: "/items/{{ components_values['id'] }}"}
+`);
     y = await yamlWhen(page, /path: \/boards/);
     check("stream template edited", /dynamic_streams:\s*\n\s*- type: DynamicDeclarativeStream/.test(y) && /path: \/boards/.test(y), y);
+    const tp = '[data-template="per_list"]';
+    await page.click(`${tp} button[name=preview_endpoint]`);
+    await page.waitForFunction(() => /^2 records/.test((document.getElementById("summary") || {}).textContent || ""));
+    await page.click('.tabs button[data-tab="request"]');
+    check("template: preview endpoint", /GET http:\/\/127\.0\.0\.1:\d+\/api\/boards/.test(await page.textContent("#tab-body")));
+    await page.click(`${tp} button[name=generate_streams]`);
+    await page.waitForSelector(`${tp} [data-generated="board_two"]`);
+    const gen = await page.$$eval(`${tp} [data-generated]`, (d) => d.map((x) => x.dataset.generated));
+    check("template: streams generated, read-only", gen.join(",") === "board_one,board_two" && !(await page.$(`${tp} [data-generated] input, ${tp} [data-generated] textarea`)), gen.join(","));
+    await page.click(`${tp} [data-generated="board_one"] button[name=test_generated]`);
+    await page.waitForFunction(() => /generated stream board_one/.test(document.getElementById("status").textContent));
+    await page.click('.tabs button[data-tab="request"]');
+    const genReq = await page.textContent("#tab-body");
+    check("template: a generated stream tested", /^1 records/.test(await page.textContent("#summary")) && /\/api\/items\/b1/.test(genReq), genReq);
     await shot(page, "form-async-template");
     check("no page errors", errors.length === 0, errors.join("; "));
   } catch (e) {
