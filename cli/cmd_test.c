@@ -120,7 +120,7 @@ static int compat(int argc, char **argv) {
 
 int cmd_test(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "compat")) return compat(argc, argv);
-  const char *connector = NULL, *config = NULL, *junit = NULL, *suites = NULL;
+  const char *connector = NULL, *config = NULL, *junit = NULL, *suites = NULL, *mode = getenv("SLUICE_DEPLOYMENT_MODE");
   int timeout = 0;
   sl_err err = SL_ERR_INIT;
   for (int i = 1; i < argc; i++) {
@@ -128,6 +128,7 @@ int cmd_test(int argc, char **argv) {
     if (!strcmp(argv[i], "--config")) slot = &config;
     else if (!strcmp(argv[i], "--junit")) slot = &junit;
     else if (!strcmp(argv[i], "--suites")) slot = &suites;
+    else if (!strcmp(argv[i], "--deployment-mode")) slot = &mode;
     else if (!strcmp(argv[i], "--timeout")) {
       if (i + 1 >= argc || (timeout = atoi(argv[i + 1])) <= 0) {
         sl_err_set(&err, SL_EUSAGE, "test: --timeout needs a number of seconds > 0");
@@ -151,6 +152,10 @@ int cmd_test(int argc, char **argv) {
     }
     *slot = argv[++i];
   }
+  if (mode && *mode && strcmp(mode, "cloud") && strcmp(mode, "oss")) {
+    sl_err_set(&err, SL_EUSAGE, "test: --deployment-mode (or SLUICE_DEPLOYMENT_MODE) is cloud or oss, not \"%s\"", mode);
+    return cli_fail(&err, NULL);
+  }
   char found[PATH_MAX];
   if (!config) {
     if (!connector) {
@@ -170,7 +175,7 @@ int cmd_test(int argc, char **argv) {
   char **list = suites ? cli_split_list(suites) : NULL;
   view v = {.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR")};
   sl_at_opts o = {.connector = connector, .config_path = config, .suites = (const char *const *)list,
-                  .timeout_s = timeout, .on_result = show, .payload = &v};
+                  .timeout_s = timeout, .deployment_mode = mode && *mode ? mode : NULL, .on_result = show, .payload = &v};
   sl_at_report rep;
   sl_code rc = sl_at_run(&o, &rep, &err);
   free(list);

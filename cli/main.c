@@ -27,9 +27,13 @@ static const cli_cmd commands[] = {
     {"connectors", cmd_connectors, "list the built-in connectors", "sluice connectors"},
     {"test", cmd_test, "run a connector's acceptance tests (acceptance-test-config.yml)",
      "sluice test <connector> [--config acceptance-test-config.yml] [--junit FILE] [--suites a,b] [--timeout S]\n"
+     "            [--deployment-mode oss|cloud]\n"
      "            <connector>: a connector directory, a built-in name (connectors/<name>/ holds the config),\n"
-     "            or a path to any executable with --config\n"
-     "sluice test compat spec|catalog OLD.json NEW.json   (the backward-compatibility rules on two files)"},
+     "            or a path to any executable with --config; input sets declaring another deployment_mode\n"
+     "            are skipped (default oss, or $SLUICE_DEPLOYMENT_MODE)\n"
+     "sluice test compat spec|catalog OLD.json NEW.json   (the backward-compatibility rules on two files)\n"
+     "sluice test compat configs OLD.json NEW.json [--count N] [--seed S]\n"
+     "            (configs generated from the old spec must validate against the new one)"},
     {"metadata", cmd_metadata, "check connectors' metadata.yaml and publishing files",
      "sluice metadata validate <connector>... | --all [--previous-version V | --base GIT-REV]\n"
      "            (the version must not go below V, default: the one committed at HEAD)"},

@@ -290,6 +290,7 @@ static void run_suite(at_ctx *c, size_t si, const json_t *suite) {
     in.timeout_s = to > 0 ? (int)to : suites[si].timeout_s;
     if (c->opts->timeout_s > 0 && c->opts->timeout_s < in.timeout_s) in.timeout_s = c->opts->timeout_s;
     char nm[96];
+    if (!at_deployment_selected(c, &in)) continue;
     bool ok = input_file(c, &in, "config_path", "secrets/config.json", nm, sizeof nm);
     const char *files[] = {"configured_catalog_path", NULL};
     for (size_t k = 0; ok && files[k]; k++) ok = input_file(c, &in, files[k], NULL, nm, sizeof nm);
@@ -310,16 +311,7 @@ static void run_suite(at_ctx *c, size_t si, const json_t *suite) {
       if (in.skip_reason[0] != '!') at_result(c, name, at_name(&in, "all", nm, sizeof nm), SL_AT_SKIP, NULL, "%s", in.skip_reason);
       continue;
     }
-    if (json_object_get(t, "client_container_config") ||
-        json_object_get(json_object_get(sl_yaml_root(c->cfg), "acceptance_tests"), "client_container_config"))
-      at_result(c, name, at_name(&in, "client_container_config", nm, sizeof nm), SL_AT_SKIP, NULL,
-                "the helper container (client_container_config) is not run: building it needs a Docker engine; "
-                "seed the data before sluice test instead");
-    bool absent;
-    in.config = at_load_json(c, &in, "config_path", "secrets/config.json", &absent);
-    if (!in.config) continue;
-    suites[si].fn(c, &in);
-    json_decref(in.config);
+    at_run_input(c, &in, suites[si].fn);
   }
 }
 
@@ -404,8 +396,10 @@ sl_code sl_at_run(const sl_at_opts *opts, sl_at_report *report, sl_err *err) {
   const json_t *at = json_object_get(root, "acceptance_tests");
   for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++)
     if (wanted(opts, suites[i].name)) run_suite(&c, i, json_object_get(at, suites[i].name));
+  at_container_final(&c);
   nftw(c.tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 out:
+  json_decref(c.helpers);
   json_decref(c.metadata);
   json_decref(c.spec);
   json_decref(c.catalog);

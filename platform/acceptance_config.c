@@ -93,6 +93,18 @@ static sl_code check_container(const sl_yaml *y, const json_t *cc, sl_err *err) 
   if (keys_ok(y, cc, "client_container_config", container_keys, NULL, err)) return err->code;
   if (!json_is_string(json_object_get(cc, "client_container_dockerfile_path")))
     return bad(y, cc, NULL, err, "client_container_config: client_container_dockerfile_path is required%s%s", "", "");
+  for (size_t i = 2; container_keys[i]; i++) { /* the commands: lists of strings */
+    const json_t *cmd = json_object_get(cc, container_keys[i]);
+    size_t j;
+    const json_t *a;
+    bool ok = !cmd || (json_is_array(cmd) && json_array_size(cmd) > 0);
+    json_array_foreach(cmd, j, a) ok &= json_is_string(a);
+    if (!ok)
+      return bad(y, cc, container_keys[i], err, "client_container_config.%s: expected a command as a list of strings, e.g. [\"sh\", \"seed.sh\"]%s",
+                 container_keys[i], "");
+  }
+  const json_t *sp = json_object_get(cc, "secrets_path");
+  if (sp && !json_is_string(sp)) return bad(y, cc, "secrets_path", err, "client_container_config.secrets_path: expected a file path%s%s", "", "");
   return SL_EOK;
 }
 
@@ -145,6 +157,9 @@ static sl_code check_input(const sl_yaml *y, json_t *in, size_t si, const char *
     const json_t *v = json_object_get(in, strs[i]);
     if (v && !json_is_string(v)) return bad(y, in, strs[i], err, "%s.%s: expected a file path", where, strs[i]);
   }
+  const json_t *dm = json_object_get(in, "deployment_mode");
+  if (dm && !(json_is_string(dm) && (!strcmp(json_string_value(dm), "cloud") || !strcmp(json_string_value(dm), "oss"))))
+    return bad(y, in, "deployment_mode", err, "%s.deployment_mode: expected cloud or oss%s", where, "");
   const json_t *st = json_object_get(in, "status");
   if (st && !(json_is_string(st) && (!strcmp(json_string_value(st), "succeed") ||
                                      !strcmp(json_string_value(st), "failed") ||

@@ -300,6 +300,7 @@ void at_suite_incremental(at_ctx *c, at_input *in) {
                 json_array_size(a), json_array_size(st));
     } else {
       json_t *state = resume_state(&r1);
+      at_container(c, in, "between_syncs_command");
       if (read_ok(c, in, nm, "read 2 from the state of read 1", catalog, state, &r2)) {
         json_t *b = at_records_of(&r2);
         if (same_multiset(a, b))

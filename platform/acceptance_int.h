@@ -43,6 +43,7 @@ typedef struct at_ctx {
   json_t *catalog;          /* discovered AirbyteCatalog once known */
   char *catalog_key;        /* the config it was discovered with */
   int64_t last_ms;          /* when the previous result was recorded */
+  json_t *helpers;          /* client_container_config: Dockerfile -> built image tag */
 } at_ctx;
 
 typedef struct at_run {
@@ -135,6 +136,17 @@ const char *at_cursor_format(const json_t *future_state_cfg, const char *stream)
 bool at_regex_match(const char *re, const char *value, char *why, size_t n);
 /* test_backward_compatibility against the previous version (acceptance_compat.c). */
 void at_backward_compat(at_ctx *c, at_input *in, sl_at_compat kind, const json_t *current);
+/* client_container_config and deployment_mode (acceptance_container.c). */
+/* Run a command of the input set's client_container_config (setup_command,
+ * teardown_command, between_syncs_command) in the helper container. */
+void at_container(at_ctx *c, at_input *in, const char *key);
+/* The suite-level final_teardown_command, after the whole run. */
+void at_container_final(at_ctx *c);
+/* False (with a skip) when the input set's deployment_mode is not this run's. */
+bool at_deployment_selected(at_ctx *c, at_input *in);
+/* Load the input set's config and run the suite on it, between the helper
+ * container's setup and teardown, with DEPLOYMENT_MODE set when declared. */
+void at_run_input(at_ctx *c, at_input *in, void (*fn)(at_ctx *, at_input *));
 /* Name "suite/test" string into buf. */
 const char *at_name(const at_input *in, const char *test, char *buf, size_t n);
 

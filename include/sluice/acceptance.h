@@ -38,6 +38,7 @@ typedef struct sl_at_opts {
   const char *config_path;    /* acceptance-test-config.yml */
   const char *const *suites;  /* NULL-terminated names to run, or NULL for all */
   int timeout_s;              /* > 0: caps every check's timeout */
+  const char *deployment_mode; /* "cloud" or "oss" (NULL: oss): input sets declaring another are skipped */
   /* Called as each result is known (live output). */
   void (*on_result)(void *payload, const sl_at_result *r);
   void *payload;

@@ -130,9 +130,115 @@ for t in "basic_read/test_read:data_points" "basic_read/test_all_supported_file_
   "basic_read/test_read:stream_statuses" "incremental/test_state_with_abnormally_large_values"; do
   grep -qxF "pass $t" "$TMP/options.out" && pass "options: $t passes" || fail "options: $t" "not passed"
 done
-run container "$BIN/sluice" test --config "$DATA/container.yml" --suites basic_read
-expect_rc "client_container_config accepted" 0 container
-expect_out "client_container_config: skipped with why" container "skip basic_read/client_container_config: the helper container (client_container_config) is not run: building it needs a Docker engine"
+# --- client_container_config: the helper container, run through the
+# stand-in docker. The connector's read output only exists once the setup
+# command has put it in place (so a read passing proves setup ran first),
+# teardown removes it, and helper.log records every command in order ---
+CC="$TMP/cc"
+cp -rL "$DATA/options-ok" "$CC"
+rm "$CC/metadata.yaml" # not a certified file-based connector here
+mkdir -p "$CC/helper" "$CC/integration_tests"
+mv "$CC/read.jsonl" "$CC/integration_tests/seed-read.jsonl"
+printf 'FROM debian:bookworm-slim\nCOPY seed.sh /helper/seed.sh\nWORKDIR /helper\n' >"$CC/helper/Dockerfile"
+cat >"$CC/helper/seed.sh" <<'SH'
+#!/bin/sh
+# seed.sh STEP CONNECTOR_DIR SECRETS_FILE (paths as mounted in the helper container)
+case $1 in
+  setup) cp "$2/integration_tests/seed-read.jsonl" "$2/read.jsonl" ;;
+  teardown) rm -f "$2/read.jsonl" ;;
+esac
+echo "$1 $(cat "$3" 2>/dev/null)" >>"$2/helper.log"
+SH
+echo '{"seed":"s3cret"}' >"$CC/helper/secrets.json"
+cc_cmd() { echo "[\"sh\", \"seed.sh\", \"$1\", \"/connector\", \"/tmp/config.json\"]"; }
+cat >"$CC/acceptance-test-config.yml" <<YML
+connector: ./connector
+acceptance_tests:
+  client_container_config:
+    client_container_dockerfile_path: helper/Dockerfile
+    final_teardown_command: $(cc_cmd final)
+  basic_read:
+    tests:
+      - config_path: config.json
+        expect_trace_message_on_failure: false
+        client_container_config:
+          client_container_dockerfile_path: helper/Dockerfile
+          secrets_path: helper/secrets.json
+          setup_command: $(cc_cmd setup)
+          teardown_command: $(cc_cmd teardown)
+  incremental:
+    tests:
+      - config_path: config.json
+        skip_comprehensive_incremental_tests: true
+        client_container_config:
+          client_container_dockerfile_path: helper/Dockerfile
+          secrets_path: helper/secrets.json
+          setup_command: $(cc_cmd setup)
+          between_syncs_command: $(cc_cmd between)
+          teardown_command: $(cc_cmd teardown)
+YML
+: >"$TMP/docker-cc.log"
+PATH="$ROOT/tests/data/docker:$PATH" DOCKER_STANDIN_ENGINE=1 DOCKER_STANDIN_LOG="$TMP/docker-cc.log" DOCKER_STANDIN_IMAGES="$TMP/standin-images" \
+  run container "$BIN/sluice" test "$CC"
+expect_rc "client_container_config: run through docker" 0 container
+[ "$RC" -eq 0 ] || grep -E '^FAIL' "$TMP/container.out" | head -5 | sed 's/^/     | /'
+for t in basic_read/client_container_config:setup_command basic_read/client_container_config:teardown_command \
+  incremental/client_container_config:between_syncs_command client_container_config/final:final_teardown_command basic_read/test_read; do
+  grep -qxF "pass $t" "$TMP/container.out" && pass "container: $t passes" || fail "container: $t" "not passed"
+done
+expect_eq "container: the commands in order, with the secrets mounted" "$(tr '\n' '|' <"$CC/helper.log")" \
+  'setup {"seed":"s3cret"}|teardown {"seed":"s3cret"}|setup {"seed":"s3cret"}|between {"seed":"s3cret"}|teardown {"seed":"s3cret"}|final |'
+[ ! -e "$CC/read.jsonl" ] && pass "container: teardown ran last" || fail "container: teardown" "read.jsonl left behind"
+expect_eq "container: the image is built once" "$(grep -c '^build -t sluice-cat-helper-' "$TMP/docker-cc.log")" 1
+grep -qE "^run --rm -i -v $CC:/connector -v $CC/helper/secrets.json:/tmp/config.json:ro sluice-cat-helper-[0-9a-f]+ sh seed.sh setup /connector /tmp/config.json\$" \
+  "$TMP/docker-cc.log" && pass "container: docker run arguments" || fail "container: docker run" "$(grep setup "$TMP/docker-cc.log")"
+# a failing setup command fails its check, naming the exit status
+sed -i '0,/setup_command: .*/s//setup_command: ["sh", "-c", "echo seeding failed; exit 3"]/' "$CC/acceptance-test-config.yml"
+PATH="$ROOT/tests/data/docker:$PATH" DOCKER_STANDIN_ENGINE=1 DOCKER_STANDIN_IMAGES="$TMP/standin-images" run container-bad "$BIN/sluice" test "$CC" --suites basic_read
+expect_rc "container: failing setup" 1 container-bad
+expect_out "container: setup failure named" container-bad "FAIL basic_read/client_container_config:setup_command: setup_command exited with 3: seeding failed"
+# no Docker engine (the stand-in not told to be one, a docker command with no
+# engine behind it, or none): a skip with the reason, never a pass
+PATH="$ROOT/tests/data/docker:/usr/local/bin:/usr/bin:/bin" run container-none "$BIN/sluice" test --config "$DATA/container.yml" --suites basic_read
+expect_rc "container: no engine is not a failure" 0 container-none
+expect_out "container: no engine, skipped with why" container-none "skip basic_read/client_container_config:setup_command: client_container_config: no"
+grep -q '^pass basic_read/client_container_config' "$TMP/container-none.out" && fail "container: no engine" "a helper command passed" || pass "container: nothing passes without an engine"
+run badcc "$BIN/sluice" test --config "$DATA/bad/container-command.yml"
+expect_rc "container: a command that is not a list" nonzero badcc
+expect_err "container: bad command named with line" badcc 'container-command.yml:9: client_container_config.setup_command: expected a command as a list of strings'
+
+# --- deployment_mode: input sets declaring another mode are skipped; the
+# connector gets DEPLOYMENT_MODE when its input set declares one ---
+DM="$TMP/dm"
+mkdir -p "$DM"
+printf '#!/bin/sh\necho "${DEPLOYMENT_MODE:-none} $1" >>"%s/modes.log"\nexec "%s/connector" "$@"\n' "$DM" "$SHELLC" >"$DM/connector"
+chmod +x "$DM/connector"
+cat >"$DM/acceptance-test-config.yml" <<YML
+connector: ./connector
+acceptance_tests:
+  connection:
+    tests:
+      - config_path: $SHELLC/integration_tests/sample_config.json
+        deployment_mode: cloud
+      - config_path: $SHELLC/integration_tests/sample_config.json
+        deployment_mode: oss
+      - config_path: $SHELLC/integration_tests/sample_config.json
+YML
+run dm-oss "$BIN/sluice" test "$DM"
+expect_rc "deployment_mode: default run" 0 dm-oss
+expect_out "deployment_mode: a cloud set is skipped in an oss run" dm-oss "skip connection/all[1]: deployment_mode: cloud: this input set runs only in a cloud run (this run is oss; sluice test --deployment-mode cloud)"
+expect_eq "deployment_mode: oss run: DEPLOYMENT_MODE per input set" "$(tr '\n' '|' <"$DM/modes.log")" "OSS check|none check|"
+rm -f "$DM/modes.log"
+run dm-cloud "$BIN/sluice" test "$DM" --deployment-mode cloud
+expect_out "deployment_mode: an oss set is skipped in a cloud run" dm-cloud "skip connection/all[2]: deployment_mode: oss: this input set runs only in a oss run (this run is cloud"
+expect_eq "deployment_mode: cloud run" "$(tr '\n' '|' <"$DM/modes.log")" "CLOUD check|none check|"
+grep -q '^pass connection/test_check\[1\]$' "$TMP/dm-cloud.out" && pass "deployment_mode: the cloud set runs in a cloud run" || fail "dm cloud" "test_check[1] not passed"
+run dm-badcfg "$BIN/sluice" test --config "$DATA/bad/deployment-mode.yml"
+expect_rc "deployment_mode: a bad value in the config" nonzero dm-badcfg
+expect_err "deployment_mode: bad value named with line" dm-badcfg 'deployment-mode.yml:7: connection.deployment_mode: expected cloud or oss'
+run dm-bad "$BIN/sluice" test "$DM" --deployment-mode moon
+expect_rc "deployment_mode: a bad mode" nonzero dm-bad
+expect_err "deployment_mode: a bad mode named" dm-bad 'is cloud or oss, not "moon"'
 run badft "$BIN/sluice" test --config "$DATA/bad/file-types.yml"
 expect_rc "file_types misuse" nonzero badft
 expect_err "file_types: named with line" badft 'file-types.yml:9: file_types.bypass_reason is allowed only with skip_test: true'
