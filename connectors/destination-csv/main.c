@@ -5,10 +5,11 @@
  * 4180 quoting, nested values as JSON text. Every sync writes <file>.tmp
  * (append mode first copies the existing file into it) and renames it over
  * the file when the stream completes, so a failed sync never leaves a half-
- * written file in place of a good one. After each flush (fsync) the byte
- * length of the .tmp is recorded in <file>.tmp.json; a retry of the same
- * generation resumes the .tmp cut back to that length, which is exactly what
- * the echoed states cover. */
+ * written file in place of a good one. A flush (the commit) fsyncs every
+ * .tmp, then writes the directory's commit record (sluice/commitfile.h):
+ * the committed length of every .tmp and the states the commit covers, in
+ * one atomic replace. A retry of the same generation resumes the .tmp cut
+ * back to that length, which is exactly what the echoed states cover. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sluice/commitfile.h"
 #include "sluice/fsutil.h"
 #include "sluice/sluice.h"
 
@@ -39,7 +41,8 @@ static const char *const ab_cols[] = {"_airbyte_raw_id", "_airbyte_extracted_at"
 
 typedef struct cstream {
   const sl_cstream *cs;
-  char *final, *tmp, *mark;
+  char *final, *tmp;
+  const char *fname, *tname; /* their names in the directory */
   char **cols; /* borrowed from the catalog */
   size_t ncols;
   bool whole;   /* no properties: one _airbyte_data column */
@@ -61,6 +64,8 @@ typedef struct cdest {
   size_t n;
   sl_rng rng;
   sl_buf scratch;
+  sl_commitfile *rec;
+  bool recovered;
 } cdest;
 
 /* ---- CSV text ---- */
@@ -88,7 +93,11 @@ static void put_field(sl_buf *b, char delim, const char *s, size_t n, bool force
 static void put_value(cdest *d, sl_buf *b, sl_jv v) {
   char num[40];
   size_t len;
-  const char *s;
+  const char *s = sl_jv_num_text(v, &len); /* a long literal, exactly as written */
+  if (s) {
+    sl_buf_put(b, s, len);
+    return;
+  }
   switch (sl_jv_type(v)) {
     case SL_JNULL: return;
     case SL_JBOOL: sl_buf_put(b, sl_jv_bool(v) ? "true" : "false", sl_jv_bool(v) ? 4 : 5); return;
@@ -159,35 +168,26 @@ static sl_code copy_existing(cdest *d, cstream *s, sl_err *err) {
   return rc;
 }
 
-/* A .tmp left by an attempt of this generation, cut to what its flushes covered. */
-static bool resume_tmp(cstream *s) {
-  json_t *m = json_load_file(s->mark, 0, NULL);
-  json_t *g = json_object_get(m, "generation_id"), *b = json_object_get(m, "bytes");
-  bool ok = json_is_integer(b) && (s->has_gen ? json_is_integer(g) && json_integer_value(g) == s->gen : json_is_null(g));
-  uint64_t bytes = ok ? (uint64_t)json_integer_value(b) : 0;
-  json_decref(m);
-  if (!ok) return false;
+static sl_commit_entry entry_of(const cstream *s) {
+  sl_commit_entry e = {.bytes = s->bytes, .has_gen = s->has_gen, .gen = s->gen};
+  return e;
+}
+
+/* A .tmp left by an attempt of this generation, cut to what its commits
+ * covered (the recovery did; a mark of an earlier version is cut here). */
+static bool resume_tmp(cdest *d, cstream *s, sl_err *err) {
+  sl_commit_entry e;
+  if (!sl_commit_get(d->rec, s->tname, &e) || !e.bytes || e.has_gen != s->has_gen || (s->has_gen && e.gen != s->gen))
+    return false;
   int fd = open(s->tmp, O_WRONLY | O_CLOEXEC);
-  struct stat sb;
-  if (fd < 0 || fstat(fd, &sb) || (uint64_t)sb.st_size < bytes || ftruncate(fd, (off_t)bytes) ||
+  if (fd < 0 || sl_commit_cut_fd(fd, s->tmp, e.bytes, "written after the last commit by an interrupted run", err) ||
       lseek(fd, 0, SEEK_END) < 0) {
     if (fd >= 0) close(fd);
     return false;
   }
   s->fd = fd;
-  s->bytes = bytes;
+  s->bytes = e.bytes;
   return true;
-}
-
-static sl_code write_mark(cdest *d, cstream *s, sl_err *err) {
-  json_t *m = json_pack("{s:I, s:o}", "bytes", (json_int_t)s->bytes, "generation_id",
-                        s->has_gen ? json_integer(s->gen) : json_null());
-  char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
-  json_decref(m);
-  if (!text) return sl_err_set(err, SL_ENOMEM, "out of memory");
-  sl_code rc = sl_fs_replace(d->dir, s->mark, text, strlen(text), err);
-  free(text);
-  return rc;
 }
 
 /* ---- callbacks ---- */
@@ -225,6 +225,7 @@ static sl_code open_impl(cdest *d, const json_t *config, const sl_catalog *cat, 
   d->ab = json_is_true(json_object_get(config, "airbyte_columns"));
   if (!(d->dir = strdup(dir))) return SL_ENOMEM;
   sl_code rc = sl_fs_mkdirs(dir, err);
+  if (!rc) rc = sl_commit_load(dir, &d->rec, err);
   if (rc) return rc;
   sl_rng_seed(&d->rng);
   sl_buf_init(&d->scratch, (size_t)1 << 30);
@@ -236,8 +237,9 @@ static sl_code open_impl(cdest *d, const json_t *config, const sl_catalog *cat, 
     const sl_cstream *cs = &cat->streams[i];
     s->final = path_for(dir, cs, "");
     s->tmp = path_for(dir, cs, ".tmp");
-    s->mark = path_for(dir, cs, ".tmp.json");
-    if (!s->final || !s->tmp || !s->mark) return SL_ENOMEM;
+    if (!s->final || !s->tmp) return SL_ENOMEM;
+    s->fname = s->final + strlen(dir) + 1;
+    s->tname = s->tmp + strlen(dir) + 1;
     sl_buf_init(&s->out, (size_t)1 << 31);
     for (size_t j = 0; j < i; j++)
       if (!strcmp(d->streams[j].final, s->final))
@@ -282,18 +284,21 @@ static sl_code csv_stream_open(void *h, sl_dstream *ds, sl_err *err) {
     json_object_foreach(props, k, v) s->cols[i++] = (char *)k;
   }
   s->open_tmp = true;
-  if (access(s->tmp, F_OK) == 0 && resume_tmp(s)) {
+  sl_code rc;
+  if (!d->recovered && (rc = sl_commit_recover(d->rec, err))) return rc;
+  d->recovered = true;
+  if (access(s->tmp, F_OK) == 0 && resume_tmp(d, s, err)) {
     sl_dest_log("INFO", "%s: resuming the file left by an earlier attempt (%llu bytes)", s->tmp,
                 (unsigned long long)s->bytes);
     return SL_EOK;
   }
-  unlink(s->mark);
-  s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (s->fd < 0) return sl_err_set(err, SL_EIO, "cannot create %s: %s", s->tmp, strerror(errno));
+  if (err->msg[0]) return SL_EIO; /* cut failed: named in err */
   s->bytes = 0;
+  sl_commit_entry e = entry_of(s);
+  if ((s->fd = sl_commit_create(d->rec, s->tname, &e, O_WRONLY, err)) < 0) return SL_EIO;
   bool overwrite = cs->dest_mode == SL_DEST_OVERWRITE || (cs->has_generation && cs->minimum_generation_id > 0 &&
                                                           cs->minimum_generation_id == cs->generation_id);
-  sl_code rc = overwrite ? SL_EOK : copy_existing(d, s, err);
+  rc = overwrite ? SL_EOK : copy_existing(d, s, err);
   if (!rc && !s->bytes) put_header(d, s);
   return rc;
 }
@@ -359,9 +364,10 @@ static sl_code csv_flush(void *h, sl_err *err) {
     sl_code rc = drain(s, err);
     if (rc) return rc;
     if (fsync(s->fd)) return sl_err_set(err, SL_EIO, "%s: fsync: %s", s->tmp, strerror(errno));
-    if ((rc = write_mark(d, s, err))) return rc;
+    sl_commit_entry e = entry_of(s);
+    if ((rc = sl_commit_set(d->rec, s->tname, &e, err))) return rc;
   }
-  return SL_EOK;
+  return sl_commit_save(d->rec, err); /* the commit: one record for every file */
 }
 
 static sl_code csv_stream_complete(void *h, sl_dstream *ds, sl_err *err) {
@@ -374,10 +380,18 @@ static sl_code csv_stream_complete(void *h, sl_dstream *ds, sl_err *err) {
   close(s->fd);
   s->fd = -1;
   s->open_tmp = false;
-  if (rename(s->tmp, s->final))
-    return sl_err_set(err, SL_EIO, "cannot rename %s to %s: %s", s->tmp, s->final, strerror(errno));
-  unlink(s->mark);
-  return sl_fs_fsync_dir(d->dir, err);
+  sl_commit_entry e = entry_of(s);
+  if ((rc = sl_commit_swap(d->rec, s->tname, s->fname, &e, err))) return rc;
+  sl_commit_drop(d->rec, s->fname); /* a finished file is not appended to */
+  return SL_EOK;
+}
+
+static sl_code csv_save_state(void *h, const char *key, const char *value, sl_err *err) {
+  return sl_commit_put_state(((cdest *)h)->rec, key, value, err);
+}
+
+static sl_code csv_load_states(void *h, void (*each)(void *, const char *, const char *), void *arg, sl_err *err) {
+  return sl_commit_each_state(((cdest *)h)->rec, each, arg, err);
 }
 
 /* Records not flushed were never acknowledged: dropped with the buffer. The
@@ -391,13 +405,13 @@ static void csv_close(void *h, bool ok) {
     sl_buf_dispose(&s->out);
     free(s->final);
     free(s->tmp);
-    free(s->mark);
     free(s->cols);
     free(s->vals);
   }
   free(d->streams);
   free(d->dir);
   sl_buf_dispose(&d->scratch);
+  sl_commit_free(d->rec);
   free(d);
 }
 
@@ -413,6 +427,8 @@ static const sl_destination dest_csv = {
     .write = csv_write,
     .flush = csv_flush,
     .stream_complete = csv_stream_complete,
+    .save_state = csv_save_state,
+    .load_states = csv_load_states,
     .close = csv_close,
 };
 

@@ -7,9 +7,11 @@
  * appended to <dir>/<stream>.jsonl (<namespace>_<stream>.jsonl with a
  * namespace). Overwrite writes <file>.tmp and renames it over the file when
  * the stream's COMPLETE arrives; without COMPLETE the old file is untouched
- * and the .tmp stays for the next attempt. flush = write + fsync + the
- * file's committed length in .<file>.committed: bytes past it were never
- * acknowledged by a state, and are cut on rollback and on the next open. */
+ * and the .tmp stays for the next attempt. flush = write + fsync every file,
+ * then the commit record of the directory (sluice/commitfile.h: every
+ * file's committed length and the states the commit covers, one atomic
+ * replace): bytes past a file's committed length were never acknowledged
+ * by a state, and are cut on rollback and at the start of the next write. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sluice/commitfile.h"
 #include "sluice/fsutil.h"
 #include "sluice/sluice.h"
 
@@ -40,6 +43,7 @@ static const char spec[] =
 typedef struct jstream {
   const sl_cstream *cs;
   char *final, *tmp;
+  const char *fname, *tname; /* their names in the directory */
   int fd;
   bool staged; /* writing <file>.tmp */
   bool dirty;  /* written since the last fsync */
@@ -54,6 +58,8 @@ typedef struct jdest {
   jstream *streams;
   size_t n;
   sl_rng rng;
+  sl_commitfile *rec;
+  bool recovered;
 } jdest;
 
 
@@ -82,25 +88,33 @@ static sl_code trim_partial_line(int fd, const char *path, sl_err *err) {
   return SL_EOK;
 }
 
-/* Open for appending; cut what the last run wrote after its last commit
- * (files from before commit marks: a partial last line). */
-static sl_code open_append(jstream *s, const char *path, bool truncate, sl_err *err) {
-  if (truncate) sl_fs_mark_remove(path);
-  s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0666);
-  if (s->fd < 0) return sl_err_set(err, SL_EIO, "cannot open %s: %s", path, strerror(errno));
-  bool had_mark;
-  sl_code rc = sl_fs_cut_to_mark(s->fd, path, &had_mark, &s->size, err);
-  if (!rc && !had_mark && s->size) {
-    int rfd = open(path, O_RDWR | O_CLOEXEC);
-    if (rfd >= 0) {
-      rc = trim_partial_line(rfd, path, err);
-      close(rfd);
-    }
-    struct stat sb;
-    if (!rc && !fstat(s->fd, &sb)) s->size = (uint64_t)sb.st_size;
-  }
-  s->committed = s->size;
-  return rc;
+/* The file's commit record entry: tmp files carry their generation. */
+static sl_commit_entry entry_of(const jstream *s, uint64_t bytes) {
+  sl_commit_entry e = {.bytes = bytes, .has_gen = s->staged && s->has_gen, .gen = s->gen};
+  return e;
+}
+
+/* Open for appending, registered in the commit record. A file the record
+ * knows was cut to its committed length by the recovery; one it does not
+ * know (from before commit records) loses only a partial last line;
+ * truncate starts it empty. */
+static sl_code open_append(jdest *d, jstream *s, const char *path, const char *name, bool truncate, sl_err *err) {
+  sl_commit_entry e = entry_of(s, 0);
+  sl_code rc = SL_EOK;
+  if (truncate) s->fd = sl_commit_create(d->rec, name, &e, O_RDWR | O_APPEND, err);
+  else if ((s->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666)) < 0)
+    sl_err_set(err, SL_EIO, "cannot open %s: %s", path, strerror(errno));
+  if (s->fd < 0) return SL_EIO;
+  if (!truncate)
+    rc = sl_commit_get(d->rec, name, &e)
+             ? sl_commit_cut_fd(s->fd, path, e.bytes, "written after the last commit by an interrupted run", err)
+             : trim_partial_line(s->fd, path, err);
+  struct stat sb;
+  if (!rc && fstat(s->fd, &sb)) rc = sl_err_set(err, SL_EIO, "%s: stat: %s", path, strerror(errno));
+  if (rc) return rc;
+  s->size = s->committed = (uint64_t)sb.st_size;
+  e = entry_of(s, s->size);
+  return sl_commit_set(d->rec, name, &e, err);
 }
 
 /* The generation of the first line of a .tmp file, or false if unknown. */
@@ -121,24 +135,23 @@ static bool tmp_generation(const char *path, bool *is_null, int64_t *gen) {
   return true;
 }
 
-static sl_code drain(jstream *s, sl_err *err) {
+static sl_code drain(jdest *d, jstream *s, sl_err *err) {
   if (!s->out.len) return SL_EOK;
-  sl_code rc = sl_fs_write_all(s->fd, s->out.data, s->out.len, s->staged ? s->tmp : s->final, err);
+  /* A file registered since the last save: durable before its first byte. */
+  sl_code rc = sl_commit_register(d->rec, err);
+  if (!rc) rc = sl_fs_write_all(s->fd, s->out.data, s->out.len, s->staged ? s->tmp : s->final, err);
   s->size += s->out.len;
   s->out.len = 0;
   s->dirty = true;
   return rc;
 }
 
-static sl_code sync_stream(const char *dir, jstream *s, sl_err *err) {
+static sl_code sync_stream(jdest *d, jstream *s, sl_err *err) {
   if (s->fd < 0) return SL_EOK;
-  sl_code rc = drain(s, err);
+  sl_code rc = drain(d, s, err);
   if (rc) return rc;
-  const char *path = s->staged ? s->tmp : s->final;
-  if (s->dirty && fsync(s->fd)) return sl_err_set(err, SL_EIO, "%s: fsync: %s", path, strerror(errno));
+  if (s->dirty && fsync(s->fd)) return sl_err_set(err, SL_EIO, "%s: fsync: %s", s->staged ? s->tmp : s->final, strerror(errno));
   s->dirty = false;
-  if (s->size != s->committed && (rc = sl_fs_mark_save(dir, path, s->size, err))) return rc;
-  s->committed = s->size;
   return SL_EOK;
 }
 
@@ -161,6 +174,7 @@ static sl_code open_impl(jdest *d, const json_t *config, const sl_catalog *cat, 
   if (!dir || !*dir) return sl_err_set(err, SL_ECONFIG, "destination_path is required");
   if (!(d->dir = strdup(dir))) return SL_ENOMEM;
   sl_code rc = sl_fs_mkdirs(dir, err);
+  if (!rc) rc = sl_commit_load(dir, &d->rec, err);
   if (rc) return rc;
   sl_rng_seed(&d->rng);
   d->n = cat->n;
@@ -184,6 +198,8 @@ static sl_code open_impl(jdest *d, const json_t *config, const sl_catalog *cat, 
     s->tmp = strdup(sl_buf_cstr(&b));
     sl_buf_dispose(&b);
     if (!s->final || !s->tmp) return SL_ENOMEM;
+    s->fname = s->final + strlen(dir) + 1;
+    s->tname = s->tmp + strlen(dir) + 1;
     sl_buf_init(&s->out, (size_t)1 << 31);
     for (size_t j = 0; j < i; j++)
       if (!strcmp(d->streams[j].final, s->final))
@@ -208,14 +224,15 @@ static sl_code jsonl_open(const json_t *config, const sl_catalog *cat, void **ha
 }
 
 /* Append the committed part of the .tmp left by an earlier overwrite
- * attempt to the file. */
-static sl_code transfer_tmp(jstream *s, sl_err *err) {
+ * attempt to the file. The .tmp stays in the record as empty until it is
+ * deleted, so a crash in between never appends it twice. */
+static sl_code transfer_tmp(jdest *d, jstream *s, sl_err *err) {
   int in = open(s->tmp, O_RDWR | O_CLOEXEC);
   if (in < 0) return sl_err_set(err, SL_EIO, "cannot open %s: %s", s->tmp, strerror(errno));
   char buf[65536];
-  bool had_mark;
-  uint64_t size;
-  sl_code rc = sl_fs_cut_to_mark(in, s->tmp, &had_mark, &size, err);
+  sl_commit_entry e;
+  sl_code rc = sl_commit_get(d->rec, s->tname, &e) ? sl_commit_cut_fd(in, s->tmp, e.bytes, "written after the last commit by an interrupted run", err)
+                                                   : trim_partial_line(in, s->tmp, err);
   for (; !rc;) {
     ssize_t n = read(in, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
@@ -225,9 +242,14 @@ static sl_code transfer_tmp(jstream *s, sl_err *err) {
   }
   close(in);
   if (!rc && fsync(s->fd)) rc = sl_err_set(err, SL_EIO, "%s: fsync: %s", s->final, strerror(errno));
-  if (!rc) s->size = s->committed = (uint64_t)lseek(s->fd, 0, SEEK_END);
+  if (!rc) {
+    s->size = s->committed = (uint64_t)lseek(s->fd, 0, SEEK_END);
+    sl_commit_entry fe = entry_of(s, s->size), te = {0};
+    if (!(rc = sl_commit_set(d->rec, s->fname, &fe, err)) && !(rc = sl_commit_set(d->rec, s->tname, &te, err)))
+      rc = sl_commit_register(d->rec, err);
+  }
   if (!rc && unlink(s->tmp)) rc = sl_err_set(err, SL_EIO, "cannot remove %s: %s", s->tmp, strerror(errno));
-  if (!rc) sl_fs_mark_remove(s->tmp);
+  if (!rc) sl_commit_drop(d->rec, s->tname);
   if (!rc)
     sl_dest_log("INFO", "%s: appended the records of an earlier interrupted overwrite (%s)", s->final, s->tmp);
   return rc;
@@ -242,26 +264,31 @@ static sl_code jsonl_stream_open(void *h, sl_dstream *ds, sl_err *err) {
   if ((s->has_gen = cs->has_generation_id)) s->gen = cs->generation_id;
   if ((s->has_sync = cs->has_sync_id)) s->sync_id = cs->sync_id;
   s->staged = cs->dest_mode == SL_DEST_OVERWRITE || (cs->has_generation && cs->minimum_generation_id > 0);
+  sl_code rc;
+  if (!d->recovered && (rc = sl_commit_recover(d->rec, err))) return rc;
+  d->recovered = true;
   struct stat sb;
   bool tmp_exists = stat(s->tmp, &sb) == 0;
   if (!s->staged) {
-    sl_code rc = open_append(s, s->final, false, err);
-    if (!rc && tmp_exists) rc = transfer_tmp(s, err);
+    rc = open_append(d, s, s->final, s->fname, false, err);
+    if (!rc && tmp_exists) rc = transfer_tmp(d, s, err);
     return rc;
   }
   /* A .tmp of this generation (or without generations) is resumed: the
    * source resumes from the last state, whose records it holds. */
   bool keep = tmp_exists;
+  sl_commit_entry e;
   if (tmp_exists && s->has_gen) {
     bool is_null;
     int64_t gen;
-    if (tmp_generation(s->tmp, &is_null, &gen) && (is_null || gen != s->gen)) keep = false;
+    if (sl_commit_get(d->rec, s->tname, &e)) keep = e.has_gen && e.gen == s->gen;
+    else if (tmp_generation(s->tmp, &is_null, &gen) && (is_null || gen != s->gen)) keep = false;
   }
   if (tmp_exists)
     sl_dest_log("INFO", "%s: %s", s->tmp,
                 keep ? "resuming the file left by an earlier attempt"
                      : "dropping the file left by an earlier generation");
-  return open_append(s, s->tmp, !keep, err);
+  return open_append(d, s, s->tmp, s->tname, !keep, err);
 }
 
 static sl_code jsonl_write(void *h, sl_dstream *ds, const sl_drecord *rec, sl_err *err) {
@@ -298,37 +325,50 @@ static sl_code jsonl_write(void *h, sl_dstream *ds, const sl_drecord *rec, sl_er
     b->len = start;
     return sl_err_set(err, SL_ELIMIT, "a record is too large to write");
   }
-  return b->len >= OUT_CHUNK ? drain(s, err) : SL_EOK;
+  return b->len >= OUT_CHUNK ? drain(d, s, err) : SL_EOK;
 }
 
+/* The commit: every file written and fsync'd, then one record with their
+ * lengths (set only now: a file registered meanwhile saves the record). */
 static sl_code jsonl_flush(void *h, sl_err *err) {
   jdest *d = h;
   for (size_t i = 0; i < d->n; i++) {
-    sl_code rc = sync_stream(d->dir, &d->streams[i], err);
+    sl_code rc = sync_stream(d, &d->streams[i], err);
     if (rc) return rc;
   }
-  return SL_EOK;
+  for (size_t i = 0; i < d->n; i++) {
+    jstream *s = &d->streams[i];
+    sl_commit_entry e = entry_of(s, s->size);
+    sl_code rc = s->fd < 0 ? SL_EOK : sl_commit_set(d->rec, s->staged ? s->tname : s->fname, &e, err);
+    if (rc) return rc;
+  }
+  sl_code rc = sl_commit_save(d->rec, err);
+  for (size_t i = 0; !rc && i < d->n; i++) d->streams[i].committed = d->streams[i].size;
+  return rc;
 }
 
 static sl_code jsonl_stream_complete(void *h, sl_dstream *ds, sl_err *err) {
   jdest *d = h;
   jstream *s = ds->user;
   if (!s->staged) return SL_EOK;
-  sl_code rc = sync_stream(d->dir, s, err);
+  /* At a commit point: the .tmp is committed whole. */
+  sl_code rc = sync_stream(d, s, err);
   if (rc) return rc;
   close(s->fd);
   s->fd = -1;
-  /* The old file's mark goes first: a crash after the rename must not cut
-   * the new file to the old length. */
-  sl_fs_mark_remove(s->final);
-  if (rename(s->tmp, s->final))
-    return sl_err_set(err, SL_EIO, "cannot rename %s to %s: %s", s->tmp, s->final, strerror(errno));
-  if ((rc = sl_fs_fsync_dir(d->dir, err))) return rc;
-  sl_fs_mark_remove(s->tmp);
   s->staged = false;
+  sl_commit_entry e = entry_of(s, s->size); /* the final file's: no generation */
+  if ((rc = sl_commit_swap(d->rec, s->tname, s->fname, &e, err))) return rc;
   /* Records after COMPLETE (there should be none) are appended. */
-  if ((rc = open_append(s, s->final, false, err))) return rc;
-  return sl_fs_mark_save(d->dir, s->final, s->size, err);
+  return open_append(d, s, s->final, s->fname, false, err);
+}
+
+static sl_code jsonl_save_state(void *h, const char *key, const char *value, sl_err *err) {
+  return sl_commit_put_state(((jdest *)h)->rec, key, value, err);
+}
+
+static sl_code jsonl_load_states(void *h, void (*each)(void *, const char *, const char *), void *arg, sl_err *err) {
+  return sl_commit_each_state(((jdest *)h)->rec, each, arg, err);
 }
 
 /* Records not committed were never acknowledged: after a failure the
@@ -348,6 +388,7 @@ static void jsonl_close(void *h, bool ok) {
   }
   free(d->streams);
   free(d->dir);
+  sl_commit_free(d->rec);
   free(d);
 }
 
@@ -363,6 +404,8 @@ static const sl_destination dest_jsonl = {
     .write = jsonl_write,
     .flush = jsonl_flush,
     .stream_complete = jsonl_stream_complete,
+    .save_state = jsonl_save_state,
+    .load_states = jsonl_load_states,
     .close = jsonl_close,
 };
 

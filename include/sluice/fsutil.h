@@ -24,13 +24,6 @@ void sl_fs_name(sl_buf *b, const char *s);
 /* Write data to path atomically: path.new, fsync, rename, fsync the dir. */
 sl_code sl_fs_replace(const char *dir, const char *path, const char *data, size_t n, sl_err *err);
 
-/* Committed-length marks: "<dir>/.<name>.committed" holds how much of an append-only
- * file a commit covered. Bytes written after it were never acknowledged by a
- * state; reopening cuts them, so a resumed sync does not repeat them. */
-sl_code sl_fs_mark_save(const char *dir, const char *path, uint64_t bytes, sl_err *err);
-void sl_fs_mark_remove(const char *path);
-/* Cut the open file back to its mark. *had_mark: a mark existed; *size: the
- * file's length afterwards. A mark larger than the file is an error. */
-sl_code sl_fs_cut_to_mark(int fd, const char *path, bool *had_mark, uint64_t *size, sl_err *err);
+/* The committed length of each file: sluice/commitfile.h. */
 
 #endif

@@ -23,19 +23,28 @@ write() {
     "$BIN/destination-$dest" "$TMP/$name-$dest.json" "$DATA/catalog.json" "$DATA/$input.jsonl"
 }
 
+# committed DIR FILE: FILE's committed length in DIR's commit record
+# (.sluice-commit.json; before it, csv kept one in FILE.json), or nothing.
+committed() {
+  jq -r --arg f "$2" '.files[$f].bytes // empty' "$1/.sluice-commit.json" 2>/dev/null ||
+    jq -r '.bytes // empty' "$1/$2.json" 2>/dev/null
+}
+
 # ids NAME DEST STREAM: the ids the destination holds for STREAM, sorted,
-# space-separated (committed data only: .tmp files count up to their mark).
+# space-separated (committed data only: .tmp files count up to their
+# committed length).
 ids() {
   local t="$TMP/$1-$2"
   case $2 in
     sqlite) sql "$t.db" "select group_concat(id, ' ') from (select id from \"$3\" order by id)" ;;
     jsonl) cat "$t/$3.jsonl" "$t/$3.jsonl.tmp" 2>/dev/null | jq -r '._airbyte_data.id' | sort -n | xargs ;;
     csv)
-      local f
+      local f n
       for f in "$t/$3.csv" "$t/$3.csv.tmp"; do
         [ -f "$f" ] || continue
-        # A .tmp counts up to its commit mark (the next open cuts the rest).
-        if [ -f "$f.json" ]; then head -c "$(jq -r .bytes "$f.json")" "$f"; else cat "$f"; fi | tail -n +2
+        # A .tmp counts up to its committed length (the next write cuts the rest).
+        n=$(committed "$t" "${f##*/}")
+        if [ -n "$n" ]; then head -c "$n" "$f"; else cat "$f"; fi | tail -n +2
       done | cut -d, -f1 | sort -n | xargs ;;
   esac
 }
@@ -86,9 +95,32 @@ for d in sqlite jsonl csv; do
   expect_eq complete-waits/$d/echoed "$(echoed complete-waits-$d)" "1 2"
 done
 
+# A commit spanning two streams is all or nothing (the file destinations
+# keep every file's committed length in one record, .sluice-commit.json).
+# The destination dies (SIGXFSZ: at most 2 KiB per file) in the commit of
+# state 2, after writing and fsyncing a's record 2 and while writing b's
+# records 2-9: both streams stay at state 1, the `state` command says so,
+# and the retry from state 1 ends with every record once. (With a mark per
+# file, a kept record 2 and the retry wrote it again.)
+for d in jsonl csv; do
+  mkdir -p "$TMP/multi-$d"
+  echo "{\"destination_path\": \"$TMP/multi-$d\"}" >"$TMP/multi-$d.json"
+  run_proto multi-$d sh -c 'ulimit -c 0; ulimit -f 2; exec "$0" write --config "$1" --catalog "$2" <"$3"' \
+    "$BIN/destination-$d" "$TMP/multi-$d.json" "$DATA/catalog.json" "$DATA/multistream.jsonl"
+  expect_eq multistream/$d/died-in-commit "$RC:$(echoed multi-$d)" "153:1"
+  run multi-state-$d "$BIN/destination-$d" state --config "$TMP/multi-$d.json"
+  expect_eq multistream/$d/state-is-previous "$(jq -c '.states[-1].global.shared_state' "$TMP/multi-state-$d.out")" '{"pos":1}'
+  run_proto multi-resume-$d sh -c '"$0" write --config "$1" --catalog "$2" <"$3"' \
+    "$BIN/destination-$d" "$TMP/multi-$d.json" "$DATA/catalog.json" "$DATA/multistream-resume.jsonl"
+  expect_rc multistream/$d/resume-exit 0
+  expect_eq multistream/$d/rows "$(ids multi $d a) | $(ids multi $d b)" "1 2 | 1 2 3 4 5 6 7 8 9"
+  run multi-state2-$d "$BIN/destination-$d" state --config "$TMP/multi-$d.json"
+  expect_eq multistream/$d/state-after "$(jq -c '.states[-1].global.shared_state' "$TMP/multi-state2-$d.out")" '{"pos":2}'
+done
+
 # A destination killed after writing records past the last commit: the
-# next open cuts the file back to its committed length (jsonl keeps the
-# length in <file>.committed).
+# next write cuts the file back to its committed length (kept in the
+# directory's .sluice-commit.json).
 mkdir -p "$TMP/kill"
 echo "{\"destination_path\": \"$TMP/kill\"}" >"$TMP/kill.json"
 {
@@ -117,90 +149,112 @@ expect_rc kill-resume/exit 0
 expect_eq kill-resume/rows "$(jq -r '._airbyte_data.id' "$TMP/kill/a.jsonl" | xargs)" "1 2 3 4 5"
 expect_out kill-resume/says-cut kill-resume "written after the last commit by an interrupted run"
 
+# rows DEST TARGET STREAM: "rows,distinct ids" of STREAM in DEST's TARGET
+# (an SQLite file, or a directory of files).
+rows() {
+  case $1 in
+    sqlite) sql "$2" "select count(*) || ',' || count(distinct id) from $3" ;;
+    jsonl) jq -r '._airbyte_data.id' "$2/$3.jsonl" | awk '{n++; if (!s[$0]++) d++} END {print n+0 "," d+0}' ;;
+    csv) python3 -c 'import csv, sys
+ids = [r["id"] for r in csv.DictReader(open(sys.argv[1], newline=""))]
+print("%d,%d" % (len(ids), len(set(ids))))' "$2/$3.csv" ;;
+  esac
+}
+target() { if [ "$1" = sqlite ]; then echo "$TMP/$2.db"; else echo "$TMP/$2"; fi; }
+
 # The window between a destination's commit and sluice saving the states it
 # echoed: simulated by putting back the state file of the sync before. The
 # destination keeps the states its commits covered (`destination-sqlite
-# state`), so the next sync moves the saved state forward instead of reading
-# the last sync's rows again. A state the destination never had is left alone.
+# state`; the file destinations in their commit record), so the next sync
+# moves the saved state forward instead of reading the last sync's rows
+# again. A state the destination never had is left alone.
 unset SLUICE_COMMIT_INTERVAL_MS
 cat >"$TMP/cu-cat.json" <<'JSON'
 {"streams": [{"stream": {"name": "users"}, "sync_mode": "incremental", "destination_sync_mode": "append"}]}
 JSON
-echo "{\"destination_path\": \"$TMP/cu.db\"}" >"$TMP/cu-dst.json"
-cu_sync() { # cu_sync NAME COUNT
-  echo "{\"count\": $2, \"seed\": 5, \"records_per_slice\": 25, \"always_updated\": false}" >"$TMP/cu-src.json"
-  run_sync "$1" --source source-faker --source-config "$TMP/cu-src.json" --destination destination-sqlite \
-    --destination-config "$TMP/cu-dst.json" --state-file "$TMP/cu-state.json" --catalog "$TMP/cu-cat.json"
+cu_sync() { # cu_sync DEST NAME COUNT
+  echo "{\"count\": $3, \"seed\": 5, \"records_per_slice\": 25, \"always_updated\": false}" >"$TMP/cu-src.json"
+  run_sync "$2" --source source-faker --source-config "$TMP/cu-src.json" --destination destination-$1 \
+    --destination-config "$TMP/cu-$1-dst.json" --state-file "$TMP/cu-$1-state.json" --catalog "$TMP/cu-cat.json"
 }
-cu_sync cu-1 1000
-cp "$TMP/cu-state.json" "$TMP/cu-state-1.json"
-cu_sync cu-2 2000
-expect_eq catch-up/second-sync "$(sql "$TMP/cu.db" 'select count(*) from users')" 2000
-run cu-states "$BIN/destination-sqlite" state --config "$TMP/cu-dst.json"
-expect_eq catch-up/destination-keeps-states "$(jq -r .key "$TMP/cu-states.out" | tr '\t' ' ')" "STREAM  users"
-cp "$TMP/cu-state-1.json" "$TMP/cu-state.json" # the save of sync 2 "lost"
-cu_sync cu-3 2000
-expect_rc catch-up/exit 0
-expect_err catch-up/warns cu-3 'is behind what the destination committed: resuming from the destination'
-expect_eq catch-up/nothing-read-again "$(sql "$TMP/cu.db" 'select count(*) || "," || count(distinct id) from users')" "2000,2000"
-expect_eq catch-up/state-saved "$(jq -c '.[0].stream.stream_state' "$TMP/cu-state.json")" \
-  "$(jq -c '.states[-1].stream.stream_state' "$TMP/cu-states.out")"
-jq '.[0].stream.stream_state.updated_at = "1999-01-01T00:00:00Z"' "$TMP/cu-state-1.json" >"$TMP/cu-state.json"
-cu_sync cu-4 2000
-expect_rc catch-up/foreign-exit 0
-if grep -q 'is behind what the destination committed' "$TMP/cu-4.err"; then
-  fail catch-up/foreign-state-kept "a state the destination never had was moved forward"
-else pass catch-up/foreign-state-kept; fi
+for d in sqlite jsonl csv; do
+  t=$(target $d cu-$d)
+  echo "{\"destination_path\": \"$t\"}" >"$TMP/cu-$d-dst.json"
+  cu_sync $d cu-$d-1 1000
+  cp "$TMP/cu-$d-state.json" "$TMP/cu-$d-state-1.json"
+  cu_sync $d cu-$d-2 2000
+  expect_eq catch-up/$d/second-sync "$(rows $d "$t" users)" 2000,2000
+  run cu-$d-states "$BIN/destination-$d" state --config "$TMP/cu-$d-dst.json"
+  expect_eq catch-up/$d/destination-keeps-states "$(jq -r .key "$TMP/cu-$d-states.out" | tr '\t' ' ')" "STREAM  users"
+  cp "$TMP/cu-$d-state-1.json" "$TMP/cu-$d-state.json" # the save of sync 2 "lost"
+  cu_sync $d cu-$d-3 2000
+  expect_rc catch-up/$d/exit 0
+  expect_err catch-up/$d/warns cu-$d-3 'is behind what the destination committed: resuming from the destination'
+  expect_eq catch-up/$d/nothing-read-again "$(rows $d "$t" users)" "2000,2000"
+  expect_eq catch-up/$d/state-saved "$(jq -c '.[0].stream.stream_state' "$TMP/cu-$d-state.json")" \
+    "$(jq -c '.states[-1].stream.stream_state' "$TMP/cu-$d-states.out")"
+  jq '.[0].stream.stream_state.updated_at = "1999-01-01T00:00:00Z"' "$TMP/cu-$d-state-1.json" >"$TMP/cu-$d-state.json"
+  cu_sync $d cu-$d-4 2000
+  expect_rc catch-up/$d/foreign-exit 0
+  if grep -q 'is behind what the destination committed' "$TMP/cu-$d-4.err"; then
+    fail catch-up/$d/foreign-state-kept "a state the destination never had was moved forward"
+  else pass catch-up/$d/foreign-state-kept; fi
+done
 
 # kill -9 of sluice, the source or the destination at random points of
-# `sluice sync` runs in plain append mode (no dedup to hide a repeat): after
-# each, the next sync completes and every user and purchase is there exactly
-# once. (platform-kill.sh does the same through connections, append_dedup.)
+# `sluice sync` runs in plain append mode (no dedup to hide a repeat), into
+# SQLite, JSON lines and CSV: after each, the next sync completes and every
+# user and purchase is there exactly once. (platform-kill.sh does the same
+# through connections, append_dedup.)
 unset SLUICE_COMMIT_INTERVAL_MS
-ROUNDS=${ROUNDS:-8}
 SEED=${SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 echo "exactness: kill loop seed $SEED (SEED=$SEED to replay)"
 RANDOM=$SEED
-HITS=0
 cat >"$TMP/append-cat.json" <<'JSON'
 {"streams": [
  {"stream": {"name": "users"}, "sync_mode": "incremental", "destination_sync_mode": "append"},
  {"stream": {"name": "purchases"}, "sync_mode": "incremental", "destination_sync_mode": "append"}]}
 JSON
-echo "{\"destination_path\": \"$TMP/append.db\"}" >"$TMP/append-dst.json"
-for round in $(seq 1 "$ROUNDS"); do
-  count=$((5000 * round))
-  echo "{\"count\": $count, \"seed\": 5, \"records_per_slice\": 25, \"always_updated\": false}" >"$TMP/append-src.json"
-  victim=$((RANDOM % 3))
-  spins=$((RANDOM % 2000))
-  timeout 60 "$BIN/sluice" sync --no-progress --source source-faker --source-config "$TMP/append-src.json" \
-    --destination destination-sqlite --destination-config "$TMP/append-dst.json" \
-    --state-file "$TMP/append-state.json" --catalog "$TMP/append-cat.json" >/dev/null 2>"$TMP/kill-$round.err" &
-  tpid=$!
-  # Find sluice and its connectors through /proc without forking (fast
-  # enough to catch a short sync), then spin a random while.
-  pid=''
-  while [ -z "$pid" ] && [ -r "/proc/$tpid/task/$tpid/children" ]; do
-    { read -r pid _ <"/proc/$tpid/task/$tpid/children"; } 2>/dev/null
+kill_loop() { # kill_loop DEST ROUNDS
+  local d=$1 rounds=$2 round count victim spins tpid pid src dst target what hit hits=0 t
+  t=$(target "$d" "append-$d")
+  echo "{\"destination_path\": \"$t\"}" >"$TMP/append-$d-dst.json"
+  for round in $(seq 1 "$rounds"); do
+    count=$((5000 * round))
+    echo "{\"count\": $count, \"seed\": 5, \"records_per_slice\": 25, \"always_updated\": false}" >"$TMP/append-src.json"
+    victim=$((RANDOM % 3))
+    spins=$((RANDOM % 2000))
+    timeout 60 "$BIN/sluice" sync --no-progress --source source-faker --source-config "$TMP/append-src.json" \
+      --destination destination-$d --destination-config "$TMP/append-$d-dst.json" \
+      --state-file "$TMP/append-$d-state.json" --catalog "$TMP/append-cat.json" >/dev/null 2>"$TMP/kill-$d-$round.err" &
+    tpid=$!
+    # Find sluice and its connectors through /proc without forking (fast
+    # enough to catch a short sync), then spin a random while.
+    pid=''
+    while [ -z "$pid" ] && [ -r "/proc/$tpid/task/$tpid/children" ]; do
+      { read -r pid _ <"/proc/$tpid/task/$tpid/children"; } 2>/dev/null
+    done
+    find_connectors "$pid"
+    src=$SRC_PID dst=$DST_PID
+    [ "$victim" = 1 ] && spins=$((spins % 20)) # faker reads far faster than the destinations write
+    while [ "$spins" -gt 0 ] && [ -d "/proc/$pid" ]; do spins=$((spins - 1)); done
+    case $victim in 0) target=$pid what=sluice ;; 1) target=$src what=source ;; *) target=$dst what=destination ;; esac
+    hit="(it had finished)"
+    if [ -n "$target" ] && kill -9 "$target" 2>/dev/null; then hit=mid-sync hits=$((hits + 1)); fi
+    wait "$tpid" 2>/dev/null
+    echo "$d round $round: $count users, kill -9 of $what: $hit"
+    wait_for 300 bash -c "! pgrep -f '[d]estination-$d write --config .*append-$d-dst' >/dev/null"
+    run "append-$d-resume-$round" timeout 120 "$BIN/sluice" sync --no-progress --source source-faker \
+      --source-config "$TMP/append-src.json" --destination destination-$d --destination-config "$TMP/append-$d-dst.json" \
+      --state-file "$TMP/append-$d-state.json" --catalog "$TMP/append-cat.json"
+    expect_rc "append-kill/$d/round$round/resume" 0
+    expect_eq "append-kill/$d/round$round/users" "$(rows "$d" "$t" users)" "$count,$count"
+    expect_eq "append-kill/$d/round$round/purchases" "$(rows "$d" "$t" purchases | awk -F, '{print $1 == $2}')" 1
   done
-  find_connectors "$pid"
-  src=$SRC_PID dst=$DST_PID
-  [ "$victim" = 1 ] && spins=$((spins % 20)) # faker reads far faster than SQLite writes
-  while [ "$spins" -gt 0 ] && [ -d "/proc/$pid" ]; do spins=$((spins - 1)); done
-  case $victim in 0) target=$pid what=sluice ;; 1) target=$src what=source ;; *) target=$dst what=destination ;; esac
-  hit="(it had finished)"
-  if [ -n "$target" ] && kill -9 "$target" 2>/dev/null; then hit=mid-sync HITS=$((HITS + 1)); fi
-  wait "$tpid" 2>/dev/null
-  echo "round $round: $count users, kill -9 of $what: $hit"
-  wait_for 300 bash -c "! pgrep -f '[d]estination-sqlite write --config .*append-dst' >/dev/null"
-  run "append-resume-$round" timeout 120 "$BIN/sluice" sync --no-progress --source source-faker \
-    --source-config "$TMP/append-src.json" --destination destination-sqlite --destination-config "$TMP/append-dst.json" \
-    --state-file "$TMP/append-state.json" --catalog "$TMP/append-cat.json"
-  expect_rc "append-kill/round$round/resume" 0
-  expect_eq "append-kill/round$round/users" "$(sql "$TMP/append.db" 'select count(*) || "," || count(distinct id) from users')" "$count,$count"
-  expect_eq "append-kill/round$round/purchases" \
-    "$(sql "$TMP/append.db" 'select count(*) = count(distinct id) from purchases')" 1
-done
-echo "exactness: $HITS of $ROUNDS kills landed mid-sync"
+  echo "exactness: $d: $hits of $rounds kills landed mid-sync"
+}
+kill_loop sqlite "${ROUNDS:-8}"
+kill_loop jsonl "${FILE_ROUNDS:-4}"
+kill_loop csv "${FILE_ROUNDS:-4}"
 
 finish
