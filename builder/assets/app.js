@@ -373,6 +373,19 @@ function specFields() {
       } }), " required"),
       el("button", { type: "button", text: "×", onclick: () => { delete props[name]; const i = req.indexOf(name); if (i >= 0) req.splice(i, 1); formChanged(); renderForm(); } }));
     box.append(row);
+    // The rest of the input's JSON Schema: how it is shown and checked.
+    box.append(el("details", { class: "input-more", "data-input-more": name }, el("summary", { text: `${name}: display name, hint, default, allowed values…` }),
+      ...fields(p, [
+        ["title", "display name", "text"],
+        ["description", "hint", "text"],
+        ["default", "default", "text"],
+        ["examples", "placeholder (examples)", "list"],
+        ["enum", "allowed values", "list", "a, b, c"],
+        ["pattern", "pattern (regex)", "text", "^[a-z]+$"],
+        ["order", "order", "num"],
+        ["airbyte_hidden", "hidden", "bool"],
+        ["multiline", "multiline (e.g. a private key)", "bool"],
+      ], "input_")));
   }
   const nameIn = el("input", { type: "text", name: "new_input", placeholder: "new input name" });
   box.append(el("div", { class: "row" }, nameIn, el("button", { type: "button", id: "add-input", text: "Add input", onclick: () => {
@@ -667,7 +680,15 @@ async function showVersions() {
     const { data: d } = await api("GET", `/versions/${v.n}`);
     $("version-diff").replaceChildren(...lineDiff(d.yaml || "", S.yaml).filter((l) => l[0] !== " ").map(([k, t]) =>
       el("div", { class: k === "+" ? "diff-add" : "diff-del", text: `${k} ${t}` })));
-  }, text: `version ${v.n} — ${new Date(v.time * 1000).toLocaleString()} (${v.size} bytes)` }))));
+  }, text: `version ${v.n} — ${new Date(v.time * 1000).toLocaleString()} (${v.size} bytes)` }),
+  " ", el("button", { type: "button", "data-load-version": v.n, text: "Load", title: "make this version the draft (Undo takes it back)", onclick: async () => {
+    const { data: d } = await api("GET", `/versions/${v.n}`);
+    if (d.error) { status(d.error.message, true); return; }
+    noteChange(S.yaml, d.yaml);
+    await applyText(d.yaml);
+    $("versions-dialog").close();
+    status(`version ${v.n} loaded as the draft (Save keeps it; Undo takes it back)`);
+  } }))));
   $("version-diff").textContent = "choose a version to see what changed since (- was there, + is now)";
   $("versions-dialog").showModal();
 }
@@ -713,6 +734,17 @@ async function start() {
   $("save").addEventListener("click", () => save(false));
   $("export").addEventListener("click", exportYaml);
   $("show-versions").addEventListener("click", showVersions);
+  // Import a manifest file: it becomes the draft (undoable), shown in YAML.
+  $("import").addEventListener("change", async (e) => {
+    const f = e.target.files[0];
+    if (!f) return;
+    const text = await f.text();
+    e.target.value = "";
+    noteChange(S.yaml, text);
+    await applyText(text);
+    setMode("yaml");
+    status(`${f.name} imported${S.yamlError ? ": it does not parse, see the error" : ""}`, !!S.yamlError);
+  });
   $("publish").addEventListener("click", publish);
   $("close-versions").addEventListener("click", () => $("versions-dialog").close());
   $("save-inputs").addEventListener("click", async () => {

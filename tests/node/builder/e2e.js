@@ -41,6 +41,11 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
       await page.click("#add-input");
     }
     await page.check('[data-input="client_secret"] input[name=input_secret]');
+    // The rest of an input's schema: display name, hint, placeholder.
+    await page.click('[data-input-more="client_id"] summary');
+    await page.fill('[data-input-more="client_id"] input[name=input_title]', "Client ID");
+    await page.fill('[data-input-more="client_id"] input[name=input_description]', "from the app settings");
+    await page.fill('[data-input-more="client_id"] input[name=input_examples]', "abc123");
     // Authentication: OAuth client credentials, through the OAuth fields.
     await page.selectOption("#global select[name=auth_type]", "OAuthAuthenticator");
     await page.fill("#global input[name=oauth_token_refresh_endpoint]", mockUrl + "/oauth/token");
@@ -86,6 +91,8 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     check("form -> yaml: transformation", /AddFields/.test(yaml) && /value: mock/.test(yaml), yaml);
     check("form -> yaml: error handler", /DefaultErrorHandler/.test(yaml) && /- 410/.test(yaml) && /header: Retry-After/.test(yaml), yaml);
     check("form -> yaml: secret input", /airbyte_secret: true/.test(yaml), yaml);
+    check("form -> yaml: input display name, hint, placeholder", /title: Client ID/.test(yaml) && /description: from the app settings/.test(yaml) &&
+          /examples:\s*\n\s*- abc123/.test(yaml), yaml);
     // Testing values: generated from the spec; the secret is a password field.
     await page.click("#inputs-box summary");
     await page.waitForSelector("#inputs input[name=client_secret]");
@@ -206,6 +213,14 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     check("version diff", diff.includes("- ") && diff.includes("/users3"), diff);
     await shot(page, "versions");
     await page.click("#close-versions");
+    // Loading a saved version makes it the draft; Undo takes it back.
+    await page.click("#show-versions");
+    await page.click('[data-load-version="1"]');
+    let yv = await yamlWhen(page, /^(?![^]*\/users3)/);
+    check("version loaded as the draft", /path: \/users2/.test(yv) && !/\/users3/.test(yv), yv);
+    await page.keyboard.press("Control+z");
+    yv = await yamlWhen(page, /\/users3/);
+    check("version load undone", /\/users3/.test(yv), yv);
     // Publish into connectors/source-people/.
     page.once("dialog", (d) => d.accept("source-people"));
     await page.click("#publish");
@@ -390,6 +405,11 @@ components_resolver:
     const genReq = await page.textContent("#tab-body");
     check("template: a generated stream tested", /^1 records/.test(await page.textContent("#summary")) && /\/api\/items\/b1/.test(genReq), genReq);
     await shot(page, "form-async-template");
+    // Import a manifest file: it becomes the (undoable) draft, in YAML mode.
+    const imported = "version: 6.0.0\ntype: DeclarativeSource\ncheck: {type: CheckStream, stream_names: []}\nstreams: []\n# imported\n";
+    await page.setInputFiles("#import", { name: "other.yaml", mimeType: "application/yaml", buffer: Buffer.from(imported) });
+    await page.waitForFunction(() => /other\.yaml imported/.test(document.getElementById("status").textContent));
+    check("manifest file imported", (await page.inputValue("#yaml")) === imported && await page.isVisible("#yaml-pane"));
     check("no page errors", errors.length === 0, errors.join("; "));
   } catch (e) {
     failed++;
