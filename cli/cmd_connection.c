@@ -24,6 +24,7 @@ static const char *usage_conn =
     "  re-read the streams from scratch under a new generation; truncate (default) drops the old rows\n"
     "  once the new read has succeeded, merge keeps them\n"
     "sluice connection clear NAME [--streams a,b]   (the destination drops the streams' data; their state is reset)\n"
+    "  refresh/clear --request ID: the server runs a request of the REST API (deleted once its job has run)\n"
     "  SPEC: manual (default), every N{s,m,h,d}, or cron \"MIN HOUR DAY MONTH WEEKDAY\" (UTC)\n"
     "  POLICY: propagate_columns (default), propagate_all, ignore, pause_on_breaking\n"
     "  --expect-version N: refuse the edit when someone changed the connection since version N\n"
@@ -247,6 +248,9 @@ static sl_code conn_sync(cli_ws *w, const json_t *row, const char *what, sl_err 
     rc = sl_conn_refresh(w->store, row, (const char *const *)streams, mode && !strcmp(mode, "merge") ? SL_REFRESH_MERGE : SL_REFRESH_TRUNCATE,
                          &o, &job, err);
   free(streams);
+  /* A request from the REST API (the server passes its id): done once its
+   * job has run; a busy connection leaves it for a later turn. */
+  if ((v = cli_ws_opt(w, "--request"))) sl_request_finish(w->store, atoll(v), job || rc != SL_ETRANSIENT);
   if (job) {
     json_t *j = NULL;
     char jb[24];
@@ -266,7 +270,7 @@ int cmd_connection(int argc, char **argv) {
   static const char *const vopts[] = {"--source", "--destination", "--streams", "--schedule", "--namespace-format", "--prefix",
                                       "--schema-policy", "--status", "--rename", "--expect-version", "--max-attempts",
                                       "--backoff-ms", "--stream", "--sync-mode", "--destination-sync-mode", "--cursor-field",
-                                      "--primary-key", "--catalog", "--mode", "--fields", NULL};
+                                      "--primary-key", "--catalog", "--mode", "--fields", "--request", NULL};
   static const char *const flags[] = {"--full-refresh", "--all-fields", NULL};
   cli_ws w;
   int rc = cli_ws_start(&w, argc, argv, "connection", usage_conn, vopts, flags, "connection (a name or an id)");

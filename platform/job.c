@@ -39,7 +39,7 @@ static void host_id(char *host, size_t cap) {
   else if (gethostname(host, cap - 1) != 0) snprintf(host, cap, "localhost");
 }
 
-static const char *host_pid(char *buf, size_t cap) {
+const char *sl_job_owner(char *buf, size_t cap) {
   char host[256] = "";
   host_id(host, sizeof host);
   snprintf(buf, cap, "%s:%d", host, (int)getpid());
@@ -47,7 +47,7 @@ static const char *host_pid(char *buf, size_t cap) {
 }
 
 /* How long a job's lease lasts without a heartbeat (SLUICE_LEASE_S, 60). */
-static int64_t lease_ms(void) {
+int64_t sl_job_lease_ms(void) {
   const char *e = getenv("SLUICE_LEASE_S");
   int64_t v = e && *e ? atoll(e) : 60;
   return (v > 0 ? v : 60) * 1000;
@@ -106,7 +106,7 @@ typedef struct heartbeat {
 
 static void *heartbeat_main(void *arg) {
   heartbeat *h = arg;
-  int64_t every = lease_ms() / 3, last = sl_now_ms();
+  int64_t every = sl_job_lease_ms() / 3, last = sl_now_ms();
   int64_t checked = last;
   while (!h->stop) {
     struct timespec t = {0, 50 * 1000000L};
@@ -128,7 +128,7 @@ static void *heartbeat_main(void *arg) {
     char lb[24], jb[24];
     sl_err e = SL_ERR_INIT;
     sl_store_exec(h->store, NULL, &e, "UPDATE jobs SET lease_until = ? WHERE id = ? AND status = 'running'", 2,
-                  sl_store_i64(lb, last + lease_ms()), sl_store_i64(jb, h->job_id));
+                  sl_store_i64(lb, last + sl_job_lease_ms()), sl_store_i64(jb, h->job_id));
   }
   return NULL;
 }
@@ -163,8 +163,8 @@ static sl_code job_create(sl_store *s, const json_t *conn, const char *kind, int
   row = NULL;
   if (rc || (rc = reap_abandoned(s, cb, err)) ||
       (rc = sl_store_one(s, &row, err, "INSERT INTO jobs (connection_id, kind, status, owner, created_at, started_at, lease_until) "
-                         "VALUES (?, ?, 'running', ?, ?, ?, ?) RETURNING id", 6, cb, kind, host_pid(owner, sizeof owner),
-                         sl_store_i64(ts, sl_now_ms()), ts, sl_store_i64(lb, sl_now_ms() + lease_ms())))) {
+                         "VALUES (?, ?, 'running', ?, ?, ?, ?) RETURNING id", 6, cb, kind, sl_job_owner(owner, sizeof owner),
+                         sl_store_i64(ts, sl_now_ms()), ts, sl_store_i64(lb, sl_now_ms() + sl_job_lease_ms())))) {
     sl_store_rollback(s);
     return rc;
   }
@@ -529,6 +529,14 @@ out:
 sl_code sl_job_run(sl_store *s, const json_t *conn, const sl_job_opts *o, int64_t *job_id, sl_err *err) {
   job_req req = {.kind = "sync"};
   return job_run_req(s, conn, o, &req, job_id, err);
+}
+
+void sl_request_finish(sl_store *s, int64_t request_id, bool done) {
+  char rb[24];
+  sl_err e = SL_ERR_INIT; /* a failure here leaves the claim to expire: the request is retried */
+  sl_store_i64(rb, request_id);
+  if (done) sl_store_exec(s, NULL, &e, "DELETE FROM requests WHERE id = ?", 1, rb);
+  else sl_store_exec(s, NULL, &e, "UPDATE requests SET claimed_by = NULL, claimed_until = NULL WHERE id = ?", 1, rb);
 }
 
 sl_code sl_conn_refresh(sl_store *s, const json_t *conn, const char *const *streams, sl_refresh_mode mode, const sl_job_opts *o,

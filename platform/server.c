@@ -69,44 +69,68 @@ static pid_t start_job(const char *self, const sl_server_opts *o, int64_t conn, 
   _exit(127);
 }
 
-/* Refresh and clear asked for through the API: started like scheduled
- * jobs (one per connection, at most `workers`); a request for a busy
- * connection waits for a later tick. */
+/* Refresh and clear asked for through the API, kept in the store: the
+ * oldest request of each connection is claimed (an UPDATE that only one
+ * server wins) and started like a scheduled job, one per connection and at
+ * most `workers`; a connection with a running job, here or under another
+ * server's lease, keeps its requests for a later tick. The child deletes
+ * the request when its job has run; a claim whose child never got that
+ * far expires after a lease and is taken again. */
 static void start_requested(sl_server *sv, const char *self, running *run, int *nrun, int workers) {
-  sl_server_req keep[SL_SERVER_QUEUE], r;
-  int nkeep = 0;
-  while (sl_server_dequeue(sv, &r)) {
-    if (*nrun >= workers || is_running(run, *nrun, r.conn)) {
-      keep[nkeep++] = r;
-      continue;
-    }
-    const char *extra[6];
+  if (*nrun >= workers) return;
+  json_t *rows = NULL, *won = NULL;
+  sl_err err = SL_ERR_INIT;
+  char nowb[24], untilb[24], owner[300];
+  int64_t now = sl_now_ms();
+  sl_store_i64(nowb, now);
+  if (sl_store_exec(sv->store, &rows, &err,
+                    "SELECT r.id, r.connection_id, r.verb, r.mode, r.streams, "
+                    "CASE WHEN j.status = 'running' AND j.lease_until >= ? THEN 1 ELSE 0 END AS leased "
+                    "FROM requests r LEFT JOIN jobs j ON j.id = (SELECT MAX(id) FROM jobs WHERE connection_id = r.connection_id) "
+                    "WHERE r.id = (SELECT MIN(id) FROM requests r2 WHERE r2.connection_id = r.connection_id) "
+                    "AND (r.claimed_until IS NULL OR r.claimed_until < ?) ORDER BY r.id", 2, nowb, nowb)) {
+    fprintf(stderr, "sluice server: %s\n", err.msg);
+    return;
+  }
+  sl_job_owner(owner, sizeof owner);
+  sl_store_i64(untilb, now + sl_job_lease_ms());
+  size_t i;
+  json_t *r;
+  json_array_foreach(rows, i, r) {
+    if (*nrun >= workers) break;
+    int64_t conn = sl_store_int(r, "connection_id");
+    if (is_running(run, *nrun, conn) || sl_store_int(r, "leased") > 0) continue;
+    char rb[24];
+    sl_store_i64(rb, sl_store_int(r, "id"));
+    if (sl_store_one(sv->store, &won, &err, "UPDATE requests SET claimed_by = ?, claimed_until = ? WHERE id = ? "
+                     "AND (claimed_until IS NULL OR claimed_until < ?) RETURNING id", 4, owner, untilb, rb, nowb))
+      continue; /* another server took it (or the store is busy: next tick) */
+    json_decref(won);
+    won = NULL;
+    const char *verb = sl_store_str(r, "verb"), *streams = sl_store_str(r, "streams"), *mode = sl_store_str(r, "mode");
+    const char *extra[8];
     int k = 0;
-    if (r.streams[0]) {
+    extra[k++] = "--request";
+    extra[k++] = rb;
+    if (streams && *streams) {
       extra[k++] = "--streams";
-      extra[k++] = r.streams;
+      extra[k++] = streams;
     }
-    if (r.mode[0]) {
+    if (mode && *mode) {
       extra[k++] = "--mode";
-      extra[k++] = r.mode;
+      extra[k++] = mode;
     }
     extra[k] = NULL;
-    pid_t pid = start_job(self, &sv->opts, r.conn, r.verb, extra);
+    pid_t pid = start_job(self, &sv->opts, conn, verb, extra);
     if (pid < 0) {
-      fprintf(stderr, "sluice server: cannot start a %s of connection %lld: %s\n", r.verb, (long long)r.conn, strerror(errno));
+      fprintf(stderr, "sluice server: cannot start a %s of connection %lld: %s\n", verb, (long long)conn, strerror(errno));
+      sl_request_finish(sv->store, sl_store_int(r, "id"), false);
       continue;
     }
-    fprintf(stderr, "sluice server: connection %lld: %s started (process %d)\n", (long long)r.conn, r.verb, (int)pid);
-    run[(*nrun)++] = (running){pid, r.conn};
+    fprintf(stderr, "sluice server: connection %lld: %s started (request %s, process %d)\n", (long long)conn, verb, rb, (int)pid);
+    run[(*nrun)++] = (running){pid, conn};
   }
-  /* Put back what waits, ahead of anything queued meanwhile. */
-  pthread_mutex_lock(&sv->qlock);
-  int room = SL_SERVER_QUEUE - nkeep;
-  int n = sv->nq < room ? sv->nq : room;
-  memmove(sv->queue + nkeep, sv->queue, (size_t)n * sizeof sv->queue[0]);
-  memcpy(sv->queue, keep, (size_t)nkeep * sizeof keep[0]);
-  sv->nq = nkeep + n;
-  pthread_mutex_unlock(&sv->qlock);
+  json_decref(rows);
 }
 
 /* Connections due now: asked for through the API, or their schedule's
@@ -221,7 +245,6 @@ sl_code sl_server_run(const sl_server_opts *o, sl_err *err) {
   sl_server sv;
   memset(&sv, 0, sizeof sv);
   sv.opts = *o;
-  pthread_mutex_init(&sv.qlock, NULL);
   int workers = o->workers > 0 ? o->workers : 2;
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -274,7 +297,6 @@ sl_code sl_server_run(const sl_server_opts *o, sl_err *err) {
 out:
   sl_server_api_stop(&sv);
   sl_store_close(sv.store);
-  pthread_mutex_destroy(&sv.qlock);
   pthread_sigmask(SIG_SETMASK, &g_mask, NULL);
   return rc;
 }

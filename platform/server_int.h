@@ -12,23 +12,11 @@
 
 #include "sluice/store.h"
 
-/* A job the API asked for, started by the scheduler on its next tick. */
-typedef struct sl_server_req {
-  int64_t conn;
-  char verb[16];     /* "refresh" or "clear" */
-  char mode[16];     /* refresh: "truncate" or "merge" */
-  char streams[512]; /* comma-separated, or "" for all */
-} sl_server_req;
-#define SL_SERVER_QUEUE 64
-
 typedef struct sl_server {
   sl_server_opts opts;
   sl_store *store; /* the scheduler's (the API's threads open their own) */
   struct MHD_Daemon *mhd;
   int bound_port;
-  pthread_mutex_t qlock; /* guards queue/nq (API threads push, scheduler pops) */
-  sl_server_req queue[SL_SERVER_QUEUE];
-  int nq;
 } sl_server;
 
 sl_code sl_server_api_start(sl_server *sv, sl_err *err);
@@ -81,8 +69,5 @@ enum MHD_Result api_jobs(api_call *a, long long id, const char *rest);
  * next tick instead. */
 void api_children_begin(sigset_t *saved);
 void api_children_end(const sigset_t *saved);
-
-/* Take the oldest request the API queued (false when there is none). */
-bool sl_server_dequeue(sl_server *sv, sl_server_req *out);
 
 #endif

@@ -6,48 +6,40 @@
 
 #include "server_int.h"
 
-bool sl_server_dequeue(sl_server *sv, sl_server_req *out) {
-  pthread_mutex_lock(&sv->qlock);
-  bool any = sv->nq > 0;
-  if (any) {
-    *out = sv->queue[0];
-    memmove(sv->queue, sv->queue + 1, (size_t)(sv->nq - 1) * sizeof sv->queue[0]);
-    sv->nq--;
-  }
-  pthread_mutex_unlock(&sv->qlock);
-  return any;
-}
-
-/* refresh/clear: queued for the scheduler, which runs them as jobs (a
- * child `sluice connection refresh|clear`) like any other. */
+/* refresh/clear: kept in the store (table requests) until a server's
+ * scheduler takes it and runs it as a job (a child `sluice connection
+ * refresh|clear`) like any other: after the connection's running job, on
+ * any server sharing the store, after a restart. */
 static enum MHD_Result conn_enqueue(api_call *a, long long id, const char *verb) {
   static const char *const allowed[] = {"streams", "mode", NULL};
   enum MHD_Result sent;
   const char *mode = NULL;
   if (!api_body_ok(a, allowed, false, &sent) || !api_str(a, "mode", &mode, &sent)) return sent;
-  sl_server_req r = {.conn = id};
-  snprintf(r.verb, sizeof r.verb, "%s", verb);
   if (mode && strcmp(verb, "refresh")) return api_error(a, 400, "invalid_input", "field \"mode\" is for refresh only");
   if (mode && strcmp(mode, "truncate") && strcmp(mode, "merge"))
     return api_error(a, 400, "invalid_input", "field \"mode\": \"%s\" is not truncate or merge", mode);
-  snprintf(r.mode, sizeof r.mode, "%s", mode ? mode : "");
   json_t *streams = json_object_get(a->body, "streams");
   if (streams && !json_is_array(streams)) return api_error(a, 400, "invalid_input", "field \"streams\" must be an array of stream names");
+  char list[4096];
   size_t k, n = 0;
   json_t *s;
+  list[0] = 0;
   json_array_foreach(streams, k, s) {
     const char *name = json_string_value(s);
     if (!name || !*name || strchr(name, ','))
       return api_error(a, 400, "invalid_input", "field \"streams\": item %zu must be a stream name", k);
-    n += (size_t)snprintf(r.streams + n, n < sizeof r.streams ? sizeof r.streams - n : 0, "%s%s", k ? "," : "", name);
-    if (n >= sizeof r.streams) return api_error(a, 400, "invalid_input", "field \"streams\" is too long");
+    n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s", k ? "," : "", name);
+    if (n >= sizeof list) return api_error(a, 400, "invalid_input", "field \"streams\" is too long");
   }
-  pthread_mutex_lock(&a->sv->qlock);
-  bool full = a->sv->nq >= SL_SERVER_QUEUE;
-  if (!full) a->sv->queue[a->sv->nq++] = r;
-  pthread_mutex_unlock(&a->sv->qlock);
-  if (full) return api_error(a, 503, "unavailable", "%d requests are waiting already; try again later", SL_SERVER_QUEUE);
-  return api_reply(a, 202, json_pack("{s:I,s:s,s:b}", "connection", (json_int_t)id, "kind", verb, "queued", 1));
+  char ib[24], ts[24];
+  json_t *row = NULL;
+  sl_err err = SL_ERR_INIT;
+  if (sl_store_one(a->st, &row, &err, "INSERT INTO requests (connection_id, verb, mode, streams, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                   5, sl_store_i64(ib, id), verb, mode, n ? list : NULL, sl_store_i64(ts, sl_now_ms())))
+    return api_fail(a, &err);
+  json_int_t rid = (json_int_t)sl_store_int(row, "id");
+  json_decref(row);
+  return api_reply(a, 202, json_pack("{s:I,s:s,s:b,s:I}", "connection", (json_int_t)id, "kind", verb, "queued", 1, "request", rid));
 }
 
 /* The state of a connection is changed only while none of its jobs runs. */

@@ -57,6 +57,11 @@ static const char *const migrations[] = {
     "ALTER TABLE generations ADD COLUMN pending TEXT;",
     /* 6: compare-and-set edits of sources and destinations */
     "ALTER TABLE actors ADD COLUMN version BIGINT NOT NULL DEFAULT 1;",
+    /* 7: refresh and clear requests (REST), kept until a server's job takes
+     * them; claimed_until: a claim not followed up in time is free again */
+    "CREATE TABLE requests (id @ID@, connection_id BIGINT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,"
+    " verb TEXT NOT NULL, mode TEXT, streams TEXT, created_at BIGINT NOT NULL, claimed_by TEXT, claimed_until BIGINT);"
+    "CREATE INDEX requests_connection ON requests (connection_id, id);",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -155,6 +155,16 @@ typedef struct sl_job_opts {
  * <home>/logs/. Returns SL_EOK when the job succeeded; *job_id is set as
  * soon as the job exists. */
 sl_code sl_job_run(sl_store *s, const json_t *conn, const sl_job_opts *o, int64_t *job_id, sl_err *err);
+/* How long a job's lease (or a server's claim of a request) lasts without
+ * a renewal: SLUICE_LEASE_S seconds (default 60), in ms. */
+int64_t sl_job_lease_ms(void);
+/* This process as the owner of a job or claim: "HOST:PID" (HOST from
+ * SLUICE_HOST_ID, else the host name). */
+const char *sl_job_owner(char *buf, size_t cap);
+/* A refresh/clear request (table requests) whose job has run: done is
+ * false when the job could not start because the connection was busy,
+ * and the request waits for a later turn. */
+void sl_request_finish(sl_store *s, int64_t request_id, bool done);
 
 /* ---- the server ---- */
 

@@ -19,7 +19,7 @@ pgq() { psql -X -At -c "$1" 2>/dev/null; }
 
 run src "$S" source create faker --store "$URL" --connector source-faker --set count=40 --set seed=9 --set always_updated=false
 expect_rc pg/source-create 0
-expect_eq pg/migrations "$(pgq 'select string_agg(version::text, $$,$$ order by version) from schema_migrations')" "1,2,3,4,5,6"
+expect_eq pg/migrations "$(pgq 'select string_agg(version::text, $$,$$ order by version) from schema_migrations')" "1,2,3,4,5,6,7"
 # SLUICE_STORE is the default for --store.
 export SLUICE_STORE=$URL
 run dst "$S" destination create out --connector destination-sqlite --set "destination_path=$DB"

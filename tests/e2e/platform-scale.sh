@@ -5,7 +5,8 @@
 # going away) mid-job. After the lease (2 s here, --lease-s) runs out,
 # another server takes the connection over and resumes from the committed
 # state; every connection ends with its source's rows exactly once, and no
-# connection ever had two jobs at once. Polled with bounds, no timing
+# connection ever had two jobs at once. Refresh requests in the store are
+# each run once by one of the servers left. Polled with bounds, no timing
 # assertions.
 # usage: tests/e2e/platform-scale.sh [BIN_DIR]   (default build/bin)
 set -uo pipefail
@@ -73,10 +74,20 @@ done
 expect_eq scale/no-overlap "$(pgq "select count(*) from jobs j1 join jobs j2 on j1.connection_id = j2.connection_id and j1.id < j2.id
   where j2.started_at < coalesce(j1.finished_at, j1.lease_until)")" 0
 expect_eq scale/none-running "$(pgq "select count(*) from jobs where status = 'running'")" 0
+# Refresh requests kept in the store (as the REST API writes them): the
+# servers left claim each one once, run it as a job and delete it; the
+# truncate refresh leaves each source's rows exactly once.
+pgq "insert into requests (connection_id, verb, created_at) values ($ONE, 'refresh', 0), ($TWO, 'refresh', 0)" >/dev/null
+refreshed() { [ "$(pgq "select count(*) from jobs where kind = 'refresh' and status = 'succeeded'")" -ge 2 ] && [ "$(pgq "select count(*) from requests")" = 0 ]; }
+check scale/requests-run wait_for 900 refreshed
+expect_eq scale/requests-once "$(pgq "select count(*) from jobs where kind = 'refresh'")" 2
+for c in one two; do
+  expect_eq "scale/rows-$c-refreshed" "$(sql "$TMP/$c.db" 'select count(*) || "," || count(distinct id) from items')" "$N,$N"
+done
 # The second round: both connections again on the two servers left; the
 # sync is incremental and moves nothing new, and still nothing doubles.
 run_req
-round2() { [ "$(pgq "select count(*) from jobs where status = 'succeeded'")" -ge 4 ]; }
+round2() { [ "$(pgq "select count(*) from jobs where kind = 'sync' and status = 'succeeded'")" -ge 4 ]; }
 check scale/second-round wait_for 900 round2
 for c in one two; do
   expect_eq "scale/rows-$c-again" "$(sql "$TMP/$c.db" 'select count(*) || "," || count(distinct id) from items')" "$N,$N"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # sluice server: interval schedules, syncs asked for through the REST API,
 # bearer-token auth, one job per connection, and SIGTERM in the middle of a
-# job (the attempt ends, the job is incomplete, the next run resumes).
+# job (the attempt ends, the job is incomplete, the next run resumes); a
+# refresh asked for during that job waits in the store, survives the
+# server's stop and is run by the next server.
 # usage: tests/e2e/platform-server.sh [BIN_DIR]   (default build/bin)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -96,6 +98,11 @@ api -X POST "$API/connections/$SLOW/sync" >/dev/null
 slow_committed() { [ "$(sql "$STORE" "select count(*) from state where connection_id = $SLOW")" -ge 1 ] ||
   [ -n "$(sql "$TMP/out3.db" 'select 1 from items limit 1')" ]; }
 check sigterm/job-started wait_for 300 slow_committed
+# A refresh asked for while the job runs waits in the store (not started,
+# not claimed) and outlives the server.
+expect_eq request/accepted "$(api -X POST -H 'Content-Type: application/json' --data-binary '{"mode":"merge"}' "$API/connections/$SLOW/refresh")" 202
+REQ=$(jq .request "$TMP/api.out")
+expect_eq request/waits "$(sql "$STORE" "select verb || ':' || mode || ':' || coalesce(claimed_by, '-') from requests where id = $REQ")" "refresh:merge:-"
 kill -TERM "$SERVER"
 server_gone() { ! kill -0 "$SERVER" 2>/dev/null; }
 check sigterm/server-exits wait_for 300 server_gone
@@ -111,6 +118,21 @@ run resume timeout 60 "$S" connection sync slow --json
 expect_rc sigterm/resume 0
 expect_eq sigterm/all-rows "$(sql "$TMP/out3.db" 'select count(*) || "," || count(distinct id) from items')" "400,400"
 check sigterm/server-log grep -q "stopped" "$TMP/server.err"
+expect_eq request/survives-stop "$(sql "$STORE" "select count(*) from requests where id = $REQ and claimed_by is null")" 1
+expect_eq request/not-run-yet "$(sql "$STORE" "select count(*) from jobs where connection_id = $SLOW and kind = 'refresh'")" 0
+# A new server takes it over from the store and runs it after the jobs before it.
+LAST=$(sql "$STORE" "select max(id) from jobs where connection_id = $SLOW")
+"$S" server --port 0 --port-file "$TMP/port2" --token-file "$TMP/token" --tick-ms 100 --workers 2 2>"$TMP/server2.err" &
+SERVER2=$!
+refresh_done() { [ "$(sql "$STORE" "select status from jobs where connection_id = $SLOW and kind = 'refresh'")" = succeeded ]; }
+check request/run-after-restart wait_for 300 refresh_done
+request_gone() { [ "$(sql "$STORE" "select count(*) from requests")" = 0 ]; }
+check request/deleted wait_for 100 request_gone
+expect_eq request/after-earlier-jobs "$(sql "$STORE" "select count(*) from jobs where connection_id = $SLOW and kind = 'refresh' and id > $LAST")" 1
+expect_eq request/merge-generation "$(sql "$STORE" "select stream || ':' || generation || ':' || coalesce(pending, '-') from generations where connection_id = $SLOW")" "items:1:-"
+kill -TERM "$SERVER2"
+wait "$SERVER2"
+expect_eq request/server2-exit $? 0
 
 # Webhooks: one POST per finished job, with the outcome and per-stream stats.
 kill "$HOOK"
@@ -120,6 +142,6 @@ expect_eq webhook/byhand "$(hooks byhand | head -1 | jq -c '[.event, .status, .a
   '["job.succeeded","succeeded",1,[["products",100],["purchases",30],["users",30]]]'
 expect_eq webhook/slow-incomplete "$(hooks slow | tail -1 | jq -r .event)" job.incomplete
 check webhook/every-each-job test "$(hooks every | wc -l)" -ge 2
-check server/no-sanitizer-report bash -c "! grep -q 'Sanitizer' '$TMP/server.err'"
-sed "s/^/     | /" "$TMP/server.err"
+check server/no-sanitizer-report bash -c "! grep -q 'Sanitizer' '$TMP/server.err' '$TMP/server2.err'"
+sed "s/^/     | /" "$TMP/server.err" "$TMP/server2.err"
 finish

@@ -64,7 +64,7 @@ expect_err discover/version-1 discover "catalog version 1 (new)"
 run discover2 "$S" source discover faker
 expect_err discover/unchanged discover2 "catalog version 1 (unchanged)"
 expect_eq discover/stored "$(sql "$SLUICE_HOME/sluice.db" 'select count(*) from catalogs')" 1
-expect_eq store/migrated "$(sql "$SLUICE_HOME/sluice.db" 'select group_concat(version) from schema_migrations')" "1,2,3,4,5,6"
+expect_eq store/migrated "$(sql "$SLUICE_HOME/sluice.db" 'select group_concat(version) from schema_migrations')" "1,2,3,4,5,6,7"
 cp "$SLUICE_HOME/sluice.db" "$TMP/future.db"
 sqlite3 "$TMP/future.db" 'insert into schema_migrations values (99, 0)'
 run future "$S" source list --store "$TMP/future.db"
