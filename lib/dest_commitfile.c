@@ -293,8 +293,7 @@ sl_code sl_commit_put_state(sl_commitfile *c, const char *key, const char *value
   json_t *v = json_loads(value, JSON_DECODE_ANY, &je);
   if (!v) return sl_err_set(err, SL_EINTERNAL, "the kept states of %s are not JSON: %s", key, je.text);
   if (json_object_set_new(c->pending, key, v)) return sl_err_set(err, SL_ENOMEM, "out of memory");
-  c->dirty = true;
-  return SL_EOK;
+  return SL_EOK; /* not dirty: a registration does not write it */
 }
 
 sl_code sl_commit_each_state(const sl_commitfile *c, void (*each)(void *arg, const char *key, const char *value),

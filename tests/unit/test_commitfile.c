@@ -86,6 +86,8 @@ TEST(commitfile_register_keeps_pending_states_out) {
   CHECK_INT(sl_commit_load(dir, &c, &err), SL_EOK);
   sl_commit_entry z = {0};
   CHECK_INT(sl_commit_put_state(c, "LEGACY", "[[\"s\"]]", &err), SL_EOK);
+  CHECK_INT(sl_commit_register(c, &err), SL_EOK); /* nothing registered: no write */
+  CHECK_INT(size_of(dir, SL_COMMIT_RECORD), -1);
   CHECK_INT(sl_commit_set(c, "new", &z, &err), SL_EOK);
   CHECK_INT(sl_commit_register(c, &err), SL_EOK);
   sl_commit_free(c);
