@@ -144,6 +144,8 @@ expect_eq job-list/two "$(jq -r '[.[] | .id] | join(",")' "$TMP/job-list.out")" 
 run logs "$S" job logs 1
 expect_out logs/summary logs "outcome: succeeded"
 expect_out logs/per-stream logs "users"
+run logs-json "$S" job logs 1 --json
+expect_eq logs/json "$(jq -r '[.[0].attempt, (.[0].lines | map(select(contains("outcome: succeeded"))) | length)] | map(tostring) | join(" ")' "$TMP/logs-json.out")" "1 1"
 
 # Secrets in job logs and output are masked.
 run conn-keyed "$S" connection create keyed --source keyed --destination out
