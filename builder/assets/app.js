@@ -605,7 +605,9 @@ function renderResult() {
         s.pages.map((p, i) => el("option", { value: i, selected: i === S.page, text: `${i + 1}${p.failed ? " (failed)" : ""}` }))))));
     const p = s.pages[Math.min(S.page, s.pages.length - 1)] || {};
     const tabs = {
-      records: () => recordsTable(p.records || []),
+      records: () => el("div", {}, el("button", { id: "records-view", text: S.recordsJson ? "as a table" : "as JSON",
+        onclick: () => { S.recordsJson = !S.recordsJson; renderResult(); } }),
+        S.recordsJson ? pre(p.records || []) : recordsTable(p.records || [])),
       request: () => p.request ? el("div", {}, el("p", { text: `${p.request.method} ${p.request.url}` }), headersTable(p.request.headers), p.request.body ? pre(prettyBody(p.request.body)) : null) : el("p", { text: "no request" }),
       response: () => p.response ? el("div", {}, el("p", { text: `HTTP ${p.response.status ?? "(none: " + (p.response.error || "no answer") + ")"}` }), headersTable(p.response.headers), pre(prettyBody(p.response.body))) : el("p", { text: "no response (the request got no answer)" }),
       other: () => (p.auxiliary_requests || []).length ? el("div", {}, p.auxiliary_requests.map((a) => pre(a))) : el("p", { text: "no other requests" }),

@@ -111,6 +111,10 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     check("transformation applied", /source/.test(await page.textContent("#tab-body table.records tr")) &&
           /mock/.test(await page.textContent("#tab-body table.records")));
     await shot(page, "test-records");
+    await page.click("#records-view");
+    const asJson = JSON.parse(await page.textContent("#tab-body pre"));
+    check("records as JSON", Array.isArray(asJson) && asJson.length === 2 && asJson[0].source === "mock", JSON.stringify(asJson));
+    await page.click("#records-view");
     await page.click('.tabs button[data-tab="request"]');
     const req = await page.textContent("#tab-body");
     check("request shown, token masked", /GET http:\/\/127\.0\.0\.1:\d+\/api\/users\?.*team=a/.test(req) && req.includes("**********") && !req.includes("atok-page"), req);
