@@ -810,6 +810,23 @@ static const json_t *doc_spec(at_ctx *c, at_input *in, char *why, size_t n) {
   return c->spec;
 }
 
+/* CAT's place for the docs, in an Airbyte repository: documentationUrl
+ * https://docs.airbyte.com/X is docs/X.md at the repository root, looked for
+ * in each directory above the connector's. */
+static bool airbyte_docs(const at_ctx *c, char *out, size_t n) {
+  static const char site[] = "https://docs.airbyte.com/";
+  const char *url = json_string_value(json_object_get(c->metadata, "documentationUrl"));
+  if (!url || strncmp(url, site, sizeof site - 1) || strstr(url, "..") || !c->dir[0]) return false;
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s", c->dir);
+  for (char *s; (s = strrchr(dir, '/')) && s != dir;) {
+    *s = 0;
+    snprintf(out, n, "%s/docs/%s.md", dir, url + sizeof site - 1);
+    if (access(out, F_OK) == 0) return true;
+  }
+  return false;
+}
+
 void at_suite_documentation(at_ctx *c, at_input *in) {
   int ql = (int)json_integer_value(json_object_get(json_object_get(c->metadata, "ab_internal"), "ql"));
   const json_t *co = json_object_get(in->in, "certified_only");
@@ -821,7 +838,8 @@ void at_suite_documentation(at_ctx *c, at_input *in) {
     return;
   }
   char path[PATH_MAX];
-  if (!at_path(c, in->in, "docs_path", NULL, path, sizeof path)) snprintf(path, sizeof path, "%s/README.md", c->dir);
+  if (!at_path(c, in->in, "docs_path", NULL, path, sizeof path) && !airbyte_docs(c, path, sizeof path))
+    snprintf(path, sizeof path, "%s/README.md", c->dir);
   doc d;
   if (!doc_load(path, &d, why, sizeof why)) {
     all_results(c, in, SL_AT_FAIL, why);

@@ -5,6 +5,7 @@
 #   expect      lines "<check> <pass|FAIL|skip> [fragment of the message]"
 #   input.yml   optional: the input set (default: docs_path README.md and
 #               certified_only: false)
+#   connector-dir  optional: the connector directory inside the case
 # plus any other file the docs link to. The connector is
 # tests/data/acceptance-docs/connector (name "Example", a source).
 # Usage: tests/e2e/acceptance-docs.sh [BIN_DIR]
@@ -26,10 +27,11 @@ for dir in "$DATA"/cases/*/; do
   case=$(basename "$dir")
   work="$TMP/cases/$case"
   mkdir -p "$work"
-  cp -R "$dir". "$work/"
+  cp -RL "$dir". "$work/"
   find "$work" -name '*.md' -exec sed -i "s|@MOCK@|$MOCK|g" {} +
   {
-    echo "connector: $DATA/connector"
+    if [ -f "$work/connector-dir" ]; then echo "connector: $work/$(cat "$work/connector-dir")"
+    else echo "connector: $DATA/connector"; fi
     echo "acceptance_tests:"
     echo "  connector_documentation:"
     echo "    tests:"
