@@ -175,6 +175,15 @@ sl_code sl_mapping_record(const sl_mapping *m, sl_jv root, sl_buf *out) {
   return SL_EOK;
 }
 
+bool sl_mapping_back(const sl_mapping *m, const char *name, size_t nlen, const char *ns, size_t nslen, const char **src_name,
+                     const char **src_ns) {
+  const map_pair *p = m ? find(m, name, nlen, ns, nslen, true) : NULL;
+  if (!p) return false;
+  *src_name = p->src_name;
+  *src_ns = p->src_ns;
+  return true;
+}
+
 void sl_mapping_descriptor(const sl_mapping *m, json_t *d, bool to_dest) {
   const char *name = json_string_value(json_object_get(d, "name"));
   const char *ns = json_string_value(json_object_get(d, "namespace"));

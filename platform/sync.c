@@ -107,30 +107,39 @@ static void send_complete(sync_t *s, size_t i);
 
 /* TRACE from either side: errors are reported, stream statuses tracked; a
  * source's COMPLETE goes on to the destination. */
+/* The configured stream a TRACE's stream_descriptor names (namespace
+ * included; a destination's names mapped back), or NULL. */
+static sl_cstream *trace_stream(sync_t *s, const char *who, sl_jv sd) {
+  sl_jv nm, nsv;
+  size_t nlen = 0, nslen = 0;
+  const char *name = sl_jv_get(sd, "name", &nm) ? sl_jv_str(nm, &nlen) : NULL;
+  const char *ns = sl_jv_get(sd, "namespace", &nsv) ? sl_jv_str(nsv, &nslen) : NULL;
+  if (!name) return NULL;
+  const char *sn, *sns;
+  if (s->map && strcmp(who, "source") && sl_mapping_back(s->map, name, nlen, ns, nslen, &sn, &sns))
+    return sl_catalog_find(&s->cat, sn, sns);
+  return sl_catalog_findn(&s->cat, name, nlen, ns, nslen);
+}
+
 static void handle_trace(sync_t *s, const char *who, sl_jv msg, char *first_error) {
   sl_jv trace, type, e, m;
   char t[32] = "";
   if (!sl_jv_get(msg, "trace", &trace) || !sl_jv_get(trace, "type", &type)) return;
   jv_strz(type, t, sizeof t);
   if (!strcmp(t, "ERROR") && sl_jv_get(trace, "error", &e)) {
-    char text[SL_ERR_MSG_MAX] = "", ft[32] = "system_error", name[256] = "";
+    char text[SL_ERR_MSG_MAX] = "", ft[32] = "system_error";
     if (sl_jv_get(e, "message", &m)) jv_strz(m, text, sizeof text);
     if (sl_jv_get(e, "failure_type", &m)) jv_strz(m, ft, sizeof ft);
-    sl_jv sd, nm;
-    if (sl_jv_get(e, "stream_descriptor", &sd) && sl_jv_get(sd, "name", &nm)) {
-      jv_strz(nm, name, sizeof name);
-      sl_cstream *cs = sl_catalog_find(&s->cat, name, NULL);
-      if (cs) s->res->streams[cs->index].errors++;
-    }
+    sl_jv sd;
+    sl_cstream *cs = sl_jv_get(e, "stream_descriptor", &sd) ? trace_stream(s, who, sd) : NULL;
+    if (cs) s->res->streams[cs->index].errors++;
     warnf("%s: error (%s): %s", who, ft, text);
     if (!first_error[0]) snprintf(first_error, SL_ERR_MSG_MAX, "%s", text);
   } else if (!strcmp(t, "STREAM_STATUS") && sl_jv_get(trace, "stream_status", &e)) {
-    sl_jv sd, nm, st;
-    char name[256], status[32];
-    if (!sl_jv_get(e, "stream_descriptor", &sd) || !sl_jv_get(sd, "name", &nm) ||
-        !sl_jv_get(e, "status", &st))
-      return;
-    sl_cstream *cs = sl_catalog_find(&s->cat, jv_strz(nm, name, sizeof name), NULL);
+    sl_jv sd, st;
+    char status[32];
+    if (!sl_jv_get(e, "stream_descriptor", &sd) || !sl_jv_get(e, "status", &st)) return;
+    sl_cstream *cs = trace_stream(s, who, sd);
     if (!cs) return;
     jv_strz(st, status, sizeof status);
     sl_stream_stats *ss = &s->res->streams[cs->index];

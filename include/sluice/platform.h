@@ -181,6 +181,10 @@ json_t *sl_mapping_catalog(const sl_mapping *m, const json_t *configured);
 /* A RECORD line (parsed as root) re-written with the mapped stream and
  * namespace, with '\n', appended to out. */
 sl_code sl_mapping_record(const sl_mapping *m, sl_jv root, sl_buf *out);
+/* The source stream (name, namespace or NULL) a destination stream maps
+ * back to; false when the mapping does not know it. */
+bool sl_mapping_back(const sl_mapping *m, const char *name, size_t nlen, const char *ns, size_t nslen, const char **src_name,
+                     const char **src_ns);
 /* A stream_descriptor object mapped (to_dest) or mapped back, in place. */
 void sl_mapping_descriptor(const sl_mapping *m, json_t *descriptor, bool to_dest);
 /* The same from a RECORD line and its envelope: spliced without a parse

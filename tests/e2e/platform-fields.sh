@@ -3,7 +3,8 @@
 # `sluice sync --catalog` and through the REST API; the destination gets
 # only the selected fields (records and json_schema) into SQLite, nested
 # paths included; the primary key and cursor must be selected; schema
-# changes do not select new fields and drop removed ones from the selection.
+# changes do not select new fields and drop removed ones from the selection;
+# a destination's TRACE error about a mapped stream counts for its source stream.
 # usage: tests/e2e/platform-fields.sh [BIN_DIR]   (default build/bin)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -129,4 +130,11 @@ run sync4 "$S" connection sync p1 --backoff-ms 0 --full-refresh
 expect_rc sync4/exit 0 sync4
 expect_eq rest/dest-nested "$(props '.properties.addr' "$FIELDS_DEST_CATALOG")" '["zip"]'
 expect_eq rest/rows "$(sql "$DB" "select addr from people where id = 1")" '{"zip":"z1"}'
+
+# ---- a destination's TRACE error about a mapped stream counts for the source stream ------------------
+run prefix "$S" connection edit p1 --prefix m_
+FIELDS_DEST_TRACE=m_people run sync5 "$S" connection sync p1 --backoff-ms 0 --full-refresh
+expect_rc trace/sync 0 sync5
+expect_eq trace/rejected "$(sql "$STORE" "select stream || ':' || rejected from stream_stats where attempt_id = (select max(id) from attempts)")" "people:1"
+expect_eq trace/mapped-table "$(sql "$DB" "select count(*) from m_people")" 3
 finish
