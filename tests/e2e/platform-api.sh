@@ -129,40 +129,40 @@ expect_eq conn/duplicate "$(api POST /connections '{"name":"c","source":"f","des
 expect_eq conn/show "$(api GET "/connections/$C")" 200
 expect_eq conn/missing "$(api GET /connections/999)" 404
 
+# two_edits PATH BODY1 BODY2: two PATCHes sent at once; sets CODES (the two
+# statuses, sorted), WINNER and LOSER (1 or 2; replies in $TMP/edit-N.out).
+two_edits() {
+  local pids=() i
+  for i in 1 2; do
+    curl -s -o "$TMP/edit-$i.out" -w '%{http_code}' -X PATCH -H "Authorization: Bearer $TOKEN" \
+      --data-binary "$([ "$i" = 1 ] && echo "$2" || echo "$3")" "$API$1" >"$TMP/edit-$i.code" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  CODES=$( (cat "$TMP/edit-1.code"; echo; cat "$TMP/edit-2.code"; echo) | sort | tr '\n' ' ')
+  WINNER=1 LOSER=2
+  if [ "$(cat "$TMP/edit-2.code")" = 200 ]; then WINNER=2 LOSER=1; fi
+}
 # Two edits of one connection at once, both made from version 1: exactly
 # one applies, the other is refused with 409 and changes nothing.
-EDITS=()
-for i in 1 2; do
-  curl -s -o "$TMP/edit$i.out" -w '%{http_code}' -X PATCH -H "Authorization: Bearer $TOKEN" \
-    --data-binary "{\"schedule\":\"every ${i}h\",\"version\":1}" "$API/connections/$C" >"$TMP/edit$i.code" &
-  EDITS+=($!)
-done
-wait "${EDITS[@]}"
-codes=$( (cat "$TMP/edit1.code"; echo; cat "$TMP/edit2.code"; echo) | sort | tr '\n' ' ')
-expect_eq conn/concurrent-edits "$codes" "200 409 "
-winner=$(grep -l 200 "$TMP/edit1.code" "$TMP/edit2.code" | head -1)
-winner=${winner##*edit}
-expect_eq conn/winner-applied "$(sql "$STORE" "select schedule || ' ' || version from connections where id = $C")" "every ${winner%.code}h 2"
+two_edits "/connections/$C" '{"schedule":"every 1h","version":1}' '{"schedule":"every 2h","version":1}'
+expect_eq conn/concurrent-edits "$CODES" "200 409 "
+expect_eq conn/winner-applied "$(sql "$STORE" "select schedule || ' ' || version from connections where id = $C")" "every ${WINNER}h 2"
+check conn/loser-says grep -q 'changed by someone else' "$TMP/edit-$LOSER.out"
+expect_eq conn/if-match-stale "$(curl -s -o "$TMP/api.out" -w '%{http_code}' -X PATCH -H "Authorization: Bearer $TOKEN" -H 'If-Match: "1"' \
+  --data-binary '{"schedule":"every 5h"}' "$API/connections/$C")" 409
+check conn/if-match-says grep -q 'changed by someone else' "$TMP/api.out"
 
 # The same for a source: two edits from one version at once, exactly one
 # applies; a stale If-Match is refused with 409 saying what to do.
 expect_eq src-cas/show "$(api GET "/sources/$K")" 200
 KV=$(out .version)
-EDITS=()
 REG=(- eu us)
-for i in 1 2; do
-  curl -s -o "$TMP/sedit$i.out" -w '%{http_code}' -X PATCH -H "Authorization: Bearer $TOKEN" \
-    --data-binary "{\"config\":{\"api_key\":\"**********\",\"region\":\"${REG[$i]}\"},\"version\":$KV}" "$API/sources/$K" >"$TMP/sedit$i.code" &
-  EDITS+=($!)
-done
-wait "${EDITS[@]}"
-codes=$( (cat "$TMP/sedit1.code"; echo; cat "$TMP/sedit2.code"; echo) | sort | tr '\n' ' ')
-expect_eq src-cas/concurrent-edits "$codes" "200 409 "
-winner=$(grep -l 200 "$TMP/sedit1.code" "$TMP/sedit2.code" | head -1)
-winner=${winner##*sedit}
-loser=$((3 - ${winner%.code}))
-expect_eq src-cas/winner-applied "$(sql "$STORE" "select json_extract(config, '$.region') || ' ' || version from actors where id = $K")" "${REG[${winner%.code}]} $((KV + 1))"
-expect_eq src-cas/loser-says "$(jq -r '.error.code + ": " + .error.message' "$TMP/sedit$loser.out")" \
+two_edits "/sources/$K" "{\"config\":{\"api_key\":\"**********\",\"region\":\"eu\"},\"version\":$KV}" \
+  "{\"config\":{\"api_key\":\"**********\",\"region\":\"us\"},\"version\":$KV}"
+expect_eq src-cas/concurrent-edits "$CODES" "200 409 "
+expect_eq src-cas/winner-applied "$(sql "$STORE" "select json_extract(config, '$.region') || ' ' || version from actors where id = $K")" "${REG[$WINNER]} $((KV + 1))"
+expect_eq src-cas/loser-says "$(jq -r '.error.code + ": " + .error.message' "$TMP/edit-$LOSER.out")" \
   "conflict: source \"keyed\" was changed by someone else since version $KV (it is now at version $((KV + 1))); show it again and repeat the edit from version $((KV + 1))"
 expect_eq src-cas/secret-kept "$(jq -r --arg k "source:$K" '.[$k]["/api_key"]' "$SLUICE_HOME/secrets.json")" "$SECRET"
 expect_eq src-cas/if-match-stale "$(curl -s -o "$TMP/api.out" -w '%{http_code}' -X PATCH -H "Authorization: Bearer $TOKEN" -H "If-Match: \"$KV\"" \
@@ -173,7 +173,6 @@ expect_eq src-cas/if-match-ok "$(curl -s -o "$TMP/api.out" -w '%{http_code}' -X 
 expect_eq src-cas/if-match-applied "$(jq -r '.config.region + " " + (.version | tostring)' "$TMP/api.out")" "us $((KV + 2))"
 expect_eq src-cas/if-match-bad "$(curl -s -o "$TMP/api.out" -w '%{http_code}' -X PATCH -H "Authorization: Bearer $TOKEN" -H "If-Match: yesterday" \
   --data-binary '{"config":{"region":"eu"}}' "$API/sources/$K")" 400
-check conn/loser-says grep -qh 'changed by someone else' "$TMP/edit1.out" "$TMP/edit2.out"
 expect_eq conn/edit "$(api PATCH "/connections/$C" '{"schedule":"manual","streams":["users"],"version":2}')" 200
 expect_eq conn/edit-reply "$(out '[.schedule, .streams, .version] | map(tostring) | join(" ")')" "manual users 3"
 expect_eq conn/edit-no-version "$(api PATCH "/connections/$C" '{"stream_prefix":"x_"}')" 200
