@@ -448,6 +448,12 @@ void sl_jw_raw(sl_jw *w, const char *json, size_t len) {
 }
 
 void sl_jw_jv(sl_jw *w, sl_jv v) {
+  size_t numlen;
+  const char *num = sl_jv_num_text(v, &numlen);
+  if (num) {
+    sl_jw_raw(w, num, numlen);
+    return;
+  }
   switch (sl_jv_type(v)) {
     case SL_JNULL: sl_jw_null(w); break;
     case SL_JBOOL: sl_jw_bool(w, sl_jv_bool(v)); break;

@@ -494,19 +494,36 @@ static sl_typing_reason put_int(int64_t x, sl_buf *scratch, const char **out, si
   return SL_TYPING_OK;
 }
 
+/* The integer part of a long literal whose fraction is all zeros
+ * ("12345678901234567.000"): its double may be another integer. */
+static bool integral_literal(const char *s, size_t *n) {
+  size_t i = s[0] == '-';
+  while (i < *n && s[i] >= '0' && s[i] <= '9') i++;
+  if (i < *n && s[i] != '.') return false; /* an exponent: the double decides */
+  for (size_t j = i + 1; j < *n; j++)
+    if (s[j] != '0') return false;
+  *n = i;
+  return true;
+}
+
 sl_typing_reason sl_typing_int(sl_jv v, int64_t *out) {
   size_t n;
-  const char *s;
-  switch (sl_jv_type(v)) {
+  const char *s = sl_jv_num_text(v, &n); /* the exact text of a long literal */
+  sl_jtype t = sl_jv_type(v);
+  if (s && integral_literal(s, &n)) t = SL_JSTRING;
+  else if (s && memchr(s, '.', n) && !memchr(s, 'e', n) && !memchr(s, 'E', n)) return SL_TYPING_TYPECAST;
+  else s = NULL;
+  switch (t) {
     case SL_JINT: *out = sl_jv_int(v); return SL_TYPING_OK;
     case SL_JDOUBLE: {
       double x = sl_jv_double_raw(v);
       if (x != trunc(x) || x < -9223372036854775808.0 || x >= 9223372036854775808.0) return SL_TYPING_TYPECAST;
+      if (sl_jv_num_text(v, NULL) && fabs(x) > 9007199254740992.0) return SL_TYPING_TYPECAST; /* 2^53: inexact */
       *out = (int64_t)x;
       return SL_TYPING_OK;
     }
     case SL_JSTRING: {
-      s = sl_jv_str(v, &n);
+      if (!s) s = sl_jv_str(v, &n);
       if (!numeric_text(s, n, true)) return SL_TYPING_TYPECAST;
       char tmp[72];
       memcpy(tmp, s, n);

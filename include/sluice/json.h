@@ -114,6 +114,21 @@ static inline double sl_jv_num(sl_jv v) {
     default: return 0;
   }
 }
+/* The literal text of a number, when the parser kept it: for the numbers of
+ * a document holding a literal that a double or a 64-bit integer would not
+ * keep exactly (more than 15 significant digits, an integer beyond 64 bits,
+ * which the tape then holds as the nearest double). NULL otherwise: the
+ * value on the tape is exact. Valid until the next parse. */
+static inline const char *sl_jv_num_text(sl_jv v, size_t *len) {
+  char tag = SL__JV_TAG(v);
+  uint64_t payload = SL__JV_PAYLOAD(v);
+  if ((tag != 'l' && tag != 'u' && tag != 'd') || !payload) return NULL;
+  const char *p = (const char *)(uintptr_t)payload;
+  uint32_t n;
+  memcpy(&n, p, 4);
+  if (len) *len = n;
+  return p + 4;
+}
 static inline bool sl_jv_bool(sl_jv v) { return SL__JV_TAG(v) == 't'; }
 static inline bool sl_jv_is_null(sl_jv v) { return SL__JV_TAG(v) == 'n'; }
 

@@ -118,6 +118,9 @@ expect_eq numbers/numeric-binary "$(q "select string_agg(coalesce(\"select\"::te
   "0,0.0015,0.0,0.0000001,-123456789.125,-42.50,100000000000000000000,0.000,99990000.0001"
 expect_eq numbers/date-edges "$(q "select concat_ws('|', day, at, local_at, clock_tz) from userevents where id = 109")" \
   '0001-01-01|10000-01-01 15:58:59.999999+00|1900-02-28 12:00:00|00:00:00+14'
+# literals beyond a double or 64 bits keep every digit (lib/json_simd.cpp)
+expect_eq numbers/long-literals "$(q "select string_agg(\"select\"::text, ',' order by id) from userevents where id between 110 and 112")" \
+  "123456789012345678901234567890.123456789,-0.1000000000000000055511151231257827,98765432109876543210987654321"
 
 runw badutf8 "$DATA/bad-utf8.jsonl" write --config "$TMP/c.json" --catalog "$DATA/typed.catalog.json"
 expect_rc badutf8/exit 0

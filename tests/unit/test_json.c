@@ -173,3 +173,54 @@ TEST(json_int_format_edges) {
   p[sl_json_fmt_double(p, 0.1 + 0.2, false)] = 0;
   CHECK_STR(p, "0.30000000000000004");
 }
+
+/* Literals a double or a 64-bit integer would not keep come back as written. */
+TEST(json_long_literals_keep_their_text) {
+  sl_err err = SL_ERR_INIT;
+  const char *in = "{\"big\":123456789012345678901234567890,\"neg\":-99999999999999999999,"
+                   "\"dec\":3.14159265358979323846264338327950288,\"exp\":1.2345678901234567e300,"
+                   "\"id\":1234567890123456789,\"u\":18446744073709551615,\"small\":0.1,"
+                   "\"arr\":[1,2.5,[12345678901234567890.5]],\"s\":\"99999999999999999999999\"}";
+  char *s = roundtrip(in, &err);
+  CHECK(s);
+  CHECK_STR(s, in);
+  free(s);
+  s = roundtrip("123456789012345678901234567890", &err); /* a number as the whole document */
+  CHECK(s);
+  CHECK_STR(s, "123456789012345678901234567890");
+  free(s);
+}
+
+TEST(json_long_literals_values) {
+  sl_jparser *p = parser();
+  sl_buf in;
+  sl_buf_init(&in, 1024);
+  const char *text = "{\"big\":123456789012345678901234567890,\"id\":1234567890123456789,\"d\":2.5}";
+  sl_buf_append(&in, text, strlen(text));
+  sl_jv root, v;
+  sl_err err = SL_ERR_INIT;
+  CHECK_INT(sl_jparser_parse(p, in.data, in.len, &root, "in", &err), SL_EOK);
+  CHECK(sl_jv_get(root, "big", &v));
+  CHECK_INT(sl_jv_type(v), SL_JDOUBLE); /* the nearest double, the text kept */
+  CHECK(sl_jv_num(v) > 1.2345678901234e29 && sl_jv_num(v) < 1.2345678901235e29);
+  size_t n;
+  const char *t = sl_jv_num_text(v, &n);
+  CHECK(t);
+  CHECK_INT((int)n, 30);
+  CHECK(sl_jv_get(root, "id", &v)); /* a 64-bit integer on the same line stays exact */
+  CHECK_INT(sl_jv_type(v), SL_JINT);
+  CHECK(sl_jv_int(v) == 1234567890123456789LL);
+  /* an ordinary line keeps no texts */
+  in.len = 0;
+  sl_buf_append(&in, "{\"a\":1,\"b\":2.5}", 15);
+  CHECK_INT(sl_jparser_parse(p, in.data, in.len, &root, "in", &err), SL_EOK);
+  CHECK(sl_jv_get(root, "b", &v));
+  CHECK(!sl_jv_num_text(v, &n));
+  /* a malformed line with a long literal is still an error with its place */
+  in.len = 0;
+  sl_buf_append(&in, "{\"a\":123456789012345678901234567890,,}", 38);
+  CHECK_INT(sl_jparser_parse(p, in.data, in.len, &root, "line 3", &err), SL_EJSON);
+  CHECK_CONTAINS(err.msg, "line 3");
+  sl_buf_dispose(&in);
+  sl_jparser_free(p);
+}
