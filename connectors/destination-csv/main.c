@@ -417,7 +417,7 @@ static void csv_close(void *h, bool ok) {
 
 static const sl_destination dest_csv = {
     .name = "destination-csv",
-    .version = "0.1.1",
+    .version = "0.2.0",
     .spec_json = spec,
     .documentation_url = "https://docs.sluice.dev/connectors/destination-csv",
     .dest_modes = SL_DEST_APPEND | SL_DEST_OVERWRITE | SL_DEST_APPEND_DEDUP,

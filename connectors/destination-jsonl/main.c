@@ -394,7 +394,7 @@ static void jsonl_close(void *h, bool ok) {
 
 static const sl_destination dest_jsonl = {
     .name = "destination-jsonl",
-    .version = "0.2.0",
+    .version = "0.3.0",
     .spec_json = spec,
     .documentation_url = NULL,
     .dest_modes = SL_DEST_APPEND | SL_DEST_OVERWRITE | SL_DEST_APPEND_DEDUP,
