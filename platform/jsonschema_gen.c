@@ -241,13 +241,20 @@ static json_t *gen_number(gen *g, const conj *c, bool integer, const char *ptr) 
 
 /* ---- strings ---- */
 
+static bool rx_matches(const char *re, const char *s);
+
 static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-static bool gen_format(gen *g, const char *f, char *out, size_t n) {
+/* A value of format f; for date-time, `variant` picks a spelling (a pattern
+ * next to the format often asks for one: fractions, an offset, no zone). */
+static bool gen_format(gen *g, const char *f, unsigned variant, char *out, size_t n) {
   uint64_t r = sl_rng_next(&g->rng);
   unsigned y = 2000 + (unsigned)(r % 30), mo = 1 + (unsigned)(r >> 8) % 12, d = 1 + (unsigned)(r >> 16) % 28;
   unsigned h = (unsigned)(r >> 24) % 24, mi = (unsigned)(r >> 32) % 60, s = (unsigned)(r >> 40) % 60;
-  if (!strcmp(f, "date-time")) snprintf(out, n, "%04u-%02u-%02uT%02u:%02u:%02uZ", y, mo, d, h, mi, s);
+  static const char *const dt[] = {"%04u-%02u-%02uT%02u:%02u:%02uZ", "%04u-%02u-%02uT%02u:%02u:%02u.000Z",
+                                   "%04u-%02u-%02uT%02u:%02u:%02u.000000Z", "%04u-%02u-%02uT%02u:%02u:%02u+00:00",
+                                   "%04u-%02u-%02uT%02u:%02u:%02u", "%04u-%02u-%02u %02u:%02u:%02u"};
+  if (!strcmp(f, "date-time")) snprintf(out, n, dt[variant % 6], y, mo, d, h, mi, s);
   else if (!strcmp(f, "date")) snprintf(out, n, "%04u-%02u-%02u", y, mo, d);
   else if (!strcmp(f, "time")) snprintf(out, n, "%02u:%02u:%02u", h, mi, s);
   else if (!strcmp(f, "email")) snprintf(out, n, "user%u@example.com", (unsigned)(r % 1000));
@@ -277,6 +284,14 @@ static json_t *gen_string(gen *g, const conj *c, const char *ptr) {
   char buf[MAX_STR * 4 + 1];
   const char *pattern = json_string_value(first(c, "pattern"));
   const char *fmt = json_string_value(first(c, "format"));
+  if (pattern && fmt) {
+    /* a format value that also matches the pattern, in one of its spellings */
+    for (unsigned v = 0; v < 6; v++) {
+      if (gen_format(g, fmt, v, buf, sizeof buf) && strlen(buf) >= minl && strlen(buf) <= maxl && rx_matches(pattern, buf))
+        return json_string(buf);
+      if (strcmp(fmt, "date-time")) break;
+    }
+  }
   if (pattern) {
     char why[300];
     for (int t = 0; t < 16; t++) {
@@ -290,7 +305,7 @@ static json_t *gen_string(gen *g, const conj *c, const char *ptr) {
     note(g, ptr, "no string of the pattern within minLength/maxLength%s", NULL);
     return NULL;
   }
-  if (fmt && gen_format(g, fmt, buf, sizeof buf) && strlen(buf) >= minl && strlen(buf) <= maxl) return json_string(buf);
+  if (fmt && gen_format(g, fmt, (unsigned)choose(g, 6, ptr, "spelling") % 2, buf, sizeof buf) && strlen(buf) >= minl && strlen(buf) <= maxl) return json_string(buf);
   size_t hi = maxl < minl + 12 ? maxl : minl + 12;
   size_t len = minl + below(g, hi - minl + 1);
   for (size_t i = 0; i < len; i++) buf[i] = alnum[below(g, sizeof alnum - 1)];
@@ -500,7 +515,8 @@ json_t *sl_jsgen_instance(const json_t *schema, uint64_t seed, unsigned index, c
  * Literals, escapes (\d \w \s and escaped punctuation), classes with
  * ranges and negation, ., groups (capturing and (?:...)), alternation,
  * anchors, and the quantifiers ? * + {n} {n,} {n,m} (lazy or not).
- * Lookaround, backreferences and Unicode properties are not generated. */
+ * Lookarounds and \b generate nothing (the PCRE2 check of each candidate
+ * decides); backreferences and Unicode properties are not generated. */
 
 typedef struct rx {
   const char *re;
@@ -573,11 +589,15 @@ static void rx_atom(rx *x, const char *p, const char *e, int depth) {
   if (*p == '(') {
     const char *in = p + 1;
     if (in[0] == '?') {
-      if (in[1] != ':') {
-        if (!x->why[0]) snprintf(x->why, sizeof x->why, "pattern \"%s\": (?%c...) is not generated (lookaround or a named group)", x->re, in[1]);
+      /* lookarounds are zero-width: nothing is generated for them, and the
+       * PCRE2 check of the whole string decides; named groups are groups */
+      if (in[1] == '=' || in[1] == '!' || (in[1] == '<' && (in[2] == '=' || in[2] == '!'))) return;
+      if (in[1] == ':') in += 2;
+      else if ((in[1] == '<' || (in[1] == 'P' && in[2] == '<')) && strchr(in, '>') && strchr(in, '>') < e) in = strchr(in, '>') + 1;
+      else {
+        if (!x->why[0]) snprintf(x->why, sizeof x->why, "pattern \"%s\": (?%c...) is not generated", x->re, in[1]);
         return;
       }
-      in += 2;
     }
     rx_alt(x, in, e - 1, depth + 1);
   } else if (*p == '[') {
@@ -601,7 +621,8 @@ static void rx_atom(rx *x, const char *p, const char *e, int depth) {
     case 'S': rx_put(x, 'x'); break;
     case 'n': rx_put(x, '\n'); break;
     case 't': rx_put(x, '\t'); break;
-    case 'b': case 'B': case 'p': case 'P': case 'k': case 'u': case 'x': case 'c':
+    case 'b': case 'B': break; /* zero-width: the PCRE2 check decides */
+    case 'p': case 'P': case 'k': case 'u': case 'x': case 'c':
       if (!x->why[0]) snprintf(x->why, sizeof x->why, "pattern \"%s\": \\%c is not generated", x->re, ch);
       break;
     default:
@@ -667,6 +688,19 @@ static void rx_alt(rx *x, const char *p, const char *end, int depth) {
   size_t pick = sl_rng_next(&x->rng) % n;
   const char *a = alts[pick], *b = pick + 1 < n ? alts[pick + 1] - 1 : end;
   rx_seq(x, a, b, depth);
+}
+
+/* re matches somewhere in s (JSON Schema's pattern: a search). */
+static bool rx_matches(const char *re, const char *s) {
+  int ec;
+  PCRE2_SIZE off;
+  pcre2_code *code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &off, NULL);
+  if (!code) return false;
+  pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
+  bool ok = md && pcre2_match(code, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL) >= 0;
+  pcre2_match_data_free(md);
+  pcre2_code_free(code);
+  return ok;
 }
 
 bool sl_jsgen_regex(const char *re, uint64_t seed, char *out, size_t outn, char *why, size_t n) {
