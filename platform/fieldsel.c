@@ -237,3 +237,48 @@ bool sl_fields_on_diff(json_t *settings, json_t *diff) {
   }
   return changed;
 }
+
+bool sl_fields_hold_back(json_t *settings, json_t *diff, const json_t *old_catalog) {
+  bool changed = false;
+  size_t i, j;
+  json_t *ch, *set, *st;
+  json_array_foreach(json_object_get(diff, "streams_changed"), i, ch) {
+    const char *stream = json_string_value(json_object_get(ch, "stream"));
+    json_t *added = json_object_get(ch, "fields_added");
+    if (!stream || !json_array_size(added)) continue;
+    json_t *e = NULL, *old = NULL;
+    json_array_foreach(json_object_get(settings, "streams"), j, set) {
+      const char *n = json_string_value(json_object_get(json_object_get(set, "stream"), "name"));
+      if (n && !strcmp(n, stream)) e = set;
+    }
+    if (e && json_is_true(get2(e, "field_selection_enabled", "fieldSelectionEnabled"))) continue; /* sl_fields_on_diff's */
+    json_array_foreach(json_object_get(old_catalog, "streams"), j, st) {
+      const char *n = json_string_value(json_object_get(st, "name"));
+      if (n && !strcmp(n, stream)) old = st;
+    }
+    if (!old) continue;
+    /* The fields the stream had and still has, selected from now on. */
+    json_t *paths = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(json_object_get(old, "json_schema"), "properties"), k, v) {
+      if (!has_name(json_object_get(ch, "fields_removed"), k)) json_array_append_new(paths, json_pack("{s:[s]}", "field_path", k));
+    }
+    if (!json_array_size(paths)) {
+      json_decref(paths);
+      continue;
+    }
+    if (!e) {
+      e = json_pack("{s:{s:s}}", "stream", "name", stream);
+      if (json_object_get(old, "namespace")) json_object_set(json_object_get(e, "stream"), "namespace", json_object_get(old, "namespace"));
+      json_array_append_new(json_object_get(settings, "streams"), e);
+    }
+    json_object_del(e, "fieldSelectionEnabled");
+    json_object_del(e, "selectedFields");
+    json_object_set_new(e, "field_selection_enabled", json_true());
+    json_object_set_new(e, "selected_fields", paths);
+    json_object_set(ch, "fields_not_selected", added);
+    changed = true;
+  }
+  return changed;
+}

@@ -386,8 +386,6 @@ static sl_code schema_check(sl_store *s, const json_t *conn, const json_t *src, 
                       sl_store_str(src, "name"), (long long)from, (long long)version, sl_store_str(conn, "name"));
       free(t);
       sl_store_exec(s, NULL, &e, "UPDATE connections SET status = 'paused', version = version + 1 WHERE id = ?", 1, cb);
-    } else if (!strcmp(policy, "ignore")) {
-      action = "ignored";
     } else if (!strcmp(policy, "propagate_all")) {
       action = "propagated";
       if (streams && *streams && json_array_size(added)) { /* an explicit list grows by the new streams */
@@ -397,11 +395,14 @@ static sl_code schema_check(sl_store *s, const json_t *conn, const json_t *src, 
         free(list);
         free(both);
       }
-    } else if ((!streams || !*streams) && json_array_size(added)) {
-      /* Columns only: new streams stay out, so "all streams" becomes the old list. */
-      char *list = stream_names(pc, NULL);
-      sl_store_exec(s, NULL, &e, "UPDATE connections SET streams = ? WHERE id = ?", 2, list, cb);
-      free(list);
+    } else {
+      if (!strcmp(policy, "ignore")) action = "ignored";
+      if ((!streams || !*streams) && json_array_size(added)) {
+        /* Columns only and ignore: new streams stay out, so "all streams" becomes the old list. */
+        char *list = stream_names(pc, NULL);
+        sl_store_exec(s, NULL, &e, "UPDATE connections SET streams = ? WHERE id = ?", 2, list, cb);
+        free(list);
+      }
     }
     /* A removed stream leaves an explicit stream list (else the sync would
      * fail on a stream the source no longer has). */
@@ -429,8 +430,9 @@ static sl_code schema_check(sl_store *s, const json_t *conn, const json_t *src, 
     json_decref(cur);
     /* Field selections: new fields are not selected, removed ones leave the selection. */
     const char *settings_text = sl_store_str(conn, "catalog");
-    json_t *settings = settings_text ? json_loads(settings_text, 0, NULL) : NULL;
-    if (settings && sl_fields_on_diff(settings, diff) && strcmp(action, "paused")) {
+    json_t *settings = settings_text && *settings_text ? json_loads(settings_text, 0, NULL) : json_pack("{s:[]}", "streams");
+    bool held = !strcmp(action, "ignored") && sl_fields_hold_back(settings, diff, pc); /* ignore: new fields stay out */
+    if (settings && (sl_fields_on_diff(settings, diff) || held) && strcmp(action, "paused")) {
       char *t = sl_json_dumps(settings);
       if (t) sl_store_exec(s, NULL, &e, "UPDATE connections SET catalog = ?, version = version + 1 WHERE id = ?", 2, t, cb);
       free(t);

@@ -95,6 +95,11 @@ void sl_fields_write(sl_jw *w, sl_jv obj, const json_t *tree);
  * new fields, which stay out) and "selected_fields_removed" (dropped from
  * the selection in settings: returns true when settings changed). */
 bool sl_fields_on_diff(json_t *settings, json_t *diff);
+/* The `ignore` policy: a changed stream without a selection that gained
+ * fields gets one of the fields it had (in old_catalog) and still has, so
+ * the new ones stay out ("fields_not_selected" in diff); true when
+ * settings changed. */
+bool sl_fields_hold_back(json_t *settings, json_t *diff, const json_t *old_catalog);
 
 /* ---- the state file ---- */
 

@@ -3,7 +3,8 @@
 # `sluice sync --catalog` and through the REST API; the destination gets
 # only the selected fields (records and json_schema) into SQLite, nested
 # paths included; the primary key and cursor must be selected; schema
-# changes do not select new fields and drop removed ones from the selection;
+# changes do not select new fields and drop removed ones from the selection,
+# and the ignore policy keeps new fields out through a selection of the old;
 # a destination's TRACE error about a mapped stream counts for its source stream.
 # usage: tests/e2e/platform-fields.sh [BIN_DIR]   (default build/bin)
 set -uo pipefail
@@ -73,6 +74,22 @@ expect_eq schema/diff "$(sql "$STORE" "select diff from schema_changes order by 
 expect_eq schema/selection-pruned "$("$S" connection show p1 --json | jq -c '[.catalog | fromjson | .streams[0].selected_fields[].field_path[0]]')" '["id","updated","addr"]'
 expect_eq schema/no-phone "$(props '' "$FIELDS_DEST_CATALOG")" '["addr","id","updated"]'
 expect_eq schema/whole-addr "$(props '.properties.addr' "$FIELDS_DEST_CATALOG")" '["city","zip"]'
+
+# ---- the ignore policy holds new fields back through a selection of the old ones ---------------------
+run src2 "$S" source create people2 --connector "$SRC" --set count=2
+run dst2 "$S" destination create lite2 --connector destination-sqlite --set "destination_path=$TMP/ignore.db"
+run conn2 "$S" connection create p2 --source people2 --destination lite2 --schema-policy ignore
+run ign1 "$S" connection sync p2 --backoff-ms 0
+expect_rc ignore/first 0 ign1
+run src2-edit "$S" source edit people2 --set phone=true --set count=3
+run ign2 "$S" connection sync p2 --backoff-ms 0
+expect_rc ignore/second 0 ign2
+expect_eq ignore/no-new-column "$(cols "$TMP/ignore.db" people)" "addr,email,id,name,updated"
+expect_eq ignore/rows "$(sql "$TMP/ignore.db" "select count(*) from people")" 3
+expect_eq ignore/diff "$(sql "$STORE" "select action || ' ' || json_extract(diff, '$.streams_changed[0].fields_not_selected') from schema_changes order by id desc limit 1")" \
+  'ignored ["phone"]'
+expect_eq ignore/selection "$("$S" connection show p2 --json | jq -c '.catalog | fromjson | .streams[0] | [.field_selection_enabled, ([.selected_fields[].field_path[0]] | sort)]')" \
+  '[true,["addr","email","id","name","updated"]]'
 
 # ---- --all-fields: everything again ------------------------------------------------------------------
 run all "$S" connection edit p1 --stream people --all-fields

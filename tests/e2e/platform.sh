@@ -243,6 +243,19 @@ run sch2-edit "$S" source edit shapes2 --set schema=1
 run sch2-sync2 timeout 60 "$S" connection sync shapes2
 expect_rc schema/removed-stream-sync 0
 expect_eq schema/removed-stream-dropped "$("$S" connection show shapes2 --json | jq -r .streams)" "things"
+# ignore: new streams and new fields stay out (the stream gets a field
+# selection of the fields it had).
+run sch3-src "$S" source create shapes3 --connector "$DATA/schema-source" --set schema=1
+run sch3-dst "$S" destination create sdb3 --connector destination-sqlite --set "destination_path=$TMP/schema3.db"
+run sch3-conn "$S" connection create shapes3 --source shapes3 --destination sdb3 --schema-policy ignore
+run sch3-sync1 timeout 60 "$S" connection sync shapes3
+run sch3-edit "$S" source edit shapes3 --set schema=2
+run sch3-sync2 timeout 60 "$S" connection sync shapes3
+expect_rc schema/ignore-sync 0
+expect_err schema/ignore-recorded sch3-sync2 "catalog version 1 -> 2): ignored"
+expect_eq schema/ignore-no-new-stream "$(sql "$TMP/schema3.db" "select count(*) from sqlite_master where name = 'others'")" 0
+expect_eq schema/ignore-streams "$("$S" connection show shapes3 --json | jq -r .streams)" "things"
+expect_eq schema/ignore-no-new-column "$(sql "$TMP/schema3.db" "select count(*) from pragma_table_info('things') where name = 'color'")" 0
 run bad-version "$S" catalog show shapes --version 9
 expect_rc catalog/missing-version 18
 
