@@ -4,7 +4,8 @@
  *  "files": {"<name>": {"bytes": N, "generation_id": G, "renamed_from": "<name>"}},
  *  "states": {"<key>": <the value dest_states.c keeps for the key>}}
  *
- * generation_id is absent for a null generation; renamed_from only between
+ * in <dir>/.sluice-commit-<owner>.json. generation_id is absent for a null
+ * generation; renamed_from only between
  * the save that decides a swap and its rename. Replacing the record is the
  * commit: one file, so several streams commit together or not at all. */
 #include <errno.h>
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sluice/commitfile.h"
@@ -21,6 +24,7 @@
 
 struct sl_commitfile {
   char *dir, *path;
+  int lock_fd;    /* the record's lock file, held from recover to free */
   json_t *files;  /* name -> entry object */
   json_t *states; /* key -> value, as of the last commit */
   json_t *pending; /* key -> value, put since: written by the next commit */
@@ -35,6 +39,7 @@ static char *join(const char *dir, const char *name) {
 
 void sl_commit_free(sl_commitfile *c) {
   if (!c) return;
+  if (c->lock_fd >= 0) close(c->lock_fd);
   free(c->dir);
   free(c->path);
   json_decref(c->files);
@@ -60,11 +65,12 @@ static bool well_formed(const json_t *files, const char **bad) {
   return true;
 }
 
-sl_code sl_commit_load(const char *dir, sl_commitfile **out, sl_err *err) {
+sl_code sl_commit_load(const char *dir, const char *owner, sl_commitfile **out, sl_err *err) {
   *out = NULL;
   sl_commitfile *c = calloc(1, sizeof *c);
-  if (!c || !(c->dir = strdup(dir)) || !(c->path = join(dir, SL_COMMIT_RECORD)) || !(c->legacy = json_array()) ||
-      !(c->pending = json_object())) {
+  if (c) c->lock_fd = -1;
+  if (c && asprintf(&c->path, "%s/" SL_COMMIT_RECORD_FMT, dir, owner) < 0) c->path = NULL;
+  if (!c || !c->path || !(c->dir = strdup(dir)) || !(c->legacy = json_array()) || !(c->pending = json_object())) {
     sl_commit_free(c);
     return sl_err_set(err, SL_ENOMEM, "out of memory");
   }
@@ -110,8 +116,9 @@ sl_code sl_commit_cut_fd(int fd, const char *path, uint64_t bytes, const char *w
   if (fstat(fd, &sb)) return sl_err_set(err, SL_EIO, "%s: stat: %s", path, strerror(errno));
   uint64_t size = (uint64_t)sb.st_size;
   if (size < bytes)
-    return sl_err_set(err, SL_EIO, "%s is %llu bytes, shorter than the %llu bytes its last commit holds (%s): was it "
-                      "changed by hand?", path, (unsigned long long)size, (unsigned long long)bytes, SL_COMMIT_RECORD);
+    return sl_err_set(err, SL_EIO, "%s is %llu bytes, shorter than the %llu bytes its last commit holds (per the "
+                      "directory's .sluice-commit-*.json): was it changed by hand?", path, (unsigned long long)size,
+                      (unsigned long long)bytes);
   if (size == bytes) return SL_EOK;
   if (ftruncate(fd, (off_t)bytes)) return sl_err_set(err, SL_EIO, "%s: truncate: %s", path, strerror(errno));
   sl_dest_log("INFO", "%s: cut %llu bytes %s", path, (unsigned long long)(size - bytes), why);
@@ -129,7 +136,32 @@ static sl_code cut_path(const char *path, uint64_t bytes, bool *gone, sl_err *er
 
 static uint64_t entry_bytes(const json_t *e) { return (uint64_t)json_integer_value(json_object_get(e, "bytes")); }
 
+/* One write per record at a time: a second would cut the first's files.
+ * The lock is on "<record>.lock" (the record itself is replaced by rename). */
+static sl_code lock(sl_commitfile *c, sl_err *err) {
+  char *lp = NULL;
+  if (asprintf(&lp, "%s.lock", c->path) < 0) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  c->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  sl_code rc = c->lock_fd < 0 ? sl_err_set(err, SL_EIO, "cannot create %s: %s", lp, strerror(errno)) : SL_EOK;
+  const char *env = getenv("SLUICE_COMMIT_LOCK_WAIT_MS"); /* default 30 s */
+  long tries = env && *env ? atol(env) / 100 : 300;
+  for (long waited = 0; !rc && flock(c->lock_fd, LOCK_EX | LOCK_NB); waited++) {
+    if (errno != EWOULDBLOCK && errno != EINTR) rc = sl_err_set(err, SL_EIO, "%s: lock: %s", lp, strerror(errno));
+    else if (waited >= tries)
+      rc = sl_err_set(err, SL_ETRANSIENT, "another write is using %s (%s is locked); retry when it has finished",
+                      c->dir, lp);
+    else {
+      if (!waited) sl_dest_log("INFO", "%s: waiting for another write to finish", c->dir);
+      nanosleep(&(struct timespec){.tv_nsec = 100000000}, NULL);
+    }
+  }
+  free(lp);
+  return rc;
+}
+
 sl_code sl_commit_recover(sl_commitfile *c, sl_err *err) {
+  sl_code lrc = lock(c, err);
+  if (lrc) return lrc;
   const char *name;
   json_t *e, *gone = json_array();
   void *tmp;

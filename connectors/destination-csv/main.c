@@ -225,7 +225,7 @@ static sl_code open_impl(cdest *d, const json_t *config, const sl_catalog *cat, 
   d->ab = json_is_true(json_object_get(config, "airbyte_columns"));
   if (!(d->dir = strdup(dir))) return SL_ENOMEM;
   sl_code rc = sl_fs_mkdirs(dir, err);
-  if (!rc) rc = sl_commit_load(dir, &d->rec, err);
+  if (!rc) rc = sl_commit_load(dir, "csv", &d->rec, err);
   if (rc) return rc;
   sl_rng_seed(&d->rng);
   sl_buf_init(&d->scratch, (size_t)1 << 30);

@@ -8,7 +8,7 @@
  * namespace). Overwrite writes <file>.tmp and renames it over the file when
  * the stream's COMPLETE arrives; without COMPLETE the old file is untouched
  * and the .tmp stays for the next attempt. flush = write + fsync every file,
- * then the commit record of the directory (sluice/commitfile.h: every
+ * then the commit record of the directory (.sluice-commit-jsonl.json, sluice/commitfile.h: every
  * file's committed length and the states the commit covers, one atomic
  * replace): bytes past a file's committed length were never acknowledged
  * by a state, and are cut on rollback and at the start of the next write. */
@@ -174,7 +174,7 @@ static sl_code open_impl(jdest *d, const json_t *config, const sl_catalog *cat, 
   if (!dir || !*dir) return sl_err_set(err, SL_ECONFIG, "destination_path is required");
   if (!(d->dir = strdup(dir))) return SL_ENOMEM;
   sl_code rc = sl_fs_mkdirs(dir, err);
-  if (!rc) rc = sl_commit_load(dir, &d->rec, err);
+  if (!rc) rc = sl_commit_load(dir, "jsonl", &d->rec, err);
   if (rc) return rc;
   sl_rng_seed(&d->rng);
   d->n = cat->n;

@@ -1,6 +1,7 @@
 /* sluice: the commit record of a file destination's directory.
  *
- * One hidden file, <dir>/.sluice-commit.json, says what the last commit
+ * One hidden file, <dir>/.sluice-commit-<owner>.json (owner: the
+ * destination, "jsonl" or "csv"), says what the destination's last commit
  * holds: the committed byte length of every file the destination writes
  * there, and the states the last commits covered (the destination's
  * save_state/load_states, see lib/dest_states.c). A commit fsyncs the data
@@ -21,7 +22,7 @@
 
 #include "sluice/err.h"
 
-#define SL_COMMIT_RECORD ".sluice-commit.json"
+#define SL_COMMIT_RECORD_FMT ".sluice-commit-%s.json"
 
 typedef struct sl_commitfile sl_commitfile;
 
@@ -33,12 +34,15 @@ typedef struct sl_commit_entry {
   int64_t gen;
 } sl_commit_entry;
 
-/* Read the record of dir (none yet: an empty one). Reads only: the
- * destination's `state` command uses it too. */
-sl_code sl_commit_load(const char *dir, sl_commitfile **out, sl_err *err);
+/* Read owner's record in dir (none yet: an empty one). Reads only: the
+ * destination's `state` command uses it too. Each owner has its own record
+ * (its own files and states), so two destinations may share a directory. */
+sl_code sl_commit_load(const char *dir, const char *owner, sl_commitfile **out, sl_err *err);
 void sl_commit_free(sl_commitfile *c);
 
-/* At the start of a write: finish a rename the last commit decided
+/* At the start of a write: lock the directory against another write of
+ * the same owner (waits up to 30 s, SLUICE_COMMIT_LOCK_WAIT_MS, for one
+ * finishing, then SL_ETRANSIENT naming the directory), finish a rename the last commit decided
  * (sl_commit_swap), cut every file to its committed length, forget files
  * that are gone; saves the record when that changed it. A file shorter
  * than its committed length is an error naming it (changed by hand?). */

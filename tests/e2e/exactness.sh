@@ -24,9 +24,9 @@ write() {
 }
 
 # committed DIR FILE: FILE's committed length in DIR's commit record
-# (.sluice-commit.json; before it, csv kept one in FILE.json), or nothing.
+# (.sluice-commit-csv.json; before it, csv kept one in FILE.json), or nothing.
 committed() {
-  jq -r --arg f "$2" '.files[$f].bytes // empty' "$1/.sluice-commit.json" 2>/dev/null ||
+  jq -r --arg f "$2" '.files[$f].bytes // empty' "$1/.sluice-commit-csv.json" 2>/dev/null ||
     jq -r '.bytes // empty' "$1/$2.json" 2>/dev/null
 }
 
@@ -96,7 +96,8 @@ for d in sqlite jsonl csv; do
 done
 
 # A commit spanning two streams is all or nothing (the file destinations
-# keep every file's committed length in one record, .sluice-commit.json).
+# keep every file's committed length in one record, .sluice-commit-jsonl.json
+# or -csv.json).
 # The destination dies (SIGXFSZ: at most 2 KiB per file) in the commit of
 # state 2, after writing and fsyncing a's record 2 and while writing b's
 # records 2-9: both streams stay at state 1, the `state` command says so,
@@ -120,7 +121,7 @@ done
 
 # A destination killed after writing records past the last commit: the
 # next write cuts the file back to its committed length (kept in the
-# directory's .sluice-commit.json).
+# directory's .sluice-commit-jsonl.json).
 mkdir -p "$TMP/kill"
 echo "{\"destination_path\": \"$TMP/kill\"}" >"$TMP/kill.json"
 {

@@ -480,8 +480,8 @@ unset SLUICE_COMMIT_INTERVAL_MS
 check dcsv/failed-sync-keeps-file cmp "$OUT/things.csv" "$TMP/good.csv"
 check dcsv/failed-sync-tmp-kept test -s "$OUT/things.csv.tmp"
 # The .tmp's committed length is in the directory's commit record.
-expect_eq dcsv/resume-mark "$(jq -c '.files["things.csv.tmp"] | keys' "$OUT/.sluice-commit.json")" '["bytes"]'
-expect_eq dcsv/tmp-holds-state "$(head -c "$(jq '.files["things.csv.tmp"].bytes' "$OUT/.sluice-commit.json")" "$OUT/things.csv.tmp" | grep -c '^[0-9]')" 2
+expect_eq dcsv/resume-mark "$(jq -c '.files["things.csv.tmp"] | keys' "$OUT/.sluice-commit-csv.json")" '["bytes"]'
+expect_eq dcsv/tmp-holds-state "$(head -c "$(jq '.files["things.csv.tmp"].bytes' "$OUT/.sluice-commit-csv.json")" "$OUT/things.csv.tmp" | grep -c '^[0-9]')" 2
 # Garbage after the last flush (a crash mid-write) is cut when the next attempt resumes,
 # which starts after the state (n=2): record 3 again, then 4.
 printf '99,"half a row' >>"$OUT/things.csv.tmp"

@@ -10,6 +10,8 @@
 #include "sluice/sluice.h"
 #include "test.h"
 
+#define REC ".sluice-commit-t.json"
+
 static void put(const char *dir, const char *name, const char *text) {
   char p[512];
   snprintf(p, sizeof p, "%s/%s", dir, name);
@@ -45,7 +47,7 @@ TEST(commitfile_commit_and_recover) {
   const char *dir = mkdir_case("cf1");
   sl_err err = SL_ERR_INIT;
   sl_commitfile *c;
-  CHECK_INT(sl_commit_load(dir, &c, &err), SL_EOK);
+  CHECK_INT(sl_commit_load(dir, "t", &c, &err), SL_EOK);
   sl_commit_entry e = {.bytes = 4, .has_gen = true, .gen = 7}, f = {.bytes = 2};
   put(dir, "a", "1234");
   put(dir, "b", "12");
@@ -61,7 +63,7 @@ TEST(commitfile_commit_and_recover) {
   CHECK_INT(sl_commit_put_state(c, "GLOBAL", "[[2]]", &err), SL_EOK);
   sl_commit_free(c);
 
-  CHECK_INT(sl_commit_load(dir, &c, &err), SL_EOK);
+  CHECK_INT(sl_commit_load(dir, "t", &c, &err), SL_EOK);
   char states[512] = "";
   CHECK_INT(sl_commit_each_state(c, collect, states, &err), SL_EOK);
   CHECK_STR(states, "GLOBAL=[[1]];");
@@ -83,15 +85,15 @@ TEST(commitfile_register_keeps_pending_states_out) {
   const char *dir = mkdir_case("cf2");
   sl_err err = SL_ERR_INIT;
   sl_commitfile *c;
-  CHECK_INT(sl_commit_load(dir, &c, &err), SL_EOK);
+  CHECK_INT(sl_commit_load(dir, "t", &c, &err), SL_EOK);
   sl_commit_entry z = {0};
   CHECK_INT(sl_commit_put_state(c, "LEGACY", "[[\"s\"]]", &err), SL_EOK);
   CHECK_INT(sl_commit_register(c, &err), SL_EOK); /* nothing registered: no write */
-  CHECK_INT(size_of(dir, SL_COMMIT_RECORD), -1);
+  CHECK_INT(size_of(dir, REC), -1);
   CHECK_INT(sl_commit_set(c, "new", &z, &err), SL_EOK);
   CHECK_INT(sl_commit_register(c, &err), SL_EOK);
   sl_commit_free(c);
-  CHECK_INT(sl_commit_load(dir, &c, &err), SL_EOK);
+  CHECK_INT(sl_commit_load(dir, "t", &c, &err), SL_EOK);
   char states[512] = "";
   CHECK_INT(sl_commit_each_state(c, collect, states, &err), SL_EOK);
   CHECK_STR(states, "");
@@ -106,19 +108,19 @@ TEST(commitfile_register_keeps_pending_states_out) {
 TEST(commitfile_swap_finished_by_recover) {
   const char *dir = mkdir_case("cf3");
   sl_err err = SL_ERR_INIT;
-  put(dir, SL_COMMIT_RECORD,
+  put(dir, REC,
       "{\"version\":1,\"files\":{\"f\":{\"bytes\":3,\"renamed_from\":\"f.tmp\"},\"gone\":{\"bytes\":9}},\"states\":{}}");
   put(dir, "f", "old file");
   put(dir, "f.tmp", "newXX");
   sl_commitfile *c;
-  CHECK_INT(sl_commit_load(dir, &c, &err), SL_EOK);
+  CHECK_INT(sl_commit_load(dir, "t", &c, &err), SL_EOK);
   CHECK_INT(sl_commit_recover(c, &err), SL_EOK);
   CHECK_INT(size_of(dir, "f.tmp"), -1);
   CHECK_INT(size_of(dir, "f"), 3);
   sl_commit_entry g;
   CHECK(!sl_commit_get(c, "gone", &g));
   sl_commit_free(c);
-  CHECK_INT(sl_commit_load(dir, &c, &err), SL_EOK); /* saved: no rename pending */
+  CHECK_INT(sl_commit_load(dir, "t", &c, &err), SL_EOK); /* saved: no rename pending */
   CHECK_INT(sl_commit_recover(c, &err), SL_EOK);
   CHECK_INT(size_of(dir, "f"), 3);
   /* A swap through the API: the record holds the new file afterwards. */
@@ -137,27 +139,35 @@ TEST(commitfile_errors_and_upgrade) {
   const char *dir = mkdir_case("cf4");
   sl_err err = SL_ERR_INIT;
   sl_commitfile *c;
-  put(dir, SL_COMMIT_RECORD, "{\"files\": {\"x\": {\"bytes\": -1}}, \"states\": {}}");
-  CHECK_INT(sl_commit_load(dir, &c, &err), SL_EIO);
+  put(dir, REC, "{\"files\": {\"x\": {\"bytes\": -1}}, \"states\": {}}");
+  CHECK_INT(sl_commit_load(dir, "t", &c, &err), SL_EIO);
   CHECK_CONTAINS(err.msg, "the entry of \"x\"");
-  put(dir, SL_COMMIT_RECORD, "{\"files\": ");
+  put(dir, REC, "{\"files\": ");
   err = (sl_err)SL_ERR_INIT;
-  CHECK_INT(sl_commit_load(dir, &c, &err), SL_EIO);
-  CHECK_CONTAINS(err.msg, SL_COMMIT_RECORD ": line 1");
-  put(dir, SL_COMMIT_RECORD, "{\"version\":1,\"files\":{\"s\":{\"bytes\":10}},\"states\":{}}");
+  CHECK_INT(sl_commit_load(dir, "t", &c, &err), SL_EIO);
+  CHECK_CONTAINS(err.msg, REC ": line 1");
+  put(dir, REC, "{\"version\":1,\"files\":{\"s\":{\"bytes\":10}},\"states\":{}}");
   put(dir, "s", "short");
   err = (sl_err)SL_ERR_INIT;
-  CHECK_INT(sl_commit_load(dir, &c, &err), SL_EOK);
+  CHECK_INT(sl_commit_load(dir, "t", &c, &err), SL_EOK);
   CHECK_INT(sl_commit_recover(c, &err), SL_EIO);
   CHECK_CONTAINS(err.msg, "/s is 5 bytes, shorter than the 10 bytes");
+  sl_commitfile *other;
+  CHECK_INT(sl_commit_load(dir, "t", &other, &err), SL_EOK); /* a second write of the same record waits, then fails */
+  setenv("SLUICE_COMMIT_LOCK_WAIT_MS", "0", 1);
+  err = (sl_err)SL_ERR_INIT;
+  CHECK_INT(sl_commit_recover(other, &err), SL_ETRANSIENT);
+  unsetenv("SLUICE_COMMIT_LOCK_WAIT_MS");
+  CHECK_CONTAINS(err.msg, "another write is using");
+  sl_commit_free(other);
   sl_commit_free(c);
 
   char rec[512];
-  snprintf(rec, sizeof rec, "%s/%s", dir, SL_COMMIT_RECORD);
+  snprintf(rec, sizeof rec, "%s/%s", dir, REC);
   unlink(rec);
   put(dir, ".old.jsonl.committed", "4\n");
   put(dir, "old.csv.tmp.json", "{\"bytes\": 6, \"generation_id\": 2}");
-  CHECK_INT(sl_commit_load(dir, &c, &err), SL_EOK);
+  CHECK_INT(sl_commit_load(dir, "t", &c, &err), SL_EOK);
   sl_commit_entry g;
   CHECK(sl_commit_get(c, "old.jsonl", &g) && g.bytes == 4 && !g.has_gen);
   CHECK(sl_commit_get(c, "old.csv.tmp", &g) && g.bytes == 6 && g.has_gen && g.gen == 2);
