@@ -25,7 +25,7 @@ spec:
 
 const S = {
   yaml: "", manifest: null, streams: [], spec: null, version: "none", values: {},
-  mode: "yaml", result: null, slice: 0, page: 0, tab: "records", yamlError: null,
+  mode: "yaml", result: null, slice: 0, page: 0, tab: "records", yamlError: null, tested: {},
 };
 const $ = (id) => document.getElementById(id);
 
@@ -84,6 +84,8 @@ async function resolveYaml(text, fromForm) {
   S.streams = data.streams || [];
   S.spec = data.spec;
   S.issues = data.issues || [];
+  S.resolvedManifest = data.resolved;
+  showUntested();
   const stale = $("stale");
   if (stale) stale.hidden = !S.result || S.testedYaml === text;
   refreshStreams();
@@ -105,7 +107,7 @@ async function manifestToYaml() {
   $("yaml").value = S.yaml;
   await resolveYaml(S.yaml, true);
 }
-const formChanged = debounce(manifestToYaml, 300);
+const formChanged = debounce(manifestToYaml, 150); // a server round trip is ~10 ms
 
 // ---- modes ----
 
@@ -518,6 +520,7 @@ async function testRead() {
     try { state = JSON.parse(stText); } catch (e) { status("the input state is not JSON: " + e.message, true); return; }
   }
   status(`testing ${stream}…`);
+  const print = streamPrint(stream); // what this read covers
   $("test").disabled = true;
   const { data } = await api("POST", "/test_read", {
     yaml: S.yaml, stream, config: S.values, state,
@@ -529,6 +532,8 @@ async function testRead() {
   S.testedYaml = S.yaml;
   S.slice = 0;
   S.page = 0;
+  if (!data.error) S.tested[stream] = print;
+  showUntested();
   status(data.error ? "test read failed" : `${data.records_total} records`, !!data.error);
   if (data.config_update) {
     // OAuth rotated a single-use token: the server kept the new config as the testing values.
@@ -695,11 +700,26 @@ async function showVersions() {
   $("versions-dialog").showModal();
 }
 
+// A stream as the engine sees it (refs resolved): what a test read covered.
+function streamPrint(name) {
+  const st = ((S.resolvedManifest || {}).streams || []).find((x) => x && x.name === name);
+  return st ? JSON.stringify([st, (S.resolvedManifest || {}).spec]) : null;
+}
+// Streams with no test read since they last changed.
+function untestedStreams() { return S.streams.filter((n) => !S.tested[n] || S.tested[n] !== streamPrint(n)); }
+function showUntested() {
+  const u = untestedStreams(), box = $("untested");
+  box.hidden = !u.length;
+  box.textContent = u.length ? `not tested since their last change: ${u.join(", ")}` : "";
+}
+
 async function publish() {
   if (S.yamlError) { status("the manifest does not parse: fix it before publishing", true); return; }
   const guess = "source-" + ($("project").textContent.split("/").pop() || "new").toLowerCase().replace(/[^a-z0-9-]+/g, "-");
   const name = prompt("Publish as connectors/<name>/ — name:", guess);
   if (!name) return;
+  const u = untestedStreams();
+  if (u.length && !confirm(`Not tested since their last change: ${u.join(", ")}.\n\nPublish anyway?`)) { status("not published", true); return; }
   const { data } = await api("POST", "/publish", { yaml: S.yaml, name });
   status(data.error ? data.error.message : `published to ${data.dir}`, !!data.error);
 }

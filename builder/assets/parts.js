@@ -83,7 +83,7 @@ function yamlPart(box, owner, key, name, forced) {
   ta.addEventListener("input", () => {
     st.text = ta.value;
     clearTimeout(st.timer);
-    st.timer = setTimeout(() => partParse(owner, key, st, err), 300);
+    st.timer = setTimeout(() => partParse(owner, key, st, err), 200);
   });
   box.append(ta, err);
   return box;

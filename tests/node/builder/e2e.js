@@ -102,8 +102,10 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.click("#save-inputs");
     await page.waitForFunction(() => /testing values kept/.test(document.getElementById("status").textContent));
     // Test read: a token request, then two partitions (teams a and b), pages of two.
+    check("untested stream marked", /not tested since their last change: users$/.test(await page.textContent("#untested")));
     await page.click("#test");
     await page.waitForSelector("#summary");
+    check("tested stream no longer marked", await page.isHidden("#untested"));
     const summary = await page.textContent("#summary");
     const testError = await page.$("#test-error");
     check("test read shows records", /^4 records in 2 slice/.test(summary), summary + (testError ? " / " + (await testError.textContent()) : ""));
@@ -226,11 +228,16 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     yv = await yamlWhen(page, /\/users3/);
     check("version load undone", /\/users3/.test(yv), yv);
     // Publish into connectors/source-people/.
-    page.once("dialog", (d) => d.accept("source-people"));
+    // Publishing asks for the name, then to confirm: the stream changed since its last test.
+    let untestedMsg = "";
+    const onDialog = (d) => { if (d.type() === "confirm") { untestedMsg = d.message(); d.accept(); } else d.accept("source-people"); };
+    page.on("dialog", onDialog);
     await page.click("#publish");
     await page.waitForFunction(() => /published to|error/.test(document.getElementById("status").textContent));
     const pub = await page.textContent("#status");
     check("published", /published to .*\/connectors\/source-people$/.test(pub), pub);
+    page.off("dialog", onDialog);
+    check("publish warns of untested streams", /^Not tested since their last change: users\./.test(untestedMsg), untestedMsg);
     // User inputs are offered as {{ config[...] }} suggestions in text fields.
     const refs = await page.$$eval("#config-refs option", (o) => o.map((x) => x.value));
     check("config picker", refs.includes("{{ config['client_id'] }}") && refs.includes("{{ config['client_secret'] }}"), refs.join(" "));
@@ -295,6 +302,7 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.keyboard.press("Control+Shift+Z");
     y = await yamlWhen(page, /page_size: 7/);
     check("redo (Ctrl+Shift+Z)", /page_size: 7/.test(y) && !/cursor_field: kind/.test(y), y);
+    await page.waitForFunction((sel) => (document.querySelector(sel) || {}).value === "7", `${tm} input[name=page_size]`).catch(() => {});
     check("form follows undo/redo", (await page.inputValue(`${tm} input[name=page_size]`)) === "7");
     await page.waitForFunction(() => document.getElementById("save-state").dataset.state === "draft");
     check("save status: draft saved", /draft saved/.test(await page.textContent("#save-state")));
