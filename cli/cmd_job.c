@@ -55,20 +55,22 @@ out:
 }
 
 static sl_code job_logs(cli_ws *w, const char *id, sl_err *err) {
-  json_t *rows = NULL;
   const char *n = cli_ws_opt(w, "--attempt");
+  if (w->json) {
+    sl_buf b;
+    sl_buf_init(&b, (size_t)1 << 31);
+    sl_code rc = sl_job_logs_json(w->store, id, n, &b, err);
+    if (!rc) printf("%.*s\n", (int)b.len, b.data);
+    sl_buf_dispose(&b);
+    return rc;
+  }
+  json_t *rows = NULL;
   sl_code rc = n ? sl_store_exec(w->store, &rows, err, "SELECT number, log_path FROM attempts WHERE job_id = ? AND number = ?", 2, id, n)
                  : sl_store_exec(w->store, &rows, err, "SELECT number, log_path FROM attempts WHERE job_id = ? ORDER BY number", 1, id);
   if (rc) return rc;
   if (!json_array_size(rows)) rc = sl_err_set(err, SL_ENOTFOUND, "job %s has no attempt%s%s", id, n ? " " : "s", n ? n : "");
   size_t i;
   json_t *r;
-  /* --json: [{"attempt", "log_path", "lines": [...]}] */
-  sl_buf jb;
-  sl_jw jw;
-  sl_buf_init(&jb, (size_t)1 << 31);
-  sl_jw_init(&jw, &jb);
-  if (w->json) sl_jw_arr_open(&jw);
   json_array_foreach(rows, i, r) {
     const char *path = sl_store_str(r, "log_path");
     FILE *f = path ? fopen(path, "r") : NULL;
@@ -76,34 +78,11 @@ static sl_code job_logs(cli_ws *w, const char *id, sl_err *err) {
       rc = sl_err_set(err, SL_EIO, "job %s attempt %lld: log %s is missing", id, (long long)sl_store_int(r, "number"), path ? path : "");
       continue;
     }
-    if (!w->json) {
-      char buf[65536];
-      size_t k;
-      while ((k = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, k, stdout);
-    } else {
-      sl_jw_obj_open(&jw);
-      sl_jw_keyz(&jw, "attempt");
-      sl_jw_int(&jw, sl_store_int(r, "number"));
-      sl_jw_keyz(&jw, "log_path");
-      sl_jw_strz(&jw, path);
-      sl_jw_keyz(&jw, "lines");
-      sl_jw_arr_open(&jw);
-      char *line = NULL;
-      size_t cap = 0;
-      ssize_t len;
-      while ((len = getline(&line, &cap, f)) > 0) sl_jw_str(&jw, line, (size_t)(line[len - 1] == '\n' ? len - 1 : len));
-      free(line);
-      sl_jw_arr_close(&jw);
-      sl_jw_obj_close(&jw);
-    }
+    char buf[65536];
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, k, stdout);
     fclose(f);
   }
-  if (w->json && !rc) {
-    sl_jw_arr_close(&jw);
-    if (jw.rc) rc = sl_err_set(err, SL_ELIMIT, "job %s: the logs are too large for --json; read them without it", id);
-    else printf("%.*s\n", (int)jb.len, jb.data);
-  }
-  sl_buf_dispose(&jb);
   json_decref(rows);
   return rc;
 }

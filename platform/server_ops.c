@@ -170,6 +170,23 @@ enum MHD_Result api_jobs(api_call *a, long long id, const char *rest) {
     }
     return rc ? api_fail(a, &err) : api_reply(a, 202, json_pack("{s:I,s:b}", "job", (json_int_t)id, "cancel_requested", 1));
   }
+  if (!strcmp(rest, "/logs") && api_is(a, "GET")) { /* ?attempt=N: one attempt */
+    const char *n = MHD_lookup_connection_value(a->c, MHD_GET_ARGUMENT_KIND, "attempt");
+    char *end;
+    if (n && (!*n || (strtoll(n, &end, 10), *end)))
+      return api_error(a, 400, "invalid_input", "attempt \"%.32s\": expected an attempt number", n);
+    json_t *job = NULL;
+    sl_code rc = sl_store_one(a->st, &job, &err, "SELECT id FROM jobs WHERE id = ?", 1, ib);
+    json_decref(job);
+    if (rc) return rc == SL_ENOTFOUND ? api_error(a, 404, "not_found", "no job %lld", id) : api_fail(a, &err);
+    sl_buf b;
+    sl_buf_init(&b, 256u << 20);
+    if ((rc = sl_job_logs_json(a->st, ib, n, &b, &err))) {
+      sl_buf_dispose(&b);
+      return api_fail(a, &err);
+    }
+    return api_reply_buf(a, 200, &b);
+  }
   if (*rest || !api_is(a, "GET")) return api_error(a, 404, "not_found", "no such endpoint: %s /v1/jobs/%lld%s", a->method, id, rest);
   json_t *job = NULL, *att = NULL;
   sl_code rc = sl_store_one(a->st, &job, &err, "SELECT * FROM jobs WHERE id = ?", 1, ib);

@@ -161,6 +161,9 @@ int64_t sl_job_lease_ms(void);
 /* This process as the owner of a job or claim: "HOST:PID" (HOST from
  * SLUICE_HOST_ID, else the host name). */
 const char *sl_job_owner(char *buf, size_t cap);
+/* A job's attempt logs (all, or attempt N) written into out as JSON:
+ * [{"attempt", "log_path", "lines": [...]}] (platform/joblog.c). */
+sl_code sl_job_logs_json(sl_store *s, const char *job_id, const char *attempt, sl_buf *out, sl_err *err);
 /* A refresh/clear request (table requests) whose job has run: done is
  * false when the job could not start because the connection was busy,
  * and the request waits for a later turn. */

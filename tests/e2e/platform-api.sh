@@ -213,6 +213,11 @@ JOB=$(sql "$STORE" "select max(id) from jobs where connection_id = $C")
 expect_eq job/show "$(api GET "/jobs/$JOB")" 200
 expect_eq job/show-streams "$(out '[.status, (.attempts[0].streams | map(.stream + "=" + (.committed | tostring)) | join(","))] | join(" ")')" \
   "succeeded users=25"
+expect_eq job/logs "$(api GET "/jobs/$JOB/logs?attempt=1")" 200
+expect_eq job/logs-summary "$(out '[.[0].attempt, (.[0].lines | map(select(contains("outcome: succeeded"))) | length)] | map(tostring) | join(" ")')" "1 1"
+expect_eq job/logs-bad-attempt "$(api GET "/jobs/$JOB/logs?attempt=x")" 400
+expect_eq job/logs-no-attempt "$(api GET "/jobs/$JOB/logs?attempt=7")" 404
+expect_eq job/logs-no-job "$(api GET "/jobs/999999/logs")" 404
 expect_eq sync/rows "$(sql "$TMP/out.db" 'select count(*) from users')" 25
 expect_eq state/show "$(api GET "/connections/$C/state")" 200
 expect_eq state/streams "$(out '[.[].stream.stream_descriptor.name] | join(",")')" users
