@@ -422,6 +422,16 @@ components_resolver:
     await page.setInputFiles("#import", { name: "other.yaml", mimeType: "application/yaml", buffer: Buffer.from(imported) });
     await page.waitForFunction(() => /other\.yaml imported/.test(document.getElementById("status").textContent));
     check("manifest file imported", (await page.inputValue("#yaml")) === imported && await page.isVisible("#yaml-pane"));
+    // Undo in YAML mode: a typed edit, then the import, each one step.
+    const typed = imported + "# typed\n";
+    await page.fill("#yaml", typed);
+    await page.waitForFunction((t) => S.resolved === t, typed);
+    await page.keyboard.press("Control+z");
+    await page.waitForFunction((t) => document.getElementById("yaml").value === t, imported).catch(() => {});
+    check("undo a YAML-mode edit", (await page.inputValue("#yaml")) === imported);
+    await page.keyboard.press("Control+z");
+    await page.waitForFunction(() => /dynamic_streams/.test(document.getElementById("yaml").value)).catch(() => {});
+    check("undo the import", /dynamic_streams/.test(await page.inputValue("#yaml")));
     check("no page errors", errors.length === 0, errors.join("; "));
   } catch (e) {
     failed++;
