@@ -224,6 +224,7 @@ static sl_code record_stats(sl_store *s, const char *attempt_id, const sl_sync_r
 typedef struct commit_ctx {
   sl_store *s;
   int64_t conn;
+  const json_t *src, *dst;
 } commit_ctx;
 
 /* Each saved state file goes into the store as well, so the committed
@@ -231,6 +232,25 @@ typedef struct commit_ctx {
 static sl_code commit_to_store(void *arg, const json_t *state, sl_err *err) {
   commit_ctx *c = arg;
   return sl_store_state_put(c->s, c->conn, state, err);
+}
+
+/* A connector's new config (CONTROL): kept in the store as an edit of the
+ * actor (secrets apart by its spec; compare-and-set on the version read
+ * now, so a concurrent edit is not lost but this config is then dropped). */
+static sl_code config_to_store(void *arg, const char *who, const json_t *config, sl_err *err) {
+  commit_ctx *c = arg;
+  const char *kind = strcmp(who, "source") ? "destination" : "source";
+  json_t *row = NULL, *spec = NULL;
+  char ib[24];
+  sl_code rc = sl_actor_find(c->s, kind, sl_store_i64(ib, sl_store_int(strcmp(who, "source") ? c->dst : c->src, "id")), &row, err);
+  if (rc) return rc;
+  const char *sp = sl_store_str(row, "spec");
+  if (sp) spec = json_loads(sp, 0, NULL);
+  rc = sl_actor_save(c->s, kind, sl_store_int(row, "id"), sl_store_int(row, "version"), sl_store_str(row, "name"),
+                     sl_store_str(row, "connector"), spec, config, NULL, err);
+  json_decref(spec);
+  json_decref(row);
+  return rc;
 }
 
 /* One attempt: files in a private directory, stderr into the log, the
@@ -263,12 +283,13 @@ static sl_code run_attempt(sl_store *s, const json_t *conn, const json_t *src, c
   if (!have_dir) rc = sl_err_set(err, SL_EIO, "cannot create a directory in %s: %s", s->home, strerror(errno));
   else if (!(rc = sl_store_write_private(f.src_cfg, src_cfg, err)) && !(rc = sl_store_write_private(f.dst_cfg, dst_cfg, err)) &&
            !(rc = sl_store_state_get(s, conn_id, &state, err)) && !(rc = sl_store_write_private(f.state, state, err))) {
-    commit_ctx cmc = {s, conn_id};
+    commit_ctx cmc = {s, conn_id, src, dst};
     /* The streams, their modes and generations: conn_configure. */
     sl_sync_opts so = {.source = sl_store_str(src, "connector"), .source_config = f.src_cfg,
                        .destination = sl_store_str(dst, "connector"), .destination_config = f.dst_cfg,
                        .state_file = f.state, .full_refresh = o->full_refresh, .log_all = true,
                        .on_commit = commit_to_store, .on_commit_arg = &cmc, .configure = conn_configure, .configure_arg = cc,
+                       .on_config = config_to_store, .on_config_arg = &cmc,
                        .namespace_format = sl_store_str(conn, "namespace_format"), .stream_prefix = sl_store_str(conn, "stream_prefix")};
     /* Everything the sync and its connectors say goes into the log. */
     fflush(stderr);

@@ -152,6 +152,25 @@ static void handle_trace(sync_t *s, const char *who, sl_jv msg, char *first_erro
   }
 }
 
+/* CONTROL CONNECTOR_CONFIG: the connector's new config goes to on_config
+ * (a job keeps it in the store); a standalone sync says it did not keep it. */
+static void handle_control(sync_t *s, const char *who, sl_jv msg) {
+  json_t *m = sl_jv_to_json(msg), *c = json_object_get(m, "control");
+  json_t *cfg = json_object_get(json_object_get(c, "connectorConfig"), "config");
+  const char *type = json_string_value(json_object_get(c, "type"));
+  const char *file = strcmp(who, "source") ? s->o->destination_config : s->o->source_config;
+  sl_err e = SL_ERR_INIT;
+  if (!type || strcmp(type, "CONNECTOR_CONFIG") || !json_is_object(cfg))
+    warnf("%s: a CONTROL message that is not a CONNECTOR_CONFIG with a config object; ignored", who);
+  else if (!s->o->on_config)
+    warnf("%s: emitted a new connector config (CONTROL); sluice does not rewrite %s, update it by hand", who, file);
+  else if (s->o->on_config(s->o->on_config_arg, who, cfg, &e))
+    warnf("%s: emitted a new connector config (CONTROL) that could not be kept: %s", who, e.msg);
+  else
+    warnf("%s: emitted a new connector config (CONTROL); kept it for the next runs", who);
+  json_decref(m);
+}
+
 static void forward_state(sync_t *s, sl_jv msg) {
   sl_jv st;
   if (!sl_jv_get(msg, "state", &st) || sl_jv_type(st) != SL_JOBJECT) {
@@ -267,10 +286,7 @@ static void source_line(sync_t *s, const char *line, size_t len) {
     case SL_MSG_STATE: forward_state(s, root); break;
     case SL_MSG_LOG: handle_log("source", root, s->o->log_all); break;
     case SL_MSG_TRACE: handle_trace(s, "source", root, s->src_error); break;
-    case SL_MSG_CONTROL:
-      warnf("source: emitted a new connector config (CONTROL); sluice does not rewrite %s, update it by hand",
-            s->o->source_config);
-      break;
+    case SL_MSG_CONTROL: handle_control(s, "source", root); break;
     default:
       warnf("%s: unexpected %.*s message from a source; ignored", WHAT(), ts ? (int)tl : 7, ts ? ts : "untyped");
   }
@@ -337,6 +353,7 @@ static void destination_line(sync_t *s, const char *line, size_t len) {
     case SL_MSG_STATE: echoed_state(s, root, what); break;
     case SL_MSG_LOG: handle_log("destination", root, s->o->log_all); break;
     case SL_MSG_TRACE: handle_trace(s, "destination", root, s->dst_error); break;
+    case SL_MSG_CONTROL: handle_control(s, "destination", root); break;
     default: break;
   }
 }

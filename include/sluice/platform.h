@@ -143,6 +143,12 @@ typedef struct sl_sync_opts {
    * states only), e.g. to keep it in a store too; non-zero fails the sync. */
   sl_code (*on_commit)(void *arg, const json_t *state, sl_err *err);
   void *on_commit_arg;
+  /* A connector emitted a new config (CONTROL CONNECTOR_CONFIG, e.g. a
+   * rotated OAuth token); who is "source" or "destination". NULL: the
+   * sync only warns that the config file was not rewritten. A failure is
+   * logged, not fatal. */
+  sl_code (*on_config)(void *arg, const char *who, const json_t *config, sl_err *err);
+  void *on_config_arg;
   /* Builds the configured catalog (in source terms) from the discovered
    * AirbyteCatalog instead of sl_catalog_configure: a connection's stored
    * per-stream modes and generations (platform/configure.c). */

@@ -91,6 +91,16 @@ expect_eq ignore/diff "$(sql "$STORE" "select action || ' ' || json_extract(diff
 expect_eq ignore/selection "$("$S" connection show p2 --json | jq -c '.catalog | fromjson | .streams[0] | [.field_selection_enabled, ([.selected_fields[].field_path[0]] | sort)]')" \
   '[true,["addr","email","id","name","updated"]]'
 
+# ---- a connector's new config (CONTROL) is kept in the store -----------------------------------------
+run rot-edit "$S" source edit people2 --set rotate_to=4
+run rot-sync "$S" connection sync p2 --backoff-ms 0
+expect_rc control/sync 0 rot-sync
+expect_eq control/kept "$("$S" source show people2 --json | jq -c '[.config.count, .config.rotate_to, .version]')" '[4,null,4]'
+expect_eq control/rows "$(sql "$TMP/ignore.db" "select count(*) from people")" 3
+check control/logged grep -q "emitted a new connector config (CONTROL); kept it" "$SLUICE_HOME"/logs/*
+run rot-sync2 "$S" connection sync p2 --backoff-ms 0
+expect_eq control/next-run-uses-it "$(sql "$TMP/ignore.db" "select count(*) from people")" 4
+
 # ---- --all-fields: everything again ------------------------------------------------------------------
 run all "$S" connection edit p1 --stream people --all-fields
 expect_rc all/exit 0 all
