@@ -8,6 +8,15 @@
 
 #include "store_int.h"
 
+/* A connection and whether a transaction is open on it: a connection lost
+ * between transactions is opened again (a server left running outlives a
+ * restart of PostgreSQL); one lost inside a transaction is an error until
+ * the caller's ROLLBACK. */
+typedef struct pgdb {
+  PGconn *c;
+  bool in_tx;
+} pgdb;
+
 /* `?` -> `$n`, outside quoted strings. */
 static char *number_params(const char *sql) {
   sl_buf b;
@@ -49,9 +58,41 @@ static sl_code pg_error(PGconn *c, const PGresult *r, const char *sql, sl_err *e
   return sl_err_set(err, SL_EIO, "store (PostgreSQL): %s (in: %.80s)", one, sql);
 }
 
+/* Before a statement: a connection the server closed (PQconsumeInput reads
+ * its goodbye) is reset when no transaction was open on it. *skip: a
+ * ROLLBACK of a transaction that went with the old connection. */
+static sl_code pg_ready(pgdb *d, const char *sql, bool *skip, sl_err *err) {
+  *skip = false;
+  /* Twice: the first read may take the server's goodbye message, the second its end of file. */
+  if (PQstatus(d->c) == CONNECTION_OK && PQconsumeInput(d->c) && PQconsumeInput(d->c) && PQstatus(d->c) == CONNECTION_OK) return SL_EOK;
+  bool rollback = !strcmp(sql, "ROLLBACK");
+  if (d->in_tx && !rollback)
+    return sl_err_set(err, SL_ETRANSIENT, "the store (PostgreSQL %s:%s) was lost in the middle of a transaction", PQhost(d->c), PQport(d->c));
+  d->in_tx = false;
+  PQreset(d->c);
+  if (rollback) {
+    *skip = true;
+    return SL_EOK;
+  }
+  if (PQstatus(d->c) != CONNECTION_OK) return pg_error(d->c, NULL, sql, err);
+  PQclear(PQexec(d->c, "SET client_min_messages = warning"));
+  return SL_EOK;
+}
+
+/* After a statement: BEGIN opens a transaction, COMMIT and ROLLBACK end it
+ * (failed or not). */
+static void pg_track(pgdb *d, const char *sql, bool ok) {
+  if (!strncmp(sql, "BEGIN", 5)) d->in_tx = ok;
+  else if (!strcmp(sql, "COMMIT") || !strcmp(sql, "ROLLBACK")) d->in_tx = false;
+}
+
 static sl_code pg_exec(void *h, const char *sql, int np, const char *const *p, json_t **rows, sl_err *err) {
-  PGconn *c = h;
+  pgdb *d = h;
+  PGconn *c = d->c;
   PGresult *r;
+  bool skip;
+  sl_code rc0 = pg_ready(d, sql, &skip, err);
+  if (rc0 || skip) return rc0;
   if (np == 0) {
     r = PQexec(c, sql); /* may hold several statements (migrations) */
   } else {
@@ -60,6 +101,7 @@ static sl_code pg_exec(void *h, const char *sql, int np, const char *const *p, j
     free(q);
   }
   ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  pg_track(d, sql, st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     sl_code rc = pg_error(c, r, sql, err);
     PQclear(r);
@@ -79,7 +121,11 @@ static sl_code pg_exec(void *h, const char *sql, int np, const char *const *p, j
 
 /* The API's lists: the result's text values straight into JSON. */
 static sl_code pg_exec_json(void *h, const char *sql, int np, const char *const *p, sl_buf *out, sl_err *err) {
-  PGconn *c = h;
+  pgdb *d = h;
+  PGconn *c = d->c;
+  bool skip;
+  sl_code rc0 = pg_ready(d, sql, &skip, err);
+  if (rc0 || skip) return rc0;
   char *q = number_params(sql);
   PGresult *r = PQexecParams(c, q, np, NULL, p, NULL, NULL, 0);
   free(q);
@@ -111,7 +157,11 @@ static sl_code pg_exec_json(void *h, const char *sql, int np, const char *const 
   return w.rc ? sl_err_set(err, w.rc, "store: a result of %zu bytes is too large", out->len) : SL_EOK;
 }
 
-static void pg_close(void *h) { PQfinish(h); }
+static void pg_close(void *h) {
+  pgdb *d = h;
+  if (d) PQfinish(d->c);
+  free(d);
+}
 
 static const sl_store_backend pg = {"postgresql", "BIGSERIAL PRIMARY KEY", pg_exec, pg_close,
                                     "LOCK TABLE schema_migrations IN EXCLUSIVE MODE", " FOR UPDATE SKIP LOCKED", pg_exec_json};
@@ -126,12 +176,18 @@ sl_code sl_store_pg_open(const char *url, void **db, const sl_store_backend **be
     /* Never echo the URL: it may hold a password. */
     return sl_err_set(err, SL_ETRANSIENT, "cannot reach the PostgreSQL store: %s", one);
   }
-  sl_code rc = pg_exec(c, "SET client_min_messages = warning", 0, NULL, NULL, err);
-  if (rc) {
+  pgdb *d = calloc(1, sizeof *d);
+  if (!d) {
     PQfinish(c);
+    return sl_err_set(err, SL_ENOMEM, "out of memory");
+  }
+  d->c = c;
+  sl_code rc = pg_exec(d, "SET client_min_messages = warning", 0, NULL, NULL, err);
+  if (rc) {
+    pg_close(d);
     return rc;
   }
-  *db = c;
+  *db = d;
   *be = &pg;
   return SL_EOK;
 }

@@ -63,6 +63,13 @@ wait_for 100 test -s "$TMP/port"
 code=$(curl -s -o "$TMP/api.out" -w '%{http_code}' -H "Authorization: Bearer pg-test-token-0123456789" \
   "http://127.0.0.1:$(cat "$TMP/port")/v1/jobs?connection_id=1")
 expect_eq pg/api-jobs "$code $(jq -r '[.[].id] | join(",")' "$TMP/api.out")" "200 2,1"
+# PostgreSQL restarted under the running server: its connections (the
+# scheduler's and the API's) are opened again, the next request just works.
+pg_restart
+code=$(curl -s -o "$TMP/api.out" -w '%{http_code}' -H "Authorization: Bearer pg-test-token-0123456789" \
+  "http://127.0.0.1:$(cat "$TMP/port")/v1/connections")
+expect_eq pg/api-after-restart "$code $(jq -r '[.[].name] | join(",")' "$TMP/api.out")" "200 main"
+check pg/server-alive kill -0 "$SERVER"
 kill -TERM "$SERVER"
 wait "$SERVER"
 expect_eq pg/server-stops $? 0
