@@ -132,6 +132,17 @@ run filesync-bad2 "$S" sync --source "$SRC" --source-config "$TMP/src.json" --de
   --destination-config "$TMP/dst.json" --catalog "$TMP/cat-bad2.json"
 expect_err catalog-file/empty-path-msg filesync-bad2 'selected_fields[0]: field_path must be a non-empty list'
 
+# ---- connection edit --catalog FILE carries the selection too ---------------------------------------
+jq '.streams[0] += {"sync_mode": "incremental", "destination_sync_mode": "append_dedup", "selectedFields": [{"fieldPath": ["id"]}, {"fieldPath": ["updated"]}, {"fieldPath": ["name"]}]}' \
+  "$TMP/cat.json" >"$TMP/cat-conn.json"
+run cat-edit "$S" connection edit p1 --catalog "$TMP/cat-conn.json"
+expect_rc catalog-edit/exit 0 cat-edit
+expect_eq catalog-edit/stored "$("$S" connection show p1 --json | jq -c '.catalog | fromjson | .streams[0] | [.fieldSelectionEnabled, [.selectedFields[].fieldPath[0]]]')" \
+  '[true,["id","updated","name"]]'
+jq '.streams[0].selectedFields = [{"fieldPath": ["name"]}]' "$TMP/cat-conn.json" >"$TMP/cat-conn-bad.json"
+run cat-edit-bad "$S" connection edit p1 --catalog "$TMP/cat-conn-bad.json"
+expect_err catalog-edit/no-key cat-edit-bad 'stream "people": the selected fields leave out id, updated'
+
 # ---- REST -----------------------------------------------------------------------------------------------
 TOKEN=api-token-0123456789abcdef
 echo "$TOKEN" >"$TMP/token"
@@ -144,7 +155,7 @@ api() {
 }
 ID=$("$S" connection show p1 --json | jq .id)
 expect_eq rest/patch "$(api PATCH "/connections/$ID" '{"catalog": {"streams": [{"stream": {"name": "people"}, "field_selection_enabled": true, "selected_fields": [{"field_path": ["id"]}, {"field_path": ["updated"]}, {"field_path": ["addr", "zip"]}]}]}}')" 200
-expect_eq rest/patch-shown "$(jq -c '[.version, [.catalog.streams[0].selected_fields[].field_path]]' "$TMP/api.out")" '[5,[["id"],["updated"],["addr","zip"]]]'
+expect_eq rest/patch-shown "$(jq -c '[.version, [.catalog.streams[0].selected_fields[].field_path]]' "$TMP/api.out")" '[6,[["id"],["updated"],["addr","zip"]]]'
 expect_eq rest/no-pk "$(api PATCH "/connections/$ID" '{"catalog": {"streams": [{"stream": {"name": "people"}, "field_selection_enabled": true, "selected_fields": [{"field_path": ["name"]}]}]}}')" 400
 expect_eq rest/no-pk-msg "$(jq -r .error.message "$TMP/api.out")" \
   'field "catalog": stream "people": the selected fields leave out id, updated (the primary key and cursor are always synced: select them too)'
