@@ -65,10 +65,21 @@ code=$(curl -s -o "$TMP/api.out" -w '%{http_code}' -H "Authorization: Bearer pg-
 expect_eq pg/api-jobs "$code $(jq -r '[.[].id] | join(",")' "$TMP/api.out")" "200 2,1"
 # PostgreSQL restarted under the running server: its connections (the
 # scheduler's and the API's) are opened again, the next request just works.
+# burst N: N requests at once (spread over the API's threads); their statuses, sorted and counted.
+burst() {
+  local i pids=()
+  for ((i = 0; i < $1; i++)); do
+    curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer pg-test-token-0123456789" \
+      "http://127.0.0.1:$(cat "$TMP/port")/v1/connections" >"$TMP/burst-$i" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  cat "$TMP"/burst-* | sort | uniq -c | tr -s ' ' | tr '\n' ';'
+  rm -f "$TMP"/burst-*
+}
+expect_eq pg/api-warm "$(burst 12)" " 12 200;"
 pg_restart
-code=$(curl -s -o "$TMP/api.out" -w '%{http_code}' -H "Authorization: Bearer pg-test-token-0123456789" \
-  "http://127.0.0.1:$(cat "$TMP/port")/v1/connections")
-expect_eq pg/api-after-restart "$code $(jq -r '[.[].name] | join(",")' "$TMP/api.out")" "200 main"
+expect_eq pg/api-after-restart "$(burst 12)" " 12 200;"
 check pg/server-alive kill -0 "$SERVER"
 kill -TERM "$SERVER"
 wait "$SERVER"
