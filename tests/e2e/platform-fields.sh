@@ -159,6 +159,11 @@ expect_eq rest/patch-shown "$(jq -c '[.version, [.catalog.streams[0].selected_fi
 expect_eq rest/no-pk "$(api PATCH "/connections/$ID" '{"catalog": {"streams": [{"stream": {"name": "people"}, "field_selection_enabled": true, "selected_fields": [{"field_path": ["name"]}]}]}}')" 400
 expect_eq rest/no-pk-msg "$(jq -r .error.message "$TMP/api.out")" \
   'field "catalog": stream "people": the selected fields leave out id, updated (the primary key and cursor are always synced: select them too)'
+expect_eq rest/create "$(api POST /connections '{"name": "p3", "source": "people", "destination": "lite", "catalog": {"streams": [{"stream": {"name": "people"}, "fieldSelectionEnabled": true, "selectedFields": [{"fieldPath": ["id"]}, {"fieldPath": ["updated"]}]}]}}')" 201
+expect_eq rest/create-shown "$(jq -c '[.name, .catalog.streams[0].fieldSelectionEnabled, [.catalog.streams[0].selectedFields[].fieldPath[0]]]' "$TMP/api.out")" '["p3",true,["id","updated"]]'
+expect_eq rest/create-bad "$(api POST /connections '{"name": "p4", "source": "people", "destination": "lite", "catalog": {"streams": [{"stream": {"name": "people"}, "fieldSelectionEnabled": true, "selectedFields": [{"fieldPath": ["id"]}, {"fieldPath": ["updated"]}, {"fieldPath": ["addr", "nope"]}]}]}}')" 400
+expect_eq rest/create-bad-msg "$(jq -r .error.message "$TMP/api.out")" 'field "catalog": stream "people": selected field "addr.nope" is not in the stream'"'"'s schema'
+expect_eq rest/create-bad-none "$(sql "$STORE" "select count(*) from connections where name = 'p4'")" 0
 expect_eq rest/not-object "$(api PATCH "/connections/$ID" '{"catalog": [1]}')" 400
 expect_eq rest/unknown-stream "$(api PATCH "/connections/$ID" '{"catalog": {"streams": [{"stream": {"name": "ghosts"}}]}}')" 400
 expect_eq rest/unknown-stream-msg "$(jq -r .error.message "$TMP/api.out")" 'field "catalog": stream settings: the source has no stream "ghosts"'
