@@ -88,11 +88,17 @@ enum MHD_Result api_connection_op(api_call *a, long long id, const char *rest) {
   json_t *row = NULL;
   sl_err err = SL_ERR_INIT;
   char ib[24];
-  if (sl_store_one(a->st, &row, &err, "SELECT id FROM connections WHERE id = ?", 1, sl_store_i64(ib, id)))
+  if (sl_store_one(a->st, &row, &err, "SELECT id, name, status FROM connections WHERE id = ?", 1, sl_store_i64(ib, id)))
     return err.code == SL_ENOTFOUND ? api_error(a, 404, "not_found", "no connection %lld", id) : api_fail(a, &err);
+  char name[256], status[32];
+  snprintf(name, sizeof name, "%s", sl_store_str(row, "name"));
+  snprintf(status, sizeof status, "%s", sl_store_str(row, "status"));
   json_decref(row);
   if (!strcmp(rest, "/state")) return conn_state(a, ib);
   if (!api_is(a, "POST")) return api_error(a, 405, "method_not_allowed", "%s %s: use POST", a->method, rest);
+  /* The scheduler runs active connections only: a job asked for another would wait for ever. */
+  if (strcmp(status, "active") && (!strcmp(rest, "/sync") || !strcmp(rest, "/refresh") || !strcmp(rest, "/clear")))
+    return api_error(a, 409, "conflict", "connection \"%s\" is %s; PATCH it with {\"status\": \"active\"} to run it", name, status);
   if (!strcmp(rest, "/sync")) {
     char ts[24];
     if (sl_store_exec(a->st, NULL, &err, "UPDATE connections SET run_requested = ? WHERE id = ?", 2, sl_store_i64(ts, sl_now_ms()), ib))

@@ -244,6 +244,13 @@ check clear/ran wait_for 300 kind_done clear
 expect_eq clear/rows "$(sql "$TMP/out.db" 'select count(*) from users')" 0
 expect_eq clear/state "$(api GET "/connections/$C/state")" 200
 expect_eq clear/state-empty "$(out length)" 0
+# An inactive connection is not run: asking is a 409 saying how to activate it.
+expect_eq inactive/patch "$(api PATCH "/connections/$C" '{"status":"inactive"}')" 200
+expect_eq inactive/sync "$(api POST "/connections/$C/sync")" 409
+expect_eq inactive/says "$(errc)" "conflict: connection \"c\" is inactive; PATCH it with {\"status\": \"active\"} to run it"
+expect_eq inactive/refresh "$(api POST "/connections/$C/refresh")" 409
+expect_eq inactive/no-request "$(sql "$STORE" "select count(*) from requests")" 0
+expect_eq inactive/reactivate "$(api PATCH "/connections/$C" '{"status":"active"}')" 200
 
 # Job cancel: a job that is not running is refused (409), an unknown one is
 # 404, a running one ends "cancelled".
