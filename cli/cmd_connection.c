@@ -24,7 +24,8 @@ static const char *usage_conn =
     "  re-read the streams from scratch under a new generation; truncate (default) drops the old rows\n"
     "  once the new read has succeeded, merge keeps them\n"
     "sluice connection clear NAME [--streams a,b]   (the destination drops the streams' data; their state is reset)\n"
-    "  refresh/clear --request ID: the server runs a request of the REST API (deleted once its job has run)\n"
+    "  refresh/clear --queue: keep the request for a running `sluice server`, which runs it after the connection's\n"
+    "  running job (as POST /v1/connections/ID/refresh|clear does); --request ID: the server running such a request\n"
     "  SPEC: manual (default), every N{s,m,h,d}, or cron \"MIN HOUR DAY MONTH WEEKDAY\" (UTC)\n"
     "  POLICY: propagate_columns (default), propagate_all, ignore, pause_on_breaking\n"
     "  --expect-version N: refuse the edit when someone changed the connection since version N\n"
@@ -219,7 +220,27 @@ static void on_signal(int sig) {
   sl_sync_interrupt();
 }
 
+/* refresh/clear --queue: a request for a running server (as the REST API
+ * makes), run after the connection's running job if any. */
+static sl_code conn_queue(cli_ws *w, const json_t *row, const char *what, sl_err *err) {
+  const char *sv = cli_ws_opt(w, "--streams"), *mode = cli_ws_opt(w, "--mode"), *status = sl_store_str(row, "status");
+  int64_t rid = 0;
+  if (!strcmp(what, "sync") || (mode && strcmp(what, "refresh")))
+    return sl_err_set(err, SL_EUSAGE, "%s: --queue is for refresh and clear (--mode for refresh only)", w->cmd);
+  if (mode && strcmp(mode, "truncate") && strcmp(mode, "merge"))
+    return sl_err_set(err, SL_EUSAGE, "%s: --mode \"%s\": expected truncate or merge", w->cmd, mode);
+  if (strcmp(status, "active"))
+    return sl_err_set(err, SL_ECONFIG, "connection \"%s\" is %s; `sluice connection edit %s --status active` to run it",
+                      sl_store_str(row, "name"), status, sl_store_str(row, "name"));
+  sl_code rc = sl_request_add(w->store, sl_store_int(row, "id"), what, mode, sv, &rid, err);
+  if (!rc && w->json) printf("{\"request\": %lld, \"kind\": \"%s\", \"queued\": true}\n", (long long)rid, what);
+  else if (!rc) printf("%s of connection %s queued as request %lld: a running `sluice server` starts it (after a running job)\n", what,
+                       sl_store_str(row, "name"), (long long)rid);
+  return rc;
+}
+
 static sl_code conn_sync(cli_ws *w, const json_t *row, const char *what, sl_err *err) {
+  if (cli_ws_flag(w, "--queue")) return conn_queue(w, row, what, err);
   sl_job_opts o = {0};
   const char *v;
   if ((v = cli_ws_opt(w, "--max-attempts"))) o.max_attempts = atoi(v);
@@ -271,7 +292,7 @@ int cmd_connection(int argc, char **argv) {
                                       "--schema-policy", "--status", "--rename", "--expect-version", "--max-attempts",
                                       "--backoff-ms", "--stream", "--sync-mode", "--destination-sync-mode", "--cursor-field",
                                       "--primary-key", "--catalog", "--mode", "--fields", "--request", NULL};
-  static const char *const flags[] = {"--full-refresh", "--all-fields", NULL};
+  static const char *const flags[] = {"--full-refresh", "--all-fields", "--queue", NULL};
   cli_ws w;
   int rc = cli_ws_start(&w, argc, argv, "connection", usage_conn, vopts, flags, "connection (a name or an id)");
   if (rc >= 0) return rc;

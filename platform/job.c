@@ -554,6 +554,16 @@ sl_code sl_job_run(sl_store *s, const json_t *conn, const sl_job_opts *o, int64_
   return job_run_req(s, conn, o, &req, job_id, err);
 }
 
+sl_code sl_request_add(sl_store *s, int64_t conn, const char *verb, const char *mode, const char *streams, int64_t *id, sl_err *err) {
+  char cb[24], ts[24];
+  json_t *row = NULL;
+  sl_code rc = sl_store_one(s, &row, err, "INSERT INTO requests (connection_id, verb, mode, streams, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                            5, sl_store_i64(cb, conn), verb, mode, streams && *streams ? streams : NULL, sl_store_i64(ts, sl_now_ms()));
+  if (!rc) *id = sl_store_int(row, "id");
+  json_decref(row);
+  return rc;
+}
+
 void sl_request_finish(sl_store *s, int64_t request_id, bool done) {
   char rb[24];
   sl_err e = SL_ERR_INIT; /* a failure here leaves the claim to expire: the request is retried */

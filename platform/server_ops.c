@@ -31,15 +31,10 @@ static enum MHD_Result conn_enqueue(api_call *a, long long id, const char *verb)
     n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s", k ? "," : "", name);
     if (n >= sizeof list) return api_error(a, 400, "invalid_input", "field \"streams\" is too long");
   }
-  char ib[24], ts[24];
-  json_t *row = NULL;
+  int64_t rid;
   sl_err err = SL_ERR_INIT;
-  if (sl_store_one(a->st, &row, &err, "INSERT INTO requests (connection_id, verb, mode, streams, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-                   5, sl_store_i64(ib, id), verb, mode, n ? list : NULL, sl_store_i64(ts, sl_now_ms())))
-    return api_fail(a, &err);
-  json_int_t rid = (json_int_t)sl_store_int(row, "id");
-  json_decref(row);
-  return api_reply(a, 202, json_pack("{s:I,s:s,s:b,s:I}", "connection", (json_int_t)id, "kind", verb, "queued", 1, "request", rid));
+  if (sl_request_add(a->st, id, verb, mode, list, &rid, &err)) return api_fail(a, &err);
+  return api_reply(a, 202, json_pack("{s:I,s:s,s:b,s:I}", "connection", (json_int_t)id, "kind", verb, "queued", 1, "request", (json_int_t)rid));
 }
 
 /* The state of a connection is changed only while none of its jobs runs. */

@@ -164,6 +164,9 @@ const char *sl_job_owner(char *buf, size_t cap);
 /* A job's attempt logs (all, or attempt N) written into out as JSON:
  * [{"attempt", "log_path", "lines": [...]}] (platform/joblog.c). */
 sl_code sl_job_logs_json(sl_store *s, const char *job_id, const char *attempt, sl_buf *out, sl_err *err);
+/* Keep a refresh or clear request (verb; mode "truncate"/"merge" or NULL;
+ * streams comma-separated or NULL) for a server's scheduler: *id. */
+sl_code sl_request_add(sl_store *s, int64_t conn, const char *verb, const char *mode, const char *streams, int64_t *id, sl_err *err);
 /* A refresh/clear request (table requests) whose job has run: done is
  * false when the job could not start because the connection was busy,
  * and the request waits for a later turn. */

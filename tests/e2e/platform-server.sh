@@ -103,6 +103,11 @@ check sigterm/job-started wait_for 300 slow_committed
 expect_eq request/accepted "$(api -X POST -H 'Content-Type: application/json' --data-binary '{"mode":"merge"}' "$API/connections/$SLOW/refresh")" 202
 REQ=$(jq .request "$TMP/api.out")
 expect_eq request/waits "$(sql "$STORE" "select verb || ':' || mode || ':' || coalesce(claimed_by, '-') from requests where id = $REQ")" "refresh:merge:-"
+# The CLI's --queue makes the same kind of request (a second refresh, after the first).
+run qcli "$S" connection refresh slow --streams items --queue --json
+expect_eq request/cli-queued "$(jq -r '.kind + " " + (.queued | tostring)' "$TMP/qcli.out")" "refresh true"
+run qbad "$S" connection sync slow --queue
+expect_err request/cli-queue-sync qbad "--queue is for refresh and clear"
 kill -TERM "$SERVER"
 server_gone() { ! kill -0 "$SERVER" 2>/dev/null; }
 check sigterm/server-exits wait_for 300 server_gone
@@ -118,18 +123,18 @@ run resume timeout 60 "$S" connection sync slow --json
 expect_rc sigterm/resume 0
 expect_eq sigterm/all-rows "$(sql "$TMP/out3.db" 'select count(*) || "," || count(distinct id) from items')" "400,400"
 check sigterm/server-log grep -q "stopped" "$TMP/server.err"
-expect_eq request/survives-stop "$(sql "$STORE" "select count(*) from requests where id = $REQ and claimed_by is null")" 1
+expect_eq request/survives-stop "$(sql "$STORE" "select count(*) from requests where claimed_by is null")" 2
 expect_eq request/not-run-yet "$(sql "$STORE" "select count(*) from jobs where connection_id = $SLOW and kind = 'refresh'")" 0
 # A new server takes it over from the store and runs it after the jobs before it.
 LAST=$(sql "$STORE" "select max(id) from jobs where connection_id = $SLOW")
 "$S" server --port 0 --port-file "$TMP/port2" --token-file "$TMP/token" --tick-ms 100 --workers 2 2>"$TMP/server2.err" &
 SERVER2=$!
-refresh_done() { [ "$(sql "$STORE" "select status from jobs where connection_id = $SLOW and kind = 'refresh'")" = succeeded ]; }
+refresh_done() { [ "$(sql "$STORE" "select group_concat(status) from jobs where connection_id = $SLOW and kind = 'refresh'")" = succeeded,succeeded ]; }
 check request/run-after-restart wait_for 300 refresh_done
 request_gone() { [ "$(sql "$STORE" "select count(*) from requests")" = 0 ]; }
 check request/deleted wait_for 100 request_gone
-expect_eq request/after-earlier-jobs "$(sql "$STORE" "select count(*) from jobs where connection_id = $SLOW and kind = 'refresh' and id > $LAST")" 1
-expect_eq request/merge-generation "$(sql "$STORE" "select stream || ':' || generation || ':' || coalesce(pending, '-') from generations where connection_id = $SLOW")" "items:1:-"
+expect_eq request/after-earlier-jobs "$(sql "$STORE" "select count(*) from jobs where connection_id = $SLOW and kind = 'refresh' and id > $LAST")" 2
+expect_eq request/merge-generation "$(sql "$STORE" "select stream || ':' || generation || ':' || coalesce(pending, '-') from generations where connection_id = $SLOW")" "items:2:-"
 kill -TERM "$SERVER2"
 wait "$SERVER2"
 expect_eq request/server2-exit $? 0
