@@ -340,7 +340,14 @@ function templateFields() {
   (list || []).forEach((t, i) => {
     const n = (t && t.name) || `template ${i + 1}`;
     const tb = yamlPart(el("fieldset", { "data-template": n }, el("legend", { text: `Template: ${n}` })), list, i, `template/${i}`, true);
-    tb.append(templateActions(t, i));
+    tb.append(templateActions(t, i), el("button", { type: "button", name: "remove_template", text: "Remove template", onclick: () => {
+      list.splice(i, 1);
+      if (!list.length) delete S.manifest.dynamic_streams;
+      for (const k of Object.keys(PARTS)) if (k.startsWith("template/")) delete PARTS[k];
+      for (const k of Object.keys(GENERATED)) delete GENERATED[k];
+      formChanged();
+      renderForm();
+    } }));
     box.append(tb);
   });
   const nameIn = el("input", { type: "text", name: "new_template", placeholder: "new template name" });

@@ -83,6 +83,8 @@ function historyStart() {
   // Ctrl+Z / Ctrl+Shift+Z (Cmd on a Mac; Ctrl+Y too) act on the whole manifest, in any field.
   document.addEventListener("keydown", (e) => {
     if (!(e.ctrlKey || e.metaKey) || e.altKey) return;
+    // Testing values, test settings and dialogs are not the manifest: their own undo applies.
+    if (e.target && e.target.closest && e.target.closest("#testing, dialog")) return;
     const k = e.key.toLowerCase();
     if (k === "z" && !e.shiftKey) { e.preventDefault(); undo(); }
     else if ((k === "z" && e.shiftKey) || k === "y") { e.preventDefault(); redo(); }

@@ -33,6 +33,14 @@ async function partParse(owner, key, st, errBox) {
   }
   st.error = null;
   if (errBox) errBox.hidden = true;
+  if (data.value === null && Array.isArray(owner)) {
+    // An emptied list item (a stream template) goes from the list.
+    owner.splice(key, 1);
+    for (const n of Object.keys(PARTS)) if (n.startsWith("template/")) delete PARTS[n];
+    formChanged();
+    renderForm();
+    return true;
+  }
   if (data.value === null) delete owner[key]; else owner[key] = data.value;
   st.value = partValue(owner, key);
   formChanged();

@@ -417,6 +417,13 @@ components_resolver:
     const genReq = await page.textContent("#tab-body");
     check("template: a generated stream tested", /^1 records/.test(await page.textContent("#summary")) && /\/api\/items\/b1/.test(genReq), genReq);
     await shot(page, "form-async-template");
+    // A template removed, and back by Undo.
+    await page.click(`${tp} button[name=remove_template]`);
+    y = await yamlWhen(page, /^(?![^]*dynamic_streams)/);
+    check("template removed", !/dynamic_streams|per_list/.test(y) && !(await page.$(tp)), y);
+    await page.keyboard.press("Control+z");
+    await page.waitForSelector(tp);
+    check("template removal undone", /dynamic_streams:[^]*name: per_list/.test(await page.inputValue("#yaml")));
     // Import a manifest file: it becomes the (undoable) draft, in YAML mode.
     const imported = "version: 6.0.0\ntype: DeclarativeSource\ncheck: {type: CheckStream, stream_names: []}\nstreams: []\n# imported\n";
     await page.setInputFiles("#import", { name: "other.yaml", mimeType: "application/yaml", buffer: Buffer.from(imported) });
