@@ -54,36 +54,20 @@ out:
   return rc;
 }
 
+static void copy_log(void *arg, int64_t attempt, const char *path, FILE *f) {
+  char buf[65536];
+  size_t k;
+  while ((k = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, k, stdout);
+}
+
 static sl_code job_logs(cli_ws *w, const char *id, sl_err *err) {
   const char *n = cli_ws_opt(w, "--attempt");
-  if (w->json) {
-    sl_buf b;
-    sl_buf_init(&b, (size_t)1 << 31);
-    sl_code rc = sl_job_logs_json(w->store, id, n, &b, err);
-    if (!rc) printf("%.*s\n", (int)b.len, b.data);
-    sl_buf_dispose(&b);
-    return rc;
-  }
-  json_t *rows = NULL;
-  sl_code rc = n ? sl_store_exec(w->store, &rows, err, "SELECT number, log_path FROM attempts WHERE job_id = ? AND number = ?", 2, id, n)
-                 : sl_store_exec(w->store, &rows, err, "SELECT number, log_path FROM attempts WHERE job_id = ? ORDER BY number", 1, id);
-  if (rc) return rc;
-  if (!json_array_size(rows)) rc = sl_err_set(err, SL_ENOTFOUND, "job %s has no attempt%s%s", id, n ? " " : "s", n ? n : "");
-  size_t i;
-  json_t *r;
-  json_array_foreach(rows, i, r) {
-    const char *path = sl_store_str(r, "log_path");
-    FILE *f = path ? fopen(path, "r") : NULL;
-    if (!f) {
-      rc = sl_err_set(err, SL_EIO, "job %s attempt %lld: log %s is missing", id, (long long)sl_store_int(r, "number"), path ? path : "");
-      continue;
-    }
-    char buf[65536];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, k, stdout);
-    fclose(f);
-  }
-  json_decref(rows);
+  if (!w->json) return sl_job_logs_each(w->store, id, n, copy_log, NULL, err);
+  sl_buf b;
+  sl_buf_init(&b, (size_t)1 << 31);
+  sl_code rc = sl_job_logs_json(w->store, id, n, &b, err);
+  if (!rc) printf("%.*s\n", (int)b.len, b.data);
+  sl_buf_dispose(&b);
   return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sluice/json.h"
 #include "sluice/protocol.h"
@@ -161,6 +162,10 @@ int64_t sl_job_lease_ms(void);
 /* This process as the owner of a job or claim: "HOST:PID" (HOST from
  * SLUICE_HOST_ID, else the host name). */
 const char *sl_job_owner(char *buf, size_t cap);
+/* Each attempt log of a job (all, or attempt N) opened and given to fn in
+ * order; a job without attempts or a missing log is an error naming it. */
+typedef void (*sl_job_log_fn)(void *arg, int64_t attempt, const char *path, FILE *log);
+sl_code sl_job_logs_each(sl_store *s, const char *job_id, const char *attempt, sl_job_log_fn fn, void *arg, sl_err *err);
 /* A job's attempt logs (all, or attempt N) written into out as JSON:
  * [{"attempt", "log_path", "lines": [...]}] (platform/joblog.c). */
 sl_code sl_job_logs_json(sl_store *s, const char *job_id, const char *attempt, sl_buf *out, sl_err *err);
