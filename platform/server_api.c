@@ -20,6 +20,11 @@ enum MHD_Result api_reply_buf(api_call *a, unsigned status, sl_buf *b) {
   b->len = b->cap = 0;
   if (!r) return MHD_NO;
   MHD_add_response_header(r, "Content-Type", "application/json");
+  if (a->etag > 0) {
+    char tag[32];
+    snprintf(tag, sizeof tag, "\"%lld\"", (long long)a->etag);
+    MHD_add_response_header(r, "ETag", tag);
+  }
   enum MHD_Result ret = MHD_queue_response(a->c, status, r);
   MHD_destroy_response(r);
   return ret;
@@ -205,7 +210,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     *upload_size = 0;
     return MHD_YES;
   }
-  api_call a = {c, sv, NULL, method, NULL};
+  api_call a = {c, sv, NULL, method, NULL, 0};
   const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
   if (!auth || strncmp(auth, "Bearer ", 7) || strcmp(auth + 7, sv->opts.token))
     return api_error(&a, 401, "unauthorized", "a valid bearer token is required");

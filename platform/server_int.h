@@ -29,6 +29,7 @@ typedef struct api_call {
   sl_store *st;
   const char *method;
   json_t *body; /* the JSON request body, or NULL */
+  int64_t etag; /* > 0: the reply carries ETag: "etag" (the object's version, for If-Match) */
 } api_call;
 
 enum MHD_Result api_reply(api_call *a, unsigned status, json_t *body); /* steals body */

@@ -13,6 +13,7 @@ static enum MHD_Result actor_show(api_call *a, const json_t *row, unsigned statu
   json_t *cfg = NULL;
   sl_err err = SL_ERR_INIT;
   if (sl_actor_config_masked(a->st, row, &cfg, &err)) return api_fail(a, &err);
+  a->etag = sl_store_int(row, "version");
   return api_reply(a, status, json_pack("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:o}", "id", json_object_get(row, "id"), "kind", json_object_get(row, "kind"),
                                         "name", json_object_get(row, "name"), "connector", json_object_get(row, "connector"),
                                         "created_at", json_object_get(row, "created_at"), "updated_at",
@@ -192,6 +193,7 @@ static enum MHD_Result conn_show(api_call *a, int64_t id, unsigned status) {
   const char *cat = sl_store_str(row, "catalog"); /* the stream settings as JSON, not as text */
   json_t *c = cat ? json_loads(cat, 0, NULL) : NULL;
   if (c) json_object_set_new(row, "catalog", c);
+  a->etag = sl_store_int(row, "version");
   return api_reply(a, status, row);
 }
 

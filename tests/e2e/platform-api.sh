@@ -157,6 +157,9 @@ check conn/if-match-says grep -q 'changed by someone else' "$TMP/api.out"
 # applies; a stale If-Match is refused with 409 saying what to do.
 expect_eq src-cas/show "$(api GET "/sources/$K")" 200
 KV=$(out .version)
+etag() { curl -s -D - -o /dev/null -H "Authorization: Bearer $TOKEN" "$API$1" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p'; }
+expect_eq src-cas/etag "$(etag "/sources/$K")" "\"$KV\""
+expect_eq conn-cas/etag "$(etag "/connections/$C")" "\"$(sql "$STORE" "select version from connections where id = $C")\""
 REG=(- eu us)
 two_edits "/sources/$K" "{\"config\":{\"api_key\":\"**********\",\"region\":\"eu\"},\"version\":$KV}" \
   "{\"config\":{\"api_key\":\"**********\",\"region\":\"us\"},\"version\":$KV}"
