@@ -316,9 +316,18 @@ function streamFields(raw, idx) {
     yamlPart(routerFields(retr), retr, "partition_router", `${sid}/router`),
     yamlPart(listEditor("Transformations", st, "transformations", TRANSFORMS, transformFields, "transformations", true), st, "transformations", `${sid}/transformations`),
     yamlPart(errorHandlerFields(own), own, "error_handler", `${sid}/errors`),
+    yamlPart(schemaSummary(st), st, "schema_loader", `${sid}/schema`),
     removeBtn,
   );
   return box;
+}
+
+// The declared schema: taken from a test read (Schema tab) or edited as YAML.
+function schemaSummary(st) {
+  const l = st.schema_loader ? deref(st.schema_loader) : null;
+  const props = l && l.schema && l.schema.properties ? Object.keys(l.schema.properties) : [];
+  return el("fieldset", {}, el("legend", { text: "Declared schema" }), el("p", { class: "note", text: !l ? "none (schemas/<stream>.json if present)" :
+    l.type === "InlineSchemaLoader" ? `${props.length} properties${props.length ? ": " + props.slice(0, 12).join(", ") + (props.length > 12 ? ", …" : "") : ""}` : l.type }));
 }
 
 // Stream templates (dynamic_streams): a components resolver whose records

@@ -311,6 +311,14 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page3.waitForFunction(() => /page_size: 7/.test(document.getElementById("yaml").value));
     check("draft restored in a new tab", /unsaved draft restored/.test(await page3.textContent("#save-state")));
     await page3.close();
+    // The declared schema too (no form for it): a property added in its YAML.
+    const schemaPart = 'textarea[name="part_teams/schema"]';
+    await page.click(`${tm} button[name="yaml_teams/schema"]`);
+    await page.waitForFunction((sel) => /InlineSchemaLoader/.test((document.querySelector(sel) || {}).value || ""), schemaPart);
+    await page.fill(schemaPart, (await page.inputValue(schemaPart)).replace(/properties:\n/, "properties:\n    team_size: {type: integer}\n"));
+    y = await yamlWhen(page, /team_size/);
+    await page.click(`${tm} button[name="yaml_teams/schema"]`);
+    check("component YAML: the declared schema", /team_size:\s*\n\s*type: integer/.test(y) && /team_size/.test(await page.textContent(`${tm} [data-part="teams/schema"]`)), y);
     // The parent stream is referenced by name: renaming it keeps the link.
     await page.fill(`${st} input[name=stream_name]`, "people");
     await yamlWhen(page, /name: people/);
