@@ -238,47 +238,74 @@ bool sl_fields_on_diff(json_t *settings, json_t *diff) {
   return changed;
 }
 
-bool sl_fields_hold_back(json_t *settings, json_t *diff, const json_t *old_catalog) {
+/* The leaf field paths of an object schema (an object with properties is
+ * walked into), appended to out as arrays of names. */
+static void leaves(const json_t *schema, json_t *prefix, json_t *out) {
+  const char *k;
+  json_t *v;
+  json_object_foreach(json_object_get(schema, "properties"), k, v) {
+    json_t *p = json_copy(prefix);
+    json_array_append_new(p, json_string(k));
+    if (json_object_size(json_object_get(v, "properties"))) leaves(v, p, out);
+    else json_array_append(out, p);
+    json_decref(p);
+  }
+}
+
+static const json_t *stream_of(const json_t *catalog, const char *name) {
+  size_t i;
+  json_t *st;
+  json_array_foreach(json_object_get(catalog, "streams"), i, st) {
+    const char *n = json_string_value(json_object_get(st, "name"));
+    if (n && !strcmp(n, name)) return st;
+  }
+  return NULL;
+}
+
+bool sl_fields_hold_back(json_t *settings, json_t *diff, const json_t *old_catalog, const json_t *new_catalog) {
   bool changed = false;
   size_t i, j;
-  json_t *ch, *set, *st;
+  json_t *ch, *set, *p;
   json_array_foreach(json_object_get(diff, "streams_changed"), i, ch) {
     const char *stream = json_string_value(json_object_get(ch, "stream"));
-    json_t *added = json_object_get(ch, "fields_added");
-    if (!stream || !json_array_size(added)) continue;
-    json_t *e = NULL, *old = NULL;
+    if (!stream || (!json_array_size(json_object_get(ch, "fields_added")) && !json_array_size(json_object_get(ch, "fields_changed")))) continue;
+    json_t *e = NULL;
     json_array_foreach(json_object_get(settings, "streams"), j, set) {
       const char *n = json_string_value(json_object_get(json_object_get(set, "stream"), "name"));
       if (n && !strcmp(n, stream)) e = set;
     }
     if (e && json_is_true(get2(e, "field_selection_enabled", "fieldSelectionEnabled"))) continue; /* sl_fields_on_diff's */
-    json_array_foreach(json_object_get(old_catalog, "streams"), j, st) {
-      const char *n = json_string_value(json_object_get(st, "name"));
-      if (n && !strcmp(n, stream)) old = st;
+    const json_t *old = stream_of(old_catalog, stream), *nw = stream_of(new_catalog, stream);
+    if (!old || !nw) continue;
+    /* The fields (nested ones too) the stream had and still has, selected
+     * from now on; the new ones are left out. */
+    json_t *was = json_array(), *now = json_array(), *paths = json_array(), *out = json_array(), *empty = json_array();
+    leaves(json_object_get(old, "json_schema"), empty, was);
+    leaves(json_object_get(nw, "json_schema"), empty, now);
+    json_array_foreach(was, j, p) if (schema_at(json_object_get(nw, "json_schema"), p)) json_array_append_new(paths, json_pack("{s:O}", "field_path", p));
+    json_array_foreach(now, j, p) if (!schema_at(json_object_get(old, "json_schema"), p)) {
+      char *t = sl_fields_path_text(p);
+      if (t) json_array_append_new(out, json_string(t));
+      free(t);
     }
-    if (!old) continue;
-    /* The fields the stream had and still has, selected from now on. */
-    json_t *paths = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach(json_object_get(json_object_get(old, "json_schema"), "properties"), k, v) {
-      if (!has_name(json_object_get(ch, "fields_removed"), k)) json_array_append_new(paths, json_pack("{s:[s]}", "field_path", k));
+    if (json_array_size(paths) && json_array_size(out)) {
+      if (!e) {
+        e = json_pack("{s:{s:s}}", "stream", "name", stream);
+        if (json_object_get(old, "namespace")) json_object_set(json_object_get(e, "stream"), "namespace", json_object_get(old, "namespace"));
+        json_array_append_new(json_object_get(settings, "streams"), e);
+      }
+      json_object_del(e, "fieldSelectionEnabled");
+      json_object_del(e, "selectedFields");
+      json_object_set_new(e, "field_selection_enabled", json_true());
+      json_object_set(e, "selected_fields", paths);
+      json_object_set(ch, "fields_not_selected", out);
+      changed = true;
     }
-    if (!json_array_size(paths)) {
-      json_decref(paths);
-      continue;
-    }
-    if (!e) {
-      e = json_pack("{s:{s:s}}", "stream", "name", stream);
-      if (json_object_get(old, "namespace")) json_object_set(json_object_get(e, "stream"), "namespace", json_object_get(old, "namespace"));
-      json_array_append_new(json_object_get(settings, "streams"), e);
-    }
-    json_object_del(e, "fieldSelectionEnabled");
-    json_object_del(e, "selectedFields");
-    json_object_set_new(e, "field_selection_enabled", json_true());
-    json_object_set_new(e, "selected_fields", paths);
-    json_object_set(ch, "fields_not_selected", added);
-    changed = true;
+    json_decref(was);
+    json_decref(now);
+    json_decref(paths);
+    json_decref(out);
+    json_decref(empty);
   }
   return changed;
 }

@@ -452,8 +452,9 @@ static sl_code schema_check(sl_store *s, const json_t *conn, const json_t *src, 
     /* Field selections: new fields are not selected, removed ones leave the selection. */
     const char *settings_text = sl_store_str(conn, "catalog");
     json_t *settings = settings_text && *settings_text ? json_loads(settings_text, 0, NULL) : json_pack("{s:[]}", "streams");
-    bool held = !strcmp(action, "ignored") && sl_fields_hold_back(settings, diff, pc); /* ignore: new fields stay out */
-    if (settings && (sl_fields_on_diff(settings, diff) || held) && strcmp(action, "paused")) {
+    bool pruned = settings && sl_fields_on_diff(settings, diff);
+    bool held = settings && !strcmp(action, "ignored") && sl_fields_hold_back(settings, diff, pc, cat); /* ignore: new fields stay out */
+    if ((pruned || held) && strcmp(action, "paused")) {
       char *t = sl_json_dumps(settings);
       if (t) sl_store_exec(s, NULL, &e, "UPDATE connections SET catalog = ?, version = version + 1 WHERE id = ?", 2, t, cb);
       free(t);

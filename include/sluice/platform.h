@@ -96,10 +96,11 @@ void sl_fields_write(sl_jw *w, sl_jv obj, const json_t *tree);
  * the selection in settings: returns true when settings changed). */
 bool sl_fields_on_diff(json_t *settings, json_t *diff);
 /* The `ignore` policy: a changed stream without a selection that gained
- * fields gets one of the fields it had (in old_catalog) and still has, so
- * the new ones stay out ("fields_not_selected" in diff); true when
- * settings changed. */
-bool sl_fields_hold_back(json_t *settings, json_t *diff, const json_t *old_catalog);
+ * fields (nested ones too) gets a selection of the leaf fields it had (in
+ * old_catalog) and still has (in new_catalog), so the new ones stay out
+ * ("fields_not_selected" in diff, as a.b paths); true when settings
+ * changed. */
+bool sl_fields_hold_back(json_t *settings, json_t *diff, const json_t *old_catalog, const json_t *new_catalog);
 
 /* ---- the state file ---- */
 

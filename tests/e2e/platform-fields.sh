@@ -81,15 +81,16 @@ run dst2 "$S" destination create lite2 --connector destination-sqlite --set "des
 run conn2 "$S" connection create p2 --source people2 --destination lite2 --schema-policy ignore
 run ign1 "$S" connection sync p2 --backoff-ms 0
 expect_rc ignore/first 0 ign1
-run src2-edit "$S" source edit people2 --set phone=true --set count=3
+run src2-edit "$S" source edit people2 --set phone=true --set zip4=true --set count=3
 run ign2 "$S" connection sync p2 --backoff-ms 0
 expect_rc ignore/second 0 ign2
 expect_eq ignore/no-new-column "$(cols "$TMP/ignore.db" people)" "addr,email,id,name,updated"
 expect_eq ignore/rows "$(sql "$TMP/ignore.db" "select count(*) from people")" 3
 expect_eq ignore/diff "$(sql "$STORE" "select action || ' ' || json_extract(diff, '$.streams_changed[0].fields_not_selected') from schema_changes order by id desc limit 1")" \
-  'ignored ["phone"]'
-expect_eq ignore/selection "$("$S" connection show p2 --json | jq -c '.catalog | fromjson | .streams[0] | [.field_selection_enabled, ([.selected_fields[].field_path[0]] | sort)]')" \
-  '[true,["addr","email","id","name","updated"]]'
+  'ignored ["addr.zip4","phone"]'
+expect_eq ignore/selection "$("$S" connection show p2 --json | jq -c '.catalog | fromjson | .streams[0] | [.field_selection_enabled, ([.selected_fields[].field_path | join(".")] | sort)]')" \
+  '[true,["addr.city","addr.zip","email","id","name","updated"]]'
+expect_eq ignore/no-new-nested "$(sql "$TMP/ignore.db" "select addr from people where id = 3")" '{"city":"c3","zip":"z3"}'
 
 # ---- a connector's new config (CONTROL) is kept in the store -----------------------------------------
 run rot-edit "$S" source edit people2 --set rotate_to=4
