@@ -6,7 +6,7 @@
 #include "builder.h"
 #include "sluice/yaml.h"
 
-static json_t *bad(unsigned *status, unsigned code, const char *msg) {
+json_t *bld_bad(unsigned *status, unsigned code, const char *msg) {
   *status = code;
   return json_pack("{s:{s:s,s:s}}", "error", "message", msg, "failure_type", "config_error");
 }
@@ -22,8 +22,8 @@ static const char *yaml_of(const json_t *body, size_t *len) {
 #define NEED_YAML(body, len, status)                                                                 \
   size_t len = 0;                                                                                    \
   const char *yaml = yaml_of(body, &len);                                                            \
-  if (!yaml) return bad(status, 400, "the request needs \"yaml\": the manifest text");               \
-  if (len > BLD_MAX_MANIFEST) return bad(status, 413, "the manifest is larger than 4 MiB")
+  if (!yaml) return bld_bad(status, 400, "the request needs \"yaml\": the manifest text");               \
+  if (len > BLD_MAX_MANIFEST) return bld_bad(status, 413, "the manifest is larger than 4 MiB")
 
 static json_t *api_resolve(bld_server *srv, const json_t *body, unsigned *status) {
   NEED_YAML(body, len, status);
@@ -59,7 +59,7 @@ static json_t *api_to_yaml(const json_t *body, unsigned *status) {
     free(y);
     return res;
   }
-  if (!json_is_object(m)) return bad(status, 400, "the request needs \"manifest\": the manifest as a JSON object");
+  if (!json_is_object(m)) return bld_bad(status, 400, "the request needs \"manifest\": the manifest as a JSON object");
   /* With the text the manifest came from: edited in place (comments kept). */
   size_t len = 0;
   const char *old = yaml_of(body, &len);
@@ -84,9 +84,9 @@ static unsigned limit_of(const json_t *body, const char *key, unsigned max) {
 static json_t *api_test_read(bld_server *srv, const json_t *body, unsigned *status) {
   NEED_YAML(body, len, status);
   const char *stream = json_string_value(json_object_get(body, "stream"));
-  if (!stream) return bad(status, 400, "the request needs \"stream\": the stream to test");
+  if (!stream) return bld_bad(status, 400, "the request needs \"stream\": the stream to test");
   const json_t *cfg = json_object_get(body, "config");
-  if (cfg && !json_is_object(cfg)) return bad(status, 400, "\"config\" must be an object (the testing values)");
+  if (cfg && !json_is_object(cfg)) return bld_bad(status, 400, "\"config\" must be an object (the testing values)");
   json_t *saved = cfg ? NULL : bld_testing_values(srv);
   const json_t *state = json_object_get(body, "state");
   bld_test_opts o = {.stream = stream, .config = cfg ? cfg : saved, .state = json_is_null(state) ? NULL : state};
@@ -123,7 +123,7 @@ static json_t *api_spec_form(bld_server *srv, const json_t *body, unsigned *stat
 
 static json_t *api_testing_values(bld_server *srv, const json_t *body, unsigned *status) {
   const json_t *v = json_object_get(body, "values");
-  if (!json_is_object(v)) return bad(status, 400, "the request needs \"values\": an object");
+  if (!json_is_object(v)) return bld_bad(status, 400, "the request needs \"values\": an object");
   sl_err err = SL_ERR_INIT;
   if (bld_testing_values_save(srv, v, &err)) {
     *status = 500;
@@ -134,7 +134,7 @@ static json_t *api_testing_values(bld_server *srv, const json_t *body, unsigned 
 
 static json_t *api_infer(const json_t *body, unsigned *status) {
   const json_t *recs = json_object_get(body, "records");
-  if (!json_is_array(recs)) return bad(status, 400, "the request needs \"records\": an array of records");
+  if (!json_is_array(recs)) return bld_bad(status, 400, "the request needs \"records\": an array of records");
   json_t *schema = bld_infer_schema(recs);
   const json_t *declared = json_object_get(body, "declared");
   json_t *res = json_pack("{s:o}", "schema", schema);
@@ -157,16 +157,16 @@ static json_t *api_draft(bld_server *srv, const json_t *body, unsigned *status) 
 static json_t *api_oauth_consent(bld_server *srv, const json_t *body, unsigned *status) {
   NEED_YAML(body, len, status);
   const json_t *cfg = json_object_get(body, "config");
-  if (cfg && !json_is_object(cfg)) return bad(status, 400, "\"config\" must be an object (the testing values)");
+  if (cfg && !json_is_object(cfg)) return bld_bad(status, 400, "\"config\" must be an object (the testing values)");
   return bld_oauth_consent(srv, yaml, len, cfg, status);
 }
 
 static json_t *api_generate(bld_server *srv, const json_t *body, unsigned *status) {
   NEED_YAML(body, len, status);
   const json_t *cfg = json_object_get(body, "config"), *idx = json_object_get(body, "template");
-  if (cfg && !json_is_object(cfg)) return bad(status, 400, "\"config\" must be an object (the testing values)");
+  if (cfg && !json_is_object(cfg)) return bld_bad(status, 400, "\"config\" must be an object (the testing values)");
   if (!json_is_integer(idx) || json_integer_value(idx) < 0)
-    return bad(status, 400, "the request needs \"template\": the index of the stream template in dynamic_streams");
+    return bld_bad(status, 400, "the request needs \"template\": the index of the stream template in dynamic_streams");
   return bld_generate_streams(srv, yaml, len, (size_t)json_integer_value(idx), cfg,
                               json_is_true(json_object_get(body, "preview")), status);
 }
@@ -174,7 +174,7 @@ static json_t *api_generate(bld_server *srv, const json_t *body, unsigned *statu
 static json_t *api_publish(bld_server *srv, const json_t *body, unsigned *status) {
   NEED_YAML(body, len, status);
   const char *name = json_string_value(json_object_get(body, "name"));
-  if (!name) return bad(status, 400, "the request needs \"name\": source-<name>");
+  if (!name) return bld_bad(status, 400, "the request needs \"name\": source-<name>");
   return bld_publish(srv, yaml, len, name, status);
 }
 
@@ -186,7 +186,7 @@ json_t *bld_api(bld_server *srv, const char *method, const char *path, const jso
   if (get && !strncmp(path, "/versions/", 10)) {
     char *end;
     long n = strtol(path + 10, &end, 10);
-    if (*end) return bad(status, 404, "no such version");
+    if (*end) return bld_bad(status, 404, "no such version");
     return bld_version_get(srv, n, status);
   }
   if (post && !strcmp(path, "/resolve")) return api_resolve(srv, body, status);
@@ -202,5 +202,5 @@ json_t *bld_api(bld_server *srv, const char *method, const char *path, const jso
   if (post && !strcmp(path, "/infer_schema")) return api_infer(body, status);
   if (post && !strcmp(path, "/save")) return api_save(srv, body, status);
   if (post && !strcmp(path, "/publish")) return api_publish(srv, body, status);
-  return bad(status, 404, "no such API endpoint (docs/builder.md lists them)");
+  return bld_bad(status, 404, "no such API endpoint (docs/builder.md lists them)");
 }

@@ -89,6 +89,8 @@ typedef struct bld_server {
   json_t *oauth_result;    /* its outcome, for GET /api/oauth/result */
 } bld_server;
 
+/* {"error": {"message": msg, "failure_type": "config_error"}} with *status = code. */
+json_t *bld_bad(unsigned *status, unsigned code, const char *msg);
 /* One API call: path after "/api" ("/resolve"), body a JSON object; sets
  * *status; returns the answer (new reference). */
 json_t *bld_api(bld_server *srv, const char *method, const char *path, const json_t *body, unsigned *status);

@@ -16,11 +16,6 @@
 
 #define MAX_GENERATED 100
 
-static json_t *bad(unsigned *status, unsigned code, const char *msg) {
-  *status = code;
-  return json_pack("{s:{s:s,s:s}}", "error", "message", msg, "failure_type", "config_error");
-}
-
 /* The resolver's endpoint as a one-stream manifest, test-read. */
 static json_t *preview(const json_t *resolved, const char *name, const json_t *retriever, const bld_test_opts *base) {
   json_t *m = json_deep_copy(resolved);
@@ -133,7 +128,7 @@ json_t *bld_generate_streams(bld_server *srv, const char *yaml, size_t len, size
   const json_t *dyn = json_array_get(json_object_get(resolved, "dynamic_streams"), index);
   if (!json_is_object(dyn)) {
     json_decref(r);
-    return bad(status, 404, "no such stream template (dynamic_streams index)");
+    return bld_bad(status, 404, "no such stream template (dynamic_streams index)");
   }
   const char *name = json_string_value(json_object_get(dyn, "name"));
   char tname[64];
@@ -166,7 +161,7 @@ json_t *bld_generate_streams(bld_server *srv, const char *yaml, size_t len, size
     json_decref(out);
     json_decref(cfg);
     json_decref(r);
-    return bad(status, 422, "the components resolver is not one the builder can run (HttpComponentsResolver, "
+    return bld_bad(status, 422, "the components resolver is not one the builder can run (HttpComponentsResolver, "
                             "ConfigComponentsResolver, ParametrizedComponentsResolver)");
   }
   json_t *streams = json_array();

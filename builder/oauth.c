@@ -17,11 +17,6 @@
 
 #define MASK "**********"
 
-static json_t *bad(unsigned *status, unsigned code, const char *msg) {
-  *status = code;
-  return json_pack("{s:{s:s,s:s}}", "error", "message", msg, "failure_type", "config_error");
-}
-
 static const char *str_or(const json_t *o, const char *key, const char *dflt) {
   const char *s = json_string_value(json_object_get(o, key));
   return s && *s ? s : dflt;
@@ -122,7 +117,7 @@ json_t *bld_oauth_consent(bld_server *srv, const char *yaml, size_t len, const j
   const json_t *cfgspec, *in = oauth_spec(json_object_get(r, "resolved"), &cfgspec);
   if (!in) {
     json_decref(r);
-    return bad(status, 422,
+    return bld_bad(status, 422,
                "the manifest's spec has no declarative OAuth (advanced_auth.oauth_config_specification."
                "oauth_connector_input_specification.consent_url)");
   }
