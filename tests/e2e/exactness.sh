@@ -97,27 +97,32 @@ done
 
 # A commit spanning two streams is all or nothing (the file destinations
 # keep every file's committed length in one record, .sluice-commit-jsonl.json
-# or -csv.json).
-# The destination dies (SIGXFSZ: at most 2 KiB per file) in the commit of
-# state 2, after writing and fsyncing a's record 2 and while writing b's
-# records 2-9: both streams stay at state 1, the `state` command says so,
-# and the retry from state 1 ends with every record once. (With a mark per
-# file, a kept record 2 and the retry wrote it again.)
-for d in jsonl csv; do
-  mkdir -p "$TMP/multi-$d"
-  echo "{\"destination_path\": \"$TMP/multi-$d\"}" >"$TMP/multi-$d.json"
-  run_proto multi-$d sh -c 'ulimit -c 0; ulimit -f 2; exec "$0" write --config "$1" --catalog "$2" <"$3"' \
-    "$BIN/destination-$d" "$TMP/multi-$d.json" "$DATA/catalog.json" "$DATA/multistream.jsonl"
-  expect_eq multistream/$d/died-in-commit "$RC:$(echoed multi-$d)" "153:1"
-  run multi-state-$d "$BIN/destination-$d" state --config "$TMP/multi-$d.json"
-  expect_eq multistream/$d/state-is-previous "$(jq -c '.states[-1].global.shared_state' "$TMP/multi-state-$d.out")" '{"pos":1}'
-  run_proto multi-resume-$d sh -c '"$0" write --config "$1" --catalog "$2" <"$3"' \
-    "$BIN/destination-$d" "$TMP/multi-$d.json" "$DATA/catalog.json" "$DATA/multistream-resume.jsonl"
-  expect_rc multistream/$d/resume-exit 0
-  expect_eq multistream/$d/rows "$(ids multi $d a) | $(ids multi $d b)" "1 2 | 1 2 3 4 5 6 7 8 9"
-  run multi-state2-$d "$BIN/destination-$d" state --config "$TMP/multi-$d.json"
-  expect_eq multistream/$d/state-after "$(jq -c '.states[-1].global.shared_state' "$TMP/multi-state2-$d.out")" '{"pos":2}'
+# or -csv.json). The destination dies (SIGXFSZ: at most 2 KiB per file) in
+# the commit of state 2, after writing and fsyncing a's record 2 and while
+# writing the other stream's records 2-9: both streams stay at state 1, the
+# `state` command says so, and the retry from state 1 ends with every record
+# once. (With a mark per file, a kept record 2 and the retry wrote it again.)
+# multistream: a and b append; multistream-overwrite: b is o, an overwrite
+# (its .tmp), and the retry completes both (o's swap).
+for c in "multistream a b" "multistream-overwrite a o"; do
+  set -- $c
+  for d in jsonl csv; do
+    mkdir -p "$TMP/$1-$d"
+    echo "{\"destination_path\": \"$TMP/$1-$d\"}" >"$TMP/$1-$d.json"
+    run_proto $1-$d sh -c 'ulimit -c 0; ulimit -f 2; exec "$0" write --config "$1" --catalog "$2" <"$3"' \
+      "$BIN/destination-$d" "$TMP/$1-$d.json" "$DATA/catalog.json" "$DATA/$1.jsonl"
+    expect_eq $1/$d/died-in-commit "$RC:$(echoed $1-$d)" "153:1"
+    run $1-state-$d "$BIN/destination-$d" state --config "$TMP/$1-$d.json"
+    expect_eq $1/$d/state-is-previous "$(jq -c '.states[-1].global.shared_state' "$TMP/$1-state-$d.out")" '{"pos":1}'
+    run_proto $1-resume-$d sh -c '"$0" write --config "$1" --catalog "$2" <"$3"' \
+      "$BIN/destination-$d" "$TMP/$1-$d.json" "$DATA/catalog.json" "$DATA/$1-resume.jsonl"
+    expect_rc $1/$d/resume-exit 0
+    expect_eq $1/$d/rows "$(ids $1 $d $2) | $(ids $1 $d $3)" "1 2 | 1 2 3 4 5 6 7 8 9"
+    run $1-state2-$d "$BIN/destination-$d" state --config "$TMP/$1-$d.json"
+    expect_eq $1/$d/state-after "$(jq -c '.states[-1].global.shared_state' "$TMP/$1-state2-$d.out")" '{"pos":2}'
+  done
 done
+set --
 
 # A destination killed after writing records past the last commit: the
 # next write cuts the file back to its committed length (kept in the
