@@ -334,6 +334,41 @@ static void missing_list(const heading_tpl *t, size_t from, bool required_only, 
   if (!any) bputs(b, "none");
 }
 
+/* Edit distance between a and b ignoring case, or max + 1 once above max. */
+static size_t distance(const char *a, const char *b, size_t max) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 128 || lb > 128 || (la > lb ? la - lb : lb - la) > max) return max + 1;
+  size_t row[129];
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0], best = row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t sub = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+      row[j] = sub < up + 1 ? sub : up + 1;
+      if (row[j - 1] + 1 < row[j]) row[j] = row[j - 1] + 1;
+      if (row[j] < best) best = row[j];
+      diag = up;
+    }
+    if (best > max) return max + 1;
+  }
+  return row[lb];
+}
+
+/* The template heading a misplaced or misnamed heading most likely means
+ * (at most 2 edits away, case ignored), for the message; NULL if none or
+ * if it is that heading already. */
+static const char *closest(const heading_tpl *t, const char *name) {
+  const char *best = NULL;
+  size_t bd = 3;
+  for (size_t k = 0; k < N_TPL; k++) {
+    if (t[k].specific) continue;
+    size_t dd = distance(t[k].alt[0], name, 2);
+    if (dd < bd) bd = dd, best = t[k].alt[0];
+  }
+  return best && strcmp(best, name) ? best : NULL;
+}
+
 static void check_structure(at_ctx *c, at_input *in, const doc *d, const heading_tpl *t) {
   char nm[96];
   at_name(in, "test_docs_structure", nm, sizeof nm);
@@ -356,10 +391,7 @@ static void check_structure(at_ctx *c, at_input *in, const doc *d, const heading
       ti++;
       continue;
     }
-    /* a hint when it differs only in case or spacing */
-    const char *close = NULL;
-    for (size_t k = 0; k < N_TPL && !close; k++)
-      if (!t[k].specific && !strcasecmp(t[k].alt[0], name) && strcmp(t[k].alt[0], name)) close = t[k].alt[0];
+    const char *close = closest(t, name);
     at_result(c, in->suite, nm, SL_AT_FAIL, NULL,
               "%s:%d: heading '%s' is out of place, misnamed or not a template heading here: expected '%s'%s%s%s", d->shown,
               h->line, name, t[ti].alt[0], close ? " (did you mean '" : "", close ? close : "", close ? "'?)" : "");
