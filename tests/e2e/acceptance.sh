@@ -233,6 +233,15 @@ run dm-cloud "$BIN/sluice" test "$DM" --deployment-mode cloud
 expect_out "deployment_mode: an oss set is skipped in a cloud run" dm-cloud "skip connection/all[2]: deployment_mode: oss: this input set runs only in a oss run (this run is cloud"
 expect_eq "deployment_mode: cloud run" "$(tr '\n' '|' <"$DM/modes.log")" "CLOUD check|none check|"
 grep -q '^pass connection/test_check\[1\]$' "$TMP/dm-cloud.out" && pass "deployment_mode: the cloud set runs in a cloud run" || fail "dm cloud" "test_check[1] not passed"
+# an image gets it with -e, as the custom environment
+printf 'connector_image: sluice/source-faker:0.1.0\nacceptance_tests:\n  spec:\n    tests:\n      - config_path: %s\n        deployment_mode: oss\n' \
+  "$DATA/faker_config.json" >"$TMP/dm-image.yml"
+: >"$TMP/docker-dm.log"
+PATH="$ROOT/tests/data/docker:$PATH" DOCKER_STANDIN_BIN="$BIN" DOCKER_STANDIN_LOG="$TMP/docker-dm.log" XDG_RUNTIME_DIR="$TMP/run" \
+  run dm-image "$BIN/sluice" test --config "$TMP/dm-image.yml" --suites spec
+expect_rc "deployment_mode: an image" 0 dm-image
+grep -q '^run --rm -i -e DEPLOYMENT_MODE sluice/source-faker:0.1.0 spec$' "$TMP/docker-dm.log" && pass "deployment_mode: passed to an image with -e" ||
+  fail "deployment_mode: image -e" "$(head -n1 "$TMP/docker-dm.log")"
 run dm-badcfg "$BIN/sluice" test --config "$DATA/bad/deployment-mode.yml"
 expect_rc "deployment_mode: a bad value in the config" nonzero dm-badcfg
 expect_err "deployment_mode: bad value named with line" dm-badcfg 'deployment-mode.yml:7: connection.deployment_mode: expected cloud or oss'
