@@ -316,6 +316,19 @@ run gitnew "$BIN/sluice" test "$G"
 expect_rc "git history: breaking change fails" 1 gitnew
 expect_out "git history: spec rule" gitnew 'FAIL spec/test_backward_compatibility: 1 breaking change(s) since the previous version: /properties/port: type changed "integer" -> "string"'
 expect_out "git history: catalog rule" gitnew 'FAIL discovery/test_backward_compatibility: 2 breaking change(s)'
+# an added optional property: both the rules and the generated configs pass;
+# a raised minimum: only the generated configs see it
+echo '{"type":"SPEC","spec":{"connectionSpecification":{"type":"object","properties":{"host":{"type":"string"},"port":{"type":"integer"},"schema":{"type":"string"}}}}}' >"$G/spec.jsonl"
+run gitok "$BIN/sluice" test "$G" --suites spec
+expect_rc "git history: an added optional property passes" 0 gitok
+grep -qxF "pass spec/test_backward_compatibility" "$TMP/gitok.out" && grep -qxF "pass spec/test_backward_compatibility:configs" "$TMP/gitok.out" &&
+  pass "git history: rules and generated configs pass" || fail "git history: pass" "$(grep backward "$TMP/gitok.out")"
+echo '{"type":"SPEC","spec":{"connectionSpecification":{"type":"object","properties":{"host":{"type":"string"},"port":{"type":"integer","minimum":1024}}}}}' >"$G/spec.jsonl"
+run gitmin "$BIN/sluice" test "$G" --suites spec
+expect_rc "git history: a raised minimum fails" 1 gitmin
+grep -qxF "pass spec/test_backward_compatibility" "$TMP/gitmin.out" && pass "git history: the rules do not see a raised minimum" || fail "git history: rules" "$(grep backward "$TMP/gitmin.out")"
+expect_out "git history: the generated configs do" gitmin "FAIL spec/test_backward_compatibility:configs: configs valid for the previous version are not for this one:"
+expect_out "git history: ... naming the place" gitmin "is less than minimum 1024"
 sed -i 's/git:HEAD:spec.jsonl/git:nosuchrev:spec.jsonl/' "$G/acceptance-test-config.yml"
 run gitbad "$BIN/sluice" test "$G" --suites spec
 expect_out "git history: a bad revision is named" gitbad "skip spec/test_backward_compatibility: git show nosuchrev:./spec.jsonl in $G failed"
