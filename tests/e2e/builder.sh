@@ -58,6 +58,54 @@ check_jq() {
   [ $bad -eq 0 ] && pass "$name"
 }
 
+# oauth_start DIR ARGS...: the mock OAuth provider (tests/mock/mock_oauth.py); sets OAUTH_URL.
+OAUTH_PID=''
+oauth_start() {
+  local d=$1
+  shift
+  rm -f "$d/oauth.port"
+  /usr/bin/python3 "$ROOT/tests/mock/mock_oauth.py" --port-file "$d/oauth.port" --log "$d/oauth.jsonl" "$@" 2>"$d/oauth.err" &
+  OAUTH_PID=$!
+  wait_for 100 test -s "$d/oauth.port" && OAUTH_URL="http://127.0.0.1:$(cat "$d/oauth.port")"
+}
+oauth_stop() { if [ -n "$OAUTH_PID" ]; then kill "$OAUTH_PID" 2>/dev/null; wait "$OAUTH_PID" 2>/dev/null; OAUTH_PID=''; fi; }
+
+# The page in Debian's chromium (playwright-core, tests/node/builder/e2e.js)
+# with its own mock API, OAuth provider and builder server, run in the
+# background while the cases and API checks below run: it mostly waits (on
+# the page's pauses and the browser), so the two overlap. Its lines go to
+# $TMP/page.out, read at the end. Screenshots of the main views stay in
+# <build>/test-artifacts/builder/.
+ART="$BIN/../test-artifacts/builder"
+page_part() { # runs in a subshell: its variables are its own
+  PG_SRV='' PG_NODE=''
+  local w="$TMP/pagew"
+  mkdir -p "$w" "$TMP/repo2/connectors"
+  trap 'kill $PG_NODE $PG_SRV 2>/dev/null; mock_stop; oauth_stop' EXIT
+  trap 'exit 143' TERM
+  if ! mock_start_routes "$w" "$CASES/page-routes.json"; then echo "FAIL mock: did not start" >"$TMP/page.out"; return; fi
+  "$BIN/sluice" builder --port 0 --port-file "$w/srv2.port" --repo "$TMP/repo2" "$TMP/project2" >"$TMP/srv2.out" 2>"$TMP/srv2.err" &
+  PG_SRV=$!
+  if ! wait_for 100 test -s "$w/srv2.port"; then echo "FAIL server: did not start: $(cat "$TMP/srv2.err")" >"$TMP/page.out"; return; fi
+  oauth_start "$w" --client-id cid --client-secret csecret-page
+  timeout -k 5 150 node "$ROOT/tests/node/builder/e2e.js" "http://127.0.0.1:$(cat "$w/srv2.port")/" "$MOCK_URL" "$ART" "${OAUTH_URL:-}" >"$TMP/page.out" 2>&1 &
+  PG_NODE=$!
+  wait "$PG_NODE"
+  PG_NODE=''
+  kill "$PG_SRV" && wait "$PG_SRV" # its stderr complete for the sanitizer check
+  PG_SRV=''
+}
+PAGE_PID=''
+page_stop() { if [ -n "$PAGE_PID" ]; then kill "$PAGE_PID" 2>/dev/null; wait "$PAGE_PID" 2>/dev/null; PAGE_PID=''; fi; }
+trap 'mock_stop; page_stop; e2e_cleanup' EXIT
+if [ ! -x /usr/bin/chromium ] || [ ! -d "$ROOT/tests/node/node_modules/playwright-core" ]; then
+  fail page/e2e "chromium or playwright-core missing: run scripts/setup.sh test"
+else
+  rm -rf "$ART" && mkdir -p "$ART"
+  page_part &
+  PAGE_PID=$!
+fi
+
 for c in "$CASES"/*/; do
   [ -f "$c/checks.jq" ] || continue
   name=$(basename "$c")
@@ -89,7 +137,7 @@ expect_err missing/message missing "none.yaml"
 # ---- the server ----
 SRV_PID=''
 srv_stop() { if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; SRV_PID=''; fi; }
-trap 'srv_stop; mock_stop; e2e_cleanup' EXIT
+trap 'srv_stop; mock_stop; page_stop; e2e_cleanup' EXIT
 PROJ="$TMP/project"
 mkdir -p "$TMP/repo/connectors"
 "$BIN/sluice" builder --port 0 --port-file "$TMP/srv.port" --repo "$TMP/repo" "$PROJ" >"$TMP/srv.out" 2>"$TMP/srv.err" &
@@ -277,16 +325,8 @@ expect_eq test_read/rotated-token-kept "$CODE $(jq -c '[.records_total, .config_
 # against a local provider (tests/mock/mock_oauth.py): consent URL from
 # spec.advanced_auth, the loopback callback, the code exchanged, the tokens
 # written to the testing values (not the manifest), secrets masked.
-OAUTH_PID=''
-oauth_start() { # sets OAUTH_URL
-  rm -f "$TMP/oauth.port"
-  /usr/bin/python3 "$ROOT/tests/mock/mock_oauth.py" --port-file "$TMP/oauth.port" --log "$TMP/oauth.jsonl" "$@" 2>"$TMP/oauth.err" &
-  OAUTH_PID=$!
-  wait_for 100 test -s "$TMP/oauth.port" && OAUTH_URL="http://127.0.0.1:$(cat "$TMP/oauth.port")"
-}
-oauth_stop() { if [ -n "$OAUTH_PID" ]; then kill "$OAUTH_PID" 2>/dev/null; wait "$OAUTH_PID" 2>/dev/null; OAUTH_PID=''; fi; }
-trap 'oauth_stop; srv_stop; mock_stop; e2e_cleanup' EXIT
-if oauth_start --client-id cid-77 --client-secret csec-77; then
+trap 'oauth_stop; srv_stop; mock_stop; page_stop; e2e_cleanup' EXIT
+if oauth_start "$TMP" --client-id cid-77 --client-secret csec-77; then
   sed "s#@OAUTH@#$OAUTH_URL#g" "$CASES/oauth_consent/manifest.yaml" | jq -Rs '{yaml: .}' >"$TMP/req-oc.json"
   printf '%s' '{"values": {"credentials": {"client_id": "cid-77", "client_secret": "csec-77"}}}' >"$TMP/req-tv3.json"
   api tv3 POST /testing_values "$TMP/req-tv3.json"
@@ -367,34 +407,18 @@ expect_eq page "$CODE $(grep -c '<script src="/app.js"' "$TMP/index.html")" "200
 srv_stop
 sanitizer_check srv
 
-# ---- the page in chromium (playwright-core from tests/node) ----
-# Screenshots of the main views stay in <build>/test-artifacts/builder/.
-ART="$BIN/../test-artifacts/builder"
-if [ ! -x /usr/bin/chromium ] || [ ! -d "$ROOT/tests/node/node_modules/playwright-core" ]; then
-  fail page/e2e "chromium or playwright-core missing: run scripts/setup.sh test"
-else
-  rm -rf "$ART" && mkdir -p "$ART"
-  mock_start_routes "$TMP" "$CASES/page-routes.json"
-  mkdir -p "$TMP/repo2/connectors"
-  "$BIN/sluice" builder --port 0 --port-file "$TMP/srv2.port" --repo "$TMP/repo2" "$TMP/project2" >"$TMP/srv2.out" 2>"$TMP/srv2.err" &
-  SRV_PID=$!
-  if wait_for 100 test -s "$TMP/srv2.port"; then
-    oauth_start --client-id cid --client-secret csecret-page || fail page/oauth-provider "did not start"
-    timeout -k 5 120 node "$ROOT/tests/node/builder/e2e.js" "http://127.0.0.1:$(cat "$TMP/srv2.port")/" "$MOCK_URL" "$ART" "${OAUTH_URL:-}" >"$TMP/page.out" 2>&1
-    oauth_stop
-    while IFS= read -r line; do
-      case "$line" in
-        'ok   '*) pass "page/${line#ok   }" ;;
-        'FAIL '*) rest=${line#FAIL }; fail "page/${rest%%: *}" "${rest#*: }" ;;
-      esac
-    done <"$TMP/page.out"
-    grep -q '^ok   no page errors' "$TMP/page.out" || { fail page/e2e "did not finish"; tail -n 5 "$TMP/page.out"; }
-    expect_eq page/published-files "$(grep -c 'DatetimeBasedCursor' "$TMP/repo2/connectors/source-people/manifest.yaml" 2>/dev/null) $(test -f "$TMP/repo2/connectors/source-people/metadata.yaml" && echo meta)" "1 meta"
-  else
-    fail page/server "did not start: $(cat "$TMP/srv2.err")"
-  fi
-  srv_stop
-  mock_stop
+# ---- the page in chromium: started in the background at the top, finished here ----
+if [ -n "$PAGE_PID" ]; then
+  wait "$PAGE_PID"
+  PAGE_PID=''
+  while IFS= read -r line; do
+    case "$line" in
+      'ok   '*) pass "page/${line#ok   }" ;;
+      'FAIL '*) rest=${line#FAIL }; fail "page/${rest%%: *}" "${rest#*: }" ;;
+    esac
+  done <"$TMP/page.out"
+  grep -q '^ok   no page errors' "$TMP/page.out" || { fail page/e2e "did not finish"; tail -n 5 "$TMP/page.out"; }
+  expect_eq page/published-files "$(grep -c 'DatetimeBasedCursor' "$TMP/repo2/connectors/source-people/manifest.yaml" 2>/dev/null) $(test -f "$TMP/repo2/connectors/source-people/metadata.yaml" && echo meta)" "1 meta"
   sanitizer_check srv2
 fi
 
