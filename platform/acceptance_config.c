@@ -8,7 +8,7 @@
 /* Allowed keys of each model; "*" marks the end. */
 static const char *const top_keys[] = {"connector_image", "connector", "acceptance_tests", "base_path",
                                        "test_strictness_level", "custom_environment_variables",
-                                       "cached_discovered_catalog", NULL};
+                                       "cached_discovered_catalog", "deployment_mode", NULL};
 static const char *const suite_names[] = {"spec", "connection", "discovery", "basic_read", "full_refresh",
                                           "incremental", "connector_attributes", "connector_documentation",
                                           NULL};
@@ -228,6 +228,11 @@ sl_yaml *at_config_load(const char *path, sl_err *err) {
   }
   if (img && !json_is_string(img)) {
     bad(y, root, "connector_image", err, "connector_image: expected a string%s%s", "", "");
+    goto fail;
+  }
+  const json_t *rdm = json_object_get(root, "deployment_mode"); /* sluice: the run's mode */
+  if (rdm && !(json_is_string(rdm) && (!strcmp(json_string_value(rdm), "cloud") || !strcmp(json_string_value(rdm), "oss")))) {
+    bad(y, root, "deployment_mode", err, "deployment_mode: expected cloud or oss%s%s", "", "");
     goto fail;
   }
   const json_t *lvl = json_object_get(root, "test_strictness_level");

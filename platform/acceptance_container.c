@@ -195,7 +195,12 @@ void at_container_final(at_ctx *c) {
 
 /* ---- deployment_mode ---- */
 
-static const char *run_mode(const at_ctx *c) { return c->opts->deployment_mode ? c->opts->deployment_mode : "oss"; }
+/* The run's mode: --deployment-mode, else the config's top-level
+ * deployment_mode (a sluice key), else oss. */
+static const char *run_mode(const at_ctx *c) {
+  const char *cfg = json_string_value(json_object_get(sl_yaml_root(c->cfg), "deployment_mode"));
+  return c->opts->deployment_mode ? c->opts->deployment_mode : cfg ? cfg : "oss";
+}
 
 bool at_deployment_selected(at_ctx *c, at_input *in) {
   const char *dm = json_string_value(json_object_get(in->in, "deployment_mode"));

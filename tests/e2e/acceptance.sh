@@ -245,6 +245,14 @@ grep -q '^run --rm -i -e DEPLOYMENT_MODE sluice/source-faker:0.1.0 spec$' "$TMP/
 run dm-badcfg "$BIN/sluice" test --config "$DATA/bad/deployment-mode.yml"
 expect_rc "deployment_mode: a bad value in the config" nonzero dm-badcfg
 expect_err "deployment_mode: bad value named with line" dm-badcfg 'deployment-mode.yml:7: connection.deployment_mode: expected cloud or oss'
+# the run's mode from the config (a sluice key); the command line wins
+rm -f "$DM/modes.log"
+sed -i '1i deployment_mode: cloud' "$DM/acceptance-test-config.yml"
+run dm-cfg "$BIN/sluice" test "$DM"
+expect_eq "deployment_mode: the config's mode" "$(tr '\n' '|' <"$DM/modes.log")" "CLOUD check|none check|"
+rm -f "$DM/modes.log"
+run dm-cli "$BIN/sluice" test "$DM" --deployment-mode oss
+expect_eq "deployment_mode: --deployment-mode over the config" "$(tr '\n' '|' <"$DM/modes.log")" "OSS check|none check|"
 run dm-bad "$BIN/sluice" test "$DM" --deployment-mode moon
 expect_rc "deployment_mode: a bad mode" nonzero dm-bad
 expect_err "deployment_mode: a bad mode named" dm-bad 'is cloud or oss, not "moon"'
