@@ -125,7 +125,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   }
   if (strncmp(url, "/api/", 5)) {
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) return send_error(c, 405, "config_error", "GET only");
-    if (!strcmp(url, "/oauth/callback")) { /* the provider's redirect back (oauth.c) */
+    if (!strcmp(url, "/oauth/callback") && !strcmp(method, "GET")) { /* the provider's redirect back (oauth.c) */
       unsigned status = 200;
       const char *html = bld_oauth_callback(&g_srv, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "code"),
                                             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state"),

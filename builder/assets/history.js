@@ -84,7 +84,8 @@ function historyStart() {
   document.addEventListener("keydown", (e) => {
     if (!(e.ctrlKey || e.metaKey) || e.altKey) return;
     // Testing values, test settings and dialogs are not the manifest: their own undo applies.
-    if (e.target && e.target.closest && e.target.closest("#testing, dialog")) return;
+    const t = e.target && e.target.closest ? e.target : null;
+    if (t && (t.closest("#testing") || (t.closest("dialog") && t.closest("dialog").open))) return;
     const k = e.key.toLowerCase();
     if (k === "z" && !e.shiftKey) { e.preventDefault(); undo(); }
     else if ((k === "z" && e.shiftKey) || k === "y") { e.preventDefault(); redo(); }
