@@ -355,6 +355,15 @@ if oauth_start "$TMP" --client-id cid-77 --client-secret csec-77; then
   jq -n --rawfile y "$CASES/paged/manifest.yaml" '{yaml: $y}' >"$TMP/req-no-oauth.json"
   api no-oauth POST /oauth/consent_url "$TMP/req-no-oauth.json"
   expect_eq oauth/needs-advanced-auth "$CODE $(jq -r '.error.message | test("no declarative OAuth")' "$TMP/no-oauth.json")" "422 true"
+  # A refused exchange (wrong client secret): the error is shown, nothing is written.
+  printf '%s' '{"values": {"credentials": {"client_id": "cid-77", "client_secret": "wrong"}}}' >"$TMP/req-tv4.json"
+  api tv4 POST /testing_values "$TMP/req-tv4.json"
+  api oc2 POST /oauth/consent_url "$TMP/req-oc.json"
+  CB=$(curl -s -o /dev/null -w '%{redirect_url}' "$(jq -r .url "$TMP/oc2.json")")
+  CB_CODE=$(curl -s -o /dev/null -w '%{http_code}' "$CB")
+  api oauth-result2 GET /oauth/result
+  expect_eq oauth/refused-exchange "$CB_CODE $(jq -c '[.error, .response.status, .written]' "$TMP/oauth-result2.json") $(jq -c .credentials "$PROJ/.sluice-builder/testing-values.json")" \
+    '502 ["the token exchange answered HTTP 400",400,[]] {"client_id":"cid-77","client_secret":"wrong"}'
 else
   fail oauth/provider "the mock OAuth provider did not start: $(cat "$TMP/oauth.err")"
 fi
