@@ -53,10 +53,26 @@ int64_t sl_job_lease_ms(void) {
   return (v > 0 ? v : 60) * 1000;
 }
 
-/* Running jobs of the connection: one whose owner is alive (same host) or
- * whose lease is current (any host) makes the connection busy. One whose
- * owner on this host is gone (kill -9) or whose lease expired (its server
- * died) is failed, so a new job can take over from the committed state. */
+/* Whether process pid runs: a zombie (killed, its parent gone too, under an
+ * init that does not reap) counts as ended. */
+static bool process_runs(pid_t pid) {
+  if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return false;
+  char path[64], buf[512];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return true; /* no /proc: kill() said it exists */
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  const char *end = strrchr(buf, ')'); /* "pid (comm) S ..." */
+  return !(end && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X'));
+}
+
+/* Running jobs of the connection: one whose lease is current and whose
+ * owner runs (on this host; another host's owner is trusted while its lease
+ * lasts) makes the connection busy. One whose owner on this host is gone
+ * (kill -9), or whose lease expired (its server died, or a reused pid), is
+ * failed, so a new job can take over from the committed state. */
 static sl_code reap_abandoned(sl_store *s, const char *conn_id, sl_err *err) {
   json_t *rows;
   char host[256] = "", ts[24];
@@ -72,22 +88,21 @@ static sl_code reap_abandoned(sl_store *s, const char *conn_id, sl_err *err) {
     const char *colon = owner ? strrchr(owner, ':') : NULL;
     bool here = colon && (size_t)(colon - owner) == strlen(host) && !strncmp(owner, host, strlen(host));
     pid_t pid = colon ? (pid_t)atoi(colon + 1) : 0;
-    bool alive = here && pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
     bool leased = sl_store_int(r, "lease_until") > now;
-    if (alive || (!here && leased)) {
+    if (leased && (!here || process_runs(pid))) {
       busy = true;
       rc = sl_err_set(err, SL_ETRANSIENT, "the connection already has job %lld running (%s)", (long long)sl_store_int(r, "id"),
                       owner ? owner : "?");
       break;
     }
     char ib[24];
-    const char *why = here ? "abandoned: the process running it ended without finishing it"
+    const char *why = here && leased ? "abandoned: the process running it ended without finishing it"
                            : "lease expired: its server stopped renewing it; another server took the connection over";
     sl_store_exec(s, NULL, err,
                   "UPDATE jobs SET status = 'failed', finished_at = ?, failure_type = 'system_error', failure_reason = ? WHERE id = ?",
                   3, sl_store_i64(ts, now), why, sl_store_i64(ib, sl_store_int(r, "id")));
     sl_store_exec(s, NULL, err, "UPDATE attempts SET status = 'failed', finished_at = ?, failure_reason = ? "
-                  "WHERE job_id = ? AND status = 'running'", 3, ts, here ? "abandoned" : "lease expired", ib);
+                  "WHERE job_id = ? AND status = 'running'", 3, ts, here && leased ? "abandoned" : "lease expired", ib);
   }
   json_decref(rows);
   return busy ? rc : SL_EOK;

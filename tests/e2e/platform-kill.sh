@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# kill -9 of sluice, of the source or of the destination at random points
-# in a loop of syncs (incremental, append_dedup into SQLite): after each,
+# kill -9 of sluice, of the source, of the destination, or of `sluice server`
+# with everything under it (its job and the job's connectors, as when its host
+# dies) at random points in a loop of syncs (incremental, append_dedup into
+# SQLite): after each,
 # the next sync completes, the destination holds exactly the source's rows
 # (no loss, no duplicates) and the stored state never runs ahead of the data.
 # usage: tests/e2e/platform-kill.sh [BIN_DIR] (ROUNDS=20, SEED=... to replay)
@@ -32,11 +34,24 @@ for round in $(seq 1 "$ROUNDS"); do
   else
     "$S" source edit f --set "count=$count" >/dev/null
   fi
-  victim=$((RANDOM % 3)) # 0 sluice, 1 the source, 2 the destination
+  victim=$((RANDOM % 4)) # 0 sluice, 1 the source, 2 the destination, 3 the server and all under it
   spins=$((RANDOM % 2000))
   [ "$victim" = 1 ] && spins=$((spins % 20)) # faker reads far faster than SQLite writes
-  "$S" connection sync c --max-attempts 1 --json >"$TMP/kill-$round.out" 2>"$TMP/kill-$round.err" &
-  pid=$!
+  if [ "$victim" = 3 ]; then
+    # The server runs the connection on its schedule; its job is a child
+    # `sluice connection sync`, whose children are the connectors.
+    "$S" connection edit c --schedule "every 1s" >/dev/null
+    setsid "$S" server --no-api --workers 1 --tick-ms 100 >"$TMP/server-$round.log" 2>&1 &
+    server=$!
+    job=''
+    while [ -z "$job" ] && [ -d "/proc/$server" ]; do
+      { read -r job _ <"/proc/$server/task/$server/children"; } 2>/dev/null
+    done
+    pid=${job:-$server}
+  else
+    "$S" connection sync c --max-attempts 1 --json >"$TMP/kill-$round.out" 2>"$TMP/kill-$round.err" &
+    pid=$!
+  fi
   # Watch sluice's children without forking (fast enough to catch a short
   # read): wait for the source's read, then a random number of spins more.
   find_connectors "$pid"
@@ -46,10 +61,18 @@ for round in $(seq 1 "$ROUNDS"); do
     0) target=$pid what=sluice ;;
     1) target=$src what=source ;;
     2) target=$dst what=destination ;;
+    3) target=$server what="the server, its job and connectors" ;;
   esac
   hit="(it had finished)"
-  if [ -n "${target:-}" ] && kill -9 "$target" 2>/dev/null; then hit="mid-sync"; HITS=$((HITS + 1)); fi
-  wait "$pid" 2>/dev/null
+  if [ "$victim" = 3 ]; then
+    [ -d "/proc/$pid" ] && [ "$pid" != "$server" ] && hit="mid-sync" && HITS=$((HITS + 1))
+    kill -9 -- "-$server" "$server" $pid $src $dst 2>/dev/null
+    wait "$server" 2>/dev/null
+    "$S" connection edit c --schedule manual >/dev/null
+  else
+    if [ -n "${target:-}" ] && kill -9 "$target" 2>/dev/null; then hit="mid-sync"; HITS=$((HITS + 1)); fi
+    wait "$pid" 2>/dev/null
+  fi
   # An orphaned destination (sluice died) sees end of input and exits; wait for it.
   # ([d] keeps pgrep from matching the bash -c running it.)
   wait_for 300 bash -c "! pgrep -f '[d]estination-sqlite write --config $SLUICE_HOME' >/dev/null" ||
@@ -66,7 +89,7 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 
   run "resume-$round" timeout 120 "$S" connection sync c --max-attempts 2 --backoff-ms 1 --json
-  expect_rc "round$round/next-sync-completes" 0
+  expect_rc "round$round/next-sync-completes" 0 "resume-$round"
   expect_eq "round$round/users" "$(sql "$DB" 'select count(*) || "," || count(distinct id) || "," || min(id) || "," || max(id) from users')" \
     "$count,$count,1,$count"
   expect_eq "round$round/purchases" "$(sql "$DB" 'select count(*) || "," || count(distinct id) from purchases')" "$count,$count"
