@@ -155,6 +155,20 @@ expect_rc kill-resume/exit 0
 expect_eq kill-resume/rows "$(jq -r '._airbyte_data.id' "$TMP/kill/a.jsonl" | xargs)" "1 2 3 4 5"
 expect_out kill-resume/says-cut kill-resume "written after the last commit by an interrupted run"
 
+# Upgrade: a directory of the per-file marks before the commit record
+# (jsonl 0.2.0: .a.jsonl.committed; csv 0.1.x: a.csv.tmp.json), each file
+# holding record 3 past its mark. The mark is read once (record 3 cut), the
+# retry adds 4 and 5, and the record replaces the mark.
+for d in jsonl csv; do
+  cp -r "$DATA/upgrade-$d" "$TMP/upgrade-$d"
+  echo "{\"destination_path\": \"$TMP/upgrade-$d\"}" >"$TMP/upgrade-$d.json"
+  run_proto upgrade-$d sh -c '"$0" write --config "$1" --catalog "$2" <"$3"' \
+    "$BIN/destination-$d" "$TMP/upgrade-$d.json" "$DATA/catalog.json" "$DATA/tail-resume.jsonl"
+  expect_rc upgrade/$d/exit 0
+  expect_eq upgrade/$d/rows "$(ids upgrade $d a)" "1 2 4 5"
+  expect_eq upgrade/$d/marks-replaced "$(ls -A "$TMP/upgrade-$d" | grep -c 'committed$\|tmp.json$'):$(ls -A "$TMP/upgrade-$d" | grep -c "^.sluice-commit-$d.json$")" "0:1"
+done
+
 # rows DEST TARGET STREAM: "rows,distinct ids" of STREAM in DEST's TARGET
 # (an SQLite file, or a directory of files).
 rows() {
