@@ -72,14 +72,21 @@ static bool is_integer_token(std::string_view t) {
 // strings) only cost the slower path.
 static bool long_literal(const char *data, size_t len, size_t b, size_t e) {
   size_t n = e - b;
-  bool exp = e < len && (data[e] == 'e' || data[e] == 'E');
+  bool neg = b > 0 && data[b - 1] == '-';
+  /* A number stands after ':' ',' '[' or space, and before ',' '}' ']',
+   * space or an exponent: digits inside a string ("000000000000001234")
+   * are not one. */
+  char before = b - neg > 0 ? data[b - neg - 1] : ' ';
+  char after = e < len ? data[e] : ' ';
+  if (!strchr(":,[ \t\r\n", before) || !strchr(",}] \t\r\neE", after)) return false;
+  bool exp = after == 'e' || after == 'E';
   const char *dot = static_cast<const char *>(memchr(data + b, '.', n));
   if (dot || exp) {
     size_t dots = 0;
     for (size_t i = b; dot && i < e; i++) dots += data[i] == '.';
     return n - dots >= 16;
   }
-  return beyond_64_bits(data + b, n, b > 0 && data[b - 1] == '-');
+  return beyond_64_bits(data + b, n, neg);
 }
 
 // Calls long_literal on each run of 16 or more digits and dots. With SSE2

@@ -224,3 +224,19 @@ TEST(json_long_literals_values) {
   sl_buf_dispose(&in);
   sl_jparser_free(p);
 }
+
+/* Digits inside strings are not literals: such lines keep the fast path. */
+TEST(json_digits_in_strings_are_not_literals) {
+  sl_jparser *p = parser();
+  sl_buf in;
+  sl_buf_init(&in, 1024);
+  const char *text = "{\"padded\":\"00000000000000001234\",\"x\":1.5,\"id\":\"12345678901234567890123\"}";
+  sl_buf_append(&in, text, strlen(text));
+  sl_jv root, v;
+  sl_err err = SL_ERR_INIT;
+  CHECK_INT(sl_jparser_parse(p, in.data, in.len, &root, "in", &err), SL_EOK);
+  CHECK(sl_jv_get(root, "x", &v));
+  CHECK(!sl_jv_num_text(v, NULL)); /* not marked: the slow path did not run */
+  sl_buf_dispose(&in);
+  sl_jparser_free(p);
+}
