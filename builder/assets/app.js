@@ -69,6 +69,8 @@ function debounce(fn, ms) {
 // the form's inputs are bound to.
 async function resolveYaml(text, fromForm) {
   const { data } = await api("POST", "/resolve", { yaml: text });
+  // Answers can arrive out of order (undo then redo, fast typing): only the current text's counts.
+  if (text !== S.yaml) return !S.yamlError;
   if (data.error) {
     // Keep the last good manifest; show where the text is wrong.
     S.yamlError = data.error;
