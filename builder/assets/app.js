@@ -709,9 +709,9 @@ async function showVersions() {
   " ", el("button", { type: "button", "data-load-version": v.n, text: "Load", title: "make this version the draft (Undo takes it back)", onclick: async () => {
     const { data: d } = await api("GET", `/versions/${v.n}`);
     if (d.error) { status(d.error.message, true); return; }
+    $("versions-dialog").close(); // first: keys pressed once the draft shows it are the manifest's
     noteChange(S.yaml, d.yaml);
     await applyText(d.yaml);
-    $("versions-dialog").close();
     status(`version ${v.n} loaded as the draft (Save keeps it; Undo takes it back)`);
   } }))));
   $("version-diff").textContent = "choose a version to see what changed since (- was there, + is now)";
