@@ -202,5 +202,11 @@ json_t *bld_api(bld_server *srv, const char *method, const char *path, const jso
   if (post && !strcmp(path, "/infer_schema")) return api_infer(body, status);
   if (post && !strcmp(path, "/save")) return api_save(srv, body, status);
   if (post && !strcmp(path, "/publish")) return api_publish(srv, body, status);
+  if (get && !strcmp(path, "/published")) return bld_published(srv);
+  if (post && !strcmp(path, "/published/active")) {
+    const json_t *v = json_object_get(body, "version");
+    if (!json_is_integer(v)) return bld_bad(status, 400, "the request needs \"version\": a published version number");
+    return bld_publish_activate(srv, (long)json_integer_value(v), status);
+  }
   return bld_bad(status, 404, "no such API endpoint (docs/builder.md lists them)");
 }

@@ -109,6 +109,9 @@ json_t *bld_oauth_result(bld_server *srv);
 const char *bld_oauth_callback(bld_server *srv, const char *code, const char *state, const char *error,
                                unsigned *status);
 
+/* Whether the consent flow with this state is waiting for its callback here. */
+bool bld_oauth_waiting(bld_server *srv, const char *state);
+
 /* ---- dynamic.c: stream templates ---- */
 
 /* {streams: [generated streams], values: N, preview?: the endpoint's test
@@ -118,8 +121,12 @@ json_t *bld_generate_streams(bld_server *srv, const char *yaml, size_t len, size
 
 /* ---- publish.c ---- */
 
-/* Writes connectors/<name>/ under srv->root (see publish.c). */
+/* Writes connectors/<name>/ under srv->root (see publish.c) and records the
+ * published version (workspace.c): {dir, created, version: {n, tag, ...}}. */
 json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *name, unsigned *status);
+/* Makes published version n the connector's: its manifest, catalog and
+ * README in connectors/<c>/ and its dockerImageTag in metadata.yaml. */
+json_t *bld_publish_activate(bld_server *srv, long n, unsigned *status);
 
 /* ---- project.c ---- */
 
@@ -151,5 +158,42 @@ json_t *bld_versions(bld_server *srv);
 json_t *bld_version_get(bld_server *srv, long n, unsigned *status);
 sl_code bld_testing_values_save(bld_server *srv, const json_t *values, sl_err *err);
 json_t *bld_testing_values(bld_server *srv);
+
+/* ---- workspace.c: a project's record and a workspace of projects ---- */
+
+/* {connector, versions: [{n, connector, tag, time, manifest_version}], active} */
+json_t *bld_published(bld_server *srv);
+/* Keeps yaml as the next published version of connector (at cdir) and makes
+ * it the active one; the entry (new reference) or NULL with err. */
+json_t *bld_record_publish(bld_server *srv, const char *connector, const char *cdir, const char *yaml, size_t len,
+                           sl_err *err);
+/* Published version n's manifest text and its entry, or NULL with err. */
+char *bld_published_text(bld_server *srv, long n, json_t **entry, sl_err *err);
+sl_code bld_set_active(bld_server *srv, long n, sl_err *err);
+
+/* A workspace: DIR/.sluice-workspace marks it; DIR/<name>/ are projects,
+ * each opened (a bld_server) on its first request and kept until exit. */
+typedef struct bld_workspace {
+  char dir[4096], root[4096];
+  unsigned port;
+  pthread_mutex_t lock; /* the table */
+  struct bld_ws_entry {
+    char name[72];
+    bld_server *srv;
+    bool deleted;
+  } *proj;
+  size_t n, cap;
+} bld_workspace;
+bool bld_ws_is(const char *dir);
+/* Opens (creating and marking) the workspace DIR; root: where connectors/ is. */
+sl_code bld_ws_open(bld_workspace *ws, const char *dir, const char *root, sl_err *err);
+void bld_ws_close(bld_workspace *ws);
+/* The project NAME of the workspace, or NULL with *why (404 when missing). */
+bld_server *bld_ws_project(bld_workspace *ws, const char *name, unsigned *status, json_t **why);
+/* The project whose OAuth consent flow has this state, or NULL. */
+bld_server *bld_ws_oauth_owner(bld_workspace *ws, const char *state);
+/* /api/workspace...: GET "" lists projects and the catalog; POST /projects
+ * creates one; POST /delete deletes one. */
+json_t *bld_ws_api(bld_workspace *ws, const char *method, const char *path, const json_t *body, unsigned *status);
 
 #endif

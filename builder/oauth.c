@@ -293,6 +293,13 @@ static void exchange(bld_server *srv, json_t *flow, const char *code, json_t *re
   sl_http_free(h);
 }
 
+bool bld_oauth_waiting(bld_server *srv, const char *state) {
+  pthread_mutex_lock(&srv->lock);
+  bool yes = srv->oauth && state && !strcmp(state, json_string_value(json_object_get(srv->oauth, "state")) ?: "");
+  pthread_mutex_unlock(&srv->lock);
+  return yes;
+}
+
 /* GET /oauth/callback?code=..&state=..: the page shown in the consent tab. */
 const char *bld_oauth_callback(bld_server *srv, const char *code, const char *state, const char *error,
                                unsigned *status) {

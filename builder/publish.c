@@ -115,6 +115,29 @@ static char *readme(const char *name, const json_t *resolved) {
   return out;
 }
 
+/* The files every publish (and every change of the active version) writes:
+ * the manifest, a configured catalog of its streams, the README. */
+static sl_code write_connector(const char *dir, const char *name, const char *yaml, size_t len,
+                               const json_t *resolved, sl_err *err) {
+  char path[4600];
+  char *cat = catalog_json(resolved), *doc = readme(name, resolved);
+  snprintf(path, sizeof path, "%s/manifest.yaml", dir);
+  sl_code rc = sl_fs_replace(dir, path, yaml, len, err);
+  if (!rc && cat) {
+    char itd[4500];
+    snprintf(itd, sizeof itd, "%s/integration_tests", dir);
+    snprintf(path, sizeof path, "%s/configured_catalog.json", itd);
+    if (!(rc = sl_fs_mkdirs(itd, err))) rc = write_file(itd, path, cat, err);
+  }
+  if (!rc && doc) {
+    snprintf(path, sizeof path, "%s/README.md", dir);
+    rc = write_file(dir, path, doc, err);
+  }
+  free(cat);
+  free(doc);
+  return rc;
+}
+
 json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *name, unsigned *status) {
   sl_err err = SL_ERR_INIT;
   if (!valid_name(name)) {
@@ -156,22 +179,7 @@ json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *n
   snprintf(dir, sizeof dir, "%s/connectors/%s", srv->root, name);
   bool fresh = access(dir, F_OK) != 0;
   sl_code rc = fresh ? run_generate(srv->root, name, &err) : SL_EOK;
-  char *cat = rc ? NULL : catalog_json(json_object_get(r, "resolved"));
-  char *doc = rc ? NULL : readme(name, json_object_get(r, "resolved"));
-  if (!rc) {
-    snprintf(path, sizeof path, "%s/manifest.yaml", dir);
-    rc = write_file(dir, path, yaml, &err);
-  }
-  if (!rc && cat) {
-    char itd[4500];
-    snprintf(itd, sizeof itd, "%s/integration_tests", dir);
-    snprintf(path, sizeof path, "%s/configured_catalog.json", itd);
-    if (!(rc = sl_fs_mkdirs(itd, &err))) rc = write_file(itd, path, cat, &err);
-  }
-  if (!rc && doc) {
-    snprintf(path, sizeof path, "%s/README.md", dir);
-    rc = write_file(dir, path, doc, &err);
-  }
+  if (!rc) rc = write_connector(dir, name, yaml, len, json_object_get(r, "resolved"), &err);
   if (!rc && fresh) { /* the template's example API belongs to its example manifest */
     snprintf(path, sizeof path, "%s/integration_tests/example_api/items.json", dir);
     unlink(path);
@@ -191,12 +199,69 @@ json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *n
     }
     free(s);
   }
-  free(cat);
-  free(doc);
   json_decref(r);
-  if (rc) {
+  json_t *entry = rc ? NULL : bld_record_publish(srv, name, dir, yaml, len, &err);
+  if (!entry) {
     *status = 500;
     return bld_error_json(&err);
   }
-  return json_pack("{s:s,s:b}", "dir", dir, "created", fresh);
+  return json_pack("{s:s,s:b,s:o}", "dir", dir, "created", fresh, "version", entry);
+}
+
+/* dockerImageTag's line in metadata.yaml set to tag (the rest as it is). */
+static sl_code set_tag(const char *dir, const char *tag, sl_err *err) {
+  char path[4600];
+  snprintf(path, sizeof path, "%s/metadata.yaml", dir);
+  size_t len = 0;
+  char *text = bld_read_text(path, (size_t)1 << 20, &len, err);
+  if (!text) return err->code;
+  char *k = strstr(text, "dockerImageTag:");
+  sl_code rc = SL_EOK;
+  if (!k || (k > text && k[-1] != ' ' && k[-1] != '\n')) {
+    rc = sl_err_set(err, SL_ECONFIG, "%s: no dockerImageTag line", path);
+  } else {
+    char *eol = strchr(k, '\n');
+    sl_buf b;
+    sl_buf_init(&b, (size_t)2 << 20);
+    sl_buf_append(&b, text, (size_t)(k - text));
+    sl_buf_appendf(&b, "dockerImageTag: %s", tag);
+    if (eol) sl_buf_append(&b, eol, strlen(eol));
+    rc = sl_fs_replace(dir, path, b.data, b.len, err);
+    sl_buf_dispose(&b);
+  }
+  free(text);
+  return rc;
+}
+
+json_t *bld_publish_activate(bld_server *srv, long n, unsigned *status) {
+  sl_err err = SL_ERR_INIT;
+  json_t *entry = NULL;
+  char *text = bld_published_text(srv, n, &entry, &err);
+  if (!text) {
+    *status = 404;
+    return bld_error_json(&err);
+  }
+  const char *name = json_string_value(json_object_get(entry, "connector")) ?: "";
+  const char *tag = json_string_value(json_object_get(entry, "tag"));
+  char dir[4400];
+  snprintf(dir, sizeof dir, "%s/connectors/%s", srv->root, name);
+  json_t *r = NULL;
+  sl_code rc;
+  if (!srv->root[0] || !valid_name(name) || access(dir, F_OK)) {
+    *status = 409;
+    rc = sl_err_set(&err, SL_ECONFIG, "active version: connectors/%s is not there (publish again)", name);
+  } else if (json_object_get(r = bld_resolve(text, strlen(text), "manifest.yaml"), "error")) {
+    *status = 422;
+    rc = sl_err_set(&err, SL_ECONFIG, "active version: published version %ld does not load", n);
+  } else {
+    rc = write_connector(dir, name, text, strlen(text), json_object_get(r, "resolved"), &err);
+    if (!rc && tag) rc = set_tag(dir, tag, &err);
+    if (!rc) rc = bld_set_active(srv, n, &err);
+    if (rc) *status = 500;
+  }
+  json_decref(r);
+  free(text);
+  json_t *res = rc ? bld_error_json(&err) : json_pack("{s:I,s:s,s:s?}", "active", (json_int_t)n, "dir", dir, "tag", tag);
+  json_decref(entry);
+  return res;
 }

@@ -24,7 +24,9 @@ typedef struct conn {
   bool too_big, refused;
 } conn;
 
-static bld_server g_srv;
+static bld_server g_srv;      /* the project (one-project mode) */
+static bld_workspace g_ws;     /* workspace mode: g_ws.dir[0] set */
+static bool g_workspace;
 
 static enum MHD_Result send_bytes(struct MHD_Connection *c, unsigned status, const char *type, const void *data,
                                   size_t len, bool copy) {
@@ -127,8 +129,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) return send_error(c, 405, "config_error", "GET only");
     if (!strcmp(url, "/oauth/callback") && !strcmp(method, "GET")) { /* the provider's redirect back (oauth.c) */
       unsigned status = 200;
-      const char *html = bld_oauth_callback(&g_srv, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "code"),
-                                            MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state"),
+      const char *st = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
+      bld_server *owner = g_workspace ? bld_ws_oauth_owner(&g_ws, st) : &g_srv;
+      const char *html = bld_oauth_callback(owner ? owner : &g_srv, MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "code"), st,
                                             MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "error"), &status);
       return send_bytes(c, status, "text/html; charset=utf-8", html, strlen(html), false);
     }
@@ -147,7 +150,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
   }
   unsigned status = 200;
-  json_t *res = bld_api(&g_srv, method, url + 4, body, &status);
+  json_t *res = NULL;
+  bld_server *srv = &g_srv;
+  const char *project = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "project");
+  if (!strncmp(url, "/api/workspace", 14) && (!url[14] || url[14] == '/')) {
+    res = g_workspace ? bld_ws_api(&g_ws, method, url + 14, body, &status)
+                      : bld_bad(&status, 404, "not a workspace: start `sluice builder --workspace DIR` for several projects");
+  } else if (g_workspace && !(srv = bld_ws_project(&g_ws, project, &status, &res))) {
+    /* res says why */
+  } else {
+    res = bld_api(srv, method, url + 4, body, &status);
+    if (!strcmp(url, "/api/project") && json_is_object(res)) {
+      json_object_set_new(res, "workspace", json_boolean(g_workspace));
+      if (g_workspace) json_object_set_new(res, "name", json_string(project));
+    }
+  }
   json_decref(body);
   return send_json(c, status, res);
 }
@@ -160,7 +177,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
   *con_cls = NULL;
 }
 
-#define SERVE_USAGE "usage: sluice builder [--port N] [--port-file F] [--repo DIR] [project-dir]"
+#define SERVE_USAGE "usage: sluice builder [--port N] [--port-file F] [--repo DIR] [--workspace] [project-dir|workspace-dir]"
 
 int bld_serve_main(int argc, char **argv) {
   const char *dir = ".", *port_file = NULL, *repo = NULL;
@@ -176,6 +193,8 @@ int bld_serve_main(int argc, char **argv) {
       }
     } else if (!strcmp(argv[i], "--repo") && i + 1 < argc) {
       repo = argv[++i];
+    } else if (!strcmp(argv[i], "--workspace")) {
+      g_workspace = true;
     } else if (!strcmp(argv[i], "--port-file") && i + 1 < argc) {
       port_file = argv[++i];
     } else if (argv[i][0] == '-') {
@@ -185,19 +204,20 @@ int bld_serve_main(int argc, char **argv) {
       dir = argv[i];
     }
   }
-  sl_err err = SL_ERR_INIT;
-  if (bld_project_open(&g_srv, dir, &err)) {
-    fprintf(stderr, "sluice: error: %s\n", err.msg);
-    return err.code;
-  }
   /* Publishing writes <repo>/connectors/source-<name>/ (default: here). */
   char probe[4200];
   snprintf(probe, sizeof probe, "%s/connectors", repo ? repo : ".");
   char *root = access(probe, F_OK) == 0 ? realpath(repo ? repo : ".", NULL) : NULL;
   if (repo && !root) {
     fprintf(stderr, "sluice: error: builder: %s has no connectors/ directory\n", repo);
-    bld_project_close(&g_srv);
     return SL_EUSAGE;
+  }
+  sl_err err = SL_ERR_INIT;
+  g_workspace = g_workspace || bld_ws_is(dir);
+  if (g_workspace ? bld_ws_open(&g_ws, dir, root ? root : "", &err) : bld_project_open(&g_srv, dir, &err)) {
+    fprintf(stderr, "sluice: error: %s\n", err.msg);
+    free(root);
+    return err.code;
   }
   snprintf(g_srv.root, sizeof g_srv.root, "%s", root ? root : "");
   free(root);
@@ -217,12 +237,14 @@ int bld_serve_main(int argc, char **argv) {
   if (!d) {
     fprintf(stderr, "sluice: error: builder: cannot listen on 127.0.0.1:%ld: %s\n", port,
             errno ? strerror(errno) : "libmicrohttpd failed");
-    bld_project_close(&g_srv);
+    if (g_workspace) bld_ws_close(&g_ws);
+    else bld_project_close(&g_srv);
     return SL_EIO;
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-  g_srv.port = di ? di->port : (unsigned)port;
-  printf("sluice builder: http://127.0.0.1:%u/  (project %s; Ctrl-C stops it)\n", g_srv.port, g_srv.dir);
+  g_srv.port = g_ws.port = di ? di->port : (unsigned)port;
+  printf("sluice builder: http://127.0.0.1:%u/  (%s %s; Ctrl-C stops it)\n", g_srv.port,
+         g_workspace ? "workspace" : "project", g_workspace ? g_ws.dir : g_srv.dir);
   fflush(stdout);
   if (port_file) { /* written whole, then renamed: a reader never sees half */
     char tmp[4200];
@@ -236,6 +258,7 @@ int bld_serve_main(int argc, char **argv) {
   int sig = 0;
   sigwait(&sigs, &sig);
   MHD_stop_daemon(d);
-  bld_project_close(&g_srv);
+  if (g_workspace) bld_ws_close(&g_ws);
+  else bld_project_close(&g_srv);
   return 0;
 }

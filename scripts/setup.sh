@@ -37,8 +37,12 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-if [ "$what" = test ] && [ ! -d tests/node/node_modules/ajv ]; then
-  echo "setup: installing node test tools (npm ci in tests/node)"
+# tests/node also holds npm's graphql, whose parser the builder page embeds at
+# build time (builder/embed_assets.py): installed for a build too when npm is
+# there; without it the page says its GraphQL check is unavailable.
+if { [ "$what" = test ] || command -v npm >/dev/null 2>&1; } &&
+  { [ ! -d tests/node/node_modules/ajv ] || [ ! -f tests/node/node_modules/graphql/language/parser.mjs ]; }; then
+  echo "setup: installing node tools (npm ci in tests/node)"
   # Use the system's CA bundle: Debian's node otherwise trusts only its own.
   ca=""
   [ -f /etc/ssl/certs/ca-certificates.crt ] && ca="--cafile=/etc/ssl/certs/ca-certificates.crt"

@@ -47,7 +47,9 @@ async function api(method, path, body) {
     opts.headers["Content-Type"] = "application/json";
     opts.body = JSON.stringify(body);
   }
-  const r = await fetch("/api" + path, opts);
+  // In a workspace every call but the workspace's own names the project (projects.js).
+  const q = PROJECT && !path.startsWith("/workspace") ? `${path.includes("?") ? "&" : "?"}project=${encodeURIComponent(PROJECT)}` : "";
+  const r = await fetch("/api" + path + q, opts);
   let data;
   try { data = await r.json(); } catch (e) { data = { error: { message: `HTTP ${r.status}: not JSON` } }; }
   return { status: r.status, data };
@@ -311,6 +313,7 @@ function streamFields(raw, idx) {
     textField("query parameters", own, "request_parameters", { multiline: true, parse: mapParse, show: mapShow, name: "request_parameters", placeholder: "name: value" }),
     textField("headers", own, "request_headers", { multiline: true, parse: mapParse, show: mapShow, name: "request_headers" }),
     textField("JSON body", own, "request_body_json", { multiline: true, parse: jsonParse, show: jsonShow, name: "request_body_json" }),
+    graphqlField(own),
     yamlPart(sel, retr, "record_selector", `${sid}/selector`),
     textField("primary key", st, "primary_key", { parse: (s) => { const l = listParse(s); return l.length ? l : undefined; }, show: listShow, name: "primary_key" }),
     yamlPart(paginatorFields(retr), retr, "paginator", `${sid}/paginator`),
@@ -715,6 +718,7 @@ async function showVersions() {
     status(`version ${v.n} loaded as the draft (Save keeps it; Undo takes it back)`);
   } }))));
   $("version-diff").textContent = "choose a version to see what changed since (- was there, + is now)";
+  await showPublished();
   $("versions-dialog").showModal();
 }
 
@@ -745,6 +749,10 @@ async function publish() {
 // ---- start ----
 
 async function start() {
+  if (!PROJECT) { // a workspace lists its projects first
+    const { status: code } = await api("GET", "/workspace");
+    if (code === 200) { await showProjects(); return; }
+  } else $("to-projects").hidden = false;
   const { data } = await api("GET", "/project");
   $("project").textContent = data.dir || "";
   S.version = data.version || "none";

@@ -78,22 +78,27 @@ oauth_stop() { if [ -n "$OAUTH_PID" ]; then kill "$OAUTH_PID" 2>/dev/null; wait 
 # <build>/test-artifacts/builder/.
 ART="$BIN/../test-artifacts/builder"
 page_part() { # runs in a subshell: its variables are its own
-  PG_SRV='' PG_NODE=''
+  PG_SRV='' PG_NODE='' PG_WS=''
   local w="$TMP/pagew"
-  mkdir -p "$w" "$TMP/repo2/connectors"
-  trap 'kill $PG_NODE $PG_SRV 2>/dev/null; mock_stop; oauth_stop' EXIT
+  mkdir -p "$w" "$TMP/repo2/connectors" "$TMP/repo3/connectors"
+  trap 'kill $PG_NODE $PG_SRV $PG_WS 2>/dev/null; mock_stop; oauth_stop' EXIT
   trap 'exit 143' TERM
   if ! mock_start_routes "$w" "$CASES/page-routes.json"; then echo "FAIL mock: did not start" >"$TMP/page.out"; return; fi
   "$BIN/sluice" builder --port 0 --port-file "$w/srv2.port" --repo "$TMP/repo2" "$TMP/project2" >"$TMP/srv2.out" 2>"$TMP/srv2.err" &
   PG_SRV=$!
   if ! wait_for 100 test -s "$w/srv2.port"; then echo "FAIL server: did not start: $(cat "$TMP/srv2.err")" >"$TMP/page.out"; return; fi
+  # A workspace of projects (workspace.js), publishing into repo3.
+  "$BIN/sluice" builder --workspace --port 0 --port-file "$w/ws.port" --repo "$TMP/repo3" "$TMP/ws" >"$TMP/ws.out" 2>"$TMP/ws.err" &
+  PG_WS=$!
+  if ! wait_for 100 test -s "$w/ws.port"; then echo "FAIL workspace server: did not start: $(cat "$TMP/ws.err")" >"$TMP/page.out"; return; fi
   oauth_start "$w" --client-id cid --client-secret csecret-page
-  timeout -k 5 150 node "$ROOT/tests/node/builder/e2e.js" "http://127.0.0.1:$(cat "$w/srv2.port")/" "$MOCK_URL" "$ART" "${OAUTH_URL:-}" >"$TMP/page.out" 2>&1 &
+  timeout -k 5 180 node "$ROOT/tests/node/builder/e2e.js" "http://127.0.0.1:$(cat "$w/srv2.port")/" "$MOCK_URL" "$ART" "${OAUTH_URL:-}" \
+    "http://127.0.0.1:$(cat "$w/ws.port")/" "$TMP/ws" "$TMP/repo3" >"$TMP/page.out" 2>&1 &
   PG_NODE=$!
   wait "$PG_NODE"
   PG_NODE=''
-  kill "$PG_SRV" && wait "$PG_SRV" # its stderr complete for the sanitizer check
-  PG_SRV=''
+  kill "$PG_SRV" "$PG_WS" && wait "$PG_SRV" "$PG_WS" # their stderr complete for the sanitizer check
+  PG_SRV='' PG_WS=''
 }
 PAGE_PID=''
 page_stop() { if [ -n "$PAGE_PID" ]; then kill "$PAGE_PID" 2>/dev/null; wait "$PAGE_PID" 2>/dev/null; PAGE_PID=''; fi; }
@@ -429,6 +434,7 @@ if [ -n "$PAGE_PID" ]; then
   grep -q '^ok   no page errors' "$TMP/page.out" || { fail page/e2e "did not finish"; tail -n 5 "$TMP/page.out"; }
   expect_eq page/published-files "$(grep -c 'DatetimeBasedCursor' "$TMP/repo2/connectors/source-people/manifest.yaml" 2>/dev/null) $(test -f "$TMP/repo2/connectors/source-people/metadata.yaml" && echo meta)" "1 meta"
   sanitizer_check srv2
+  sanitizer_check ws
 fi
 
 finish
