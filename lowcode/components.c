@@ -12,6 +12,9 @@ typedef struct pair {
 /* "<ParentType>.<field>" -> the type of an untyped mapping found there. */
 static const pair DEFAULT_TYPES[] = {
     {"AddFields.fields", "AddedFieldDefinition"},
+    /* async: the schema does not require AsyncJobStatusMap's `type` and the
+     * CDK's model takes the mapping untyped (sendgrid, amazon-ads write it so) */
+    {"AsyncRetriever.status_mapping", "AsyncJobStatusMap"},
     {"CompositeErrorHandler.error_handlers", "DefaultErrorHandler"},
     {"ConfigComponentsResolver.components_mapping", "ComponentMappingDefinition"},
     {"ConfigComponentsResolver.stream_config", "StreamConfig"},
@@ -103,6 +106,8 @@ static const char *const SUPPORTED[] = {
     "DpathValidator", "PredicateValidator", "ValidateAdheresToSchema",
     "HTTPAPIBudget", "MovingWindowCallRatePolicy", "FixedWindowCallRatePolicy", "UnlimitedCallRatePolicy",
     "HttpRequestRegexMatcher", "Rate", "ConcurrencyLevel", "LegacyToPerPartitionStateMigration",
+    /* async (AsyncRetriever, PaginationReset) */
+    "AsyncRetriever", "AsyncJobStatusMap", "PaginationReset", "PaginationResetLimits",
     /* sub-objects without `type` */
     "RefreshTokenUpdater", "OAuthConfigSpecification", "AuthFlow", "Schemas", NULL,
 };

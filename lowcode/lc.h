@@ -374,4 +374,34 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err);
 sl_code lc_pages_record(lc_pages *pg, sl_jv rec, json_t **out, sl_err *err);
 void lc_pages_end(lc_pages *pg);
 
+/* ---- async.c (AsyncRetriever) ---- */
+
+/* The jobs part of an AsyncRetriever (its download part is the stream's own
+ * requester, paginator, decoder and selector: stream.c). */
+typedef struct lc_async lc_async;
+sl_code lc_async_build(lc_source *src, const json_t *retriever, lc_async **out, sl_err *err);
+void lc_async_free(lc_async *a);
+/* The stream's AsyncRetriever, or NULL for a SimpleRetriever (stream.c). */
+lc_async *lc_async_of(const lc_stream *st);
+/* One read: jobs for the slicer's slices, at most max_concurrent_async_job_count
+ * at a time; completed slices come out in slice order. */
+typedef struct lc_async_opts {
+  unsigned max_slices; /* 0: all */
+  bool test_read;      /* one attempt per job, 15 min default timeout (as the CDK's builder) */
+} lc_async_opts;
+typedef struct lc_async_run lc_async_run;
+sl_code lc_async_run_new(lc_stream *st, lc_slicer *sl, sl_http *http, const lc_async_opts *o, lc_async_run **out,
+                         sl_err *err);
+/* The next completed slice (new reference; NULL when every slice is done)
+ * and its downloads: an array of slices for the download requests (the
+ * slice plus extra_fields download_target, creation_response, polling_response). */
+sl_code lc_async_run_next(lc_async_run *r, json_t **slice, json_t **downloads, sl_err *err);
+/* The slice's records are read: delete its job (delete_requester). */
+sl_code lc_async_run_done(lc_async_run *r, sl_err *err);
+bool lc_async_run_limited(const lc_async_run *r);
+/* Aborts jobs still running on the API side (abort_requester). */
+void lc_async_run_free(lc_async_run *r);
+/* The stream's HTTP client (stream.c). */
+sl_http *lc_stream_http(lc_stream *st);
+
 #endif

@@ -23,7 +23,12 @@ struct lc_stream {
   lc_patch *patch;  /* the transformations as a patch over the view (transform.c) */
   bool prefetch;    /* SLUICE_PREFETCH is not 0 */
   bool ignore_slicer_on_pages;
+  lc_async *async;  /* an AsyncRetriever's jobs (async.c); the fields above are its download part */
+  json_t *async_rs; /* its download selector: download_extractor + the record selector's filter */
 };
+
+lc_async *lc_async_of(const lc_stream *st) { return st->async; }
+sl_http *lc_stream_http(lc_stream *st) { return st->http; }
 
 const json_t *lc_stream_node(const lc_stream *st) { return st->node; }
 lc_source *lc_stream_source(const lc_stream *st) { return st->src; }
@@ -49,19 +54,33 @@ sl_code lc_stream_open(lc_source *src, const json_t *node, lc_stream **out, sl_e
   if (rc) return rc;
   st->retriever = json_object_get(node, "retriever");
   const char *rt = json_string_value(json_object_get(st->retriever, "type"));
-  if (!st->retriever || (rt && strcmp(rt, "SimpleRetriever")))
+  bool async = rt && !strcmp(rt, "AsyncRetriever");
+  if (!st->retriever || (rt && strcmp(rt, "SimpleRetriever") && !async))
     return sl_err_set(err, SL_ECONFIG, "%s: unsupported retriever \"%s\"", LC_WHERE(src, st->retriever ? st->retriever : node),
                       rt ? rt : "(none)");
+  if (async && (rc = lc_async_build(src, st->retriever, &st->async, err))) return rc;
+  /* An AsyncRetriever's pages are its downloads (the CDK's download retriever). */
+  const char *f_dec = async ? "download_decoder" : "decoder", *f_req = async ? "download_requester" : "requester",
+             *f_pag = async ? "download_paginator" : "paginator";
   sl_buf_init(&st->decoded, (size_t)1 << 34);
-  if ((rc = lc_decoder_build(src, json_object_get(st->retriever, "decoder"), &st->dec, err))) return rc;
+  if ((rc = lc_decoder_build(src, json_object_get(st->retriever, f_dec), &st->dec, err))) return rc;
   st->ignore_slicer_on_pages = json_is_true(json_object_get(st->retriever, "ignore_stream_slicer_parameters_on_paginated_requests"));
-  if ((rc = lc_requester_build(src, json_object_get(st->retriever, "requester"), &st->req, err))) return rc;
+  if (!json_object_get(st->retriever, f_req))
+    return sl_err_set(err, SL_ECONFIG, "%s: the retriever needs a %s", LC_WHERE(src, st->retriever), f_req);
+  if ((rc = lc_requester_build(src, json_object_get(st->retriever, f_req), &st->req, err))) return rc;
   static const char *const url_fields[] = {"url_base", "path", "url", NULL};
-  if ((rc = lc_check_config_keys(src, json_object_get(st->retriever, "requester"), url_fields, err))) return rc;
+  if ((rc = lc_check_config_keys(src, json_object_get(st->retriever, f_req), url_fields, err))) return rc;
   const json_t *rs = json_object_get(st->retriever, "record_selector");
   if (!rs) return sl_err_set(err, SL_ECONFIG, "%s: the retriever needs a record_selector", LC_WHERE(src, st->retriever));
+  if (async) { /* the CDK extracts downloads with download_extractor, then filters with the record selector */
+    const json_t *dx = json_object_get(st->retriever, "download_extractor");
+    st->async_rs = json_copy((json_t *)rs);
+    json_object_set_new(st->async_rs, "extractor", dx && !json_is_null(dx) ? json_incref((json_t *)dx)
+                                                                            : json_pack("{s:s,s:[]}", "type", "DpathExtractor", "field_path"));
+    rs = st->async_rs;
+  }
   if ((rc = lc_selector_build(src, rs, st->schema, &st->sel, err))) return rc;
-  const json_t *pn = json_object_get(st->retriever, "paginator");
+  const json_t *pn = json_object_get(st->retriever, f_pag);
   if ((rc = lc_paginator_build(src, pn && !json_is_null(pn) ? pn : NULL, &st->pag, err))) return rc;
   const json_t *tfs = json_object_get(node, "transformations");
   if (json_array_size(tfs) && (rc = lc_transforms_build(src, tfs, &st->tf, err))) return rc;
@@ -97,6 +116,8 @@ void lc_stream_close(lc_stream *st) {
   sl_jparser_free(st->parser);
   lc_decoder_free(st->dec);
   sl_buf_dispose(&st->decoded);
+  lc_async_free(st->async);
+  json_decref(st->async_rs);
   free(st);
 }
 
@@ -342,9 +363,12 @@ static sl_code view_record(lc_pages *pg, sl_jv v, lc_record *lr, bool *keep, sl_
   return rc;
 }
 
-static sl_code read_slice(lc_stream *st, lc_slicer *sl, const json_t *slice, sl_read *rd, sl_err *err) {
+/* The pages of page_slice; records are observed by sl as records of slice
+ * (the same, except for an async job's downloads). */
+static sl_code read_slice(lc_stream *st, lc_slicer *sl, const json_t *slice, const json_t *page_slice, sl_read *rd,
+                          sl_err *err) {
   lc_pages pg;
-  lc_pages_begin(st, sl, slice, &pg);
+  lc_pages_begin(st, page_slice == slice ? sl : NULL, page_slice, &pg);
   pg.prefetch = true;
   sl_code rc = SL_EOK;
   bool have;
@@ -396,13 +420,45 @@ sl_code lc_stream_read(lc_stream *st, sl_read *rd, const sl_cstream *cs, sl_err 
   return rc;
 }
 
+/* AsyncRetriever: the jobs of the slices (async.c); each completed slice's
+ * downloads are read as its pages, then its state is emitted. */
+static sl_code async_read(lc_stream *st, lc_slicer *sl, sl_read *rd, sl_err *err) {
+  lc_async_run *ar = NULL;
+  sl_code rc = lc_async_run_new(st, sl, st->http, NULL, &ar, err);
+  while (!rc) {
+    json_t *slice = NULL, *dls = NULL;
+    if ((rc = lc_async_run_next(ar, &slice, &dls, err)) || !slice) break;
+    for (size_t i = 0; !rc && i < json_array_size(dls); i++) rc = read_slice(st, sl, slice, json_array_get(dls, i), rd, err);
+    if (!rc) rc = lc_async_run_done(ar, err);
+    json_t *state = NULL;
+    if (!rc) rc = sl->ops->close_slice(sl, slice, &state, err);
+    if (!rc && state) rc = sl_read_checkpoint(rd, state);
+    json_decref(state);
+    json_decref(slice);
+    json_decref(dls);
+  }
+  lc_async_run_free(ar);
+  if (!rc) {
+    json_t *state = NULL;
+    rc = sl->ops->final_state(sl, &state, err);
+    if (!rc && state) rc = sl_read_checkpoint(rd, state);
+    json_decref(state);
+  }
+  return rc;
+}
+
 static sl_code stream_read(lc_stream *st, sl_read *rd, const sl_cstream *cs, const json_t *in_state, sl_err *err) {
   lc_slicer *sl = NULL;
   sl_code rc = lc_slicer_build(st, in_state, cs->sync_mode == SL_SYNC_INCREMENTAL, &sl, err);
   if (rc) return rc;
+  if (st->async) {
+    rc = async_read(st, sl, rd, err);
+    sl->ops->free(sl);
+    return rc;
+  }
   json_t *slice = NULL;
   while (!(rc = sl->ops->next(sl, &slice, err)) && slice) {
-    rc = read_slice(st, sl, slice, rd, err);
+    rc = read_slice(st, sl, slice, slice, rd, err);
     json_t *state = NULL;
     if (!rc) rc = sl->ops->close_slice(sl, slice, &state, err);
     if (!rc && state) rc = sl_read_checkpoint(rd, state);
