@@ -108,6 +108,11 @@ static const char *const SUPPORTED[] = {
     "HttpRequestRegexMatcher", "Rate", "ConcurrencyLevel", "LegacyToPerPartitionStateMigration",
     /* async (AsyncRetriever, PaginationReset) */
     "AsyncRetriever", "AsyncJobStatusMap", "PaginationReset", "PaginationResetLimits",
+    /* dynamic streams, dynamic schemas, StateDelegatingStream (dynamic.c, dynschema.c, source.c) */
+    "DynamicDeclarativeStream", "HttpComponentsResolver", "ConfigComponentsResolver", "ParametrizedComponentsResolver",
+    "StreamParametersDefinition", "StreamConfig", "ComponentMappingDefinition", "DynamicSchemaLoader",
+    "SchemaTypeIdentifier", "TypesMap", "ComplexFieldType", "StateDelegatingStream", "ConditionalStreams",
+    "CheckDynamicStream", "DynamicStreamCheckConfig",
     /* sub-objects without `type` */
     "RefreshTokenUpdater", "OAuthConfigSpecification", "AuthFlow", "Schemas", NULL,
 };

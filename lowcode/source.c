@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "lc.h"
+#include "sluice/pydt.h"
 
 lc_source *lc_source_new(sl_manifest *m, sl_err *err) {
   lc_source *src = calloc(1, sizeof *src);
@@ -31,6 +32,7 @@ void lc_source_free(lc_source *src) {
   free(src->secrets);
   json_decref(src->config);
   lc_budget_free(src->budget);
+  lc_dyn_free(src->dyn);
   sl_manifest_free(src->m);
   free(src);
 }
@@ -99,6 +101,8 @@ static void walk_secrets(lc_source *src, const json_t *schema, const json_t *v, 
 
 sl_code lc_source_set_config(lc_source *src, const json_t *config, sl_err *err) {
   json_decref(src->config);
+  lc_dyn_free(src->dyn); /* the streams in effect depend on the config */
+  src->dyn = NULL;
   src->config = json_deep_copy(config);
   if (!src->config) return sl_err_set(err, SL_ENOMEM, "out of memory");
   /* Spec config_normalization_rules (config_norm.c): a migrated config is
@@ -125,7 +129,7 @@ sl_code lc_source_set_config(lc_source *src, const json_t *config, sl_err *err) 
   return rc;
 }
 
-const json_t *lc_source_streams(const lc_source *src) { return json_object_get(src->root, "streams"); }
+const json_t *lc_source_streams(const lc_source *src) { return lc_dyn_streams(src); }
 
 const json_t *lc_source_find_stream(const lc_source *src, const char *name) {
   size_t i;
@@ -194,6 +198,7 @@ sl_code lc_stream_schema(lc_source *src, const json_t *node, json_t **out, sl_er
     sl_buf_dispose(&b);
     return rc;
   }
+  if (!strcmp(type, "DynamicSchemaLoader")) return lc_dynschema_load(src, sl, name ? name : "", out, err);
   return sl_err_set(err, SL_ECONFIG, "%s: schema loader %s is not supported", LC_WHERE(src, sl), type);
 }
 
@@ -212,16 +217,62 @@ static json_t *primary_key(const json_t *pk) {
   return out;
 }
 
+/* StateDelegatingStream: the incremental_stream when the stream has a
+ * state, else the full_refresh_stream (and at discover and check, which have
+ * no state); a state whose cursor is older than api_retention_period falls
+ * back to the full refresh, as the API no longer has what came after it. */
+static sl_code pick_stream(lc_source *src, const json_t *node, const json_t *state, const json_t **out, sl_err *err) {
+  *out = node;
+  const char *type = json_string_value(json_object_get(node, "type"));
+  if (!type || strcmp(type, "StateDelegatingStream")) return SL_EOK;
+  const char *name = json_string_value(json_object_get(node, "name"));
+  const json_t *fr = json_object_get(node, "full_refresh_stream"), *inc = json_object_get(node, "incremental_stream");
+  const json_t *both[2] = {fr, inc};
+  for (int i = 0; i < 2; i++) {
+    const char *n = json_string_value(json_object_get(both[i], "name"));
+    if (!json_is_object(both[i]) || !n || !name || strcmp(n, name))
+      return sl_err_set(err, SL_ECONFIG, "%s: the %s of StateDelegatingStream %s must be a stream named \"%s\" (it is \"%s\")",
+                        LC_WHERE(src, both[i] ? both[i] : node), i ? "incremental_stream" : "full_refresh_stream",
+                        name ? name : "?", name ? name : "?", n ? n : "");
+  }
+  *out = fr;
+  if (!json_is_object(state) || !json_object_size(state)) return SL_EOK;
+  *out = inc;
+  const char *period = json_string_value(json_object_get(node, "api_retention_period"));
+  if (!period) return SL_EOK;
+  sl_dur dur;
+  char emsg[200];
+  if (sl_dur_parse(period, strlen(period), &dur, emsg, sizeof emsg))
+    return sl_err_set(err, SL_ECONFIG, "%s: api_retention_period \"%s\": %s", LC_WHERE(src, node), period, emsg);
+  char *cursor = NULL;
+  sl_code rc = lc_render_field(src, json_object_get(inc, "incremental_sync"), "cursor_field", &cursor, err);
+  if (rc) return rc;
+  const json_t *v = cursor ? json_object_get(state, cursor) : NULL;
+  free(cursor);
+  sl_dt at;
+  if (json_is_integer(v)) at = (sl_dt){.us = json_integer_value(v) * SL_US_PER_S, .aware = true};
+  else if (!json_is_string(v) || sl_dt_isoparse(json_string_value(v), json_string_length(v), &at, emsg, sizeof emsg))
+    return SL_EOK; /* no cursor value to judge by: the state stands */
+  sl_dt now = {.us = lc_now_us(), .aware = true}, oldest;
+  if (sl_dt_add_dur(&now, &dur, -1, &oldest) && sl_dt_utc_us(&at) < sl_dt_utc_us(&oldest)) {
+    lc_log(src, "WARN", "stream %s: the state's cursor %s is older than api_retention_period %s: reading the full refresh stream",
+           name, json_is_string(v) ? json_string_value(v) : "value", period);
+    *out = fr;
+  }
+  return SL_EOK;
+}
+
 sl_code lc_source_discover(lc_source *src, json_t *streams, sl_err *err) {
   size_t i;
   json_t *s;
-  if (json_array_size(json_object_get(src->root, "dynamic_streams")))
-    lc_log(src, "WARN", "dynamic_streams are not supported yet: only the static streams are listed");
+  sl_code rc = lc_dyn_resolve(src, err);
+  if (rc) return rc;
   json_array_foreach(lc_source_streams(src), i, s) {
     const char *name = json_string_value(json_object_get(s, "name"));
     if (!name) return sl_err_set(err, SL_ECONFIG, "%s: a stream without a name", LC_WHERE(src, s));
+    if ((rc = pick_stream(src, s, NULL, (const json_t **)&s, err))) return rc;
     json_t *schema;
-    sl_code rc = lc_stream_schema(src, s, &schema, err);
+    rc = lc_stream_schema(src, s, &schema, err);
     if (rc) return rc;
     const json_t *inc = json_object_get(s, "incremental_sync");
     bool incremental = inc && !json_is_null(inc);
@@ -259,15 +310,89 @@ sl_code lc_source_discover(lc_source *src, json_t *streams, sl_err *err) {
 
 /* ---- check ---- */
 
+/* The first slice's first page of one stream. */
+static sl_code check_one(lc_source *src, const json_t *node, const char *name, sl_err *err) {
+  lc_stream *st = NULL;
+  lc_slicer *sl = NULL;
+  json_t *slice = NULL;
+  sl_code rc = pick_stream(src, node, NULL, &node, err);
+  if (!rc) rc = lc_stream_open(src, node, &st, err);
+  if (!rc) rc = lc_slicer_build(st, NULL, false, &sl, err);
+  if (!rc) rc = sl->ops->next(sl, &slice, err);
+  if (!rc && !slice) rc = sl_err_set(err, SL_ESOURCE, "stream %s produced no stream slices", name);
+  if (!rc) {
+    lc_pages pg;
+    bool have;
+    lc_pages_begin(st, sl, slice, &pg);
+    rc = lc_pages_next(&pg, &have, err);
+    lc_pages_end(&pg);
+  }
+  json_decref(slice);
+  if (sl) sl->ops->free(sl);
+  lc_stream_close(st);
+  if (rc) return sl_err_wrap(err, "Unable to connect to stream %s", name);
+  return SL_EOK;
+}
+
+/* dynamic_streams_check_configs: the first stream_count (default all)
+ * streams generated by each named dynamic definition. */
+static sl_code check_dynamic(lc_source *src, const json_t *cfgs, sl_err *err) {
+  size_t i;
+  json_t *c;
+  json_array_foreach(cfgs, i, c) {
+    const char *want = json_string_value(json_object_get(c, "dynamic_stream_name"));
+    const json_t *cnt = json_object_get(c, "stream_count");
+    bool found = false;
+    size_t k;
+    json_t *d;
+    json_array_foreach(json_object_get(src->root, "dynamic_streams"), k, d) {
+      char nb[64];
+      if (want && !strcmp(lc_dyn_name(d, k, nb, sizeof nb), want)) found = true;
+    }
+    if (!found)
+      return sl_err_set(err, SL_ECONFIG, "%s: dynamic stream \"%s\" is not found in the manifest", LC_WHERE(src, c),
+                        want ? want : "?");
+    if (cnt && (!json_is_integer(cnt) || json_integer_value(cnt) < 1))
+      return sl_err_set(err, SL_ECONFIG, "%s: stream_count must be a positive integer", LC_WHERE(src, c));
+    json_int_t left = cnt ? json_integer_value(cnt) : -1;
+    json_t *s;
+    json_array_foreach(lc_source_streams(src), k, s) {
+      const char *name = json_string_value(json_object_get(s, "name"));
+      const char *origin = lc_dyn_origin(src, name);
+      if (!left || !origin || strcmp(origin, want)) continue;
+      sl_code rc = check_one(src, s, name, err);
+      if (rc) return rc;
+      if (left > 0) left--;
+    }
+  }
+  return SL_EOK;
+}
+
 sl_code lc_source_check(lc_source *src, sl_err *err) {
   const json_t *check = json_object_get(src->root, "check");
   const char *type = json_string_value(json_object_get(check, "type"));
   if (!check) return sl_err_set(err, SL_ECONFIG, "the manifest has no check component");
-  if (type && strcmp(type, "CheckStream"))
+  if (type && strcmp(type, "CheckStream") && strcmp(type, "CheckDynamicStream"))
     return sl_err_set(err, SL_ECONFIG, "%s: check type %s is not supported yet", LC_WHERE(src, check), type);
+  sl_code rc = lc_dyn_resolve(src, err);
+  if (rc) return sl_err_wrap(err, "Encountered an error while discovering streams");
+  const json_t *all = lc_source_streams(src);
+  if (type && !strcmp(type, "CheckDynamicStream")) {
+    /* the first stream_count streams of the source, static ones first */
+    const json_t *cnt = json_object_get(check, "stream_count");
+    if (!json_is_integer(cnt) || json_integer_value(cnt) < 0)
+      return sl_err_set(err, SL_ECONFIG, "%s: CheckDynamicStream needs stream_count (an integer)", LC_WHERE(src, check));
+    if (!json_array_size(all)) return sl_err_set(err, SL_ESOURCE, "No streams to connect to from the source");
+    for (size_t i = 0; i < json_array_size(all) && i < (size_t)json_integer_value(cnt) && !rc; i++) {
+      const json_t *s = json_array_get(all, i);
+      rc = check_one(src, s, json_string_value(json_object_get(s, "name")), err);
+    }
+    return rc;
+  }
   const json_t *names = json_object_get(src->config, "__airbyte_check_stream_names");
+  const json_t *dyn = json_object_get(check, "dynamic_streams_check_configs");
   if (!json_array_size(names)) names = json_object_get(check, "stream_names");
-  if (!json_array_size(names))
+  if (!json_array_size(names) && !json_array_size(dyn))
     return sl_err_set(err, SL_ECONFIG, "%s: CheckStream needs stream_names", LC_WHERE(src, check));
   size_t i;
   json_t *n;
@@ -277,35 +402,21 @@ sl_code lc_source_check(lc_source *src, sl_err *err) {
     if (!node)
       return sl_err_set(err, SL_ECONFIG, "%s: check stream \"%s\" is not a stream of the manifest", LC_WHERE(src, check),
                         name ? name : "?");
-    lc_stream *st = NULL;
-    lc_slicer *sl = NULL;
-    json_t *slice = NULL;
-    sl_code rc = lc_stream_open(src, node, &st, err);
-    if (!rc) rc = lc_slicer_build(st, NULL, false, &sl, err);
-    if (!rc) rc = sl->ops->next(sl, &slice, err);
-    if (!rc && !slice) rc = sl_err_set(err, SL_ESOURCE, "stream %s produced no stream slices", name);
-    if (!rc) {
-      lc_pages pg;
-      bool have;
-      lc_pages_begin(st, sl, slice, &pg);
-      rc = lc_pages_next(&pg, &have, err);
-      lc_pages_end(&pg);
-    }
-    json_decref(slice);
-    if (sl) sl->ops->free(sl);
-    lc_stream_close(st);
-    if (rc) return sl_err_wrap(err, "Unable to connect to stream %s", name);
+    if ((rc = check_one(src, node, name, err))) return rc;
   }
-  return SL_EOK;
+  return check_dynamic(src, dyn, err);
 }
 
 /* ---- read ---- */
 
 sl_code lc_source_read(lc_source *src, sl_read *rd, const sl_cstream *cs, sl_err *err) {
+  sl_code rc = lc_dyn_resolve(src, err);
+  if (rc) return rc;
   const json_t *node = lc_source_find_stream(src, cs->name);
   if (!node) return sl_err_set(err, SL_ECATALOG, "stream %s is not a stream of the manifest", cs->name);
+  if ((rc = pick_stream(src, node, sl_read_state(rd), &node, err))) return rc;
   lc_stream *st = NULL;
-  sl_code rc = lc_stream_open(src, node, &st, err);
+  rc = lc_stream_open(src, node, &st, err);
   if (!rc) rc = lc_stream_read(st, rd, cs, err);
   lc_stream_close(st);
   return rc;
