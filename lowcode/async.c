@@ -441,8 +441,8 @@ static sl_code poll(lc_async_run *r, job *j, sl_err *err) {
   bool ok;
   json_t *body = NULL, *vals = json_array();
   sl_code rc = send(r, a->poll, ctx, &resp, &ok, err);
-  if (!rc && !ok) rc = sl_err_set(err, SL_ESOURCE, "stream %s: the polling request was answered HTTP %ld and ignored (polling_requester at %s)",
-                                  lc_stream_name(r->st), resp.status, LC_WHERE(src, a->poll_node));
+  if (!rc && !ok) rc = sl_err_set(err, SL_ESOURCE, "the polling request was answered HTTP %ld and ignored (polling_requester at %s)",
+                                  resp.status, LC_WHERE(src, a->poll_node));
   if (!rc) rc = decode(r, a->poll, &resp, &body, err);
   if (!rc) {
     dpath_walk(body, a->status.keys, a->status.n, vals);
@@ -454,8 +454,8 @@ static sl_code poll(lc_async_run *r, job *j, sl_err *err) {
     const char *api = sl_buf_cstr(&b);
     json_t *m = json_object_get(a->map, api);
     if (!m) {
-      rc = sl_err_set(err, SL_ESOURCE, "stream %s: API status `%s` is unknown: the status_mapping at %s does not name it (status_extractor at %s)",
-                      lc_stream_name(r->st), api, LC_WHERE(src, json_object_get(a->node, "status_mapping")),
+      rc = sl_err_set(err, SL_ESOURCE, "API status `%s` is unknown: the status_mapping at %s does not name it (status_extractor at %s)",
+                      api, LC_WHERE(src, json_object_get(a->node, "status_mapping")),
                       LC_WHERE(src, a->status.node));
     } else {
       jstatus st = (jstatus)json_integer_value(m);
@@ -517,8 +517,8 @@ static sl_code downloads(lc_async_run *r, job *j, json_t **out, sl_err *err) {
     bool ok;
     json_t *body = NULL;
     rc = send(r, a->target, ctx, &resp, &ok, err);
-    if (!rc && !ok) rc = sl_err_set(err, SL_ESOURCE, "stream %s: the download target request was answered HTTP %ld and ignored (at %s)",
-                                    lc_stream_name(r->st), resp.status, LC_WHERE(a->src, a->target_node));
+    if (!rc && !ok) rc = sl_err_set(err, SL_ESOURCE, "the download target request was answered HTTP %ld and ignored (at %s)",
+                                    resp.status, LC_WHERE(a->src, a->target_node));
     if (!rc) rc = decode(r, a->target, &resp, &body, err);
     if (!rc) dpath_walk(body, a->targets.keys, a->targets.n, targets);
     json_decref(body);
@@ -582,8 +582,8 @@ static sl_code fill(lc_async_run *r, sl_err *err) {
 static sl_code exhausted(lc_async_run *r, job *j, sl_err *err) {
   char *s = slice_text(j->slice);
   sl_code rc = sl_err_set(err, SL_ESOURCE,
-                          "stream %s: the async job for slice %s did not complete after %d attempt(s): %s %s (AsyncRetriever at %s)",
-                          lc_stream_name(r->st), s ? s : "?", j->attempts, JSTATUS[j->status], j->why,
+                          "the async job for slice %s did not complete after %d attempt(s): %s %s (AsyncRetriever at %s)",
+                          s ? s : "?", j->attempts, JSTATUS[j->status], j->why,
                           LC_WHERE(r->a->src, r->a->node));
   free(s);
   return rc;
