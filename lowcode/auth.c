@@ -1,13 +1,14 @@
 /* Authenticators (notes §6.7): NoAuth, ApiKey, Bearer, BasicHttp,
- * Selective, SessionToken and OAuth (refresh token, client credentials,
- * rotating refresh tokens written back through CONTROL messages). */
+ * Selective, SessionToken, LegacySessionToken, Jwt (jwt.c) and OAuth (refresh token, client
+ * credentials, JWT profile assertion, rotating refresh tokens written back
+ * through CONTROL messages). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "lc.h"
 
-typedef enum { AU_NONE, AU_APIKEY, AU_BEARER, AU_BASIC, AU_OAUTH, AU_SESSION } au_kind;
+typedef enum { AU_NONE, AU_APIKEY, AU_BEARER, AU_BASIC, AU_OAUTH, AU_SESSION, AU_JWT, AU_LEGACY } au_kind;
 
 struct lc_auth {
   au_kind kind;
@@ -38,6 +39,12 @@ struct lc_auth {
   json_t *token_path;
   int64_t session_ttl_us; /* 0: log in again for every request */
   bool session_bearer;
+  /* Jwt, and OAuth's profile assertion (used when use_assertion renders true) */
+  lc_jwt *jwt;
+  sl_tmpl *use_assertion;
+  /* LegacySessionToken: token/user/pass reused; api_url is the requester's url_base */
+  sl_tmpl *header, *login_url, *validate_url, *response_key, *api_url;
+  bool checked; /* the configured session token was validated once */
 };
 
 static json_t *auth_ctx(lc_source *src, const json_t *node) { return lc_ctx_new(src, node); }
@@ -114,6 +121,19 @@ static json_t *path_or(const json_t *node, const char *k, const char *a, const c
   return json_pack("[s,s]", a, b);
 }
 
+/* Several template fields of node at once. */
+typedef struct tfield {
+  const char *name;
+  sl_tmpl **out;
+} tfield;
+static sl_code tmpl_fields(lc_source *src, const json_t *node, const tfield *f, sl_err *err) {
+  for (; f->name; f++) {
+    sl_code rc = lc_tmpl_field(src, node, f->name, f->out, err);
+    if (rc) return rc;
+  }
+  return SL_EOK;
+}
+
 sl_code lc_auth_build(lc_source *src, const json_t *node, lc_auth **out, sl_err *err) {
   *out = NULL;
   const char *type = json_string_value(json_object_get(node, "type"));
@@ -171,19 +191,24 @@ sl_code lc_auth_build(lc_source *src, const json_t *node, lc_auth **out, sl_err 
       rc = lc_tmpl_field(src, node, "password", &a->pass, err);
   } else if (!strcmp(type, "OAuthAuthenticator")) {
     a->kind = AU_OAUTH;
-    if ((rc = lc_tmpl_field(src, node, "token_refresh_endpoint", &a->endpoint, err)) ||
-        (rc = lc_tmpl_field(src, node, "client_id", &a->client_id, err)) ||
-        (rc = lc_tmpl_field(src, node, "client_secret", &a->client_secret, err)) ||
-        (rc = lc_tmpl_field(src, node, "refresh_token", &a->refresh_token, err)) ||
-        (rc = lc_tmpl_field(src, node, "access_token_value", &a->access_token_value, err)) ||
-        (rc = lc_tmpl_field(src, node, "grant_type", &a->grant_type, err)) ||
-        (rc = lc_tmpl_field(src, node, "token_expiry_date", &a->expiry_date, err)) ||
-        (rc = lc_tmpl_field(src, node, "token_expiry_date_format", &a->expiry_format, err)) ||
+    const tfield fs[] = {{"token_refresh_endpoint", &a->endpoint}, {"client_id", &a->client_id},
+                         {"client_secret", &a->client_secret},      {"refresh_token", &a->refresh_token},
+                         {"access_token_value", &a->access_token_value}, {"grant_type", &a->grant_type},
+                         {"token_expiry_date", &a->expiry_date},    {"token_expiry_date_format", &a->expiry_format},
+                         {NULL, NULL}};
+    if ((rc = tmpl_fields(src, node, fs, err)) ||
         (rc = lc_ttree_build(src, node, "refresh_request_body", &a->refresh_body, err)) ||
         (rc = lc_ttree_build(src, node, "refresh_request_headers", &a->refresh_headers, err)))
       return rc;
-    if (json_object_get(node, "profile_assertion") || json_is_true(json_object_get(node, "use_profile_assertion")))
-      return sl_err_set(err, SL_ECONFIG, "%s: OAuth profile_assertion (JWT) is not supported yet", LC_WHERE(src, node));
+    const json_t *pa = json_object_get(node, "profile_assertion"), *use = json_object_get(node, "use_profile_assertion");
+    if (use && !json_is_false(use) && !json_is_null(use)) {
+      if (!pa || !json_is_object(pa))
+        return sl_err_set(err, SL_ECONFIG, "%s: use_profile_assertion needs a profile_assertion (a JwtAuthenticator)",
+                          LC_WHERE(src, node));
+      if (json_is_true(use)) a->use_assertion = sl_tmpl_compile("true", "use_profile_assertion", err);
+      else if ((rc = lc_tmpl_field(src, node, "use_profile_assertion", &a->use_assertion, err))) return rc;
+    }
+    if (pa && json_is_object(pa) && (rc = lc_jwt_build(src, pa, &a->jwt, err))) return rc;
     a->scopes = json_incref(json_object_get(node, "scopes"));
     a->access_name = str_or(node, "access_token_name", "access_token");
     a->expires_name = str_or(node, "expires_in_name", "expires_in");
@@ -238,6 +263,19 @@ sl_code lc_auth_build(lc_source *src, const json_t *node, lc_auth **out, sl_err 
     } else {
       return sl_err_set(err, SL_ECONFIG, "%s: request_authentication must be Bearer or ApiKey", LC_WHERE(src, node));
     }
+  } else if (!strcmp(type, "LegacySessionTokenAuthenticator")) {
+    a->kind = AU_LEGACY;
+    const tfield fs[] = {{"header", &a->header},           {"login_url", &a->login_url},
+                         {"validate_session_url", &a->validate_url}, {"session_token", &a->token},
+                         {"session_token_response_key", &a->response_key}, {"username", &a->user},
+                         {"password", &a->pass},           {NULL, NULL}};
+    if ((rc = tmpl_fields(src, node, fs, err))) return rc;
+    const char *miss = !a->header ? "header" : !a->login_url ? "login_url" : !a->validate_url ? "validate_session_url" : NULL;
+    if (miss) return sl_err_set(err, SL_ECONFIG, "%s: LegacySessionTokenAuthenticator needs %s", LC_WHERE(src, node), miss);
+  } else if (!strcmp(type, "JwtAuthenticator")) {
+    a->kind = AU_JWT;
+    if ((rc = lc_jwt_build(src, node, &a->jwt, err))) return rc;
+    rc = lc_reqopt_build(src, json_object_get(node, "request_option"), &a->opt, err);
   } else if (!strncmp(type, "Custom", 6)) {
     return sl_err_set(err, SL_ECONFIG, "%s: %s needs Python code (class_name), which sluice cannot run", LC_WHERE(src, node), type);
   } else {
@@ -248,8 +286,10 @@ sl_code lc_auth_build(lc_source *src, const json_t *node, lc_auth **out, sl_err 
 
 void lc_auth_free(lc_auth *a) {
   if (!a) return;
-  sl_tmpl *ts[] = {a->token, a->user, a->pass, a->legacy_header, a->endpoint, a->client_id, a->client_secret,
-                   a->refresh_token, a->access_token_value, a->grant_type, a->expiry_date, a->expiry_format};
+  sl_tmpl *ts[] = {a->token,      a->user,       a->pass,          a->legacy_header,      a->endpoint,
+                   a->client_id,  a->client_secret, a->refresh_token, a->access_token_value, a->grant_type,
+                   a->expiry_date, a->expiry_format, a->header,       a->login_url,          a->validate_url,
+                   a->response_key, a->api_url};
   for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) sl_tmpl_free(ts[i]);
   lc_reqopt_dispose(&a->opt);
   lc_ttree_free(a->refresh_body);
@@ -262,12 +302,20 @@ void lc_auth_free(lc_auth *a) {
   json_decref(a->exp_path);
   json_decref(a->token_path);
   lc_requester_free(a->login);
+  lc_jwt_free(a->jwt);
+  sl_tmpl_free(a->use_assertion);
   free(a->access);
   free(a);
 }
 
+sl_code lc_auth_set_requester(lc_auth *a, const json_t *requester, sl_err *err) {
+  if (!a || a->kind != AU_LEGACY) return SL_EOK;
+  return lc_tmpl_field(a->src, requester, "url_base", &a->api_url, err);
+}
+
 void lc_auth_invalidate(lc_auth *a) {
   if (!a) return;
+  a->checked = false;
   a->expires_us = 0;
   free(a->access);
   a->access = NULL;
@@ -347,16 +395,30 @@ static sl_code oauth_refresh(lc_auth *a, sl_http *http, sl_err *err) {
   sl_http_add_secret(http, csec);
   sl_http_add_secret(http, rtok);
   json_t *args = json_object();
-  json_object_set_new(args, a->grant_type_name, json_string(grant));
-  if (!json_object_get(hdrs, "Authorization")) {
-    if (*cid) json_object_set_new(args, a->client_id_name, json_string(cid));
-    if (*csec) json_object_set_new(args, a->client_secret_name, json_string(csec));
-  }
-  if (*rtok) json_object_set_new(args, a->refresh_name, json_string(rtok));
-  if (json_array_size(a->scopes)) json_object_set(args, "scopes", a->scopes);
   const char *k;
   json_t *v;
-  json_object_foreach(extra, k, v) if (!json_object_get(args, k)) json_object_set(args, k, v);
+  char *use = a->use_assertion && !rc ? eval_text(a, a->use_assertion, NULL, NULL, err, &rc) : NULL;
+  if (use && (!strcmp(use, "true") || !strcmp(use, "True"))) {
+    /* JWT bearer grant (RFC 7523): the assertion is the whole body */
+    char *tok = NULL;
+    bool fresh;
+    if (!rc && !(rc = lc_jwt_token(a->jwt, true, &tok, &fresh, err))) {
+      sl_http_add_secret(http, tok);
+      json_object_set_new(args, "grant_type", json_string("urn:ietf:params:oauth:grant-type:jwt-bearer"));
+      json_object_set_new(args, "assertion", json_string(tok));
+    }
+    free(tok);
+  } else {
+    json_object_set_new(args, a->grant_type_name, json_string(grant));
+    if (!json_object_get(hdrs, "Authorization")) {
+      if (*cid) json_object_set_new(args, a->client_id_name, json_string(cid));
+      if (*csec) json_object_set_new(args, a->client_secret_name, json_string(csec));
+    }
+    if (*rtok) json_object_set_new(args, a->refresh_name, json_string(rtok));
+    if (json_array_size(a->scopes)) json_object_set(args, "scopes", a->scopes);
+    json_object_foreach(extra, k, v) if (!json_object_get(args, k)) json_object_set(args, k, v);
+  }
+  free(use);
   sl_buf url, body;
   sl_buf_init(&url, 1 << 20);
   sl_buf_init(&body, 1 << 20);
@@ -580,6 +642,117 @@ static sl_code session_login(lc_auth *a, sl_http *http, sl_err *err) {
   return rc;
 }
 
+/* ---- LegacySessionToken: the configured token if the API still takes it
+ * (checked once per run; the CDK checks before every request), else a login
+ * with username and password (once per run, as the CDK caches it). ---- */
+
+/* GET or POST url (api_url + path template); *resp filled. */
+static sl_code legacy_call(lc_auth *a, sl_http *http, const char *method, const sl_tmpl *path, const char *hdr,
+                           const char *body, sl_http_resp *resp, char **murl, sl_err *err) {
+  sl_code rc = SL_EOK;
+  char *base = eval_text(a, a->api_url, NULL, NULL, err, &rc), *p = eval_text(a, path, NULL, NULL, err, &rc);
+  char *url = NULL;
+  if (!rc && asprintf(&url, "%s%s", base, p) < 0) url = NULL;
+  free(base);
+  free(p);
+  if (rc || !url) {
+    free(url);
+    return rc ? rc : sl_err_set(err, SL_ENOMEM, "out of memory");
+  }
+  const char *hl[] = {hdr, NULL};
+  sl_http_req req = {method, url, hl, body, body ? strlen(body) : 0, true};
+  sl_err terr = SL_ERR_INIT;
+  *murl = sl_http_mask(http, url);
+  if (sl_http_send(http, &req, resp, &terr) && !resp->status)
+    rc = sl_err_set(err, SL_ETRANSIENT, "session token: %s %s failed: %s (authenticator at %s)", method, *murl, terr.msg,
+                    LC_WHERE(a->src, a->node));
+  free(url);
+  return rc;
+}
+
+static sl_code legacy_token(lc_auth *a, sl_http *http, sl_err *err) {
+  if (a->access) return SL_EOK;
+  sl_code rc = SL_EOK;
+  char *name = eval_text(a, a->header, NULL, NULL, err, &rc);
+  char *tok = a->token ? eval_text(a, a->token, NULL, NULL, err, &rc) : strdup("");
+  sl_http_add_secret(http, tok);
+  if (!rc && *tok && !a->checked) {
+    char *h = NULL, *murl = NULL;
+    if (asprintf(&h, "%s: %s", name, tok) < 0) h = NULL;
+    sl_http_resp resp;
+    sl_http_resp_init(&resp);
+    rc = legacy_call(a, http, "GET", a->validate_url, h, NULL, &resp, &murl, err);
+    if (!rc && resp.status >= 200 && resp.status < 400) {
+      a->access = strdup(tok);
+      lc_log(a->src, "INFO", "session token: the configured token is valid (GET %s)", murl);
+    } else if (!rc && resp.status == 401) {
+      lc_log(a->src, "INFO", "session token: the configured token was refused (GET %s: HTTP 401); logging in", murl);
+    } else if (!rc) {
+      rc = sl_err_set(err, SL_ECONFIG, "session token: validating the configured token failed: GET %s returned HTTP %ld (authenticator at %s)",
+                      murl, resp.status, LC_WHERE(a->src, a->node));
+    }
+    a->checked = true;
+    sl_http_resp_dispose(&resp);
+    free(murl);
+    free(h);
+  }
+  if (!rc && !a->access) {
+    char *u = a->user ? eval_text(a, a->user, NULL, NULL, err, &rc) : strdup("");
+    char *pw = a->pass ? eval_text(a, a->pass, NULL, NULL, err, &rc) : strdup("");
+    sl_http_add_secret(http, pw);
+    if (!rc && (!*u || !*pw))
+      rc = sl_err_set(err, SL_ECONFIG, "session token: the configured session token is %s and there is no username and password to log in with (authenticator at %s)",
+                      *tok ? "not valid" : "empty", LC_WHERE(a->src, a->node));
+    if (!rc) {
+      json_t *body = json_pack("{s:s,s:s}", "username", u, "password", pw);
+      char *bs = json_dumps(body, 0), *murl = NULL;
+      json_decref(body);
+      sl_http_resp resp;
+      sl_http_resp_init(&resp);
+      rc = legacy_call(a, http, "POST", a->login_url, "Content-Type: application/json", bs, &resp, &murl, err);
+      char *key = eval_text(a, a->response_key, NULL, NULL, err, &rc);
+      if (!rc && (resp.status < 200 || resp.status >= 400))
+        rc = sl_err_set(err, SL_ECONFIG, "session token: login failed: POST %s returned HTTP %ld (authenticator at %s)", murl,
+                        resp.status, LC_WHERE(a->src, a->node));
+      if (!rc) {
+        json_t *j = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len, JSON_DECODE_ANY, NULL);
+        const json_t *t = json_object_get(j, key);
+        if (!t || json_is_null(t))
+          rc = sl_err_set(err, SL_ECONFIG, "session token: the login response of POST %s has no \"%s\" (session_token_response_key; authenticator at %s)",
+                          murl, key, LC_WHERE(a->src, a->node));
+        else {
+          sl_buf b;
+          sl_buf_init(&b, 1 << 20);
+          lc_pystr(&b, t);
+          a->access = strdup(sl_buf_cstr(&b));
+          sl_buf_dispose(&b);
+          sl_http_add_secret(http, a->access);
+        }
+        json_decref(j);
+      }
+      free(key);
+      free(bs);
+      free(murl);
+      sl_http_resp_dispose(&resp);
+    }
+    free(u);
+    free(pw);
+  }
+  free(name);
+  free(tok);
+  return rc;
+}
+
+/* t through the authenticator's RequestOption. */
+static sl_code inject_token(lc_auth *a, const char *t, lc_reqopts *opts, sl_err *err) {
+  json_t *ctx = auth_ctx(a->src, a->node);
+  json_t *v = json_string(t);
+  sl_code rc = lc_reqopt_inject(a->src, &a->opt, v, ctx, opts, err);
+  json_decref(v);
+  json_decref(ctx);
+  return rc;
+}
+
 sl_code lc_auth_apply(lc_auth *a, sl_http *http, lc_reqopts *opts, sl_err *err) {
   sl_code rc = SL_EOK;
   switch (a->kind) {
@@ -625,11 +798,7 @@ sl_code lc_auth_apply(lc_auth *a, sl_http *http, lc_reqopts *opts, sl_err *err) 
       sl_http_add_secret(http, t);
       if (!rc) {
         if (a->opt.present) {
-          json_t *ctx = auth_ctx(a->src, a->node);
-          json_t *v = json_string(t);
-          rc = lc_reqopt_inject(a->src, &a->opt, v, ctx, opts, err);
-          json_decref(v);
-          json_decref(ctx);
+          rc = inject_token(a, t, opts, err);
         } else {
           char *name = eval_text(a, a->legacy_header, NULL, NULL, err, &rc);
           if (!rc) rc = set_header(opts, name, t, err);
@@ -646,6 +815,26 @@ sl_code lc_auth_apply(lc_auth *a, sl_http *http, lc_reqopts *opts, sl_err *err) 
       free(h);
       return rc;
     }
+    case AU_LEGACY: {
+      if ((rc = legacy_token(a, http, err))) return rc;
+      char *name = eval_text(a, a->header, NULL, NULL, err, &rc);
+      if (!rc) rc = set_header(opts, name, a->access, err);
+      free(name);
+      return rc;
+    }
+    case AU_JWT: {
+      char *t = NULL;
+      bool fresh = false;
+      if ((rc = lc_jwt_token(a->jwt, true, &t, &fresh, err))) return rc;
+      if (fresh) sl_http_add_secret(http, lc_jwt_current(a->jwt));
+      if (a->opt.present) {
+        rc = inject_token(a, t, opts, err);
+      } else {
+        rc = set_header(opts, "Authorization", t, err);
+      }
+      free(t);
+      return rc;
+    }
     case AU_SESSION: {
       if ((rc = session_login(a, http, err))) return rc;
       if (a->session_bearer) {
@@ -656,11 +845,7 @@ sl_code lc_auth_apply(lc_auth *a, sl_http *http, lc_reqopts *opts, sl_err *err) 
       }
       char *t = a->token ? eval_text(a, a->token, "session_token", a->access, err, &rc) : strdup(a->access);
       if (!rc) {
-        json_t *ctx = auth_ctx(a->src, a->node);
-        json_t *v = json_string(t);
-        rc = lc_reqopt_inject(a->src, &a->opt, v, ctx, opts, err);
-        json_decref(v);
-        json_decref(ctx);
+        rc = inject_token(a, t, opts, err);
       }
       free(t);
       return rc;

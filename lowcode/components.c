@@ -106,6 +106,9 @@ static const char *const SUPPORTED[] = {
     "DpathValidator", "PredicateValidator", "ValidateAdheresToSchema",
     "HTTPAPIBudget", "MovingWindowCallRatePolicy", "FixedWindowCallRatePolicy", "UnlimitedCallRatePolicy",
     "HttpRequestRegexMatcher", "Rate", "ConcurrencyLevel", "LegacyToPerPartitionStateMigration",
+    /* authenticators, request bodies, routers (helper "requests") */
+    "JwtAuthenticator", "LegacySessionTokenAuthenticator", "RequestBodyPlainText", "RequestBodyUrlEncodedForm", "RequestBodyJsonObject", "RequestBodyGraphQL",
+    "RequestBodyGraphQlQuery",
     /* async (AsyncRetriever, PaginationReset) */
     "AsyncRetriever", "AsyncJobStatusMap", "PaginationReset", "PaginationResetLimits",
     /* dynamic streams, dynamic schemas, StateDelegatingStream (dynamic.c, dynschema.c, source.c) */

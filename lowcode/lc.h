@@ -214,6 +214,20 @@ void lc_auth_free(lc_auth *a);
 sl_code lc_auth_apply(lc_auth *a, sl_http *http, lc_reqopts *opts, sl_err *err);
 /* Forget the current token (REFRESH_TOKEN_THEN_RETRY). */
 void lc_auth_invalidate(lc_auth *a);
+/* The requester the authenticator belongs to (LegacySessionToken's api_url
+ * is its url_base). */
+sl_code lc_auth_set_requester(lc_auth *a, const json_t *requester, sl_err *err);
+
+/* ---- jwt.c (JwtAuthenticator's token; helper "requests") ---- */
+
+typedef struct lc_jwt lc_jwt;
+/* node: a JwtAuthenticator mapping (also OAuth profile_assertion). */
+sl_code lc_jwt_build(lc_source *src, const json_t *node, lc_jwt **out, sl_err *err);
+void lc_jwt_free(lc_jwt *j);
+/* A signed token (malloc'd; "<header_prefix> <token>" when with_prefix and
+ * a prefix is set); *fresh when it was signed now (a new secret to mask). */
+sl_code lc_jwt_token(lc_jwt *j, bool with_prefix, char **out, bool *fresh, sl_err *err);
+const char *lc_jwt_current(const lc_jwt *j);
 
 /* ---- requester (requester.c) ---- */
 

@@ -1,5 +1,6 @@
 /* HttpRequester and RequestOption: URL (url_base + path, urljoin), query
- * parameters, headers, JSON and form bodies, and the send loop that asks the
+ * parameters, headers, JSON, form and text bodies (also the typed
+ * request_body), and the send loop that asks the
  * error handler what to do with each response (notes §6.5, §6.6, §6.13). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,6 +157,36 @@ sl_code lc_reqopt_inject(lc_source *src, const lc_reqopt *o, const json_t *value
 
 /* ---- building ---- */
 
+/* The typed request_body, as the CDK maps it: PlainText and UrlEncodedForm
+ * are request_body_data (a raw text body; a form), JsonObject and GraphQL
+ * (query plus e.g. variables) are request_body_json. */
+static sl_code typed_body(lc_requester *r, const json_t *rb, sl_err *err) {
+  lc_source *src = r->src;
+  const json_t *node = r->node;
+  if (json_object_get(node, "request_body_json") || json_object_get(node, "request_body_data"))
+    return sl_err_set(err, SL_ECONFIG, "%s: request_body cannot be combined with request_body_json or request_body_data",
+                      LC_WHERE(src, rb));
+  const char *t = json_string_value(json_object_get(rb, "type"));
+  const json_t *v = json_object_get(rb, "value");
+  bool text = t && !strcmp(t, "RequestBodyPlainText"), form = t && !strcmp(t, "RequestBodyUrlEncodedForm");
+  bool obj = t && !strcmp(t, "RequestBodyJsonObject"), gql = t && !strcmp(t, "RequestBodyGraphQL");
+  if (!json_is_object(rb) || !(text || form || obj || gql))
+    return sl_err_set(err, SL_ECONFIG, "%s: request_body must be a RequestBodyPlainText, RequestBodyUrlEncodedForm, "
+                      "RequestBodyJsonObject or RequestBodyGraphQL (type %s)", LC_WHERE(src, rb), t ? t : "missing");
+  if (text ? !json_is_string(v) : !json_is_object(v))
+    return sl_err_set(err, SL_ECONFIG, "%s: %s needs a value that is %s", LC_WHERE(src, v ? v : rb), t,
+                      text ? "a string" : "a mapping");
+  if (gql && !json_is_string(json_object_get(v, "query")))
+    return sl_err_set(err, SL_ECONFIG, "%s: RequestBodyGraphQL needs value.query (the GraphQL text)", LC_WHERE(src, v));
+  if (form) {
+    const char *k;
+    const json_t *x;
+    json_object_foreach((json_t *)v, k, x) if (json_is_object(x) || json_is_array(x))
+      return sl_err_set(err, SL_ECONFIG, "%s: RequestBodyUrlEncodedForm field \"%s\" must be a string", LC_WHERE(src, x), k);
+  }
+  return lc_ttree_build(src, rb, "value", (text || form) ? &r->body_data : &r->body_json, err);
+}
+
 sl_code lc_requester_build(lc_source *src, const json_t *node, lc_requester **out, sl_err *err) {
   lc_requester *r = calloc(1, sizeof *r);
   if (!r) return sl_err_set(err, SL_ENOMEM, "out of memory");
@@ -169,22 +200,23 @@ sl_code lc_requester_build(lc_source *src, const json_t *node, lc_requester **ou
   snprintf(r->method, sizeof r->method, "%s", m ? m : "GET");
   for (char *p = r->method; *p; p++)
     if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 32);
-  if (json_object_get(node, "request_body"))
-    return sl_err_set(err, SL_ECONFIG, "%s: the typed request_body field is not supported yet; use request_body_json or request_body_data",
-                      LC_WHERE(src, node));
   sl_code rc;
+  const json_t *rb = json_object_get(node, "request_body");
+  if (rb && !json_is_null(rb) && (rc = typed_body(r, rb, err))) return rc;
   if ((rc = lc_tmpl_field(src, node, "url_base", &r->url_base, err)) ||
       (rc = lc_tmpl_field(src, node, "path", &r->path, err)) ||
       (rc = lc_tmpl_field(src, node, "url", &r->url, err)) ||
       (rc = lc_ttree_build(src, node, "request_parameters", &r->params, err)) ||
       (rc = lc_ttree_build(src, node, "request_headers", &r->headers, err)) ||
-      (rc = lc_ttree_build(src, node, "request_body_json", &r->body_json, err)) ||
-      (rc = lc_ttree_build(src, node, "request_body_data", &r->body_data, err)))
+      (!r->body_json && (rc = lc_ttree_build(src, node, "request_body_json", &r->body_json, err))) ||
+      (!r->body_data && (rc = lc_ttree_build(src, node, "request_body_data", &r->body_data, err))))
     return rc;
   if (!r->url_base && !r->url)
     return sl_err_set(err, SL_ECONFIG, "%s: HttpRequester needs url_base (or url)", LC_WHERE(src, node));
   const json_t *auth = json_object_get(node, "authenticator");
-  if (auth && !json_is_null(auth) && (rc = lc_auth_build(src, auth, &r->auth, err))) return rc;
+  if (auth && !json_is_null(auth) &&
+      ((rc = lc_auth_build(src, auth, &r->auth, err)) || (rc = lc_auth_set_requester(r->auth, node, err))))
+    return rc;
   const json_t *eh = json_object_get(node, "error_handler");
   return lc_errh_build(src, eh && !json_is_null(eh) ? eh : NULL, &r->errh, err);
 }

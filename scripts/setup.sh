@@ -16,7 +16,7 @@ need="gcc:gcc g++:g++ make:make pkg-config:pkg-config libsimdjson-dev: libjansso
 if [ "$what" = test ]; then
   need="$need nodejs:node npm:npm jq:jq ca-certificates: procps:pgrep bsdutils:script time:/usr/bin/time
     postgresql: mariadb-server: mariadb-client: curl:curl gzip:gzip zstd:zstd bzip2:bzip2
-    chromium: wrk:wrk python3-yaml:"
+    chromium: wrk:wrk python3-yaml: python3-jwt: python3-cryptography:"
 fi
 missing=""
 for item in $need; do

@@ -20,7 +20,8 @@ A case directory holds:
                           tests/mock/mock_http.py serves it; EXPECTED has "method", "path",
                           and optionally "query" (exact, a dict of lists), "headers" (these
                           must be present with these values; null: must be absent), "json"
-                          (the body parsed as JSON), "form" (the body as a form), "body"
+                          (the body parsed as JSON), "form" (the body as a form), "body",
+                          "jwt" (a signed token to verify: tests/mock/jwt_check.py)
   expected.jsonl          the RECORD data and STATE messages expected, in order:
                           {"record": {"stream": S, "data": {...}}} / {"state": {"stream": S,
                           "stream_state": {...}}} / {"control_config": {...}} (a recursive subset);
@@ -100,6 +101,10 @@ def check_request(i, want, got, problems):
             problems.append("%s: form body %s, expected %s" % (where, form, want["form"]))
     if "body" in want and want["body"] != got["body"]:
         problems.append("%s: body %r, expected %r" % (where, got["body"], want["body"]))
+    if "jwt" in want:  # a signed token, verified (tests/mock/jwt_check.py)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import jwt_check
+        jwt_check.check(where, want["jwt"], got, problems)
 
 
 def subset(want, got):
