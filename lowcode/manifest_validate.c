@@ -205,6 +205,12 @@ static void check_object(vctx *c, const at *where, const alt *alts, int n, const
       return;
     }
     if (!def->type_name && !untyped) untyped = def;
+    /* a definition without a `type` property written with one as its name
+     * (`type: TypesMap` in airtable): the CDK takes it */
+    if (json_is_string(t) && !def->type_name && !strcmp(def->name, json_string_value(t))) {
+      check_component(c, v, def, depth + 1);
+      return;
+    }
   }
   char want[512];
   describe(spec, len, want, sizeof want);
