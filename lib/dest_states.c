@@ -8,9 +8,17 @@
  * the same transaction as the records, the last few states each key
  * (a stream, or GLOBAL/LEGACY) committed; `<destination> state` prints
  * them, and sluice moves its saved state forward when it is one of the
- * older ones (platform/sync.c). */
+ * older ones (platform/sync.c).
+ *
+ * Each commit also records the sync it belongs to (SLUICE_SYNC_ID, set by
+ * sluice for the destination's write): a key sluice never saved a state
+ * for is caught up only with the states of the very sync sluice knows was
+ * interrupted (platform/state_catchup.c), never with another connection's
+ * or those from before a reset. A commit is a plain list of states when
+ * no sync id was given, else {"sync": ID, "states": [...]}. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "entry.h"
 #include "dest_states.h"
@@ -23,9 +31,12 @@
 #define LAST_STATES 256
 #define MAX_VALUE_BYTES ((size_t)4 << 20) /* a key with larger states keeps none */
 
+#define MAX_SYNC_ID 64
+
 struct sl_dstates {
   const sl_destination *dst;
   void *h;
+  char sync[MAX_SYNC_ID + 1]; /* this write's sync id, or "" */
   json_t *hist;    /* key -> [[state, ...], ...] */
   json_t *pending; /* key -> [state, ...] since the last commit */
 };
@@ -52,6 +63,19 @@ static json_t *strip(json_t *c) {
 
 json_t *sl_state_plain(const json_t *state) { return strip(json_deep_copy(state)); }
 
+/* A commit's list of states (either form), or NULL. */
+static json_t *commit_states(json_t *c) { return json_is_array(c) ? c : json_object_get(c, "states"); }
+
+/* The sync id from the environment when it is a short plain token (it is
+ * printed and compared, never interpreted); else none. */
+static void read_sync_id(char out[MAX_SYNC_ID + 1]) {
+  const char *v = getenv("SLUICE_SYNC_ID");
+  out[0] = 0;
+  if (!v || !*v || strlen(v) > MAX_SYNC_ID || v[strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-")])
+    return;
+  strcpy(out, v);
+}
+
 static void load_one(void *arg, const char *key, const char *value) {
   json_t *v = json_loads(value, 0, NULL);
   if (json_is_array(v)) json_object_set(arg, key, v);
@@ -68,6 +92,7 @@ sl_code sl__dstates_open(const sl_destination *dst, void *h, sl_dstates **out, s
   }
   s->dst = dst;
   s->h = h;
+  read_sync_id(s->sync);
   sl_code rc = dst->load_states(h, load_one, s->hist, err);
   if (rc) {
     sl__dstates_free(s);
@@ -105,10 +130,13 @@ sl_code sl__dstates_save(sl_dstates *s, sl_err *err) {
     if (!h) json_object_set_new(s->hist, key, h = json_array());
     size_t i;
     json_t *c;
-    json_array_foreach(h, i, c) /* earlier commits: their last state */
-      while (json_array_size(c) > 1) json_array_remove(c, 0);
+    json_array_foreach(h, i, c) { /* earlier commits: their last state */
+      json_t *cs = commit_states(c);
+      while (json_array_size(cs) > 1) json_array_remove(cs, 0);
+    }
     while (json_array_size(list) > LAST_STATES) json_array_remove(list, 0);
-    json_array_append(h, list);
+    if (s->sync[0]) json_array_append_new(h, json_pack("{s:s, s:O}", "sync", s->sync, "states", list));
+    else json_array_append(h, list);
     while (json_array_size(h) > COMMITS) json_array_remove(h, 0);
     char *text = json_dumps(h, JSON_COMPACT);
     if (!text) return sl_err_set(err, SL_ENOMEM, "out of memory saving states");
@@ -135,12 +163,24 @@ void sl__dstates_free(sl_dstates *s) {
 }
 
 /* `<destination> state --config C [--catalog K]`: one line per key,
- * {"key": ..., "states": [oldest, ..., newest]}. */
+ * {"key": ..., "states": [oldest, ..., newest]}, with "syncs": the sync id
+ * of each state (null where none was given) when any commit had one. */
 static void print_one(void *arg, const char *key, const char *value) {
-  json_t *v = json_loads(value, 0, NULL), *flat = json_array(), *c;
-  size_t i;
-  json_array_foreach(v, i, c) if (json_is_array(c)) json_array_extend(flat, c);
+  json_t *v = json_loads(value, 0, NULL), *flat = json_array(), *syncs = json_array(), *c;
+  size_t i, j;
+  bool tagged = false;
+  json_array_foreach(v, i, c) {
+    json_t *cs = commit_states(c), *sync = json_is_object(c) ? json_object_get(c, "sync") : NULL, *st;
+    if (!json_is_array(cs)) continue;
+    tagged |= json_is_string(sync);
+    json_array_foreach(cs, j, st) {
+      json_array_append(flat, st);
+      json_array_append_new(syncs, json_is_string(sync) ? json_incref(sync) : json_null());
+    }
+  }
   json_t *line = json_array_size(flat) ? json_pack("{s:s, s:o}", "key", key, "states", flat) : (json_decref(flat), NULL);
+  if (line && tagged) json_object_set(line, "syncs", syncs);
+  json_decref(syncs);
   char *t = line ? json_dumps(line, JSON_COMPACT) : NULL;
   if (t && sl_buf_put(&((sl_out *)arg)->buf, t, strlen(t)) == SL_EOK) sl_buf_putc(&((sl_out *)arg)->buf, '\n');
   free(t);

@@ -21,8 +21,16 @@
 
 typedef struct attempt_files {
   char dir[4096];
-  char src_cfg[4200], dst_cfg[4200], state[4200], log[4200];
+  char src_cfg[4200], dst_cfg[4200], state[4200], log[4200], record[4200], prev_record[4200];
 } attempt_files;
+
+/* The sync record of an attempt (platform/sync.c) sits beside its log:
+ * the next attempt of the connection reads the previous one's. On another
+ * host (a shared PostgreSQL store) it is not there: no first-sync catch-up. */
+static void record_path(char *out, size_t cap, const char *log) {
+  size_t n = strlen(log);
+  snprintf(out, cap, "%.*s.sync", (int)(n > 4 && !strcmp(log + n - 4, ".log") ? n - 4 : n), log);
+}
 
 /* Transient: worth another attempt (a connector crashed or was killed, I/O
  * trouble, a locked store). Config and catalog problems are not. */
@@ -286,6 +294,14 @@ static sl_code run_attempt(sl_store *s, const json_t *conn, const json_t *src, c
     return rc;
   sl_store_i64(ab, sl_store_int(row, "id"));
   json_decref(row);
+  record_path(f.record, sizeof f.record, f.log);
+  f.prev_record[0] = 0;
+  char cb[24];
+  sl_err e0 = SL_ERR_INIT;
+  if (!sl_store_one(s, &row, &e0, "SELECT a.log_path FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE j.connection_id = ? "
+                    "AND a.id < ? ORDER BY a.id DESC LIMIT 1", 2, sl_store_i64(cb, conn_id), ab) && sl_store_str(row, "log_path"))
+    record_path(f.prev_record, sizeof f.prev_record, sl_store_str(row, "log_path"));
+  json_decref(row);
 
   snprintf(f.dir, sizeof f.dir, "%s/run-XXXXXX", s->home);
   json_t *state = NULL;
@@ -305,7 +321,8 @@ static sl_code run_attempt(sl_store *s, const json_t *conn, const json_t *src, c
                        .state_file = f.state, .full_refresh = o->full_refresh, .log_all = true,
                        .on_commit = commit_to_store, .on_commit_arg = &cmc, .configure = conn_configure, .configure_arg = cc,
                        .on_config = config_to_store, .on_config_arg = &cmc,
-                       .namespace_format = sl_store_str(conn, "namespace_format"), .stream_prefix = sl_store_str(conn, "stream_prefix")};
+                       .namespace_format = sl_store_str(conn, "namespace_format"), .stream_prefix = sl_store_str(conn, "stream_prefix"),
+                       .prev_record = f.prev_record, .record = f.record};
     /* Everything the sync and its connectors say goes into the log. */
     fflush(stderr);
     int saved = dup(STDERR_FILENO);

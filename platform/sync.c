@@ -40,6 +40,10 @@ typedef struct sync {
   int64_t next_id;
   sl_statefile sf;
   bool have_sf, sf_dirty;
+  const char *record;  /* the sync record's path, or NULL */
+  const char *rec_id;  /* the sync id it names: the interrupted one until the destination starts */
+  char *digest;        /* of the saved state as last saved */
+  char sync_id[33];
   int64_t last_progress_ms;
   FILE *plog;
   sl_mapping *map; /* namespace/prefix mapping toward the destination, or NULL */
@@ -301,9 +305,19 @@ static void source_line(sync_t *s, const char *line, size_t len) {
 static void save_state(sync_t *s) {
   if (!s->have_sf || !s->sf_dirty) return;
   sl_err err = SL_ERR_INIT;
-  if (sl_statefile_save(&s->sf, &err)) set_fatal(s, err.code, "%s", err.msg);
-  else if (s->o->on_commit && s->o->on_commit(s->o->on_commit_arg, s->sf.root, &err)) set_fatal(s, err.code, "%s", err.msg);
   s->sf_dirty = false;
+  /* The record first, accepting the state before and after this save. */
+  char *d = s->record ? sl_state_digest(s->sf.root) : NULL;
+  if (s->record && !d) set_fatal(s, SL_ENOMEM, "out of memory saving the state");
+  else if (s->record && sl_sync_record_write(s->record, s->rec_id, s->digest, d, &err)) set_fatal(s, err.code, "%s", err.msg);
+  else if (sl_statefile_save(&s->sf, &err)) set_fatal(s, err.code, "%s", err.msg);
+  else {
+    free(s->digest);
+    s->digest = d;
+    d = NULL;
+    if (s->o->on_commit && s->o->on_commit(s->o->on_commit_arg, s->sf.root, &err)) set_fatal(s, err.code, "%s", err.msg);
+  }
+  free(d);
 }
 
 static void echoed_state(sync_t *s, sl_jv root, const char *what) {
@@ -586,7 +600,8 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
   s.src.pid = s.dst.pid = 0;
   size_t max_msg = o->max_message_bytes ? o->max_message_bytes : (64u << 20);
   char src_exe[4096], dst_exe[4096], tmpdir[] = "/tmp/sluice-sync-XXXXXX";
-  char cat_path[4200] = "", state_path[4200] = "", dcat_path[4200] = "";
+  char cat_path[4200] = "", state_path[4200] = "", dcat_path[4200] = "", record[4200];
+  char *prev_sync = NULL;
   json_t *discovered = NULL, *configured = NULL;
   bool with_state = false, have_tmpdir = false;
   sl_code rc;
@@ -600,7 +615,21 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
       return rc;
     }
     s.have_sf = true;
+    /* Which sync ran last from this state, if the state is still one it left. */
+    const char *prev_record = o->prev_record;
+    s.record = o->record;
+    if (!prev_record && !s.record) {
+      snprintf(record, sizeof record, "%s.sync", o->state_file);
+      prev_record = s.record = record;
+    }
+    if (!(s.digest = sl_state_digest(s.sf.root))) {
+      sl_statefile_dispose(&s.sf);
+      return sl_err_set(err, SL_ENOMEM, "out of memory reading the state");
+    }
+    prev_sync = sl_sync_record_prev(prev_record, s.digest);
   }
+  sl_sync_id_new(s.sync_id);
+  s.rec_id = prev_sync ? prev_sync : s.sync_id;
   if (!mkdtemp(tmpdir)) {
     rc = sl_err_set(err, SL_EIO, "cannot create a temporary directory in /tmp: %s", strerror(errno));
     goto out;
@@ -639,16 +668,21 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
     res->streams[i].ns = s.cat.streams[i].ns ? strdup(s.cat.streams[i].ns) : NULL;
     res->streams[i].status = "PENDING";
   }
-  if (s.have_sf && sl_state_catch_up(&s.sf, s.map, o->destination, dst_exe, o->destination_config,
+  if (s.have_sf && sl_state_catch_up(&s.sf, s.map, &s.cat, prev_sync, o->destination, dst_exe, o->destination_config,
                                      dcat_path[0] ? dcat_path : cat_path, sync_log, NULL)) {
     s.sf_dirty = true;
     save_state(&s);
-    if (s.fatal.code) {
-      *err = s.fatal;
-      rc = s.fatal.code;
-      goto out;
-    }
   }
+  /* From here on the destination may commit states of this sync: the
+   * record names it before the destination starts. */
+  s.rec_id = s.sync_id;
+  if (s.record && !s.fatal.code && sl_sync_record_write(s.record, s.sync_id, s.digest, NULL, err)) set_fatal(&s, err->code, "%s", err->msg);
+  if (s.fatal.code) {
+    *err = s.fatal;
+    rc = s.fatal.code;
+    goto out;
+  }
+  setenv("SLUICE_SYNC_ID", s.sync_id, 1); /* the destination keeps it with its states */
   with_state = s.have_sf && (json_is_object(s.sf.root) ? json_object_size(s.sf.root) : json_array_size(s.sf.root));
   if (with_state && (rc = write_temp_json(tmpdir, "state.json", s.sf.root, state_path, sizeof state_path, err)))
     goto out;
@@ -698,6 +732,8 @@ out:
   free(s.complete_sent);
   sl_mapping_free(s.map);
   if (s.have_sf) sl_statefile_dispose(&s.sf);
+  free(s.digest);
+  free(prev_sync);
   json_decref(discovered);
   json_decref(configured);
   if (have_tmpdir) {

@@ -159,6 +159,10 @@ typedef struct sl_sync_opts {
    * (platform/mapping.c); NULL/NULL: none. The state kept stays in source
    * terms. */
   const char *namespace_format, *stream_prefix;
+  /* The sync record (see sl_sync_record_prev): read from prev_record
+   * before the sync, this sync's written to record. NULL both: with a
+   * state file, "<state_file>.sync" for both; else none. */
+  const char *prev_record, *record;
 } sl_sync_opts;
 
 typedef struct sl_sync_result {
@@ -212,9 +216,23 @@ sl_code sl_mapping_state_out(const sl_mapping *m, sl_jv msg, const char *id_raw,
 
 /* Move the saved state forward where the destination committed past it
  * (platform/state_catchup.c): runs `<destination> state`, applies, returns
- * how many keys moved (each logged as a WARN). The caller saves sf. */
-size_t sl_state_catch_up(sl_statefile *sf, const sl_mapping *map, const char *dst_name, const char *dst_exe,
-                         const char *dst_config, const char *dst_catalog, sl_log_fn log, void *payload);
+ * how many keys moved (each logged as a WARN). prev_sync (or NULL) is the
+ * id of the interrupted sync the sync record names: keys with no saved
+ * state take its newest state there when cat (source terms) says their
+ * stream is incremental and not overwritten. The caller saves sf. */
+size_t sl_state_catch_up(sl_statefile *sf, const sl_mapping *map, const sl_catalog *cat, const char *prev_sync,
+                         const char *dst_name, const char *dst_exe, const char *dst_config, const char *dst_catalog,
+                         sl_log_fn log, void *payload);
+/* The sync record (state_catchup.c): which sync last ran from a saved
+ * state, valid only while the saved state is one that sync left. */
+char *sl_state_digest(const json_t *root); /* hex SHA-256 of a state file's content, order-free */
+void sl_sync_id_new(char out[33]);
+/* The sync id the record at path names when digest is among its states,
+ * else NULL (no record, or the saved state changed since). */
+char *sl_sync_record_prev(const char *path, const char *digest);
+/* Write the record atomically: sync_id with the digests d1 and d2 (either
+ * may be NULL). */
+sl_code sl_sync_record_write(const char *path, const char *sync_id, const char *d1, const char *d2, sl_err *err);
 
 /* ---- refresh and clear of a connection (platform/job.c) ---- */
 

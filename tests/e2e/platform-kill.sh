@@ -103,4 +103,52 @@ done
 # Every killed job ended with a recorded outcome, none left running.
 expect_eq jobs/none-running "$(sql "$STORE" "select count(*) from jobs where status = 'running'")" 0
 echo "platform-kill: $HITS of $ROUNDS kills landed mid-sync"
+
+# The first sync of a connection (plain append, where a repeat shows), its
+# job killed after the destination committed but before any state was
+# stored (tests/data/exactness/killer.sh stands in for destination-sqlite):
+# the next job takes the states of the interrupted attempt, which its sync
+# record (beside the attempt's log) names. A second connection into the same
+# tables never takes the first's states, nor a connection those from before
+# `sluice state reset`.
+export SLUICE_HOME=$TMP/home-first STORE=$TMP/home-first/sluice.db KILLER_REAL=$BIN/destination-sqlite
+DB=$TMP/first.db
+KILLER=$(cd "$(dirname "$0")/../data/exactness" && pwd)/killer.sh
+"$S" destination create out --connector "$KILLER" --set "destination_path=$DB" >/dev/null
+for c in a b; do
+  "$S" source create $c --connector source-faker --set count=200 --set seed=11 --set records_per_slice=25 \
+    --set always_updated=false >/dev/null
+  "$S" connection create $c --source $c --destination out --streams users --stream users --sync-mode incremental \
+    --destination-sync-mode append >/dev/null
+done
+fs_job() { # fs_job NAME CONNECTION [after|early]
+  KILLER_MODE=${3:-} KILLER_OUT=$TMP/$1.killed run "$1" timeout 60 "$S" connection sync "$2" --max-attempts 1 --json
+}
+users() { sql "$DB" 'select count(*) || "," || count(distinct id) from users'; }
+cursor() { sql "$STORE" "select json_extract(state, '\$.stream.stream_state.updated_at') from state s join connections c on c.id = s.connection_id where c.name = '$1' and stream = 'users'"; }
+fs_job first-a-1 a after
+expect_eq first-sync/killed-before-any-save "$RC:$(cursor a):$(users)" "137::200,200"
+fs_job first-a-2 a
+expect_rc first-sync/next-job 0 first-a-2
+if grep -q 'was saved, but the interrupted sync' "$SLUICE_HOME"/logs/*.log; then pass first-sync/warns
+else fail first-sync/warns "no job log says the interrupted sync's states were taken"; fi
+expect_eq first-sync/nothing-read-again "$(users)" 200,200
+fs_job first-b-1 b after
+expect_eq first-sync/other-connection-reads-all "$(users)" 400,200
+"$S" source edit a --set count=300 >/dev/null
+fs_job first-a-3 a
+expect_eq first-sync/first-goes-on "$(users)" 500,300
+fs_job first-b-2 b
+expect_rc first-sync/other-next-job 0 first-b-2
+expect_eq first-sync/other-takes-its-own "$(cursor b)" \
+  "$(jq -r 'select(.type=="STATE") | .state.stream.stream_state.updated_at' "$TMP/first-b-1.killed" | tail -1)"
+expect_eq first-sync/other-nothing-again "$(users)" 500,300
+"$S" state reset a >/dev/null
+fs_job first-a-4 a early
+expect_eq first-sync/killed-early "$RC" 137
+grep -l 'was saved, but' "$SLUICE_HOME"/logs/*.log | sort >"$TMP/warned-before"
+fs_job first-a-5 a
+expect_rc first-sync/after-reset 0 first-a-5
+expect_eq first-sync/reset-not-undone "$(grep -l 'was saved, but' "$SLUICE_HOME"/logs/*.log | sort | diff - "$TMP/warned-before")" ""
+expect_eq first-sync/reset-reads-again "$(users)" 800,300
 finish
