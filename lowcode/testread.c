@@ -12,6 +12,7 @@
 typedef struct tr_run {
   lc_test_emit fn;
   void *ud;
+  char kind[32], title[64]; /* what the next request is (an async job's), from the engine's marker */
 } tr_run;
 
 static void emit(tr_run *r, json_t *ev) {
@@ -45,7 +46,7 @@ static void parse_headers_body(const char *p, json_t *into) {
 }
 
 /* "HTTP request: GET url\nH: v\n...\nbody" -> request event. */
-static json_t *parse_request(const char *text) {
+static json_t *parse_request(const char *text, tr_run *r) {
   const char *p = text + strlen("HTTP request: ");
   const char *sp = strchr(p, ' '), *nl = strchr(p, '\n');
   if (!nl) nl = p + strlen(p);
@@ -54,7 +55,13 @@ static json_t *parse_request(const char *text) {
   json_object_set_new(req, "method", json_stringn(p, (size_t)(sp - p)));
   json_object_set_new(req, "url", json_stringn(sp + 1, (size_t)(nl - sp - 1)));
   parse_headers_body(nl, req);
-  return json_pack("{s:s,s:o}", "event", "request", "request", req);
+  json_t *ev = json_pack("{s:s,s:o}", "event", "request", "request", req);
+  if (r->kind[0]) { /* an async job's request (async.c marks them as the CDK's log formatter) */
+    json_object_set_new(ev, "kind", json_string(r->kind));
+    json_object_set_new(ev, "title", json_string(r->title));
+    r->kind[0] = r->title[0] = 0;
+  }
+  return ev;
 }
 
 /* "HTTP response: 200 from URL (0.001 s, 12 bytes)" or "none from URL: why". */
@@ -87,8 +94,15 @@ static json_t *parse_response(const char *text) {
 
 static void on_log(void *ud, const char *level, const char *msg) {
   tr_run *r = ud;
+  /* "Async job -- Title (KIND)": the request that follows is that one. */
+  const char *paren = strrchr(msg, '(');
+  if (!strcmp(level, "DEBUG") && !strncmp(msg, "Async job -- ", 13) && paren && paren > msg + 14) {
+    snprintf(r->title, sizeof r->title, "Async Job -- %.*s", (int)(paren - msg - 14), msg + 13);
+    snprintf(r->kind, sizeof r->kind, "%.*s", (int)strcspn(paren + 1, ")"), paren + 1);
+    return;
+  }
   if (!strcmp(level, "DEBUG") && !strncmp(msg, "HTTP request: ", 14)) {
-    json_t *ev = parse_request(msg);
+    json_t *ev = parse_request(msg, r);
     if (ev) return emit(r, ev);
   }
   if (!strcmp(level, "DEBUG") && !strncmp(msg, "HTTP response: ", 15)) return emit(r, parse_response(msg));
@@ -132,9 +146,11 @@ static json_t *page_body(tr_read *t, const sl_http_resp *resp) {
   return s;
 }
 
-static sl_code read_slice(tr_read *t, const json_t *slice, sl_err *err) {
+/* The pages of page_slice; records count as records of slice (they differ
+ * for an async job's downloads). */
+static sl_code read_slice(tr_read *t, const json_t *slice, const json_t *page_slice, sl_err *err) {
   lc_pages pg;
-  lc_pages_begin(t->st, t->sl, slice, &pg);
+  lc_pages_begin(t->st, page_slice == slice ? t->sl : NULL, page_slice, &pg);
   sl_code rc = SL_EOK;
   bool have;
   unsigned pages = 0;
@@ -183,6 +199,9 @@ static sl_code read_slice(tr_read *t, const json_t *slice, sl_err *err) {
   return rc;
 }
 
+static sl_code async_slices(tr_read *t, sl_err *err);
+static sl_code plain_slices(tr_read *t, sl_err *err);
+
 static sl_code run_read(tr_read *t, lc_source *src, const char *stream, const json_t *state, sl_err *err) {
   const json_t *node = lc_source_find_stream(src, stream);
   if (!node) return sl_err_set(err, SL_ENOTFOUND, "stream \"%s\" is not a stream of the manifest", stream);
@@ -193,6 +212,47 @@ static sl_code run_read(tr_read *t, lc_source *src, const char *stream, const js
   rc = lc_stream_open(src, node, &t->st, err);
   if (!rc) rc = lc_slicer_build(t->st, state, state != NULL, &t->sl, err);
   if (rc) return rc;
+  if (lc_async_of(t->st)) rc = async_slices(t, err);
+  else rc = plain_slices(t, err);
+  if (!rc) {
+    json_t *fin = NULL;
+    if (!t->limited) rc = t->sl->ops->final_state(t->sl, &fin, err);
+    if (!rc && !fin && !t->limited) fin = json_pack("{s:b}", "__ab_no_cursor_state_message", 1);
+    if (!rc) emit(t->run, json_pack("{s:s,s:o}", "event", "end", "state", fin ? fin : json_null()));
+  }
+  return rc;
+}
+
+/* AsyncRetriever: jobs for at most max_slices slices (one attempt each, as
+ * the CDK's builder); a slice shows once its job completed, its creation and
+ * polling requests as the first page's auxiliary requests. */
+static sl_code async_slices(tr_read *t, sl_err *err) {
+  lc_async_run *ar = NULL;
+  lc_async_opts o = {.max_slices = t->lim->max_slices, .test_read = true};
+  sl_code rc = lc_async_run_new(t->st, t->sl, lc_stream_http(t->st), &o, &ar, err);
+  while (!rc && !t->limited) {
+    json_t *slice = NULL, *dls = NULL;
+    if ((rc = lc_async_run_next(ar, &slice, &dls, err)) || !slice) break;
+    emit(t->run, json_pack("{s:s,s:O}", "event", "slice", "slice", slice));
+    for (size_t i = 0; !rc && !t->limited && i < json_array_size(dls); i++)
+      rc = read_slice(t, slice, json_array_get(dls, i), err);
+    if (!rc) rc = lc_async_run_done(ar, err);
+    json_t *st = NULL;
+    if (!rc && !t->limited) rc = t->sl->ops->close_slice(t->sl, slice, &st, err);
+    if (!rc) emit(t->run, json_pack("{s:s,s:o}", "event", "slice_end", "state", st ? st : json_null()));
+    json_decref(slice);
+    json_decref(dls);
+  }
+  if (!rc && !t->limited && lc_async_run_limited(ar)) {
+    t->limited = true;
+    emit(t->run, json_pack("{s:s,s:s}", "event", "limit", "what", "slices"));
+  }
+  lc_async_run_free(ar);
+  return rc;
+}
+
+static sl_code plain_slices(tr_read *t, sl_err *err) {
+  sl_code rc = SL_EOK;
   json_t *slice = NULL;
   unsigned slices = 0;
   while (!t->limited) {
@@ -205,19 +265,13 @@ static sl_code run_read(tr_read *t, lc_source *src, const char *stream, const js
     }
     slices++;
     emit(t->run, json_pack("{s:s,s:O}", "event", "slice", "slice", slice));
-    rc = read_slice(t, slice, err);
+    rc = read_slice(t, slice, slice, err);
     json_t *st = NULL;
     if (!rc && !t->limited) rc = t->sl->ops->close_slice(t->sl, slice, &st, err);
     if (!rc) emit(t->run, json_pack("{s:s,s:o}", "event", "slice_end", "state", st ? st : json_null()));
     json_decref(slice);
     slice = NULL;
     if (rc) break;
-  }
-  if (!rc) {
-    json_t *fin = NULL;
-    if (!t->limited) rc = t->sl->ops->final_state(t->sl, &fin, err);
-    if (!rc && !fin && !t->limited) fin = json_pack("{s:b}", "__ab_no_cursor_state_message", 1);
-    if (!rc) emit(t->run, json_pack("{s:s,s:o}", "event", "end", "state", fin ? fin : json_null()));
   }
   return rc;
 }
@@ -229,7 +283,7 @@ sl_code lc_test_read(lc_source *src, const char *stream, const json_t *state, co
   if (!l.max_pages) l.max_pages = 5;
   if (!l.max_slices) l.max_slices = 5;
   if (!l.max_body) l.max_body = (size_t)1 << 20;
-  tr_run run = {fn, ud};
+  tr_run run = {.fn = fn, .ud = ud};
   tr_read t = {.run = &run, .lim = &l};
   sl_err err = SL_ERR_INIT;
   lc_source_set_debug(src, true);

@@ -8,6 +8,8 @@
  *   {"event":"stream","schema":{...},"definition":{...}} declared schema, resolved stream
  *   {"event":"slice","slice":{...}}                    a slice starts
  *   {"event":"request","request":{method,url,headers,body}}
+ *        + "kind" (ASYNC_CREATE, ASYNC_POLL, ASYNC_DOWNLOAD_TARGET, ASYNC_ABORT,
+ *          ASYNC_DELETE) and "title" for an async job's requests
  *   {"event":"response","response":{status,headers,body,...}}
  *   {"event":"page","records":[...],"body":"..."}       a page was read
  *   {"event":"slice_end","state":{...}|null}
@@ -22,7 +24,8 @@
  * lc_tr_asm turns the events into the result the builder shows:
  *
  *   {"stream", "slices":[{"slice","pages":[{"request","response","records",
- *    "auxiliary_requests"}],"state"}], "logs", "limit_reached", "error"?,
+ *    "auxiliary_requests" (each {request, response, kind?, title?})}],"state"}],
+ *    "logs", "limit_reached", "error"?,
  *    "final_state", "records_total", "declared_schema", "stream_definition"}
  */
 #ifndef SLUICE_LOWCODE_TESTREAD_H

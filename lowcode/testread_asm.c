@@ -59,7 +59,12 @@ void lc_tr_asm_event(lc_tr_asm *a, const json_t *ev) {
     a->slice = json_pack("{s:O,s:[],s:n}", "slice", json_object_get(ev, "slice"), "pages", "state");
     json_array_append_new(json_object_get(res, "slices"), a->slice);
   } else if (!strcmp(kind, "request")) {
-    json_array_append_new(a->pending, json_pack("{s:O}", "request", json_object_get(ev, "request")));
+    json_t *x = json_pack("{s:O}", "request", json_object_get(ev, "request"));
+    if (json_object_get(ev, "kind")) { /* an async job's request: what it is */
+      json_object_set(x, "kind", json_object_get(ev, "kind"));
+      json_object_set(x, "title", json_object_get(ev, "title"));
+    }
+    json_array_append_new(a->pending, x);
   } else if (!strcmp(kind, "response")) {
     size_t n = json_array_size(a->pending);
     json_t *last = n ? json_array_get(a->pending, n - 1) : NULL;
