@@ -82,7 +82,10 @@ $(LIBLOWCODE): $(LOWCODE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/gen/builder_assets.c: builder/embed_assets.py $(wildcard builder/assets/*)
+# npm's graphql (tests/node, installed by setup) is embedded when present: npm
+# rewrites .package-lock.json on every install, so the page is regenerated then.
+$(BUILD)/gen/builder_assets.c: builder/embed_assets.py $(wildcard builder/assets/*) \
+  $(wildcard tests/node/node_modules/.package-lock.json)
 	@mkdir -p $(dir $@)
 	python3 builder/embed_assets.py builder/assets $@
 
