@@ -108,7 +108,7 @@ static const char *const SUPPORTED[] = {
     "HttpRequestRegexMatcher", "Rate", "ConcurrencyLevel", "LegacyToPerPartitionStateMigration",
     /* authenticators, request bodies, routers (helper "requests") */
     "JwtAuthenticator", "LegacySessionTokenAuthenticator", "RequestBodyPlainText", "RequestBodyUrlEncodedForm", "RequestBodyJsonObject", "RequestBodyGraphQL",
-    "RequestBodyGraphQlQuery",
+    "RequestBodyGraphQlQuery", "GroupingPartitionRouter", "UnionPartitionRouter",
     /* async (AsyncRetriever, PaginationReset) */
     "AsyncRetriever", "AsyncJobStatusMap", "PaginationReset", "PaginationResetLimits",
     /* dynamic streams, dynamic schemas, StateDelegatingStream (dynamic.c, dynschema.c, source.c) */

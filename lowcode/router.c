@@ -1,7 +1,8 @@
 /* Partition routers (notes §6.12): ListPartitionRouter,
  * SubstreamPartitionRouter (parents read lazily, page by page, through their
- * own slicers, so nested parents work and no parent stream is buffered), and
- * a list of routers = the cartesian product. As a slicer they give full-refresh
+ * own slicers, so nested parents work and no parent stream is buffered),
+ * GroupingPartitionRouter, UnionPartitionRouter, and a list of routers = the
+ * cartesian product. As a slicer they give full-refresh
  * slices (no state; the sentinel follows at the end). */
 #include <stdlib.h>
 #include <string.h>
@@ -357,6 +358,237 @@ static sl_code sub_build(lc_source *src, const json_t *node, lc_router **out, sl
   return SL_EOK;
 }
 
+/* ---- GroupingPartitionRouter: the underlying router's partitions in
+ * batches of group_size, each key's values as a list (so are the extra
+ * fields); deduplicate skips a partition whose first value was seen. ---- */
+
+static sl_code router_build(lc_source *src, const json_t *node, lc_router **out, sl_err *err);
+
+typedef struct group_router {
+  lc_router base;
+  lc_router *u;
+  size_t size;
+  bool dedup;
+  json_t *seen; /* first values seen (JSON text -> true) */
+} group_router;
+
+/* A partition's dedup key: its first value as JSON text (malloc'd). */
+static char *first_value_key(const json_t *part) {
+  void *it = json_object_iter((json_t *)part);
+  return it ? json_dumps(json_object_iter_value(it), JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS) : strdup("null");
+}
+
+static sl_code group_next(lc_router *r, json_t **part, json_t **extra, sl_err *err) {
+  group_router *g = (group_router *)r;
+  *part = *extra = NULL;
+  json_t *batch = json_array(), *extras = json_array();
+  sl_code rc = SL_EOK;
+  bool any_extra = false;
+  while (json_array_size(batch) < g->size) {
+    json_t *p, *e;
+    if ((rc = g->u->ops->next(g->u, &p, &e, err)) || !p) break;
+    char *key = g->dedup ? first_value_key(p) : NULL;
+    if (key && json_object_get(g->seen, key)) {
+      free(key);
+      json_decref(p);
+      json_decref(e);
+      continue;
+    }
+    if (key) json_object_set_new(g->seen, key, json_true());
+    free(key);
+    any_extra = any_extra || json_object_size(e);
+    json_array_append_new(batch, p);
+    json_array_append_new(extras, e ? e : json_object());
+  }
+  if (!rc && json_array_size(batch)) {
+    /* keys of the first partition (and of the first extra fields), as the CDK */
+    *part = json_object();
+    *extra = json_object();
+    const char *k;
+    json_t *v, *x;
+    size_t i;
+    json_object_foreach(json_array_get(batch, 0), k, v) {
+      json_t *list = json_array();
+      json_array_foreach(batch, i, x) json_array_append(list, json_object_get(x, k) ? json_object_get(x, k) : json_null());
+      json_object_set_new(*part, k, list);
+    }
+    if (any_extra) json_object_foreach(json_array_get(extras, 0), k, v) {
+      json_t *list = json_array();
+      json_array_foreach(extras, i, x) json_array_append(list, json_object_get(x, k) ? json_object_get(x, k) : json_null());
+      json_object_set_new(*extra, k, list);
+    }
+  }
+  json_decref(batch);
+  json_decref(extras);
+  return rc;
+}
+
+/* Request options of grouped partitions are refused at build time. */
+static sl_code no_reqopts(lc_router *r, const json_t *partition, lc_reqopts *opts, sl_err *err) { return SL_EOK; }
+
+static void group_free(lc_router *r) {
+  group_router *g = (group_router *)r;
+  if (g->u) g->u->ops->free(g->u);
+  json_decref(g->seen);
+  free(g);
+}
+
+static void group_set_state(lc_router *r, const json_t *parent_state) {
+  group_router *g = (group_router *)r;
+  g->u->ops->set_state(g->u, parent_state);
+}
+
+static void group_get_state(lc_router *r, json_t *into) {
+  group_router *g = (group_router *)r;
+  g->u->ops->get_state(g->u, into);
+}
+
+static const router_ops group_ops = {group_next, no_reqopts, group_free, NULL, NULL};
+static const router_ops group_parent_ops = {group_next, no_reqopts, group_free, group_set_state, group_get_state};
+
+/* The first request_option a List or Substream router node sets, or NULL. */
+static const json_t *router_request_option(const json_t *node) {
+  const json_t *o = json_object_get(node, "request_option");
+  if (o && !json_is_null(o)) return o;
+  size_t i;
+  const json_t *pc;
+  json_array_foreach(json_object_get(node, "parent_stream_configs"), i, pc) {
+    o = json_object_get(pc, "request_option");
+    if (o && !json_is_null(o)) return o;
+  }
+  return NULL;
+}
+
+static sl_code group_build(lc_source *src, const json_t *node, lc_router **out, sl_err *err) {
+  group_router *g = calloc(1, sizeof *g);
+  if (!g) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  *out = &g->base;
+  g->base = (lc_router){&group_ops, src, node};
+  g->seen = json_object();
+  const json_t *size = json_object_get(node, "group_size"), *u = json_object_get(node, "underlying_partition_router");
+  const json_t *dd = json_object_get(node, "deduplicate");
+  g->dedup = !json_is_false(dd);
+  if (!json_is_integer(size) || json_integer_value(size) < 1)
+    return sl_err_set(err, SL_ECONFIG, "%s: GroupingPartitionRouter group_size must be an integer of at least 1",
+                      LC_WHERE(src, size ? size : node));
+  g->size = (size_t)json_integer_value(size);
+  if (!json_is_object(u))
+    return sl_err_set(err, SL_ECONFIG, "%s: GroupingPartitionRouter needs an underlying_partition_router", LC_WHERE(src, node));
+  const json_t *ro = router_request_option(u);
+  if (ro)
+    return sl_err_set(err, SL_ECONFIG, "%s: request options are not supported under a GroupingPartitionRouter (a batch has "
+                      "many values); use stream_partition in the requester instead", LC_WHERE(src, ro));
+  sl_code rc = router_build(src, u, &g->u, err);
+  if (!rc && g->u->ops->get_state) g->base.ops = &group_parent_ops;
+  return rc;
+}
+
+/* ---- UnionPartitionRouter: the children's partitions one after the other,
+ * each reduced to {partition_field: value} (its other keys go to the extra
+ * fields); the first partition of a value wins. ---- */
+
+typedef struct union_router {
+  lc_router base;
+  lc_router **c;
+  size_t n, cur;
+  char *field;
+  json_t *seen;
+} union_router;
+
+static sl_code union_next(lc_router *r, json_t **part, json_t **extra, sl_err *err) {
+  union_router *u = (union_router *)r;
+  *part = *extra = NULL;
+  while (u->cur < u->n) {
+    json_t *p, *e;
+    sl_code rc = u->c[u->cur]->ops->next(u->c[u->cur], &p, &e, err);
+    if (rc) return rc;
+    if (!p) {
+      u->cur++;
+      continue;
+    }
+    const json_t *v = json_object_get(p, u->field);
+    if (!v) {
+      json_decref(p);
+      json_decref(e);
+      return sl_err_set(err, SL_ECONFIG, "%s: a partition of partition_routers[%zu] has no \"%s\" (partition_field)",
+                        LC_WHERE(u->base.src, u->base.node), u->cur, u->field);
+    }
+    char *key = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
+    bool dup = key && json_object_get(u->seen, key);
+    if (key && !dup) json_object_set_new(u->seen, key, json_true());
+    free(key);
+    if (dup) {
+      json_decref(p);
+      json_decref(e);
+      continue;
+    }
+    *part = json_pack("{s:O}", u->field, v);
+    *extra = e ? e : json_object();
+    const char *k;
+    json_t *x;
+    json_object_foreach(p, k, x) if (strcmp(k, u->field) && !json_object_get(*extra, k)) json_object_set(*extra, k, x);
+    json_decref(p);
+    return SL_EOK;
+  }
+  return SL_EOK;
+}
+
+static void union_free(lc_router *r) {
+  union_router *u = (union_router *)r;
+  for (size_t i = 0; i < u->n; i++)
+    if (u->c[i]) u->c[i]->ops->free(u->c[i]);
+  free(u->c);
+  free(u->field);
+  json_decref(u->seen);
+  free(u);
+}
+
+static void union_set_state(lc_router *r, const json_t *parent_state) {
+  union_router *u = (union_router *)r;
+  for (size_t i = 0; i < u->n; i++)
+    if (u->c[i]->ops->set_state) u->c[i]->ops->set_state(u->c[i], parent_state);
+}
+
+static void union_get_state(lc_router *r, json_t *into) {
+  union_router *u = (union_router *)r;
+  for (size_t i = 0; i < u->n; i++)
+    if (u->c[i]->ops->get_state) u->c[i]->ops->get_state(u->c[i], into);
+}
+
+static const router_ops union_ops = {union_next, no_reqopts, union_free, NULL, NULL};
+static const router_ops union_parent_ops = {union_next, no_reqopts, union_free, union_set_state, union_get_state};
+
+static sl_code union_build(lc_source *src, const json_t *node, lc_router **out, sl_err *err) {
+  union_router *u = calloc(1, sizeof *u);
+  if (!u) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  *out = &u->base;
+  u->base = (lc_router){&union_ops, src, node};
+  u->seen = json_object();
+  sl_code rc = lc_render_field(src, node, "partition_field", &u->field, err);
+  if (!rc && (!u->field || !*u->field))
+    rc = sl_err_set(err, SL_ECONFIG, "%s: UnionPartitionRouter needs a partition_field", LC_WHERE(src, node));
+  const json_t *cs = json_object_get(node, "partition_routers"), *c;
+  if (!rc && json_array_size(cs) < 2)
+    rc = sl_err_set(err, SL_ECONFIG, "%s: UnionPartitionRouter needs at least two partition_routers", LC_WHERE(src, cs ? cs : node));
+  if (rc) return rc;
+  if (!(u->c = calloc(json_array_size(cs), sizeof *u->c))) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  size_t i;
+  json_array_foreach(cs, i, c) {
+    const char *t = json_string_value(json_object_get(c, "type"));
+    const json_t *ro = router_request_option(c);
+    if (t && !strcmp(t, "GroupingPartitionRouter"))
+      return sl_err_set(err, SL_ECONFIG, "%s: a GroupingPartitionRouter cannot be a child of a UnionPartitionRouter (its partitions are lists)",
+                        LC_WHERE(src, c));
+    if (ro)
+      return sl_err_set(err, SL_ECONFIG, "%s: request options are not supported on the children of a UnionPartitionRouter; "
+                        "use stream_partition in the requester instead", LC_WHERE(src, ro));
+    u->n++;
+    if ((rc = router_build(src, c, &u->c[i], err))) return rc;
+    if (u->c[i]->ops->get_state) u->base.ops = &union_parent_ops;
+  }
+  return SL_EOK;
+}
+
 /* ---- the router slicer: one router, or the cartesian product of a list ---- */
 
 typedef struct router_slicer {
@@ -454,9 +686,13 @@ static const lc_slicer_ops rs_ops = {rs_next, rs_reqopts, NULL, NULL, rs_close, 
 
 static sl_code router_build(lc_source *src, const json_t *node, lc_router **out, sl_err *err) {
   *out = NULL;
+  if (!json_is_object(node))
+    return sl_err_set(err, SL_ECONFIG, "%s: a partition router must be a mapping", LC_WHERE(src, node));
   const char *type = json_string_value(json_object_get(node, "type"));
   if (type && !strcmp(type, "ListPartitionRouter")) return list_build(src, node, out, err);
   if (type && !strcmp(type, "SubstreamPartitionRouter")) return sub_build(src, node, out, err);
+  if (type && !strcmp(type, "GroupingPartitionRouter")) return group_build(src, node, out, err);
+  if (type && !strcmp(type, "UnionPartitionRouter")) return union_build(src, node, out, err);
   return sl_err_set(err, SL_ECONFIG, "%s: partition router %s is not supported yet by sluice's declarative engine",
                     LC_WHERE(src, node), type ? type : "(without type)");
 }
