@@ -55,16 +55,34 @@ static sl_code run_generate(const char *root, const char *name, sl_err *err) {
   return SL_EOK;
 }
 
-static char *catalog_json(const json_t *resolved) {
-  json_t *streams = json_array();
+/* The streams of a manifest's templates (dynamic_streams) generated with the
+ * testing values, as the engine would (dynamic.c); templates that generate
+ * nothing here (an endpoint that needs the network) add none. */
+static json_t *generated_streams(bld_server *srv, const char *yaml, size_t len, const json_t *resolved) {
+  json_t *out = json_array(), *cfg = bld_testing_values(srv);
+  for (size_t t = 0; t < json_array_size(json_object_get(resolved, "dynamic_streams")); t++) {
+    unsigned st = 200;
+    json_t *g = bld_generate_streams(srv, yaml, len, t, cfg, false, &st);
+    json_array_extend(out, json_object_get(g, "streams"));
+    json_decref(g);
+  }
+  json_decref(cfg);
+  return out;
+}
+
+static char *catalog_json(const json_t *resolved, const json_t *generated) {
+  json_t *streams = json_array(), *all = json_array();
+  json_array_extend(all, json_object_get(resolved, "streams"));
+  json_array_extend(all, (json_t *)generated);
   size_t i;
   json_t *s;
-  json_array_foreach(json_object_get(resolved, "streams"), i, s) {
+  json_array_foreach(all, i, s) {
     const char *name = json_string_value(json_object_get(s, "name"));
     json_array_append_new(streams, json_pack("{s:{s:s,s:{},s:[s]},s:s,s:s}", "stream", "name", name ? name : "",
                                              "json_schema", "supported_sync_modes", "full_refresh", "sync_mode",
                                              "full_refresh", "destination_sync_mode", "overwrite"));
   }
+  json_decref(all);
   json_t *cat = json_pack("{s:o}", "streams", streams);
   char *text = json_dumps(cat, JSON_INDENT(2));
   json_decref(cat);
@@ -117,10 +135,12 @@ static char *readme(const char *name, const json_t *resolved) {
 
 /* The files every publish (and every change of the active version) writes:
  * the manifest, a configured catalog of its streams, the README. */
-static sl_code write_connector(const char *dir, const char *name, const char *yaml, size_t len,
+static sl_code write_connector(bld_server *srv, const char *dir, const char *name, const char *yaml, size_t len,
                                const json_t *resolved, sl_err *err) {
   char path[4600];
-  char *cat = catalog_json(resolved), *doc = readme(name, resolved);
+  json_t *gen = generated_streams(srv, yaml, len, resolved);
+  char *cat = catalog_json(resolved, gen), *doc = readme(name, resolved);
+  json_decref(gen);
   snprintf(path, sizeof path, "%s/manifest.yaml", dir);
   sl_code rc = sl_fs_replace(dir, path, yaml, len, err);
   if (!rc && cat) {
@@ -160,7 +180,10 @@ json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *n
   /* As Airbyte's builder: nothing without streams, nothing the engine would refuse. */
   size_t i;
   json_t *is;
-  const char *why = json_array_size(json_object_get(r, "streams")) ? NULL : "the manifest has no streams";
+  const json_t *res = json_object_get(r, "resolved");
+  const char *why = json_array_size(json_object_get(res, "streams")) || json_array_size(json_object_get(res, "dynamic_streams"))
+                        ? NULL
+                        : "the manifest has no streams (nor stream templates)";
   json_array_foreach(json_object_get(r, "issues"), i, is) {
     if (why || strcmp(json_string_value(json_object_get(is, "level")) ?: "", "error")) continue;
     sl_err_set(&err, SL_ECONFIG, "publish: the manifest has errors: %s: %s",
@@ -179,7 +202,7 @@ json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *n
   snprintf(dir, sizeof dir, "%s/connectors/%s", srv->root, name);
   bool fresh = access(dir, F_OK) != 0;
   sl_code rc = fresh ? run_generate(srv->root, name, &err) : SL_EOK;
-  if (!rc) rc = write_connector(dir, name, yaml, len, json_object_get(r, "resolved"), &err);
+  if (!rc) rc = write_connector(srv, dir, name, yaml, len, json_object_get(r, "resolved"), &err);
   if (!rc && fresh) { /* the template's example API belongs to its example manifest */
     snprintf(path, sizeof path, "%s/integration_tests/example_api/items.json", dir);
     unlink(path);
@@ -254,7 +277,7 @@ json_t *bld_publish_activate(bld_server *srv, long n, unsigned *status) {
     *status = 422;
     rc = sl_err_set(&err, SL_ECONFIG, "active version: published version %ld does not load", n);
   } else {
-    rc = write_connector(dir, name, text, strlen(text), json_object_get(r, "resolved"), &err);
+    rc = write_connector(srv, dir, name, text, strlen(text), json_object_get(r, "resolved"), &err);
     if (!rc && tag) rc = set_tag(dir, tag, &err);
     if (!rc) rc = bld_set_active(srv, n, &err);
     if (rc) *status = 500;

@@ -306,7 +306,7 @@ expect_eq publish/again-updates "$CODE $(jq -c .created "$TMP/publish2.json")" "
 printf '%s' '{"yaml": "version: 6.0.0\ntype: DeclarativeSource\ncheck: {type: CheckStream, stream_names: []}\nstreams: []\n", "name": "source-empty"}' >"$TMP/req-pub-empty.json"
 api pub-empty POST /publish "$TMP/req-pub-empty.json"
 expect_eq publish/no-streams "$CODE $(test -e "$TMP/repo/connectors/source-empty" && echo written || echo none) $(jq -r .error.message "$TMP/pub-empty.json")" \
-  "422 none publish: the manifest has no streams"
+  "422 none publish: the manifest has no streams (nor stream templates)"
 jqf '{yaml: ($y | sub("type: PageIncrement"; "type: NoSuchThing")), name: "source-bad"}' >"$TMP/req-pub-err.json"
 api pub-err POST /publish "$TMP/req-pub-err.json"
 expect_eq publish/manifest-errors "$CODE $(jq -r '.error.message | test("manifest has errors: manifest.yaml:[0-9]+:[0-9]+ .*unknown component type NoSuchThing")' "$TMP/pub-err.json") $(test -e "$TMP/repo/connectors/source-bad" && echo written || echo none)" \
@@ -390,6 +390,62 @@ expect_eq templates/no-such-template "$CODE" 404
 jq -Rs '{yaml: (. | sub("\\}\\}/rows"; "/rows")), template: 0, config: {tables: [{id: 1}]}}' "$CASES/templates/manifest.yaml" >"$TMP/req-gen4.json"
 api gen4 POST /generate_streams "$TMP/req-gen4.json"
 expect_eq templates/mapping-error-named "$CODE $(jq -c '[(.error.message | test("components_mapping\\[1\\]")), .streams]' "$TMP/gen4.json")" '200 [true,[]]'
+
+# ---- a workspace of projects (API; the page's side is tests/node/builder/workspace.js) ----
+api no-ws GET /workspace
+expect_eq workspace/not-one "$CODE $(jq -r '.error.message | test("not a workspace")' "$TMP/no-ws.json")" "404 true"
+mkdir -p "$TMP/repo4/connectors"
+"$BIN/sluice" builder --workspace --port 0 --port-file "$TMP/ws4.port" --repo "$TMP/repo4" "$TMP/ws4" >"$TMP/ws4.out" 2>"$TMP/ws4.err" &
+WS_PID=$!
+if wait_for 100 test -s "$TMP/ws4.port"; then
+  SRV1=$SRV SRV="http://127.0.0.1:$(cat "$TMP/ws4.port")"
+  jq -Rs '{name: "tpl", yaml: .}' "$CASES/templates/manifest.yaml" >"$TMP/req-ws-new.json"
+  api ws-new POST /workspace/projects "$TMP/req-ws-new.json"
+  api ws-again POST /workspace/projects "$TMP/req-ws-new.json"
+  printf '{"name": "../up"}' >"$TMP/req-ws-bad.json"
+  api ws-bad POST /workspace/projects "$TMP/req-ws-bad.json"
+  printf '{"name": "f", "from": {"project": "nope"}}' >"$TMP/req-ws-nofork.json"
+  api ws-nofork POST /workspace/projects "$TMP/req-ws-nofork.json"
+  expect_eq workspace/create "$(jq -c .name "$TMP/ws-new.json") $(test -f "$TMP/ws4/tpl/.sluice-builder/history/1.yaml" && echo v1) $(test -f "$TMP/ws4/.sluice-workspace" && echo marked)" '"tpl" v1 marked'
+  expect_eq workspace/refusals "$CODE $(jq -r '.error.message' "$TMP/ws-nofork.json") | $(jq -r .error.message "$TMP/ws-bad.json")" \
+    '404 fork: no such project "nope" | project "../up": not a project name (letters, digits, _ . -; at most 64)'
+  api ws-noproj GET /project
+  expect_eq workspace/project-needed "$CODE" 404
+  printf '{"values": {"base_url": "http://x", "tables": [{"id": 7, "name": "a", "limit": 5}]}}' >"$TMP/req-ws-tv.json"
+  api ws-tv POST '/testing_values?project=tpl' "$TMP/req-ws-tv.json"
+  # Publish accepts stream templates; the catalog lists the streams they generate.
+  jq -Rs '{name: "source-tpl", yaml: .}' "$CASES/templates/manifest.yaml" >"$TMP/req-ws-pub.json"
+  api ws-pub POST '/publish?project=tpl' "$TMP/req-ws-pub.json"
+  expect_eq publish/templates "$CODE $(jq -c '[.version.n, .version.tag]' "$TMP/ws-pub.json") $(jq -c '[.streams[].stream.name]' "$TMP/repo4/connectors/source-tpl/integration_tests/configured_catalog.json" 2>/dev/null)" \
+    '200 [1,"0.1.0"] ["table_a","ALPHA"]'
+  sed -i 's/dockerImageTag: .*/dockerImageTag: 0.2.0/' "$TMP/repo4/connectors/source-tpl/metadata.yaml" # as sluice bump would
+  jq -Rs '{name: "source-tpl", yaml: (. + "# second\n")}' "$CASES/templates/manifest.yaml" >"$TMP/req-ws-pub2.json"
+  api ws-pub2 POST '/publish?project=tpl' "$TMP/req-ws-pub2.json"
+  api ws-published GET '/published?project=tpl'
+  expect_eq published/versions "$(jq -c '[.active, [.versions[] | [.n, .tag]]]' "$TMP/ws-published.json")" '[2,[[1,"0.1.0"],[2,"0.2.0"]]]'
+  printf '{"version": 1}' >"$TMP/req-ws-act.json"
+  api ws-act POST '/published/active?project=tpl' "$TMP/req-ws-act.json"
+  expect_eq published/active "$CODE $(grep -c '^# second' "$TMP/repo4/connectors/source-tpl/manifest.yaml") $(grep -c 'dockerImageTag: 0.1.0$' "$TMP/repo4/connectors/source-tpl/metadata.yaml")" "200 0 1"
+  printf '{"version": 9}' >"$TMP/req-ws-act9.json"
+  api ws-act9 POST '/published/active?project=tpl' "$TMP/req-ws-act9.json"
+  expect_eq published/no-such-version "$CODE $(jq -r .error.message "$TMP/ws-act9.json")" "404 no published version 9 of this project"
+  printf '{"name": "tpl2", "from": {"project": "tpl", "version": 1}}' >"$TMP/req-ws-fork.json"
+  api ws-fork POST /workspace/projects "$TMP/req-ws-fork.json"
+  printf '{"name": "cat", "from": {"connector": "source-tpl"}}' >"$TMP/req-ws-cat.json"
+  api ws-cat POST /workspace/projects "$TMP/req-ws-cat.json"
+  api ws-list GET /workspace
+  expect_eq workspace/list "$(jq -c '[.projects[] | [.name, .draft, .active_version.n, .forked_from.kind]], [.catalog[].name]' "$TMP/ws-list.json" | tr '\n' ' ')" \
+    '[["cat",true,null,"connector"],["tpl",false,1,null],["tpl2",true,null,"project"]] ["source-tpl"] '
+  printf '{"name": "tpl"}' >"$TMP/req-ws-del.json"
+  api ws-del POST /workspace/delete "$TMP/req-ws-del.json"
+  printf '{"name": "tpl2"}' >"$TMP/req-ws-del2.json"
+  api ws-del2 POST /workspace/delete "$TMP/req-ws-del2.json"
+  api ws-gone GET '/project?project=tpl2'
+  expect_eq workspace/delete "$(jq -r '.error.message | test("published as source-tpl .*cannot be deleted")' "$TMP/ws-del.json") $(jq -c .deleted "$TMP/ws-del2.json") $(test -e "$TMP/ws4/tpl2" && echo still || echo gone) $CODE" 'true "tpl2" gone 404'
+  SRV=$SRV1
+else fail workspace/server "did not start: $(cat "$TMP/ws4.err")"; fi
+kill "$WS_PID" && wait "$WS_PID"
+sanitizer_check ws4
 
 # Refusals: other origins and hosts, form posts, oversized bodies, bad JSON.
 api origin GET /project '' -H 'Origin: http://evil.example'
