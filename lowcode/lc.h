@@ -379,6 +379,13 @@ typedef struct lc_pages {
   bool prefetch; /* the next page may be requested while this one is processed */
   sl_err deferred; /* the paginator's error, reported at the next page */
   unsigned pages;
+  /* PaginationReset (stream.c): records since the last restart, the newest
+   * cursor value seen (SPLIT_USING_CURSOR), the slice as reduced (owned). */
+  size_t since_reset;
+  bool reset_due, has_max;
+  int same_slice;
+  int64_t max_us;
+  json_t *reduced;
 } lc_pages;
 
 void lc_pages_begin(lc_stream *st, lc_slicer *slicer, const json_t *slice, lc_pages *pg);
@@ -388,6 +395,10 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err);
  * *out is a new object, or NULL when filtered out. */
 sl_code lc_pages_record(lc_pages *pg, sl_jv rec, json_t **out, sl_err *err);
 void lc_pages_end(lc_pages *pg);
+/* The slicer's observe() of a record of the page, also tracking the newest
+ * cursor value for a PaginationReset that splits the slice (read loops call
+ * this instead of observe directly). */
+sl_code lc_pages_observe(lc_pages *pg, lc_slicer *sl, const json_t *slice, const lc_record *r, sl_err *err);
 
 /* ---- async.c (AsyncRetriever) ---- */
 

@@ -24,6 +24,13 @@ struct lc_stream {
   bool prefetch;    /* SLUICE_PREFETCH is not 0 */
   bool ignore_slicer_on_pages;
   lc_async *async;  /* an AsyncRetriever's jobs (async.c); the fields above are its download part */
+  /* pagination_reset (PaginationReset): RESET_PAGINATION responses and the
+   * record limit restart pagination; SPLIT_USING_CURSOR moves the slice's
+   * start to the newest cursor value read (a DatetimeBasedCursor's slices). */
+  const json_t *reset_node;
+  long reset_limit;  /* PaginationResetLimits.number_of_records; 0: none */
+  bool split;        /* SPLIT_USING_CURSOR with a cursor to split by */
+  char *split_key;   /* the cursor slice's start field (partition_field_start) */
   json_t *async_rs; /* its download selector: download_extractor + the record selector's filter */
 };
 
@@ -38,7 +45,60 @@ static const json_t *params_of(const json_t *node) { return json_object_get(node
 
 static json_t *base_ctx(lc_source *src, const json_t *node) { return lc_ctx_new(src, node); }
 
+static void set_slice_views(json_t *ctx, const json_t *slice) {
+  json_t *view = lc_slice_view(slice);
+  json_object_set(ctx, "stream_slice", view);
+  json_object_set(ctx, "stream_partition", view);
+  json_object_set(ctx, "stream_interval", view);
+  json_decref(view);
+}
+
 static void http_debug(void *ud, const char *text) { lc_log(ud, "DEBUG", "%s", text); }
+
+/* PaginationReset of a SimpleRetriever (the CDK's PaginationTracker). */
+static sl_code reset_build(lc_stream *st, const json_t *rs, sl_err *err) {
+  lc_source *src = st->src;
+  const json_t *n = json_object_get(st->retriever, "pagination_reset");
+  if (!n || json_is_null(n)) return SL_EOK;
+  st->reset_node = n;
+  const char *type = json_string_value(json_object_get(n, "type"));
+  if (!type || strcmp(type, "PaginationReset"))
+    return sl_err_set(err, SL_ECONFIG, "%s: pagination_reset must be a PaginationReset", LC_WHERE(src, n));
+  const char *action = json_string_value(json_object_get(n, "action"));
+  if (!action || (strcmp(action, "RESET") && strcmp(action, "SPLIT_USING_CURSOR")))
+    return sl_err_set(err, SL_ECONFIG, "%s: PaginationReset action must be RESET or SPLIT_USING_CURSOR, not %s",
+                      LC_WHERE(src, n), action ? action : "(none)");
+  const json_t *lim = json_object_get(n, "limits");
+  if (lim && !json_is_null(lim)) {
+    const json_t *nr = json_object_get(lim, "number_of_records");
+    if (nr && (!json_is_integer(nr) || json_integer_value(nr) <= 0))
+      return sl_err_set(err, SL_ECONFIG, "%s: number_of_records must be a positive integer", LC_WHERE(src, lim));
+    st->reset_limit = nr ? (long)json_integer_value(nr) : 0;
+    const json_t *f = json_object_get(rs, "record_filter");
+    if (st->reset_limit && f && !json_is_null(f)) /* as the CDK: the count would miss filtered records */
+      return sl_err_set(err, SL_ECONFIG, "%s: PaginationResetLimits cannot be used with a record_filter (%s)", LC_WHERE(src, lim),
+                        LC_WHERE(src, f));
+  }
+  if (strcmp(action, "SPLIT_USING_CURSOR")) return SL_EOK;
+  const json_t *inc = json_object_get(st->node, "incremental_sync");
+  const json_t *router = json_object_get(st->retriever, "partition_router");
+  const char *itype = json_string_value(json_object_get(inc, "type"));
+  bool routed = router && !json_is_null(router) && !(json_is_array(router) && !json_array_size(router));
+  if (!itype || strcmp(itype, "DatetimeBasedCursor")) { /* the CDK warns and resets without splitting */
+    lc_log(src, "WARN", "%s: SPLIT_USING_CURSOR without a DatetimeBasedCursor: pagination restarts without moving the slice",
+           LC_WHERE(src, n));
+    return SL_EOK;
+  }
+  if (routed)
+    return sl_err_set(err, SL_ECONFIG, "%s: SPLIT_USING_CURSOR with a partition router is not supported yet by sluice", LC_WHERE(src, n));
+  sl_code rc = lc_render_field(src, inc, "partition_field_start", &st->split_key, err);
+  if (!rc && (!st->split_key || !*st->split_key)) {
+    free(st->split_key);
+    st->split_key = strdup("start_time");
+  }
+  st->split = !rc;
+  return rc;
+}
 
 sl_code lc_stream_open(lc_source *src, const json_t *node, lc_stream **out, sl_err *err) {
   lc_stream *st = calloc(1, sizeof *st);
@@ -80,6 +140,7 @@ sl_code lc_stream_open(lc_source *src, const json_t *node, lc_stream **out, sl_e
     rs = st->async_rs;
   }
   if ((rc = lc_selector_build(src, rs, st->schema, &st->sel, err))) return rc;
+  if (!async && (rc = reset_build(st, rs, err))) return rc;
   const json_t *pn = json_object_get(st->retriever, f_pag);
   if ((rc = lc_paginator_build(src, pn && !json_is_null(pn) ? pn : NULL, &st->pag, err))) return rc;
   const json_t *tfs = json_object_get(node, "transformations");
@@ -118,6 +179,7 @@ void lc_stream_close(lc_stream *st) {
   sl_buf_dispose(&st->decoded);
   lc_async_free(st->async);
   json_decref(st->async_rs);
+  free(st->split_key);
   free(st);
 }
 
@@ -131,15 +193,70 @@ void lc_pages_begin(lc_stream *st, lc_slicer *slicer, const json_t *slice, lc_pa
   pg->first = true;
   sl_http_resp_init(&pg->resp);
   pg->ctx = base_ctx(st->src, st->node);
-  json_t *view = lc_slice_view(slice);
-  json_object_set(pg->ctx, "stream_slice", view);
-  json_object_set(pg->ctx, "stream_partition", view);
-  json_object_set(pg->ctx, "stream_interval", view);
-  json_decref(view);
+  set_slice_views(pg->ctx, slice);
   lc_paginator_start(st->pag, &pg->ps);
 }
 
+/* Restart pagination (RESET_PAGINATION, or the record limit): the slice
+ * moves to the newest cursor value read when splitting; the same slice may
+ * be read again once without a cursor and never with one (as the CDK). */
+static sl_code reset_pages(lc_pages *pg, sl_err *err) {
+  lc_stream *st = pg->st;
+  json_t *next = json_deep_copy(pg->slice);
+  if (st->split && pg->has_max && pg->slicer) {
+    json_t *v = NULL;
+    sl_code rc = lc_cursor_format(pg->slicer, pg->max_us, &v, err);
+    if (rc) {
+      json_decref(next);
+      return rc;
+    }
+    json_object_set_new(json_object_get(next, "cursor_slice"), st->split_key, v);
+  }
+  char *from = json_dumps(json_object_get(pg->slice, "cursor_slice"), JSON_COMPACT | JSON_SORT_KEYS);
+  char *to = json_dumps(json_object_get(next, "cursor_slice"), JSON_COMPACT | JSON_SORT_KEYS);
+  sl_code rc = SL_EOK;
+  if (json_equal(next, pg->slice)) {
+    int allowed = st->split ? 1 : 2;
+    if (++pg->same_slice >= allowed)
+      rc = sl_err_set(err, SL_ESOURCE, "pagination cannot restart: the slice %s would be read again from its first page %s (%s)",
+                      from ? from : "?",
+                      st->split ? "(the newest cursor value read does not move its start)" : "a second time",
+                      st->reset_node ? LC_WHERE(st->src, st->reset_node) : "without pagination_reset, one restart per slice");
+  } else {
+    pg->same_slice = 0;
+  }
+  if (!rc) {
+    lc_log(st->src, "INFO", "stream %s: pagination reset (%s); the slice goes from %s to %s", st->name ? st->name : "?",
+           pg->reset_due ? "record limit reached" : "RESET_PAGINATION", from ? from : "?", to ? to : "?");
+    json_decref(pg->reduced);
+    pg->reduced = next;
+    pg->slice = next;
+    set_slice_views(pg->ctx, next);
+    json_decref(pg->ps.token);
+    lc_paginator_start(st->pag, &pg->ps);
+    pg->first = true;
+    pg->done = pg->reset_due = false;
+    pg->since_reset = 0;
+  } else {
+    json_decref(next);
+  }
+  free(from);
+  free(to);
+  return rc;
+}
+
+sl_code lc_pages_observe(lc_pages *pg, lc_slicer *sl, const json_t *slice, const lc_record *r, sl_err *err) {
+  sl_code rc = sl && sl->ops->observe ? sl->ops->observe(sl, slice, r, err) : SL_EOK;
+  int64_t us;
+  if (!rc && pg->st->split && sl && sl == pg->slicer && lc_cursor_last(sl, &us) && (!pg->has_max || us > pg->max_us)) {
+    pg->max_us = us;
+    pg->has_max = true;
+  }
+  return rc;
+}
+
 void lc_pages_end(lc_pages *pg) {
+  json_decref(pg->reduced);
   json_decref(pg->ctx);
   json_decref(pg->rec_ctx);
   json_decref(pg->ps.token);
@@ -187,6 +304,10 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
     *err = pg->deferred;
     return err->code;
   }
+  if (pg->reset_due) { /* the record limit was reached on the previous page */
+    sl_code rrc = reset_pages(pg, err);
+    if (rrc) return rrc;
+  }
   if (pg->done) return SL_EOK;
   /* Records of this page see the token that fetched it (the paginator moves
    * on before they are processed). */
@@ -200,10 +321,7 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
   pg->first = false;
   pg->pages++;
   if (res.action == LC_ACT_RESET_PAGINATION) {
-    if (pg->pages > 100)
-      return sl_err_set(err, SL_ESOURCE, "pagination was reset more than 100 times (%s)", pg->resp.url);
-    lc_paginator_start(st->pag, &pg->ps);
-    pg->first = true;
+    if ((rc = reset_pages(pg, err))) return rc;
     return lc_pages_next(pg, have, err);
   }
   if (!is_ok(pg->resp.status)) { /* IGNOREd error: no records, the slice ends */
@@ -274,6 +392,13 @@ sl_code lc_pages_next(lc_pages *pg, bool *have, sl_err *err) {
     return SL_EOK;
   }
   pg->done = pg->ps.done;
+  pg->since_reset += pg->recs.n;
+  if (st->reset_limit && pg->since_reset >= (size_t)st->reset_limit) { /* restart before the next page, even after the last */
+    pg->reset_due = true;
+    pg->done = false;
+    *have = true;
+    return SL_EOK;
+  }
   if (!pg->done && pg->recs.n && pg->slicer && pg->slicer->ops->page_stop &&
       pg->slicer->ops->page_stop(pg->slicer, pg->slice, &(lc_record){.v = pg->recs.v[pg->recs.n - 1]}))
     pg->done = true;
@@ -376,7 +501,7 @@ static sl_code read_slice(lc_stream *st, lc_slicer *sl, const json_t *slice, con
     for (size_t i = 0; i < pg.recs.n && !rc; i++) {
       sl_jv v = pg.recs.v[i];
       if (st->plain && sl_jv_type(v) == SL_JOBJECT && !sl->ops->keep) {
-        if (sl->ops->observe) rc = sl->ops->observe(sl, slice, &(lc_record){.v = v}, err);
+        rc = lc_pages_observe(&pg, sl, slice, &(lc_record){.v = v}, err);
         if (!rc) rc = write_jv(rd, v);
         continue;
       }
@@ -385,7 +510,7 @@ static sl_code read_slice(lc_stream *st, lc_slicer *sl, const json_t *slice, con
         bool keep;
         if ((rc = view_record(&pg, v, &lr, &keep, err)) || !keep) continue;
         if (!sl->ops->keep || sl->ops->keep(sl, slice, &lr)) {
-          if (sl->ops->observe) rc = sl->ops->observe(sl, slice, &lr, err);
+          rc = lc_pages_observe(&pg, sl, slice, &lr, err);
           if (!rc) rc = lr.patch ? write_patched(rd, lr.patch, v) : write_jv(rd, v);
         }
         continue;
@@ -394,7 +519,7 @@ static sl_code read_slice(lc_stream *st, lc_slicer *sl, const json_t *slice, con
       if ((rc = lc_pages_record(&pg, v, &r, err)) || !r) continue;
       lc_record lr = {r, {0}};
       if (!sl->ops->keep || sl->ops->keep(sl, slice, &lr)) {
-        if (sl->ops->observe) rc = sl->ops->observe(sl, slice, &lr, err);
+        rc = lc_pages_observe(&pg, sl, slice, &lr, err);
         if (!rc) rc = write_json(rd, r);
       }
       json_decref(r);

@@ -176,7 +176,7 @@ static sl_code read_slice(tr_read *t, const json_t *slice, const json_t *page_sl
       if ((rc = lc_pages_record(&pg, pg.recs.v[i], &r, err)) || !r) continue;
       lc_record lr = {.j = r};
       if (!t->sl->ops->keep || t->sl->ops->keep(t->sl, slice, &lr)) {
-        if (t->sl->ops->observe) rc = t->sl->ops->observe(t->sl, slice, &lr, err);
+        rc = lc_pages_observe(&pg, t->sl, slice, &lr, err);
         if (t->records < t->lim->max_records) {
           json_array_append(recs, r);
           t->records++;
