@@ -197,6 +197,18 @@ def make_server(replies, log_path, routes=False):
     return listen()
 
 
+def serve(srv, port_file):
+    """Write SRV's port to PORT_FILE (atomically, once listening) and serve."""
+    tmp = port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(str(srv.server_address[1]))
+    os.rename(tmp, port_file)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--replies")
@@ -212,14 +224,7 @@ def main():
     else:
         with open(a.routes or a.replies, encoding="utf-8") as f:
             srv = make_server(json.load(f), a.log, routes=bool(a.routes))
-    tmp = a.port_file + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(str(srv.server_address[1]))
-    os.rename(tmp, a.port_file)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(srv, a.port_file)
 
 
 if __name__ == "__main__":
