@@ -110,7 +110,6 @@ struct lc_source {
   sl_read *cur_read;         /* the stream being read (STREAM_STATUS reasons) */
   const char *cur_stream;
   struct lc_dyn *dyn;        /* the streams in effect for this config (dynamic.c), NULL until resolved */
-  struct lc_dyn *dyn;        /* the streams in effect for this config (dynamic.c), NULL until resolved */
 };
 
 void lc_log(lc_source *src, const char *level, const char *fmt, ...)
@@ -430,45 +429,6 @@ bool lc_async_run_limited(const lc_async_run *r);
 void lc_async_run_free(lc_async_run *r);
 /* The stream's HTTP client (stream.c). */
 sl_http *lc_stream_http(lc_stream *st);
-
-/* ---- dynamic.c ---- */
-
-/* The streams in effect for the config: static streams (ConditionalStreams
- * expanded) and those generated from dynamic_streams, resolved once (the
- * HttpComponentsResolver reads its endpoint); lc_source_streams and
- * lc_source_find_stream see them afterwards. */
-typedef struct lc_dyn lc_dyn;
-sl_code lc_dyn_resolve(lc_source *src, sl_err *err);
-void lc_dyn_free(lc_dyn *d);
-const json_t *lc_dyn_streams(const lc_source *src);
-/* The dynamic definition's name a generated stream came from, else NULL. */
-const char *lc_dyn_origin(const lc_source *src, const char *stream);
-/* A dynamic definition's name ("dynamic_stream_<index>" when it has none). */
-const char *lc_dyn_name(const json_t *dyn, size_t index, char *buf, size_t n);
-
-/* One stream template (dynamic_streams[index]) with its mappings compiled:
- * the builder and lc_dyn_resolve fill it value by value. */
-typedef struct lc_dyn_tmpl lc_dyn_tmpl;
-sl_code lc_dyn_tmpl_new(lc_source *src, size_t index, lc_dyn_tmpl **out, sl_err *err);
-void lc_dyn_tmpl_free(lc_dyn_tmpl *t);
-const char *lc_dyn_tmpl_name(const lc_dyn_tmpl *t);
-/* Each value of the components resolver, with its slice (Http) or NULL. */
-typedef sl_code (*lc_dyn_value_fn)(void *ud, lc_dyn_tmpl *t, const json_t *values, const json_t *slice, size_t n,
-                                   sl_err *err);
-sl_code lc_dyn_each_value(lc_dyn_tmpl *t, lc_dyn_value_fn fn, void *ud, sl_err *err);
-/* The records of a retriever (as a stream named `name`, located at `at`):
- * sliced by its partition router, or one empty slice (read_records({})).
- * fn sees each record and the slice as templates see it; *stop ends. */
-typedef sl_code (*lc_dyn_record_fn)(void *ud, const json_t *rec, const json_t *slice, bool *stop, sl_err *err);
-sl_code lc_dyn_read(lc_source *src, const json_t *retriever, const json_t *at, const char *name, bool sliced,
-                    lc_dyn_record_fn fn, void *ud, sl_err *err);
-/* DynamicSchemaLoader (dynschema.c): the schema from the first record of
- * its retriever through schema_type_identifier (new reference in *out). */
-sl_code lc_dynschema_load(lc_source *src, const json_t *loader, const char *stream, json_t **out, sl_err *err);
-/* The template filled for one value: *stream is the generated stream (types
- * and parameters propagated, located), owned by *holder (new reference). */
-sl_code lc_dyn_fill(lc_dyn_tmpl *t, const json_t *values, const json_t *slice, size_t n, json_t **holder,
-                    json_t **stream, sl_err *err);
 
 /* ---- dynamic.c ---- */
 
