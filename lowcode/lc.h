@@ -429,6 +429,9 @@ bool lc_async_run_limited(const lc_async_run *r);
 void lc_async_run_free(lc_async_run *r);
 /* The stream's HTTP client (stream.c). */
 sl_http *lc_stream_http(lc_stream *st);
+/* CheckStream's read: the first page of the first slice; of an
+ * AsyncRetriever, its first job's first download page (stream.c). */
+sl_code lc_stream_check(lc_stream *st, lc_slicer *sl, sl_err *err);
 
 /* ---- dynamic.c ---- */
 

@@ -531,6 +531,28 @@ static sl_code read_slice(lc_stream *st, lc_slicer *sl, const json_t *slice, con
   return rc;
 }
 
+sl_code lc_stream_check(lc_stream *st, lc_slicer *sl, sl_err *err) {
+  json_t *slice = NULL, *dls = NULL;
+  lc_async_run *ar = NULL;
+  lc_async_opts o = {.max_slices = 1};
+  sl_code rc = st->async ? lc_async_run_new(st, sl, st->http, &o, &ar, err) : SL_EOK;
+  if (!rc) rc = ar ? lc_async_run_next(ar, &slice, &dls, err) : sl->ops->next(sl, &slice, err);
+  if (!rc && !slice) rc = sl_err_set(err, SL_ESOURCE, "stream %s produced no stream slices", st->name ? st->name : "?");
+  const json_t *page_slice = ar ? json_array_get(dls, 0) : slice;
+  if (!rc && page_slice) {
+    lc_pages pg;
+    bool have;
+    lc_pages_begin(st, ar ? NULL : sl, page_slice, &pg);
+    rc = lc_pages_next(&pg, &have, err);
+    lc_pages_end(&pg);
+  }
+  if (!rc && ar) rc = lc_async_run_done(ar, err);
+  lc_async_run_free(ar);
+  json_decref(slice);
+  json_decref(dls);
+  return rc;
+}
+
 static sl_code stream_read(lc_stream *st, sl_read *rd, const sl_cstream *cs, const json_t *in_state, sl_err *err);
 
 sl_code lc_stream_read(lc_stream *st, sl_read *rd, const sl_cstream *cs, sl_err *err) {
