@@ -95,7 +95,9 @@ page_part() { # runs in a subshell: its variables are its own
   timeout -k 5 180 node "$ROOT/tests/node/builder/e2e.js" "http://127.0.0.1:$(cat "$w/srv2.port")/" "$MOCK_URL" "$ART" "${OAUTH_URL:-}" \
     "http://127.0.0.1:$(cat "$w/ws.port")/" "$TMP/ws" "$TMP/repo3" >"$TMP/page.out" 2>&1 &
   PG_NODE=$!
+  local t0=$SECONDS
   wait "$PG_NODE"
+  echo "$((SECONDS - t0))" >"$TMP/page.secs"
   PG_NODE=''
   kill "$PG_SRV" "$PG_WS" && wait "$PG_SRV" "$PG_WS" # their stderr complete for the sanitizer check
   PG_SRV='' PG_WS=''
@@ -111,6 +113,7 @@ else
   PAGE_PID=$!
 fi
 
+API_T0=$SECONDS
 for c in "$CASES"/*/; do
   [ -f "$c/checks.jq" ] || continue
   name=$(basename "$c")
@@ -488,6 +491,7 @@ if [ -n "$PAGE_PID" ]; then
     esac
   done <"$TMP/page.out"
   grep -q '^ok   no page errors' "$TMP/page.out" || { fail page/e2e "did not finish"; tail -n 5 "$TMP/page.out"; }
+  echo "     (chromium part: $(cat "$TMP/page.secs" 2>/dev/null) s in the background; the rest: $((SECONDS - API_T0)) s)"
   expect_eq page/published-files "$(grep -c 'DatetimeBasedCursor' "$TMP/repo2/connectors/source-people/manifest.yaml" 2>/dev/null) $(test -f "$TMP/repo2/connectors/source-people/metadata.yaml" && echo meta)" "1 meta"
   sanitizer_check srv2
   sanitizer_check ws

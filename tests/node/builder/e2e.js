@@ -27,6 +27,12 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
 
 (async () => {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", args: ["--no-sandbox"] });
+  // The workspace part (workspace.js) runs beside the main flow in its own
+  // pages: both mostly wait on the page's pauses.
+  const wsDone = wsUrl ? require("./workspace.js")(browser, { wsUrl, wsDir, repo: wsRepo, check, shot }).catch(async (e) => {
+    failed++;
+    console.log(`FAIL workspace: ${e.message.split("\n")[0]}`);
+  }) : null;
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
@@ -408,6 +414,33 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     y = await yamlWhen(page, /AsyncRetriever/);
     await page.waitForFunction(() => /polling_requester/.test((document.querySelector('textarea[name="part_exports/retriever"]') || {}).value || ""));
     check("async retrieval: creation, polling, download", /type: AsyncRetriever/.test(y) && /creation_requester/.test(y) && /status_mapping/.test(y), y);
+    // A test read of the asynchronous stream: the creation and polling requests
+    // are the download page's other requests (the engine's AsyncRetriever).
+    const rq = (p, extra) => `{type: HttpRequester, url_base: "${extra || mockUrl + "/api"}", path: "${p}"}`;
+    await page.fill('textarea[name="part_exports/retriever"]', `type: AsyncRetriever
+status_mapping: {failed: [failed], running: [pending], timeout: [timeout], completed: [ready]}
+status_extractor: {type: DpathExtractor, field_path: [status]}
+download_target_extractor: {type: DpathExtractor, field_path: [urls]}
+download_extractor: {type: DpathExtractor, field_path: [rows]}
+record_selector: {type: RecordSelector, extractor: {type: DpathExtractor, field_path: []}}
+creation_requester: {type: HttpRequester, url_base: "${mockUrl}/api", path: /exports, http_method: POST}
+polling_requester: ${rq("/exports/{{ creation_response['id'] }}")}
+download_requester: {type: HttpRequester, url_base: "{{ download_target }}"}
+`);
+    await yamlWhen(page, /download_target_extractor/);
+    await page.waitForFunction(() => S.resolved === document.getElementById("yaml").value);
+    await page.selectOption("#stream", "exports");
+    await page.evaluate(() => document.getElementById("result").replaceChildren());
+    await page.click("#test");
+    await page.waitForSelector("#summary");
+    const asum = await page.textContent("#summary");
+    await page.click('.tabs button[data-tab="other"]');
+    const aother = await page.textContent("#tab-body");
+    check("async test read: creation and polling requests shown", /^2 records/.test(asum) && /"method": "POST",\s*"url": "http:\/\/127\.0\.0\.1:\d+\/api\/exports"/.test(aother) &&
+          /"method": "GET",\s*"url": "http:\/\/127\.0\.0\.1:\d+\/api\/exports\/e1"/.test(aother), asum + " / " + aother.slice(0, 300));
+    await page.click('.tabs button[data-tab="request"]');
+    check("async test read: the download request", /GET http:\/\/127\.0\.0\.1:\d+\/api\/dl\/part1/.test(await page.textContent("#tab-body")));
+    await shot(page, "async-test-read");
     await page.fill("input[name=new_template]", "per_list");
     await page.click("#add-template");
     await page.waitForFunction(() => /HttpComponentsResolver/.test((document.querySelector('textarea[name="part_template/0"]') || {}).value || ""));
@@ -466,7 +499,7 @@ components_resolver:
     await page.keyboard.press("Control+z");
     await page.waitForFunction(() => /dynamic_streams/.test(document.getElementById("yaml").value)).catch(() => {});
     check("undo the import", /dynamic_streams/.test(await page.inputValue("#yaml")));
-    if (wsUrl) await require("./workspace.js")(browser, { wsUrl, wsDir, repo: wsRepo, check, shot });
+    await wsDone;
     check("no page errors", errors.length === 0, errors.join("; "));
   } catch (e) {
     failed++;
