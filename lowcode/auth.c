@@ -1,5 +1,6 @@
 /* Authenticators (notes §6.7): NoAuth, ApiKey, Bearer, BasicHttp,
- * Selective, SessionToken, LegacySessionToken, Jwt (jwt.c) and OAuth (refresh token, client
+ * Selective, SessionToken, LegacySessionToken, Jwt (jwt.c),
+ * RateLimitedMultipleToken (tokenpool.c) and OAuth (refresh token, client
  * credentials, JWT profile assertion, rotating refresh tokens written back
  * through CONTROL messages). */
 #include <stdio.h>
@@ -8,7 +9,7 @@
 
 #include "lc.h"
 
-typedef enum { AU_NONE, AU_APIKEY, AU_BEARER, AU_BASIC, AU_OAUTH, AU_SESSION, AU_JWT, AU_LEGACY } au_kind;
+typedef enum { AU_NONE, AU_APIKEY, AU_BEARER, AU_BASIC, AU_OAUTH, AU_SESSION, AU_JWT, AU_LEGACY, AU_TOKENS } au_kind;
 
 struct lc_auth {
   au_kind kind;
@@ -45,6 +46,7 @@ struct lc_auth {
   /* LegacySessionToken: token/user/pass reused; api_url is the requester's url_base */
   sl_tmpl *header, *login_url, *validate_url, *response_key, *api_url;
   bool checked; /* the configured session token was validated once */
+  lc_tokpool *pool; /* RateLimitedMultipleToken */
 };
 
 static json_t *auth_ctx(lc_source *src, const json_t *node) { return lc_ctx_new(src, node); }
@@ -64,7 +66,7 @@ static char *eval_text(lc_auth *a, const sl_tmpl *t, const char *extra_key, cons
 }
 
 /* ISO-8601 duration with days/hours/minutes/seconds (PT1H, P1D, PT30M). */
-static int64_t parse_duration_us(const char *s) {
+int64_t lc_parse_duration_us(const char *s) {
   if (!s || *s != 'P') return -1;
   double total = 0;
   bool t = false;
@@ -92,7 +94,7 @@ static int64_t parse_duration_us(const char *s) {
 }
 
 /* "2024-01-01T00:00:00[.ffffff][Z|+00:00]" (naive = UTC) to µs, or -1. */
-static int64_t parse_iso_us(const char *s) {
+int64_t lc_parse_iso_us(const char *s) {
   struct tm tm;
   memset(&tm, 0, sizeof tm);
   const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -250,7 +252,7 @@ sl_code lc_auth_build(lc_source *src, const json_t *node, lc_auth **out, sl_err 
     if (!json_array_size(a->token_path))
       return sl_err_set(err, SL_ECONFIG, "%s: SessionTokenAuthenticator needs session_token_path", LC_WHERE(src, node));
     const char *exp = json_string_value(json_object_get(node, "expiration_duration"));
-    if (exp && (a->session_ttl_us = parse_duration_us(exp)) < 0)
+    if (exp && (a->session_ttl_us = lc_parse_duration_us(exp)) < 0)
       return sl_err_set(err, SL_ECONFIG, "%s: expiration_duration \"%s\" is not an ISO-8601 duration", LC_WHERE(src, node), exp);
     const json_t *ra = json_object_get(node, "request_authentication");
     const char *rat = json_string_value(json_object_get(ra, "type"));
@@ -272,6 +274,9 @@ sl_code lc_auth_build(lc_source *src, const json_t *node, lc_auth **out, sl_err 
     if ((rc = tmpl_fields(src, node, fs, err))) return rc;
     const char *miss = !a->header ? "header" : !a->login_url ? "login_url" : !a->validate_url ? "validate_session_url" : NULL;
     if (miss) return sl_err_set(err, SL_ECONFIG, "%s: LegacySessionTokenAuthenticator needs %s", LC_WHERE(src, node), miss);
+  } else if (!strcmp(type, "RateLimitedMultipleTokenAuthenticator")) {
+    a->kind = AU_TOKENS;
+    rc = lc_tokpool_build(src, node, &a->pool, err);
   } else if (!strcmp(type, "JwtAuthenticator")) {
     a->kind = AU_JWT;
     if ((rc = lc_jwt_build(src, node, &a->jwt, err))) return rc;
@@ -303,6 +308,7 @@ void lc_auth_free(lc_auth *a) {
   json_decref(a->token_path);
   lc_requester_free(a->login);
   lc_jwt_free(a->jwt);
+  lc_tokpool_free(a->pool);
   sl_tmpl_free(a->use_assertion);
   free(a->access);
   free(a);
@@ -311,6 +317,16 @@ void lc_auth_free(lc_auth *a) {
 sl_code lc_auth_set_requester(lc_auth *a, const json_t *requester, sl_err *err) {
   if (!a || a->kind != AU_LEGACY) return SL_EOK;
   return lc_tmpl_field(a->src, requester, "url_base", &a->api_url, err);
+}
+
+sl_code lc_auth_route(lc_auth *a, sl_http *http, const char *method, const char *url, lc_reqopts *opts, sl_err *err) {
+  return a && a->kind == AU_TOKENS ? lc_tokpool_apply(a->pool, http, method, url, opts, err) : SL_EOK;
+}
+
+bool lc_auth_routes(const lc_auth *a) { return a && a->kind == AU_TOKENS; }
+
+void lc_auth_observe(lc_auth *a, const sl_http_resp *resp) {
+  if (a && a->kind == AU_TOKENS) lc_tokpool_observe(a->pool, resp);
 }
 
 void lc_auth_invalidate(lc_auth *a) {
@@ -516,7 +532,7 @@ static sl_code oauth_refresh(lc_auth *a, sl_http *http, sl_err *err) {
     a->expires_us = now + (int64_t)3600 * 1000000;
     if (json_is_number(exp)) a->expires_us = now + (int64_t)(json_number_value(exp) * 1e6);
     else if (json_is_string(exp)) {
-      int64_t t = a->expiry_format ? parse_iso_us(json_string_value(exp)) : -1;
+      int64_t t = a->expiry_format ? lc_parse_iso_us(json_string_value(exp)) : -1;
       if (t >= 0) a->expires_us = t;
       else {
         char *end;
@@ -566,7 +582,7 @@ static sl_code oauth_token(lc_auth *a, sl_http *http, sl_err *err) {
   if (!a->access && a->rotating) {
     /* A still-valid access token saved in the config by a previous run. */
     const json_t *at = config_at(a->src->config, a->at_path), *ex = config_at(a->src->config, a->exp_path);
-    int64_t until = json_is_string(ex) ? parse_iso_us(json_string_value(ex)) : -1;
+    int64_t until = json_is_string(ex) ? lc_parse_iso_us(json_string_value(ex)) : -1;
     if (json_is_string(at) && json_string_length(at) && until > now) {
       a->access = strdup(json_string_value(at));
       a->expires_us = until;
@@ -584,7 +600,7 @@ static sl_code oauth_token(lc_auth *a, sl_http *http, sl_err *err) {
   if (!a->access && !a->rotating && a->access_token_value) {
     char *v = eval_text(a, a->access_token_value, NULL, NULL, err, &rc);
     char *exp = a->expiry_date ? eval_text(a, a->expiry_date, NULL, NULL, err, &rc) : NULL;
-    int64_t until = exp ? parse_iso_us(exp) : -1;
+    int64_t until = exp ? lc_parse_iso_us(exp) : -1;
     free(exp);
     if (!rc && *v && until > now) {
       a->access = v;
@@ -822,6 +838,7 @@ sl_code lc_auth_apply(lc_auth *a, sl_http *http, lc_reqopts *opts, sl_err *err) 
       free(name);
       return rc;
     }
+    case AU_TOKENS: return SL_EOK; /* lc_auth_route, once the URL is known */
     case AU_JWT: {
       char *t = NULL;
       bool fresh = false;

@@ -496,3 +496,28 @@ void lc_rate_limited(lc_source *src, int64_t quota_reset_ms) {
   free(s);
   json_decref(m);
 }
+
+/* ---- HttpRequestRegexMatcher for other components (tokenpool.c's quota
+ * pools classify requests with it) ---- */
+
+sl_code lc_matcher_build(lc_source *src, const json_t *node, lc_matcher **out, sl_err *err) {
+  matcher *m = calloc(1, sizeof *m);
+  *out = (lc_matcher *)m;
+  return m ? build_matcher(src, node, m, err) : sl_err_set(err, SL_ENOMEM, "out of memory");
+}
+
+bool lc_matcher_hit(const lc_matcher *lm, const char *method, const char *url, const json_t *headers) {
+  req r = {method, url, headers};
+  return matcher_hit((const matcher *)lm, &r);
+}
+
+void lc_matcher_free(lc_matcher *lm) {
+  matcher *m = (matcher *)lm;
+  if (!m) return;
+  free(m->method);
+  free(m->url_base);
+  pcre2_code_free(m->path_re);
+  json_decref(m->params);
+  json_decref(m->headers);
+  free(m);
+}

@@ -109,6 +109,7 @@ static const char *const SUPPORTED[] = {
     /* authenticators, request bodies, routers (helper "requests") */
     "JwtAuthenticator", "LegacySessionTokenAuthenticator", "RequestBodyPlainText", "RequestBodyUrlEncodedForm", "RequestBodyJsonObject", "RequestBodyGraphQL",
     "RequestBodyGraphQlQuery", "GroupingPartitionRouter", "UnionPartitionRouter",
+    "RateLimitedMultipleTokenAuthenticator", "QuotaStatusSource", "TokenQuota",
     /* async (AsyncRetriever, PaginationReset) */
     "AsyncRetriever", "AsyncJobStatusMap", "PaginationReset", "PaginationResetLimits",
     /* dynamic streams, dynamic schemas, StateDelegatingStream (dynamic.c, dynschema.c, source.c) */

@@ -229,6 +229,34 @@ void lc_jwt_free(lc_jwt *j);
 sl_code lc_jwt_token(lc_jwt *j, bool with_prefix, char **out, bool *fresh, sl_err *err);
 const char *lc_jwt_current(const lc_jwt *j);
 
+/* HttpRequestRegexMatcher (budget.c), for tokenpool.c's quota pools. */
+typedef struct lc_matcher lc_matcher;
+sl_code lc_matcher_build(lc_source *src, const json_t *node, lc_matcher **out, sl_err *err);
+bool lc_matcher_hit(const lc_matcher *m, const char *method, const char *url, const json_t *headers);
+void lc_matcher_free(lc_matcher *m);
+
+/* ---- tokenpool.c (RateLimitedMultipleTokenAuthenticator; helper "requests") ---- */
+
+typedef struct lc_tokpool lc_tokpool;
+sl_code lc_tokpool_build(lc_source *src, const json_t *node, lc_tokpool **out, sl_err *err);
+void lc_tokpool_free(lc_tokpool *t);
+/* Pick the token for this request (seeding quotas, rotating, waiting for a
+ * reset as needed) and set its header in opts. */
+sl_code lc_tokpool_apply(lc_tokpool *t, sl_http *http, const char *method, const char *url, lc_reqopts *opts,
+                         sl_err *err);
+/* The response of the request apply() prepared (quota headers, 429/403). */
+void lc_tokpool_observe(lc_tokpool *t, const sl_http_resp *resp);
+/* ISO-8601 durations (PT1H, P1D) and timestamps ("2024-01-01T00:00:00Z", naive
+ * = UTC) to microseconds, -1 when not one (auth.c). */
+int64_t lc_parse_duration_us(const char *s);
+int64_t lc_parse_iso_us(const char *s);
+/* The request the requester is about to send, for authenticators that
+ * choose by it (token pools); then its response. */
+sl_code lc_auth_route(lc_auth *a, sl_http *http, const char *method, const char *url, lc_reqopts *opts, sl_err *err);
+void lc_auth_observe(lc_auth *a, const sl_http_resp *resp);
+/* Whether the authenticator chooses by request (then no prefetch). */
+bool lc_auth_routes(const lc_auth *a);
+
 /* ---- requester (requester.c) ---- */
 
 typedef struct lc_requester lc_requester;

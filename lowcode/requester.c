@@ -502,6 +502,7 @@ static sl_code send_impl(lc_requester *r, sl_http *http, const json_t *ctx, lc_r
     const char *ctype = NULL;
     bool has_body = false;
     if (!rc) rc = build_url(r, ctx, path_override, &a, &url, err);
+    if (!rc && r->auth) rc = lc_auth_route(r->auth, http, r->method, sl_buf_cstr(&url), &a, err);
     if (!rc) rc = build_body(r, &a, &body, &ctype, &has_body, err);
     if (rc) {
       lc_reqopts_dispose(&a);
@@ -544,6 +545,7 @@ static sl_code send_impl(lc_requester *r, sl_http *http, const json_t *ctx, lc_r
     }
     trc = sl_http_send(http, &req, resp, &terr);
     lc_budget_update(src->budget, r->method, sl_buf_cstr(&url), a.headers, resp);
+    if (r->auth) lc_auth_observe(r->auth, resp);
     for (size_t i = 0; i < k; i++) free(hl[i]);
     free(hl);
     lc_reqopts_dispose(&a);
@@ -629,8 +631,9 @@ sl_code lc_requester_send(lc_requester *r, sl_http *http, const json_t *ctx, lc_
 sl_code lc_requester_prefetch(lc_requester *r, sl_http *http, const json_t *ctx, lc_reqopts *extra,
                               const char *path_override, sl_err *err) {
   /* Plain GETs only (no side effects), not under an API budget (the wait
-   * belongs before the request), nor with the debug log (kept in order). */
-  if (strcmp(r->method, "GET") || r->src->budget || r->src->debug) return SL_EOK;
+   * belongs before the request), nor with the debug log (kept in order),
+   * nor with a token pool (it counts and picks the token per request). */
+  if (strcmp(r->method, "GET") || r->src->budget || r->src->debug || lc_auth_routes(r->auth)) return SL_EOK;
   lc_resolution res = {0};
   return send_impl(r, http, ctx, extra, path_override, NULL, &res, true, err);
 }
