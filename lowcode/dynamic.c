@@ -67,6 +67,12 @@ static int place(lc_source *src, const json_t *v, const json_t *at) {
   return 0;
 }
 
+/* v alone (a new container around manifest values) placed at `at`. */
+static int place_one(lc_source *src, const json_t *v, const json_t *at) {
+  const sl_mloc *l = loc_of(src, at);
+  return sl_mlocs_put(&src->m->locs, v, l ? l->line : 0, l ? l->col : 0, l ? l->via_line : 0, l ? l->via_col : 0);
+}
+
 /* Parent links, so that locations inside v have a component path. */
 static int link(lc_source *src, const json_t *v, const json_t *parent) {
   if (sl_json_is_singleton(v)) return 0;
@@ -176,6 +182,10 @@ sl_code lc_dyn_tmpl_new(lc_source *src, size_t index, lc_dyn_tmpl **out, sl_err 
                                           : SL_TMPL_ANY;
     d->create = json_is_true(json_object_get(m, "create_or_update"));
     d->np = json_array_size(fp);
+    if (d->np > 64) {
+      rc = sl_err_set(err, SL_ECONFIG, "%s: field_path has more than 64 elements", LC_WHERE(src, m));
+      goto out;
+    }
     d->path = calloc(d->np, sizeof *d->path);
     d->keys = calloc(d->np, sizeof *d->keys);
     if (!d->path || !d->keys) {
@@ -204,11 +214,11 @@ out:
 const char *lc_dyn_tmpl_name(const lc_dyn_tmpl *t) { return t->name; }
 
 /* dpath.set: every existing match of segs[i..] under v set to val. */
-static size_t glob_set(json_t *v, const char *const *segs, size_t i, size_t n, json_t *val) {
+static size_t glob_set(sl_mlocs *locs, json_t *v, const char *const *segs, size_t i, size_t n, const json_t *val) {
   const char *s = segs[i];
   bool star = !strcmp(s, "*"), stars = !strcmp(s, "**");
   size_t count = 0;
-  if (stars && i + 1 < n) count += glob_set(v, segs, i + 1, n, val);
+  if (stars && i + 1 < n) count += glob_set(locs, v, segs, i + 1, n, val);
   if (json_is_object(v)) {
     const char *k;
     json_t *c;
@@ -216,11 +226,11 @@ static size_t glob_set(json_t *v, const char *const *segs, size_t i, size_t n, j
     json_object_foreach_safe(v, tmp, k, c) {
       if (!star && !stars && strcmp(k, s)) continue;
       if (i + 1 == n) {
-        json_object_set(v, k, val);
+        json_object_set_new(v, k, sl_manifest_copy(locs, val, 0, 0)); /* each match its own copy */
         count++;
       } else {
-        count += glob_set(c, segs, i + 1, n, val);
-        if (stars) count += glob_set(c, segs, i, n, val);
+        count += glob_set(locs, c, segs, i + 1, n, val);
+        if (stars) count += glob_set(locs, c, segs, i, n, val);
       }
     }
   } else if (json_is_array(v)) {
@@ -230,11 +240,11 @@ static size_t glob_set(json_t *v, const char *const *segs, size_t i, size_t n, j
     for (size_t k = 0; k < json_array_size(v); k++) {
       if (at >= 0 && (size_t)at != k) continue;
       if (i + 1 == n) {
-        json_array_set(v, k, val);
+        json_array_set_new(v, k, sl_manifest_copy(locs, val, 0, 0));
         count++;
       } else {
-        count += glob_set(json_array_get(v, k), segs, i + 1, n, val);
-        if (stars) count += glob_set(json_array_get(v, k), segs, i, n, val);
+        count += glob_set(locs, json_array_get(v, k), segs, i + 1, n, val);
+        if (stars) count += glob_set(locs, json_array_get(v, k), segs, i, n, val);
       }
     }
   }
@@ -273,7 +283,11 @@ static bool path_new(json_t *v, const char *const *segs, size_t n, json_t *val) 
 /* yaml.safe_load of a rendered string (the Config/Parametrized resolvers):
  * the text itself when it is not YAML. */
 static json_t *yaml_value(json_t *v) {
-  if (!json_is_string(v) || !json_string_length(v)) return v;
+  if (!json_is_string(v)) return v;
+  if (!json_string_length(v)) { /* safe_load("") is None */
+    json_decref(v);
+    return json_null();
+  }
   sl_mlocs scratch = {0};
   sl_err e = SL_ERR_INIT;
   json_t *p = sl_manifest_yaml_parse("value", NULL, json_string_value(v), json_string_length(v), &scratch, &e);
@@ -352,11 +366,11 @@ sl_code lc_dyn_fill(lc_dyn_tmpl *t, const json_t *values, const json_t *slice, s
     size_t offs[64];
     for (size_t k = 0; k < d->np && !rc; k++) {
       if (!d->path[k]) continue;
-      offs[k < 64 ? k : 63] = keys.len;
+      offs[k] = keys.len;
       if (!(rc = lc_eval_text(d->path[k], ctx, &keys, err))) sl_buf_append(&keys, "", 1);
     }
     for (size_t k = 0; k < d->np && !rc; k++)
-      segs[k] = d->path[k] ? keys.data + offs[k < 64 ? k : 63] : d->keys[k];
+      segs[k] = d->path[k] ? keys.data + offs[k] : d->keys[k];
     json_t *val = NULL;
     if (!rc && d->value) {
       rc = lc_eval(d->value, ctx, d->accept, &val, err);
@@ -366,8 +380,7 @@ sl_code lc_dyn_fill(lc_dyn_tmpl *t, const json_t *values, const json_t *slice, s
       val = sl_manifest_copy(&src->m->locs, d->literal, 0, 0);
     }
     if (!rc && place(src, val, d->node)) rc = sl_err_set(err, SL_ENOMEM, "out of memory");
-    if (!rc && d->np > 64) rc = sl_err_set(err, SL_ECONFIG, "%s: field_path is too long", LC_WHERE(src, d->node));
-    if (!rc && !glob_set(st, segs, 0, d->np, val) && d->create && sl_json_truthy(val) &&
+    if (!rc && !glob_set(&src->m->locs, st, segs, 0, d->np, val) && d->create && sl_json_truthy(val) &&
         !path_new(st, segs, d->np, val))
       rc = sl_err_set(err, SL_ECONFIG, "%s: field_path cannot be created in the stream template (value %zu)",
                       LC_WHERE(src, d->node), n);
@@ -386,7 +399,7 @@ sl_code lc_dyn_fill(lc_dyn_tmpl *t, const json_t *values, const json_t *slice, s
   snprintf(key, sizeof key, "dynamic_streams[%zu].stream_template(%s)", t->index,
            json_is_string(name) ? json_string_value(name) : "?");
   json_t *h = json_object();
-  if (!h || json_object_set_new(h, key, st) || place(src, h, t->tmpl) ||
+  if (!h || json_object_set_new(h, key, st) || place_one(src, h, t->tmpl) ||
       (t->parent_params && push_params(src, st, NULL, 0))) {
     json_decref(h);
     return sl_err_set(err, SL_ENOMEM, "out of memory");
@@ -494,7 +507,7 @@ sl_code lc_dyn_read(lc_source *src, const json_t *retriever, const json_t *at, c
   json_t *node = json_pack("{s:s,s:s,s:[],s:O}", "type", "DeclarativeStream", "name", name, "primary_key", "retriever",
                            retriever);
   if (node && params) json_object_set(node, "$parameters", (json_t *)params);
-  if (!node || place(src, node, at)) {
+  if (!node || place_one(src, node, at)) {
     json_decref(node);
     return sl_err_set(err, SL_ENOMEM, "out of memory");
   }
