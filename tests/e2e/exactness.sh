@@ -175,6 +175,9 @@ rows() {
   case $1 in
     sqlite) sql "$2" "select count(*) || ',' || count(distinct id) from $3" ;;
     jsonl) jq -r '._airbyte_data.id' "$2/$3.jsonl" | awk '{n++; if (!s[$0]++) d++} END {print n+0 "," d+0}' ;;
+    postgres) psql -X -q -A -t -c "select count(*) || ',' || count(distinct id) from $3" 2>/dev/null ;;
+    mysql) mariadb --no-defaults -h "$MY_HOST" -P "$MY_PORT" -u "$MY_USER" -p"$MY_PASSWORD" -D "$MY_DB" -N -B \
+      -e "select concat(count(*), ',', count(distinct id)) from $3" 2>/dev/null ;;
     csv) python3 -c 'import csv, sys
 ids = [r["id"] for r in csv.DictReader(open(sys.argv[1], newline=""))]
 print("%d,%d" % (len(ids), len(set(ids))))' "$2/$3.csv" ;;
@@ -238,42 +241,71 @@ fs_sync() { # fs_sync DEST NAME STATE COUNT [after|early]: into fs-DEST's target
     --destination-config "$TMP/fs-$1-dst.json" --state-file "$TMP/$3.json" --catalog "$TMP/cu-cat.json"
 }
 cursor() { jq -r '.[0].stream.stream_state.updated_at // "none"' "$TMP/$1.json" 2>/dev/null || echo none; }
-for d in sqlite jsonl csv; do
+# Every destination that keeps states: the first sync killed after its
+# commit, then the next one. The cases after it are sluice's alone (the
+# record and the sync ids), run with SQLite.
+. "$E2E_HERE/../lib/db.sh"
+trap 'db_stop_all; e2e_cleanup' EXIT
+dbs=""
+if pg_start; then dbs="$dbs postgres"; else fail first-sync/postgres-server "cannot start PostgreSQL"; fi
+if maria_start; then dbs="$dbs mysql"; else fail first-sync/mysql-server "cannot start MariaDB"; fi
+printf '{"host":"127.0.0.1","port":%s,"database":"%s","schema":"public","username":"%s","password":"%s","ssl_mode":{"mode":"disable"}}\n' \
+  "${PG_PORT:-0}" "${PG_DB:-}" "${PG_USER:-}" "${PG_PASSWORD:-}" >"$TMP/fs-postgres-dst.json"
+printf '{"host":"%s","port":%s,"database":"%s","username":"%s","password":"%s"}\n' \
+  "${MY_HOST:-}" "${MY_PORT:-0}" "${MY_DB:-}" "${MY_USER:-}" "${MY_PASSWORD:-}" >"$TMP/fs-mysql-dst.json"
+for d in sqlite jsonl csv $dbs; do
   t=$(target $d fs-$d)
-  echo "{\"destination_path\": \"$t\"}" >"$TMP/fs-$d-dst.json"
+  case $d in sqlite | jsonl | csv) echo "{\"destination_path\": \"$t\"}" >"$TMP/fs-$d-dst.json" ;; esac
   fs_sync $d fs-$d-1 fs-$d-a 200 after
   expect_eq first-sync/$d/killed-before-any-save "$RC:$([ -e "$TMP/fs-$d-a.json" ] && echo saved):$(rows $d "$t" users)" \
     "137::200,200"
+  run fs-$d-states "$BIN/destination-$d" state --config "$TMP/fs-$d-dst.json"
+  expect_eq first-sync/$d/destination-keeps-sync-ids "$(jq -r '.syncs | unique | .[]' "$TMP/fs-$d-states.out")" \
+    "$(jq -r .sync "$TMP/fs-$d-a.json.sync" 2>/dev/null || echo "(no sync record)")"
   fs_sync $d fs-$d-2 fs-$d-a 200
   expect_rc first-sync/$d/next-exit 0
   expect_err first-sync/$d/warns fs-$d-2 'was saved, but the interrupted sync'
   expect_eq first-sync/$d/nothing-read-again "$(rows $d "$t" users)" 200,200
-  # Another state file into the same tables: its first sync reads
-  # everything (none of the first one's states), and is killed after
-  # committing 100 users; the first one syncs up to 300 (its states are now
-  # the destination's newest); the second resumes from its own 100th user.
-  fs_sync $d fs-$d-3 fs-$d-b 100 after
-  expect_eq first-sync/$d/other-first-reads-all "$(rows $d "$t" users)" 300,200
-  fs_sync $d fs-$d-4 fs-$d-a 300
-  expect_eq first-sync/$d/first-goes-on "$(rows $d "$t" users)" 400,300
-  fs_sync $d fs-$d-5 fs-$d-b 100
-  expect_rc first-sync/$d/other-exit 0
-  expect_eq first-sync/$d/other-takes-its-own "$(cursor fs-$d-b)" \
-    "$(jq -r 'select(.type=="STATE") | .state.stream.stream_state.updated_at' "$TMP/fs-$d-3.killed" | tail -1)"
-  expect_eq first-sync/$d/other-nothing-again "$(rows $d "$t" users)" 400,300
-  # A reset (the state file deleted) then a first sync killed before any
-  # commit: the next sync reads everything again, as the reset asked,
-  # instead of taking the states from before the reset.
-  rm "$TMP/fs-$d-a.json"
-  fs_sync $d fs-$d-6 fs-$d-a 300 early
-  expect_eq first-sync/$d/killed-early "$RC" 137
-  fs_sync $d fs-$d-7 fs-$d-a 300
-  expect_rc first-sync/$d/after-reset-exit 0
-  if grep -q 'was saved, but' "$TMP/fs-$d-7.err"; then
-    fail first-sync/$d/reset-not-undone "the states from before the reset were taken"
-  else pass first-sync/$d/reset-not-undone; fi
-  expect_eq first-sync/$d/reset-reads-again "$(rows $d "$t" users)" 700,300
 done
+d=sqlite t=$(target sqlite fs-sqlite)
+# Another state file into the same tables: its first sync reads everything
+# (none of the first one's states), and is killed after committing 100
+# users; the first one syncs up to 300 (its states are now the
+# destination's newest); the second resumes from its own 100th user.
+fs_sync $d fs-$d-3 fs-$d-b 100 after
+expect_eq first-sync/other-first-reads-all "$(rows $d "$t" users)" 300,200
+fs_sync $d fs-$d-4 fs-$d-a 300
+expect_eq first-sync/first-goes-on "$(rows $d "$t" users)" 400,300
+fs_sync $d fs-$d-5 fs-$d-b 100
+expect_rc first-sync/other-exit 0
+expect_eq first-sync/other-takes-its-own "$(cursor fs-$d-b)" \
+  "$(jq -r 'select(.type=="STATE") | .state.stream.stream_state.updated_at' "$TMP/fs-$d-3.killed" | tail -1)"
+expect_eq first-sync/other-nothing-again "$(rows $d "$t" users)" 400,300
+# A reset (the state file deleted) then a first sync killed before any
+# commit: the next sync reads everything again, as the reset asked,
+# instead of taking the states from before the reset.
+rm "$TMP/fs-$d-a.json"
+fs_sync $d fs-$d-6 fs-$d-a 300 early
+expect_eq first-sync/killed-early "$RC" 137
+fs_sync $d fs-$d-7 fs-$d-a 300
+expect_rc first-sync/after-reset-exit 0
+if grep -q 'was saved, but' "$TMP/fs-$d-7.err"; then
+  fail first-sync/reset-not-undone "the states from before the reset were taken"
+else pass first-sync/reset-not-undone; fi
+expect_eq first-sync/reset-reads-again "$(rows $d "$t" users)" 700,300
+# A full refresh takes none: with the state file deleted again and a
+# full-refresh sync killed after its commit, the next one reads everything.
+rm "$TMP/fs-$d-a.json"
+jq '.streams[0].sync_mode = "full_refresh"' "$TMP/cu-cat.json" >"$TMP/fs-full-cat.json"
+fs_full() { KILLER_MODE=${2:-} KILLER_REAL=$BIN/destination-sqlite run_sync "$1" --source source-faker \
+  --source-config "$TMP/fs-src-300.json" --destination "$DATA/killer.sh" --destination-config "$TMP/fs-$d-dst.json" \
+  --state-file "$TMP/fs-$d-a.json" --catalog "$TMP/fs-full-cat.json"; }
+fs_full fs-full-1 after
+fs_full fs-full-2
+expect_rc first-sync/full-refresh-exit 0
+if grep -q 'was saved, but' "$TMP/fs-full-2.err"; then fail first-sync/full-refresh-takes-none "a full refresh took a state"
+else pass first-sync/full-refresh-takes-none; fi
+expect_eq first-sync/full-refresh-reads-again "$(rows $d "$t" users)" 1300,300
 
 # kill -9 of sluice, the source or the destination at random points of
 # `sluice sync` runs in plain append mode (no dedup to hide a repeat), into
