@@ -203,6 +203,17 @@ json_t *bld_api(bld_server *srv, const char *method, const char *path, const jso
   if (post && !strcmp(path, "/save")) return api_save(srv, body, status);
   if (post && !strcmp(path, "/publish")) return api_publish(srv, body, status);
   if (get && !strcmp(path, "/published")) return bld_published(srv);
+  if (get && !strncmp(path, "/published/", 11)) { /* one published version's text */
+    char *end;
+    long n = strtol(path + 11, &end, 10);
+    json_t *entry = NULL;
+    sl_err err = SL_ERR_INIT;
+    char *text = *end ? NULL : bld_published_text(srv, n, &entry, &err);
+    if (!text) return *end ? bld_bad(status, 404, "no such published version") : (*status = 404, bld_error_json(&err));
+    json_t *res = json_pack("{s:I,s:s,s:o}", "n", (json_int_t)n, "yaml", text, "version", entry);
+    free(text);
+    return res;
+  }
   if (post && !strcmp(path, "/published/active")) {
     const json_t *v = json_object_get(body, "version");
     if (!json_is_integer(v)) return bld_bad(status, 400, "the request needs \"version\": a published version number");

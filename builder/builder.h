@@ -44,6 +44,9 @@ json_t *bld_schema_diff(const json_t *declared, const json_t *inferred);
 /* Warnings after a test read of stream node `stream` (resolved manifest):
  * [{"code","message"}]. */
 json_t *bld_warnings(const json_t *result, const json_t *stream);
+/* Adds "schema_incompatible" warnings for a schema_diff: types the declared
+ * schema does not allow, properties it forbids. */
+void bld_schema_warnings(json_t *w, const json_t *diff, const json_t *declared);
 
 /* ---- manifest helpers (resolve.c) ---- */
 

@@ -269,3 +269,28 @@ json_t *bld_warnings(const json_t *res, const json_t *stream) {
   json_decref(recs);
   return w;
 }
+
+/* Declared-vs-returned differences that would break a sync (Airbyte's
+ * "incompatible changes"): a type the declared schema does not allow, or a
+ * property it forbids (additionalProperties: false). */
+void bld_schema_warnings(json_t *w, const json_t *diff, const json_t *declared) {
+  size_t i;
+  json_t *d;
+  bool closed = json_is_false(json_object_get(declared, "additionalProperties"));
+  json_array_foreach(diff, i, d) {
+    const char *ch = json_string_value(json_object_get(d, "change")), *path = json_string_value(json_object_get(d, "path"));
+    if (!ch || !path) continue;
+    char a[128], b[128];
+    if (!strcmp(ch, "type")) {
+      type_key(json_object_get(d, "declared"), a, sizeof a);
+      type_key(json_object_get(d, "inferred"), b, sizeof b);
+      warn(w, "schema_incompatible",
+           "records have \"%s\" as %s but the declared schema says %s: a sync would send values its schema "
+           "does not allow (take the detected schema, or fix the records)",
+           path, b, a);
+    } else if (!strcmp(ch, "added") && closed && !strchr(path, '.')) {
+      warn(w, "schema_incompatible",
+           "records have \"%s\", which the declared schema forbids (additionalProperties: false)", path);
+    }
+  }
+}

@@ -97,6 +97,7 @@ void bld_annotate(json_t *res) {
   if (declared) json_object_set_new(res, "schema_diff", bld_schema_diff(declared, inferred));
   json_object_set_new(res, "inferred_schema", inferred);
   json_object_set_new(res, "warnings", bld_warnings(res, json_object_get(res, "stream_definition")));
+  if (declared) bld_schema_warnings(json_object_get(res, "warnings"), json_object_get(res, "schema_diff"), declared);
   json_object_del(res, "stream_definition");
 }
 

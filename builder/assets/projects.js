@@ -97,5 +97,13 @@ async function showPublished() {
         if (d.error) { status(d.error.message, true); return; }
         status(`version ${v.n} is active: ${d.dir}${d.tag ? " (" + d.tag + ")" : ""}`);
         showPublished();
-      } }))) : [el("li", { class: "note", text: "not published yet (a draft)" })]));
+      } }),
+    " ", el("button", { type: "button", "data-load-published": v.n, text: "Load", title: "make this published version the draft (Undo takes it back)", onclick: async () => {
+      const { data: d } = await api("GET", `/published/${v.n}`);
+      if (d.error) { status(d.error.message, true); return; }
+      $("versions-dialog").close();
+      noteChange(S.yaml, d.yaml);
+      await applyText(d.yaml);
+      status(`published version ${v.n} loaded as the draft (Save keeps it; Undo takes it back)`);
+    } }))) : [el("li", { class: "note", text: "not published yet (a draft)" })]));
 }

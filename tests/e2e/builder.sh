@@ -426,6 +426,8 @@ if wait_for 100 test -s "$TMP/ws4.port"; then
   api ws-pub2 POST '/publish?project=tpl' "$TMP/req-ws-pub2.json"
   api ws-published GET '/published?project=tpl'
   expect_eq published/versions "$(jq -c '[.active, [.versions[] | [.n, .tag]]]' "$TMP/ws-published.json")" '[2,[[1,"0.1.0"],[2,"0.2.0"]]]'
+  api ws-pubtext GET '/published/1?project=tpl'
+  expect_eq published/text "$CODE $(jq -j .yaml "$TMP/ws-pubtext.json" | cmp -s - "$CASES/templates/manifest.yaml" && echo same) $(jq -c .version.n "$TMP/ws-pubtext.json")" "200 same 1"
   printf '{"version": 1}' >"$TMP/req-ws-act.json"
   api ws-act POST '/published/active?project=tpl' "$TMP/req-ws-act.json"
   expect_eq published/active "$CODE $(grep -c '^# second' "$TMP/repo4/connectors/source-tpl/manifest.yaml") $(grep -c 'dockerImageTag: 0.1.0$' "$TMP/repo4/connectors/source-tpl/metadata.yaml")" "200 0 1"

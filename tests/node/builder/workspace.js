@@ -111,7 +111,10 @@ module.exports = async function workspacePart(browser, { wsUrl, wsDir, repo, che
   const tag = (fs.readFileSync(meta, "utf8").match(/dockerImageTag: (.*)/) || [])[1];
   check("active version written to connectors/ and metadata.yaml", /path: \/items\n/.test(conn) && tag === "0.1.0", `${tag} ${conn.slice(0, 80)}`);
   await shot(page, "published-versions");
-  await page.click("#close-versions");
+  // A published version loaded as the draft.
+  await page.click('#published button[data-load-published="1"]');
+  await page.waitForFunction(() => /path: \/items\n/.test(document.getElementById("yaml").value));
+  check("published version loaded as the draft", /published version 1 loaded/.test(await page.textContent("#status")));
 
   // The list: no draft badge once published, the active version.
   await toList();
