@@ -287,7 +287,7 @@ static void marker(lc_source *src, const char *type, const char *title) {
 static json_t *job_ctx(const lc_source *src, const json_t *req_node, const json_t *partition, const json_t *cursor,
                        const json_t *extra) {
   json_t *ctx = lc_ctx_new(src, req_node);
-  json_t *view = json_deep_copy(partition ? partition : json_object());
+  json_t *view = partition ? json_deep_copy(partition) : NULL;
   if (!view) view = json_object();
   json_object_update(view, (json_t *)cursor);
   if (json_object_size(extra)) json_object_set(view, "extra_fields", (json_t *)extra);

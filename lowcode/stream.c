@@ -232,8 +232,7 @@ static sl_code reset_pages(lc_pages *pg, sl_err *err) {
     pg->reduced = next;
     pg->slice = next;
     set_slice_views(pg->ctx, next);
-    json_decref(pg->ps.token);
-    lc_paginator_start(st->pag, &pg->ps);
+    lc_paginator_start(st->pag, &pg->ps); /* drops the old token */
     pg->first = true;
     pg->done = pg->reset_due = false;
     pg->since_reset = 0;
