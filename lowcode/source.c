@@ -249,14 +249,30 @@ static sl_code pick_stream(lc_source *src, const json_t *node, const json_t *sta
   if (rc) return rc;
   const json_t *v = cursor ? json_object_get(state, cursor) : NULL;
   free(cursor);
+  /* the value read as the incremental cursor reads it: cursor_datetime_formats, then
+   * datetime_format (Stripe's "%s" epoch strings), else ISO 8601 */
+  char num[32];
+  const char *sv = json_string_value(v);
+  if (json_is_integer(v)) snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v)), sv = num;
+  if (!sv) return SL_EOK; /* no cursor value to judge by: the state stands */
+  const json_t *isync = json_object_get(inc, "incremental_sync");
+  json_t *fmts = json_array();
+  json_array_extend(fmts, json_object_get(isync, "cursor_datetime_formats"));
+  json_array_append(fmts, json_object_get(isync, "datetime_format"));
   sl_dt at;
-  if (json_is_integer(v)) at = (sl_dt){.us = json_integer_value(v) * SL_US_PER_S, .aware = true};
-  else if (!json_is_string(v) || sl_dt_isoparse(json_string_value(v), json_string_length(v), &at, emsg, sizeof emsg))
-    return SL_EOK; /* no cursor value to judge by: the state stands */
+  bool parsed = false;
+  size_t fi;
+  json_t *f;
+  json_array_foreach(fmts, fi, f) {
+    if (!parsed && json_is_string(f) && !sl_dt_parse_cdk(sv, strlen(sv), json_string_value(f), &at, emsg, sizeof emsg))
+      parsed = true;
+  }
+  json_decref(fmts);
+  if (!parsed && sl_dt_isoparse(sv, strlen(sv), &at, emsg, sizeof emsg)) return SL_EOK;
   sl_dt now = {.us = lc_now_us(), .aware = true}, oldest;
   if (sl_dt_add_dur(&now, &dur, -1, &oldest) && sl_dt_utc_us(&at) < sl_dt_utc_us(&oldest)) {
     lc_log(src, "WARN", "stream %s: the state's cursor %s is older than api_retention_period %s: reading the full refresh stream",
-           name, json_is_string(v) ? json_string_value(v) : "value", period);
+           name, sv, period);
     *out = fr;
   }
   return SL_EOK;
