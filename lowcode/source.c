@@ -131,7 +131,8 @@ sl_code lc_source_set_config(lc_source *src, const json_t *config, sl_err *err) 
 
 const json_t *lc_source_streams(const lc_source *src) { return lc_dyn_streams(src); }
 
-const json_t *lc_source_find_stream(const lc_source *src, const char *name) {
+/* The stream entry of that name (a StateDelegatingStream stays whole). */
+static const json_t *find_entry(const lc_source *src, const char *name) {
   size_t i;
   json_t *s;
   json_array_foreach(lc_source_streams(src), i, s) {
@@ -139,6 +140,15 @@ const json_t *lc_source_find_stream(const lc_source *src, const char *name) {
     if (n && !strcmp(n, name)) return s;
   }
   return NULL;
+}
+
+/* For callers without a state (builder test reads), a StateDelegatingStream
+ * is its full_refresh_stream. */
+const json_t *lc_source_find_stream(const lc_source *src, const char *name) {
+  const json_t *s = find_entry(src, name);
+  const char *type = json_string_value(json_object_get(s, "type"));
+  const json_t *fr = json_object_get(s, "full_refresh_stream");
+  return type && !strcmp(type, "StateDelegatingStream") && json_is_object(fr) ? fr : s;
 }
 
 /* ---- schemas ---- */
@@ -414,7 +424,7 @@ sl_code lc_source_check(lc_source *src, sl_err *err) {
   json_t *n;
   json_array_foreach(names, i, n) {
     const char *name = json_string_value(n);
-    const json_t *node = name ? lc_source_find_stream(src, name) : NULL;
+    const json_t *node = name ? find_entry(src, name) : NULL;
     if (!node)
       return sl_err_set(err, SL_ECONFIG, "%s: check stream \"%s\" is not a stream of the manifest", LC_WHERE(src, check),
                         name ? name : "?");
@@ -428,7 +438,7 @@ sl_code lc_source_check(lc_source *src, sl_err *err) {
 sl_code lc_source_read(lc_source *src, sl_read *rd, const sl_cstream *cs, sl_err *err) {
   sl_code rc = lc_dyn_resolve(src, err);
   if (rc) return rc;
-  const json_t *node = lc_source_find_stream(src, cs->name);
+  const json_t *node = find_entry(src, cs->name);
   if (!node) return sl_err_set(err, SL_ECATALOG, "stream %s is not a stream of the manifest", cs->name);
   if ((rc = pick_stream(src, node, sl_read_state(rd), &node, err))) return rc;
   lc_stream *st = NULL;
