@@ -15,7 +15,9 @@ async function checkGraphql(text, out) {
   const mod = await loadGraphql();
   if (!mod) { out.hidden = false; out.className = "note"; out.textContent = "GraphQL syntax check unavailable (this build has no graphql parser)"; return; }
   try {
-    if (text.trim()) mod.parse(text);
+    // Interpolations ({{ ... }}, {% ... %}) become a Name of the same length,
+    // valid wherever a value or a field may stand, so columns stay right.
+    if (text.trim()) mod.parse(text.replace(/\{\{[^]*?\}\}|\{%[^]*?%\}/g, (m) => m.replace(/[^\n]/g, "_")));
     out.hidden = false;
     out.className = "ok";
     out.textContent = text.trim() ? "valid GraphQL" : "";

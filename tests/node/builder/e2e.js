@@ -267,7 +267,7 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.waitForFunction((s) => /line \d+, column \d+/.test(document.querySelector(s).textContent), gqOut);
     const gqErr = await page.textContent(gqOut);
     check("GraphQL: syntax error at its line and column", /^line 1, column 37: Expected Name, found <EOF>/.test(gqErr), gqErr);
-    await page.fill(gq, "query {\n  items(first: 10) {\n    id\n  }\n}");
+    await page.fill(gq, "query {\n  items(first: {{ config['page_size'] }}) {\n    id\n  }\n}");
     await page.waitForFunction((s) => document.querySelector(s).textContent === "valid GraphQL", gqOut);
     const gy = await yamlWhen(page, /RequestBodyGraphQL[^]*query: /);
     check("GraphQL: query written as RequestBodyGraphQL", /request_body:\s*\n\s*type: RequestBodyGraphQL\s*\n\s*value:\s*\n\s*query: /.test(gy), gy);
