@@ -36,6 +36,9 @@ void bld_annotate(json_t *res);
 /* A JSON schema for records (array of objects): types as ["null", T],
  * objects with properties, arrays with items. New reference. */
 json_t *bld_infer_schema(const json_t *records);
+/* {field: strftime format} for top-level fields whose every value is a
+ * datetime in one format (the CDK's inferred_datetime_formats). */
+json_t *bld_datetime_formats(const json_t *records);
 /* Every record of a test-read result, in order (new array). */
 json_t *bld_result_records(const json_t *res);
 /* Differences between a declared and an inferred schema: [{"path","change":

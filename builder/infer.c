@@ -1,6 +1,7 @@
 /* Schema inference from test-read records, its diff against the declared
  * schema, and the warnings shown after a test read. */
 #include <stdarg.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,4 +294,75 @@ void bld_schema_warnings(json_t *w, const json_t *diff, const json_t *declared) 
            "records have \"%s\", which the declared schema forbids (additionalProperties: false)", path);
     }
   }
+}
+
+/* ---- datetime formats of record fields (the CDK's DatetimeFormatInferrer) ---- */
+
+/* Whether s has the shape pat: 'd' a digit, '+' one or more digits, 'z' a
+ * sign, anything else itself. */
+static bool shape(const char *s, const char *pat) {
+  for (; *pat; pat++) {
+    if (*pat == 'd') {
+      if (!isdigit((unsigned char)*s++)) return false;
+    } else if (*pat == '+') {
+      if (!isdigit((unsigned char)*s)) return false;
+      while (isdigit((unsigned char)*s)) s++;
+    } else if (*pat == 'z') {
+      if (*s != '+' && *s != '-') return false;
+      s++;
+    } else if (*s++ != *pat) {
+      return false;
+    }
+  }
+  return !*s;
+}
+
+/* The format a value is written in, or NULL: strings of the usual shapes,
+ * integers as seconds or milliseconds since the epoch (years 2001-2033). */
+static const char *value_format(const json_t *v) {
+  static const struct { const char *shape, *format; } forms[] = {
+      {"dddd-dd-ddTdd:dd:ddZ", "%Y-%m-%dT%H:%M:%SZ"},
+      {"dddd-dd-ddTdd:dd:dd.+Z", "%Y-%m-%dT%H:%M:%S.%fZ"},
+      {"dddd-dd-ddTdd:dd:ddzdd:dd", "%Y-%m-%dT%H:%M:%S%z"},
+      {"dddd-dd-ddTdd:dd:dd.+zdd:dd", "%Y-%m-%dT%H:%M:%S.%f%z"},
+      {"dddd-dd-ddTdd:dd:dd", "%Y-%m-%dT%H:%M:%S"},
+      {"dddd-dd-dd dd:dd:dd", "%Y-%m-%d %H:%M:%S"},
+      {"dddd-dd-dd", "%Y-%m-%d"},
+  };
+  if (json_is_string(v)) {
+    const char *s = json_string_value(v);
+    for (size_t i = 0; i < sizeof forms / sizeof *forms; i++)
+      if (shape(s, forms[i].shape)) return forms[i].format;
+    return NULL;
+  }
+  if (json_is_integer(v)) {
+    json_int_t n = json_integer_value(v);
+    if (n >= 1000000000LL && n < 2000000000LL) return "%s";
+    if (n >= 1000000000000LL && n < 2000000000000LL) return "%ms";
+  }
+  return NULL;
+}
+
+json_t *bld_datetime_formats(const json_t *records) {
+  json_t *seen = json_object(); /* field -> format, or null once inconsistent */
+  size_t i;
+  json_t *r;
+  json_array_foreach(records, i, r) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(r, k, v) {
+      if (json_is_null(v)) continue;
+      const char *f = value_format(v);
+      const json_t *had = json_object_get(seen, k);
+      if (!had) json_object_set_new(seen, k, f ? json_string(f) : json_null());
+      else if (json_is_string(had) && (!f || strcmp(f, json_string_value(had))))
+        json_object_set_new(seen, k, json_null());
+    }
+  }
+  json_t *out = json_object();
+  const char *k;
+  json_t *v;
+  json_object_foreach(seen, k, v) if (json_is_string(v)) json_object_set(out, k, v);
+  json_decref(seen);
+  return out;
 }

@@ -92,6 +92,7 @@ static void set_error(json_t *res, const char *type, const char *fmt, ...) {
 void bld_annotate(json_t *res) {
   json_t *recs = bld_result_records(res);
   json_t *inferred = bld_infer_schema(recs);
+  json_object_set_new(res, "inferred_datetime_formats", bld_datetime_formats(recs));
   json_decref(recs);
   const json_t *declared = json_object_get(res, "declared_schema");
   if (declared) json_object_set_new(res, "schema_diff", bld_schema_diff(declared, inferred));

@@ -483,6 +483,7 @@ srv_stop
 sanitizer_check srv
 
 # ---- the page in chromium: started in the background at the top, finished here ----
+API_SECS=$((SECONDS - API_T0))
 if [ -n "$PAGE_PID" ]; then
   wait "$PAGE_PID"
   PAGE_PID=''
@@ -493,7 +494,7 @@ if [ -n "$PAGE_PID" ]; then
     esac
   done <"$TMP/page.out"
   grep -q '^ok   no page errors' "$TMP/page.out" || { fail page/e2e "did not finish"; tail -n 5 "$TMP/page.out"; }
-  echo "     (chromium part: $(cat "$TMP/page.secs" 2>/dev/null) s in the background; the rest: $((SECONDS - API_T0)) s)"
+  echo "     (chromium part: $(cat "$TMP/page.secs" 2>/dev/null) s in the background; the cases and API checks: $API_SECS s)"
   expect_eq page/published-files "$(grep -c 'DatetimeBasedCursor' "$TMP/repo2/connectors/source-people/manifest.yaml" 2>/dev/null) $(test -f "$TMP/repo2/connectors/source-people/metadata.yaml" && echo meta)" "1 meta"
   sanitizer_check srv2
   sanitizer_check ws
