@@ -5,6 +5,8 @@
 # SQLite): after each,
 # the next sync completes, the destination holds exactly the source's rows
 # (no loss, no duplicates) and the stored state never runs ahead of the data.
+# Then the first sync of connections in plain append, killed before any state
+# was stored (see the comment there).
 # usage: tests/e2e/platform-kill.sh [BIN_DIR] (ROUNDS=20, SEED=... to replay)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -151,4 +153,13 @@ fs_job first-a-5 a
 expect_rc first-sync/after-reset 0 first-a-5
 expect_eq first-sync/reset-not-undone "$(grep -l 'was saved, but' "$SLUICE_HOME"/logs/*.log | sort | diff - "$TMP/warned-before")" ""
 expect_eq first-sync/reset-reads-again "$(users)" 800,300
+# Through a stream prefix: the destination's p_users is mapped back to users.
+"$S" connection create m --source b --destination out --prefix p_ --streams users --stream users --sync-mode incremental \
+  --destination-sync-mode append >/dev/null
+fs_job first-m-1 m after
+fs_job first-m-2 m
+expect_rc first-sync/prefix-next-job 0 first-m-2
+expect_eq first-sync/prefix-takes-its-own "$(cursor m)" \
+  "$(jq -r 'select(.type=="STATE") | .state.stream.stream_state.updated_at' "$TMP/first-m-1.killed" | tail -1)"
+expect_eq first-sync/prefix-nothing-again "$(sql "$DB" 'select count(*) || "," || count(distinct id) from p_users')" 200,200
 finish
