@@ -56,25 +56,22 @@ mapping='      components_mapping:
     printf '  - {$ref: "#/definitions/template", name: t%d, $parameters: {table: "%d"}, retriever: {$ref: "#/definitions/template/retriever", requester: {$ref: "#/definitions/template/retriever/requester", path: "/tables/%d/rows"}}}\n' "$i" "$i" "$i"
   done
 } >"$W/static.yaml"
-{
+template_yaml() { # template_yaml RESOLVER_TYPE: the manifest up to the resolver's own fields
   head_yaml
   echo "streams: []"
   echo "dynamic_streams:"
   echo "  - type: DynamicDeclarativeStream"
   echo "    stream_template: {\$ref: \"#/definitions/template\"}"
   echo "    components_resolver:"
-  echo "      type: ConfigComponentsResolver"
+  echo "      type: $1"
+}
+{
+  template_yaml ConfigComponentsResolver
   echo "      stream_config: {type: StreamConfig, configs_pointer: [tables]}"
   echo "$mapping"
 } >"$W/config.yaml"
 {
-  head_yaml
-  echo "streams: []"
-  echo "dynamic_streams:"
-  echo "  - type: DynamicDeclarativeStream"
-  echo "    stream_template: {\$ref: \"#/definitions/template\"}"
-  echo "    components_resolver:"
-  echo "      type: ParametrizedComponentsResolver"
+  template_yaml ParametrizedComponentsResolver
   echo "      stream_parameters:"
   echo "        type: StreamParametersDefinition"
   echo "        list_of_parameters_for_stream:"
