@@ -627,9 +627,8 @@ sl_code lc_async_run_next(lc_async_run *r, json_t **slice, json_t **dls, sl_err 
       }
       if ((rc = poll(r, j, err))) return rc;
     }
-    for (size_t i = 0; i < r->n; i++)
-      if ((r->q[i]->status == J_FAILED || r->q[i]->status == J_TIMED_OUT) && r->q[i]->attempts >= r->max_attempts)
-        return exhausted(r, r->q[i], err);
+    /* A completed head goes first (its records and state are kept even when
+     * a later job has run out of attempts: that fails at the next call). */
     job *h = r->q[0];
     if (h->status == J_COMPLETED || h->status == J_SKIPPED) {
       memmove(r->q, r->q + 1, (r->n - 1) * sizeof *r->q);
@@ -646,6 +645,9 @@ sl_code lc_async_run_next(lc_async_run *r, json_t **slice, json_t **dls, sl_err 
       *slice = json_incref(h->slice);
       return SL_EOK;
     }
+    for (size_t i = 0; i < r->n; i++)
+      if ((r->q[i]->status == J_FAILED || r->q[i]->status == J_TIMED_OUT) && r->q[i]->attempts >= r->max_attempts)
+        return exhausted(r, r->q[i], err);
     if (src->debug)
       lc_log(src, "DEBUG", "stream %s: %zu job(s) running; waiting %.0f s before polling again", lc_stream_name(r->st), r->n,
              POLL_INTERVAL_S);
