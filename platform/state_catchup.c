@@ -165,26 +165,43 @@ size_t sl_state_catch_up(sl_statefile *sf, const sl_mapping *map, const sl_catal
 }
 
 /* ---- the sync record ----
- * {"sync": ID, "state": [digest, ...]}: the id of the last sync run from a
- * state file (or, on the platform, a connection's attempt) and the digests
- * of the saved states that sync may have left. It is written before the
- * destination gets anything, and before each save with the digests before
- * and after it, so a crash anywhere leaves a saved state the record
- * accepts; any other change of the saved state (a reset, an edit, a
- * deleted state file) voids it. */
+ * {"sync": ID, "state": [digest]}: the id of the last sync run from a state
+ * file (or, on the platform, a connection's attempt) and the digest of the
+ * saved state as that sync left it (its resumable streams', and any others
+ * the catalog does not name), with the generations of its resumable
+ * streams. It is written before the destination gets anything and right
+ * after each save; any other change of the saved state (a reset, an edit, a
+ * deleted state file) or a new generation (a refresh, a clear) voids it.
+ * So does a crash between a save and the record's rewrite, which errs
+ * toward reading again. (Only the state as last saved counts: accepting the
+ * one before a save too would take a reset back to it, an empty state
+ * after a first save, for that sync's.) */
 
-char *sl_state_digest(const json_t *root) {
+char *sl_state_digest(const json_t *root, const sl_catalog *cat) {
   json_t *canon = json_object();
   size_t i;
   json_t *e;
   if (!canon) return NULL;
   if (json_is_array(root)) { /* the order of entries does not matter (the store sorts them) */
     json_array_foreach(root, i, e) {
+      /* A full refresh's state is reset at every job (platform/refresh.c),
+       * and none is ever taken for it: it does not count. */
+      const json_t *d = json_object_get(json_object_get(e, "stream"), "stream_descriptor");
+      const char *name = json_string_value(json_object_get(d, "name"));
+      const sl_cstream *cs = cat && name ? sl_catalog_find(cat, name, json_string_value(json_object_get(d, "namespace"))) : NULL;
+      if (cs && !resumable(cs)) continue;
       char *k = sl_state_key(e);
       if (k) json_object_set_new(canon, k, sl_state_plain(e));
       free(k);
     }
   } else if (root) json_object_set(canon, "LEGACY", (json_t *)root);
+  for (i = 0; cat && i < cat->n; i++) { /* a refresh or clear bumps these; an overwrite's, bumped every job, do not count */
+    const sl_cstream *cs = &cat->streams[i];
+    char *k = NULL;
+    if (!cs->has_generation_id || !cs->generation_id || !resumable(cs)) continue;
+    if (asprintf(&k, "GENERATION\t%s\t%s", cs->ns ? cs->ns : "", cs->name) >= 0) json_object_set_new(canon, k, json_integer(cs->generation_id));
+    free(k);
+  }
   char *text = json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS), *hex = NULL;
   json_decref(canon);
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -214,11 +231,8 @@ char *sl_sync_record_prev(const char *path, const char *digest) {
   return out;
 }
 
-sl_code sl_sync_record_write(const char *path, const char *sync_id, const char *d1, const char *d2, sl_err *err) {
-  json_t *ds = json_array();
-  if (d1) json_array_append_new(ds, json_string(d1));
-  if (d2 && (!d1 || strcmp(d1, d2))) json_array_append_new(ds, json_string(d2));
-  json_t *rec = json_pack("{s:s, s:o}", "sync", sync_id, "state", ds);
+sl_code sl_sync_record_write(const char *path, const char *sync_id, const char *digest, sl_err *err) {
+  json_t *rec = json_pack("{s:s, s:[s]}", "sync", sync_id, "state", digest);
   char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL, *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
   json_decref(rec);
   sl_code rc;

@@ -306,18 +306,16 @@ static void save_state(sync_t *s) {
   if (!s->have_sf || !s->sf_dirty) return;
   sl_err err = SL_ERR_INIT;
   s->sf_dirty = false;
-  /* The record first, accepting the state before and after this save. */
-  char *d = s->record ? sl_state_digest(s->sf.root) : NULL;
-  if (s->record && !d) set_fatal(s, SL_ENOMEM, "out of memory saving the state");
-  else if (s->record && sl_sync_record_write(s->record, s->rec_id, s->digest, d, &err)) set_fatal(s, err.code, "%s", err.msg);
-  else if (sl_statefile_save(&s->sf, &err)) set_fatal(s, err.code, "%s", err.msg);
-  else {
-    free(s->digest);
-    s->digest = d;
-    d = NULL;
-    if (s->o->on_commit && s->o->on_commit(s->o->on_commit_arg, s->sf.root, &err)) set_fatal(s, err.code, "%s", err.msg);
+  if (sl_statefile_save(&s->sf, &err) || (s->o->on_commit && s->o->on_commit(s->o->on_commit_arg, s->sf.root, &err))) {
+    set_fatal(s, err.code, "%s", err.msg);
+    return;
   }
-  free(d);
+  /* Then the record, naming the state just saved (where it is kept: the
+   * store's, for a connection). A crash before it voids the record. */
+  if (!s->record) return;
+  free(s->digest);
+  if (!(s->digest = sl_state_digest(s->sf.root, &s->cat))) set_fatal(s, SL_ENOMEM, "out of memory saving the state");
+  else if (sl_sync_record_write(s->record, s->rec_id, s->digest, &err)) set_fatal(s, err.code, "%s", err.msg);
 }
 
 static void echoed_state(sync_t *s, sl_jv root, const char *what) {
@@ -615,21 +613,7 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
       return rc;
     }
     s.have_sf = true;
-    /* Which sync ran last from this state, if the state is still one it left. */
-    const char *prev_record = o->prev_record;
-    s.record = o->record;
-    if (!prev_record && !s.record) {
-      snprintf(record, sizeof record, "%s.sync", o->state_file);
-      prev_record = s.record = record;
-    }
-    if (!(s.digest = sl_state_digest(s.sf.root))) {
-      sl_statefile_dispose(&s.sf);
-      return sl_err_set(err, SL_ENOMEM, "out of memory reading the state");
-    }
-    prev_sync = sl_sync_record_prev(prev_record, s.digest);
   }
-  sl_sync_id_new(s.sync_id);
-  s.rec_id = prev_sync ? prev_sync : s.sync_id;
   if (!mkdtemp(tmpdir)) {
     rc = sl_err_set(err, SL_EIO, "cannot create a temporary directory in /tmp: %s", strerror(errno));
     goto out;
@@ -668,6 +652,21 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
     res->streams[i].ns = s.cat.streams[i].ns ? strdup(s.cat.streams[i].ns) : NULL;
     res->streams[i].status = "PENDING";
   }
+  /* Which sync ran last from this state, if the state is still the one it
+   * left and no generation changed since. */
+  const char *prev_record = o->prev_record;
+  s.record = s.have_sf ? o->record : NULL;
+  if (s.have_sf && !prev_record && !s.record) {
+    snprintf(record, sizeof record, "%s.sync", o->state_file);
+    prev_record = s.record = record;
+  }
+  if (s.record && !(s.digest = sl_state_digest(s.sf.root, &s.cat))) {
+    rc = sl_err_set(err, SL_ENOMEM, "out of memory reading the state");
+    goto out;
+  }
+  prev_sync = s.record ? sl_sync_record_prev(prev_record, s.digest) : NULL;
+  sl_sync_id_new(s.sync_id);
+  s.rec_id = prev_sync ? prev_sync : s.sync_id;
   if (s.have_sf && sl_state_catch_up(&s.sf, s.map, &s.cat, prev_sync, o->destination, dst_exe, o->destination_config,
                                      dcat_path[0] ? dcat_path : cat_path, sync_log, NULL)) {
     s.sf_dirty = true;
@@ -676,7 +675,7 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
   /* From here on the destination may commit states of this sync: the
    * record names it before the destination starts. */
   s.rec_id = s.sync_id;
-  if (s.record && !s.fatal.code && sl_sync_record_write(s.record, s.sync_id, s.digest, NULL, err)) set_fatal(&s, err->code, "%s", err->msg);
+  if (s.record && !s.fatal.code && sl_sync_record_write(s.record, s.sync_id, s.digest, err)) set_fatal(&s, err->code, "%s", err->msg);
   if (s.fatal.code) {
     *err = s.fatal;
     rc = s.fatal.code;

@@ -224,15 +224,16 @@ size_t sl_state_catch_up(sl_statefile *sf, const sl_mapping *map, const sl_catal
                          const char *dst_name, const char *dst_exe, const char *dst_config, const char *dst_catalog,
                          sl_log_fn log, void *payload);
 /* The sync record (state_catchup.c): which sync last ran from a saved
- * state, valid only while the saved state is one that sync left. */
-char *sl_state_digest(const json_t *root); /* hex SHA-256 of a state file's content, order-free */
+ * state, valid only while the saved state is the one that sync left. */
+/* Hex SHA-256 of a state file's content (order-free) and of the generations
+ * of cat's resumable streams (cat may be NULL). */
+char *sl_state_digest(const json_t *root, const sl_catalog *cat);
 void sl_sync_id_new(char out[33]);
-/* The sync id the record at path names when digest is among its states,
- * else NULL (no record, or the saved state changed since). */
+/* The sync id the record at path names when digest is its state's, else
+ * NULL (no record, or the saved state changed since). */
 char *sl_sync_record_prev(const char *path, const char *digest);
-/* Write the record atomically: sync_id with the digests d1 and d2 (either
- * may be NULL). */
-sl_code sl_sync_record_write(const char *path, const char *sync_id, const char *d1, const char *d2, sl_err *err);
+/* Write the record atomically. */
+sl_code sl_sync_record_write(const char *path, const char *sync_id, const char *digest, sl_err *err);
 
 /* ---- refresh and clear of a connection (platform/job.c) ---- */
 

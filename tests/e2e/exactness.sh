@@ -293,6 +293,13 @@ if grep -q 'was saved, but' "$TMP/fs-$d-7.err"; then
   fail first-sync/reset-not-undone "the states from before the reset were taken"
 else pass first-sync/reset-not-undone; fi
 expect_eq first-sync/reset-reads-again "$(rows $d "$t" users)" 700,300
+# A reset right after a state file's first sync (one save: the record
+# names the state after it, never the empty one before) reads everything.
+fs_sync $d fs-$d-8 fs-$d-c 300
+rm "$TMP/fs-$d-c.json"
+fs_sync $d fs-$d-9 fs-$d-c 300
+expect_rc first-sync/reset-after-one-save-exit 0
+expect_eq first-sync/reset-after-one-save "$(grep -c 'was saved, but' "$TMP/fs-$d-9.err"):$(rows $d "$t" users)" 0:1300,300
 # A full refresh takes none: with the state file deleted again and a
 # full-refresh sync killed after its commit, the next one reads everything.
 rm "$TMP/fs-$d-a.json"
@@ -305,7 +312,7 @@ fs_full fs-full-2
 expect_rc first-sync/full-refresh-exit 0
 if grep -q 'was saved, but' "$TMP/fs-full-2.err"; then fail first-sync/full-refresh-takes-none "a full refresh took a state"
 else pass first-sync/full-refresh-takes-none; fi
-expect_eq first-sync/full-refresh-reads-again "$(rows $d "$t" users)" 1300,300
+expect_eq first-sync/full-refresh-reads-again "$(rows $d "$t" users)" 1900,300
 
 # kill -9 of sluice, the source or the destination at random points of
 # `sluice sync` runs in plain append mode (no dedup to hide a repeat), into

@@ -162,4 +162,25 @@ expect_rc first-sync/prefix-next-job 0 first-m-2
 expect_eq first-sync/prefix-takes-its-own "$(cursor m)" \
   "$(jq -r 'select(.type=="STATE") | .state.stream.stream_state.updated_at' "$TMP/first-m-1.killed" | tail -1)"
 expect_eq first-sync/prefix-nothing-again "$(sql "$DB" 'select count(*) || "," || count(distinct id) from p_users')" 200,200
+# A clear after a killed first sync: the clear leaves no sync record, so
+# nothing is taken after it and the next sync reads everything, once. Then a
+# refresh (truncate) killed after its commit: the next job resumes it, with
+# the same generation, from the refresh's own states; its rows stay, once.
+r_users() { sql "$DB" 'select count(*) || "," || count(distinct id) from r_users'; }
+"$S" connection create r --source b --destination out --prefix r_ --streams users --stream users --sync-mode incremental \
+  --destination-sync-mode append >/dev/null
+fs_job first-r-1 r after
+run first-r-clear timeout 60 "$S" connection clear r
+expect_eq first-sync/clear-drops "$RC:$(r_users)" "0:0,0"
+grep -l 'was saved, but' "$SLUICE_HOME"/logs/*.log | sort >"$TMP/warned-before"
+fs_job first-r-2 r
+expect_eq first-sync/after-clear-reads-all "$RC:$(r_users)" "0:200,200"
+expect_eq first-sync/clear-not-undone "$(grep -l 'was saved, but' "$SLUICE_HOME"/logs/*.log | sort | diff - "$TMP/warned-before")" ""
+KILLER_MODE=after KILLER_OUT=$TMP/first-r-refresh.killed run first-r-refresh timeout 60 "$S" connection refresh r --max-attempts 1
+expect_eq first-sync/refresh-killed "$RC:$(r_users)" "137:200,200"
+fs_job first-r-3 r
+expect_rc first-sync/refresh-resumed 0 first-r-3
+expect_eq first-sync/refresh-takes-its-own "$(cursor r)" \
+  "$(jq -r 'select(.type=="STATE") | .state.stream.stream_state.updated_at' "$TMP/first-r-refresh.killed" | tail -1)"
+expect_eq first-sync/refresh-rows-once "$(r_users)" 200,200
 finish
