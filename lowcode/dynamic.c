@@ -394,21 +394,22 @@ sl_code lc_dyn_fill(lc_dyn_tmpl *t, const json_t *values, const json_t *slice, s
     return sl_err_wrap(err, "stream template %s (value %zu)", t->name, n);
   }
   if (!json_object_get(st, "type")) json_object_set_new(st, "type", json_string("DeclarativeStream"));
+  /* types and parameters again (the name may come from them), then the
+   * holder that names the stream in locations */
+  if (t->parent_params && push_params(src, st, NULL, 0)) {
+    json_decref(st);
+    return sl_err_set(err, SL_ENOMEM, "out of memory");
+  }
+  if (sl_manifest_propagate(src->m, st, err)) {
+    json_decref(st);
+    return err->code;
+  }
   const json_t *name = json_object_get(st, "name");
   char key[400];
   snprintf(key, sizeof key, "dynamic_streams[%zu].stream_template(%s)", t->index,
            json_is_string(name) ? json_string_value(name) : "?");
   json_t *h = json_object();
-  if (!h || json_object_set_new(h, key, st) || place_one(src, h, t->tmpl) ||
-      (t->parent_params && push_params(src, st, NULL, 0))) {
-    json_decref(h);
-    return sl_err_set(err, SL_ENOMEM, "out of memory");
-  }
-  if (sl_manifest_propagate(src->m, st, err)) {
-    json_decref(h);
-    return err->code;
-  }
-  if (link(src, h, NULL)) {
+  if (!h || json_object_set_new(h, key, st) || place_one(src, h, t->tmpl) || link(src, h, NULL)) {
     json_decref(h);
     return sl_err_set(err, SL_ENOMEM, "out of memory");
   }
