@@ -175,7 +175,9 @@ static json_t *api_publish(bld_server *srv, const json_t *body, unsigned *status
   NEED_YAML(body, len, status);
   const char *name = json_string_value(json_object_get(body, "name"));
   if (!name) return bld_bad(status, 400, "the request needs \"name\": source-<name>");
-  return bld_publish(srv, yaml, len, name, status);
+  const json_t *d = json_object_get(body, "description");
+  if (d && !json_is_string(d)) return bld_bad(status, 400, "\"description\" must be a string (what this version changes)");
+  return bld_publish(srv, yaml, len, name, json_string_value(d), status);
 }
 
 json_t *bld_api(bld_server *srv, const char *method, const char *path, const json_t *body, unsigned *status) {

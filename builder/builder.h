@@ -129,7 +129,8 @@ json_t *bld_generate_streams(bld_server *srv, const char *yaml, size_t len, size
 
 /* Writes connectors/<name>/ under srv->root (see publish.c) and records the
  * published version (workspace.c): {dir, created, version: {n, tag, ...}}. */
-json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *name, unsigned *status);
+json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *name, const char *description,
+                    unsigned *status);
 /* Makes published version n the connector's: its manifest, catalog and
  * README in connectors/<c>/ and its dockerImageTag in metadata.yaml. */
 json_t *bld_publish_activate(bld_server *srv, long n, unsigned *status);
@@ -167,12 +168,12 @@ json_t *bld_testing_values(bld_server *srv);
 
 /* ---- workspace.c: a project's record and a workspace of projects ---- */
 
-/* {connector, versions: [{n, connector, tag, time, manifest_version}], active} */
+/* {connector, versions: [{n, connector, tag, time, manifest_version, description?}], active} */
 json_t *bld_published(bld_server *srv);
 /* Keeps yaml as the next published version of connector (at cdir) and makes
  * it the active one; the entry (new reference) or NULL with err. */
 json_t *bld_record_publish(bld_server *srv, const char *connector, const char *cdir, const char *yaml, size_t len,
-                           sl_err *err);
+                           const char *description, sl_err *err);
 /* Published version n's manifest text and its entry, or NULL with err. */
 char *bld_published_text(bld_server *srv, long n, json_t **entry, sl_err *err);
 sl_code bld_set_active(bld_server *srv, long n, sl_err *err);

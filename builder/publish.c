@@ -158,7 +158,8 @@ static sl_code write_connector(bld_server *srv, const char *dir, const char *nam
   return rc;
 }
 
-json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *name, unsigned *status) {
+json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *name, const char *description,
+                    unsigned *status) {
   sl_err err = SL_ERR_INIT;
   if (!valid_name(name)) {
     *status = 400;
@@ -223,7 +224,7 @@ json_t *bld_publish(bld_server *srv, const char *yaml, size_t len, const char *n
     free(s);
   }
   json_decref(r);
-  json_t *entry = rc ? NULL : bld_record_publish(srv, name, dir, yaml, len, &err);
+  json_t *entry = rc ? NULL : bld_record_publish(srv, name, dir, yaml, len, description, &err);
   if (!entry) {
     *status = 500;
     return bld_error_json(&err);

@@ -69,7 +69,7 @@ json_t *bld_published(bld_server *srv) {
 }
 
 json_t *bld_record_publish(bld_server *srv, const char *connector, const char *cdir, const char *yaml, size_t len,
-                           sl_err *err) {
+                           const char *description, sl_err *err) {
   char *tag = connector_tag(cdir);
   pthread_mutex_lock(&srv->lock);
   json_t *m = meta_load(srv), *entry = NULL;
@@ -89,6 +89,7 @@ json_t *bld_record_publish(bld_server *srv, const char *connector, const char *c
     bld_version(yaml, len, ver);
     entry = json_pack("{s:I,s:s,s:s?,s:I,s:s}", "n", n, "connector", connector, "tag", tag, "time",
                       (json_int_t)time(NULL), "manifest_version", ver);
+    if (description && *description) json_object_set_new(entry, "description", json_string(description));
     json_array_append(vers, entry);
     json_object_set_new(p, "connector", json_string(connector));
     json_object_set_new(p, "active", json_integer(n)); /* a new publish is the active version */

@@ -742,7 +742,8 @@ async function publish() {
   if (!name) return;
   const u = untestedStreams();
   if (u.length && !confirm(`Not tested since their last change: ${u.join(", ")}.\n\nPublish anyway?`)) { status("not published", true); return; }
-  const { data } = await api("POST", "/publish", { yaml: S.yaml, name });
+  const description = prompt("What does this version change? (optional; kept with the published version)", "") || "";
+  const { data } = await api("POST", "/publish", { yaml: S.yaml, name, description });
   status(data.error ? data.error.message : `published to ${data.dir}`, !!data.error);
 }
 

@@ -90,7 +90,7 @@ async function showPublished() {
   const ul = $("published");
   const vers = data.versions || [];
   ul.replaceChildren(...(vers.length ? vers.map((v) => el("li", { "data-published": v.n },
-    `version ${v.n} — ${v.connector}${v.tag ? " " + v.tag : ""} — ${new Date(v.time * 1000).toLocaleString()} `,
+    `version ${v.n} — ${v.connector}${v.tag ? " " + v.tag : ""} — ${new Date(v.time * 1000).toLocaleString()}${v.description ? " — " + v.description : ""} `,
     v.n === data.active ? el("strong", { class: "ok", "data-active": "", text: "active" })
       : el("button", { type: "button", "data-activate": v.n, text: "Make active", onclick: async () => {
         const { data: d } = await api("POST", "/published/active", { version: v.n });

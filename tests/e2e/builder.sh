@@ -417,7 +417,7 @@ if wait_for 100 test -s "$TMP/ws4.port"; then
   printf '{"values": {"base_url": "http://x", "tables": [{"id": 7, "name": "a", "limit": 5}]}}' >"$TMP/req-ws-tv.json"
   api ws-tv POST '/testing_values?project=tpl' "$TMP/req-ws-tv.json"
   # Publish accepts stream templates; the catalog lists the streams they generate.
-  jq -Rs '{name: "source-tpl", yaml: .}' "$CASES/templates/manifest.yaml" >"$TMP/req-ws-pub.json"
+  jq -Rs '{name: "source-tpl", yaml: ., description: "templates from the config"}' "$CASES/templates/manifest.yaml" >"$TMP/req-ws-pub.json"
   api ws-pub POST '/publish?project=tpl' "$TMP/req-ws-pub.json"
   expect_eq publish/templates "$CODE $(jq -c '[.version.n, .version.tag]' "$TMP/ws-pub.json") $(jq -c '[.streams[].stream.name]' "$TMP/repo4/connectors/source-tpl/integration_tests/configured_catalog.json" 2>/dev/null)" \
     '200 [1,"0.1.0"] ["table_a","ALPHA"]'
@@ -425,7 +425,7 @@ if wait_for 100 test -s "$TMP/ws4.port"; then
   jq -Rs '{name: "source-tpl", yaml: (. + "# second\n")}' "$CASES/templates/manifest.yaml" >"$TMP/req-ws-pub2.json"
   api ws-pub2 POST '/publish?project=tpl' "$TMP/req-ws-pub2.json"
   api ws-published GET '/published?project=tpl'
-  expect_eq published/versions "$(jq -c '[.active, [.versions[] | [.n, .tag]]]' "$TMP/ws-published.json")" '[2,[[1,"0.1.0"],[2,"0.2.0"]]]'
+  expect_eq published/versions "$(jq -c '[.active, [.versions[] | [.n, .tag, .description]]]' "$TMP/ws-published.json")" '[2,[[1,"0.1.0","templates from the config"],[2,"0.2.0",null]]]'
   api ws-pubtext GET '/published/1?project=tpl'
   expect_eq published/text "$CODE $(jq -j .yaml "$TMP/ws-pubtext.json" | cmp -s - "$CASES/templates/manifest.yaml" && echo same) $(jq -c .version.n "$TMP/ws-pubtext.json")" "200 same 1"
   printf '{"version": 1}' >"$TMP/req-ws-act.json"

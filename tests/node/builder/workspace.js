@@ -41,7 +41,13 @@ module.exports = async function workspacePart(browser, { wsUrl, wsDir, repo, che
   page.setDefaultTimeout(15000);
   let answer = null; // what the next prompt or confirm gets (null: dismiss)
   let lastDialog = "";
-  page.on("dialog", (d) => { lastDialog = d.message(); if (answer === null) d.dismiss(); else d.accept(answer === true ? undefined : answer); });
+  let describe = ""; // what the publish dialog's description prompt gets
+  page.on("dialog", (d) => {
+    lastDialog = d.message();
+    if (d.type() === "prompt" && /^What does this version change/.test(d.message())) d.accept(describe);
+    else if (answer === null) d.dismiss();
+    else d.accept(answer === true ? undefined : answer);
+  });
   const statusIs = (re) => page.waitForFunction((src) => new RegExp(src).test(document.getElementById("status").textContent), re.source);
   const setYaml = async (text) => {
     await page.click("#mode-yaml");
@@ -87,8 +93,10 @@ module.exports = async function workspacePart(browser, { wsUrl, wsDir, repo, che
 
   // Publish twice; the second is active; then make the first active again.
   answer = "source-shop";
+  describe = "first cut";
   await page.click("#publish");
   await statusIs(/published to|error|not published/);
+  describe = "";
   await setYaml(MANIFEST("/items2"));
   await page.click("#save");
   await page.waitForFunction(() => /saved \(version 2\)/.test(document.getElementById("save-state").textContent));
@@ -104,6 +112,8 @@ module.exports = async function workspacePart(browser, { wsUrl, wsDir, repo, che
   await page.click("#show-versions");
   await page.waitForSelector('#published li[data-published="2"] [data-active]');
   check("published versions listed, the newest active", (await page.$$("#published li[data-published]")).length === 2);
+  check("published version described", / — first cut /.test(await page.textContent('#published li[data-published="1"]')) &&
+    !/first cut/.test(await page.textContent('#published li[data-published="2"]')), await page.textContent("#published"));
   await page.click('#published button[data-activate="1"]');
   await statusIs(/version 1 is active|error/);
   await page.waitForSelector('#published li[data-published="1"] [data-active]');
