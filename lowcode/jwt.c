@@ -290,7 +290,9 @@ static sl_code sign_new(lc_jwt *j, int64_t now, sl_buf *tok, sl_err *err) {
     secret = t ? t : strdup("");
   }
   if (!rc) {
-    char *hs = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS), *ps = json_dumps(pay, JSON_COMPACT);
+    /* as PyJWT: compact separators, ASCII escapes, the header's keys sorted */
+    char *hs = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    char *ps = json_dumps(pay, JSON_COMPACT | JSON_ENSURE_ASCII);
     b64url(tok, (const unsigned char *)hs, strlen(hs));
     sl_buf_putc(tok, '.');
     b64url(tok, (const unsigned char *)ps, strlen(ps));
