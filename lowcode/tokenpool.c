@@ -8,6 +8,7 @@
  * are spread over the time left to the reset. Requesters open at the same
  * time (a parent stream and its substream) that share one authenticator
  * definition (a $ref) share its tokens and quotas. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,28 +62,35 @@ static json_t *path_field(const json_t *node, const char *k) {
   return json_is_array(v) ? json_incref((json_t *)v) : NULL;
 }
 
-/* The pools built, by source and definition (sequential reads only). */
+/* The pools built, by source and definition (the builder's server builds
+ * sources on several threads, hence the lock). */
 static lc_tokpool *shared;
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 
 sl_code lc_tokpool_build(lc_source *src, const json_t *node, lc_tokpool **out, sl_err *err) {
   char at[320];
   lc_where(src, node, at, sizeof at);
   at[strcspn(at, " ")] = 0;
+  pthread_mutex_lock(&shared_lock);
   for (lc_tokpool *s = shared; s; s = s->next)
     if (s->src == src && !strcmp(s->key, at)) {
       s->refs++;
       *out = s;
+      pthread_mutex_unlock(&shared_lock);
       return SL_EOK;
     }
   lc_tokpool *t = calloc(1, sizeof *t);
-  if (!t) return sl_err_set(err, SL_ENOMEM, "out of memory");
+  if (t) {
+    t->src = src;
+    t->node = node;
+    t->key = strdup(at);
+    t->refs = 1;
+    t->next = shared;
+    shared = t;
+  }
+  pthread_mutex_unlock(&shared_lock);
   *out = t;
-  t->src = src;
-  t->node = node;
-  t->key = strdup(at);
-  t->refs = 1;
-  t->next = shared;
-  shared = t;
+  if (!t) return sl_err_set(err, SL_ENOMEM, "out of memory");
   t->last_tok = t->last_pool = -1;
   sl_code rc;
   const json_t *toks = json_object_get(node, "tokens"), *qs = json_object_get(node, "quota_status_source");
@@ -158,12 +166,17 @@ static void toks_free(lc_tokpool *t) {
 }
 
 void lc_tokpool_free(lc_tokpool *t) {
-  if (!t || --t->refs > 0) return;
-  for (lc_tokpool **pp = &shared; *pp; pp = &(*pp)->next)
-    if (*pp == t) {
-      *pp = t->next;
-      break;
-    }
+  if (!t) return;
+  pthread_mutex_lock(&shared_lock);
+  bool last = --t->refs <= 0;
+  if (last)
+    for (lc_tokpool **pp = &shared; *pp; pp = &(*pp)->next)
+      if (*pp == t) {
+        *pp = t->next;
+        break;
+      }
+  pthread_mutex_unlock(&shared_lock);
+  if (!last) return;
   free(t->key);
   toks_free(t);
   for (size_t i = 0; i < t->n_tmpl; i++) sl_tmpl_free(t->tokens[i]);
