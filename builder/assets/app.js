@@ -730,9 +730,10 @@ function streamPrint(name) {
 // Streams with no test read since they last changed.
 function untestedStreams() { return S.streams.filter((n) => !S.tested[n] || S.tested[n] !== streamPrint(n)); }
 function showUntested() {
-  const u = untestedStreams(), box = $("untested");
-  box.hidden = !u.length;
-  box.textContent = u.length ? `not tested since their last change: ${u.join(", ")}` : "";
+  const u = untestedStreams(), g = ungeneratedTemplates(), box = $("untested");
+  box.hidden = !u.length && !g.length;
+  box.textContent = [u.length ? `not tested since their last change: ${u.join(", ")}` : "",
+    g.length ? `stream templates not generated since their last change: ${g.join(", ")}` : ""].filter((x) => x).join("; ");
 }
 
 async function publish() {

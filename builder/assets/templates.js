@@ -7,6 +7,17 @@
 "use strict";
 
 const GENERATED = {}; // template index -> [streams]
+const GEN_PRINT = {}; // template index -> the template (refs resolved) and spec when last generated
+
+function templatePrint(i) {
+  const r = S.resolvedManifest || {}, t = (r.dynamic_streams || [])[i];
+  return t ? JSON.stringify([t, r.spec]) : null;
+}
+// Templates changed since they last generated streams (Airbyte's "ungenerated dynamic streams").
+function ungeneratedTemplates() {
+  return ((S.resolvedManifest || {}).dynamic_streams || []).map((t, i) => (GEN_PRINT[i] === templatePrint(i) ? null : (t && t.name) || `template ${i + 1}`))
+    .filter((n) => n);
+}
 
 async function generateStreams(i, preview) {
   if (S.yamlError) { status("the manifest does not parse: fix the YAML error first", true); return null; }
@@ -14,6 +25,8 @@ async function generateStreams(i, preview) {
   const { data } = await api("POST", "/generate_streams", { yaml: S.yaml, template: i, config: S.values, preview });
   if (data.error && !data.streams) { status(data.error.message, true); return null; }
   GENERATED[i] = data.streams || [];
+  if (!data.error) GEN_PRINT[i] = templatePrint(i);
+  showUntested();
   if (preview && data.preview) {
     S.result = data.preview;
     S.testedYaml = S.yaml;

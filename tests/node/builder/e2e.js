@@ -463,6 +463,8 @@ components_resolver:
     y = await yamlWhen(page, /path: \/boards/);
     check("stream template edited", /dynamic_streams:\s*\n\s*- type: DynamicDeclarativeStream/.test(y) && /path: \/boards/.test(y), y);
     const tp = '[data-template="per_list"]';
+    check("template not generated marked", /stream templates not generated since their last change: per_list$/.test(await page.textContent("#untested")),
+      await page.textContent("#untested"));
     await page.click(`${tp} button[name=preview_endpoint]`);
     await page.waitForFunction(() => /^2 records/.test((document.getElementById("summary") || {}).textContent || ""));
     await page.click('.tabs button[data-tab="request"]');
@@ -470,6 +472,7 @@ components_resolver:
     await page.click(`${tp} button[name=generate_streams]`);
     await page.waitForSelector(`${tp} [data-generated="board_two"]`);
     const gen = await page.$$eval(`${tp} [data-generated]`, (d) => d.map((x) => x.dataset.generated));
+    await page.waitForFunction(() => !/per_list/.test(document.getElementById("untested").textContent));
     check("template: streams generated, read-only", gen.join(",") === "board_one,board_two" && !(await page.$(`${tp} [data-generated] input, ${tp} [data-generated] textarea`)), gen.join(","));
     await page.click(`${tp} [data-generated="board_one"] button[name=test_generated]`);
     await page.waitForFunction(() => /generated stream board_one/.test(document.getElementById("status").textContent));
