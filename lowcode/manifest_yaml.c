@@ -205,7 +205,28 @@ typedef struct ybuild {
   json_t *root;
   anchor *anchors;
   size_t nanchors, capanchors;
+  size_t alias_values; /* values copied for aliases so far (bounded: alias bombs) */
 } ybuild;
+
+/* An alias is a copy of its anchor's value: a chain of aliases of aliases grows
+ * tenfold a line (an alias bomb); past this many copied values it is an error. */
+#define MAX_ALIAS_VALUES 1000000
+
+/* The number of values in v, counting stops past cap. */
+static size_t count_values(const json_t *v, size_t cap) {
+  size_t n = 1;
+  if (json_is_object(v)) {
+    const char *k;
+    json_t *m;
+    json_object_foreach((json_t *)v, k, m) {
+      if (n > cap) break;
+      n += count_values(m, cap - n);
+    }
+  } else if (json_is_array(v)) {
+    for (size_t i = 0; i < json_array_size(v) && n <= cap; i++) n += count_values(json_array_get(v, i), cap - n);
+  }
+  return n;
+}
 
 /* Writes the path of the frame stack ("streams[0].retriever") into buf. */
 static const char *stack_path(const ybuild *b, char *buf, size_t n) {
@@ -412,6 +433,9 @@ static int on_event(ybuild *b, struct fy_event *e) {
       top->key = strdup(json_string_value(target));
       return 0;
     }
+    b->alias_values += count_values(target, MAX_ALIAS_VALUES);
+    if (b->alias_values > MAX_ALIAS_VALUES)
+      return fail_at(b, line, col, "%s", "aliases expand to more than 1000000 values (an alias bomb?)");
     return attach(b, sl_manifest_copy(b->locs, target, 0, 0), line, col);
   }
   default:
