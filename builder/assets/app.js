@@ -686,21 +686,6 @@ function exportYaml() {
   a.remove();
 }
 
-function lineDiff(a, b) {
-  const x = a.split("\n"), y = b.split("\n");
-  if (x.length * y.length > 4e6) return [["", "(too large to compare line by line)"]];
-  const n = x.length, m = y.length, L = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
-  const out = [];
-  let i = 0, j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && x[i] === y[j]) { out.push([" ", x[i]]); i++; j++; }
-    else if (j < m && (i === n || L[i][j + 1] >= L[i + 1][j])) { out.push(["+", y[j]]); j++; }
-    else { out.push(["-", x[i]]); i++; }
-  }
-  return out;
-}
-
 async function showVersions() {
   const { data } = await api("GET", "/versions");
   const ul = $("versions");
