@@ -401,8 +401,31 @@ sl_code sl_out_message(sl_out *o, const json_t *msg) {
 
 static json_int_t emitted_now(void) { return (json_int_t)sl_now_ms(); }
 
+/* text with each byte that is not part of valid UTF-8 replaced by U+FFFD: a
+ * message may quote a binary response body, and jansson refuses invalid UTF-8
+ * (the whole message would be lost). Frees text. */
+static char *utf8_repaired(char *text) {
+  size_t len = text ? strlen(text) : 0;
+  if (!text || sl_utf8_valid(text, len)) return text;
+  char *out = malloc(3 * len + 1);
+  if (!out) return free(text), NULL;
+  const unsigned char *p = (const unsigned char *)text;
+  size_t k = 0;
+  for (size_t i = 0; i < len;) {
+    size_t n = p[i] < 0x80 ? 1 : p[i] >= 0xF0 ? 4 : p[i] >= 0xE0 ? 3 : 2;
+    if (n <= len - i && sl_utf8_valid(text + i, n)) {
+      memcpy(out + k, text + i, n), k += n, i += n;
+    } else {
+      memcpy(out + k, "\xEF\xBF\xBD", 3), k += 3, i++;
+    }
+  }
+  out[k] = 0;
+  free(text);
+  return out;
+}
+
 static char *scrubbed(const sl_out *o, const char *text) {
-  return o->secrets ? sl_secrets_scrub(o->secrets, text) : strdup(text);
+  return utf8_repaired(o->secrets ? sl_secrets_scrub(o->secrets, text) : strdup(text));
 }
 
 sl_code sl_out_log(sl_out *o, const char *level, const char *fmt, ...) {
