@@ -232,12 +232,14 @@ done
 # state file's sync record, STATE.sync, names) and reads nothing again.
 # Never another's: a second state file writing the same tables, or the
 # states from before a reset (the state file deleted).
+# A killed sluice may leave its protocol log's last line cut: those runs log
+# into TMP (sync_quarantined), out of the validated directory.
 fs_sync() { # fs_sync DEST NAME STATE COUNT [after|early]: into fs-DEST's target
-  local dst=destination-$1
+  local dst=destination-$1 how=run_sync
   echo "{\"count\": $4, \"seed\": 5, \"records_per_slice\": 25, \"always_updated\": false}" >"$TMP/fs-src-$4.json"
-  [ -n "${5:-}" ] && dst=$DATA/killer.sh
+  [ -n "${5:-}" ] && dst=$DATA/killer.sh how=sync_quarantined
   KILLER_MODE=${5:-} KILLER_REAL=$BIN/destination-$1 KILLER_OUT=$TMP/$2.killed \
-    run_sync "$2" --source source-faker --source-config "$TMP/fs-src-$4.json" --destination "$dst" \
+    $how "$2" --source source-faker --source-config "$TMP/fs-src-$4.json" --destination "$dst" \
     --destination-config "$TMP/fs-$1-dst.json" --state-file "$TMP/$3.json" --catalog "$TMP/cu-cat.json"
 }
 cursor() { jq -r '.[0].stream.stream_state.updated_at // "none"' "$TMP/$1.json" 2>/dev/null || echo none; }
@@ -304,10 +306,10 @@ expect_eq first-sync/reset-after-one-save "$(grep -c 'was saved, but' "$TMP/fs-$
 # full-refresh sync killed after its commit, the next one reads everything.
 rm "$TMP/fs-$d-a.json"
 jq '.streams[0].sync_mode = "full_refresh"' "$TMP/cu-cat.json" >"$TMP/fs-full-cat.json"
-fs_full() { KILLER_MODE=${2:-} KILLER_REAL=$BIN/destination-sqlite run_sync "$1" --source source-faker \
+fs_full() { KILLER_MODE=${2:-} KILLER_REAL=$BIN/destination-sqlite "${3:-run_sync}" "$1" --source source-faker \
   --source-config "$TMP/fs-src-300.json" --destination "$DATA/killer.sh" --destination-config "$TMP/fs-$d-dst.json" \
   --state-file "$TMP/fs-$d-a.json" --catalog "$TMP/fs-full-cat.json"; }
-fs_full fs-full-1 after
+fs_full fs-full-1 after sync_quarantined
 fs_full fs-full-2
 expect_rc first-sync/full-refresh-exit 0
 if grep -q 'was saved, but' "$TMP/fs-full-2.err"; then fail first-sync/full-refresh-takes-none "a full refresh took a state"
