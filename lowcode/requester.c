@@ -364,6 +364,7 @@ static sl_code build_url(lc_requester *r, const json_t *ctx, const char *path_ov
     const char *b = sl_buf_cstr(&base), *p = sl_buf_cstr(&path);
     char *joined = NULL;
     if (!*p) joined = strdup(b);
+    else if (!base.len) joined = strdup(p); /* url_base "" and a whole URL as the path, as urljoin */
     else {
       if (base.len && b[base.len - 1] != '/') sl_buf_putc(&base, '/');
       joined = sl_url_join(sl_buf_cstr(&base), p, err);

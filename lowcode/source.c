@@ -340,20 +340,10 @@ sl_code lc_source_discover(lc_source *src, json_t *streams, sl_err *err) {
 static sl_code check_one(lc_source *src, const json_t *node, const char *name, sl_err *err) {
   lc_stream *st = NULL;
   lc_slicer *sl = NULL;
-  json_t *slice = NULL;
   sl_code rc = pick_stream(src, node, NULL, &node, err);
   if (!rc) rc = lc_stream_open(src, node, &st, err);
   if (!rc) rc = lc_slicer_build(st, NULL, false, &sl, err);
-  if (!rc) rc = sl->ops->next(sl, &slice, err);
-  if (!rc && !slice) rc = sl_err_set(err, SL_ESOURCE, "stream %s produced no stream slices", name);
-  if (!rc) {
-    lc_pages pg;
-    bool have;
-    lc_pages_begin(st, sl, slice, &pg);
-    rc = lc_pages_next(&pg, &have, err);
-    lc_pages_end(&pg);
-  }
-  json_decref(slice);
+  if (!rc) rc = lc_stream_check(st, sl, err); /* an AsyncRetriever's first job, too */
   if (sl) sl->ops->free(sl);
   lc_stream_close(st);
   if (rc) return sl_err_wrap(err, "Unable to connect to stream %s", name);
