@@ -49,6 +49,7 @@ static inline sl_code sl_buf_putc(sl_buf *b, char c) {
 }
 
 static inline sl_code sl_buf_put(sl_buf *b, const void *p, size_t n) {
+  if (!n) return SL_EOK; /* a fresh buffer has no data: memcpy(NULL, p, 0) is undefined */
   if (b->cap - b->len < n && sl_buf_grow_slow(b, n)) return SL_ELIMIT;
   memcpy(b->data + b->len, p, n);
   b->len += n;
