@@ -319,6 +319,7 @@ class Mock:
 
         class H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as two writes
 
             def log_message(self, fmt, *args):
                 pass
@@ -400,7 +401,10 @@ class Mock:
                 r = self.replies[self.i]
                 self.i += 1
                 return r
-            if self.forever and self.replies:
+            # "forever" is bounded: an API that always has a next page is read
+            # for ever by the CDK too; past the bound the connector must fail cleanly
+            if self.forever and self.replies and self.i < len(self.replies) + 1000:
+                self.i += 1
                 return self.replies[-1]
             return None
 
