@@ -30,7 +30,8 @@ static const sl_source src = {.name = "source-leaky", .version = "0", .spec_json
 int main(int argc, char **argv) { return sl_source_main(&src, argc, argv); }
 SRC
 san=""
-case "$build" in *asan*) san="-fsanitize=address,undefined";; esac
+# The library was built with the sanitizers whatever the directory is called.
+nm "$build/lib/libsluice.a" 2>/dev/null | grep "__asan_" > /dev/null && san="-fsanitize=address,undefined"
 gcc -std=gnu11 -Wall -Werror $san -I"$root/include" -o "$tmp/source-leaky" "$tmp/leaky.c" \
   "$build/lib/libsluice.a" -ljansson -lsimdjson -lstdc++ -lm 2> "$tmp/cc.log" && pass "leaky source builds" || fail "leaky source builds" "$(head -3 "$tmp/cc.log")"
 
