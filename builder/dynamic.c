@@ -106,7 +106,7 @@ json_t *bld_generate_streams(bld_server *srv, const char *yaml, size_t len, size
     size_t i, j, k;
     json_t *s, *pg, *rec;
     json_array_foreach(json_object_get(p, "slices"), i, s) {
-      json_t *ctx = lc_dyn_slice_ctx(json_object_get(s, "slice"));
+      json_t *ctx = lc_slice_view_extra(json_object_get(s, "slice"));
       json_array_foreach(json_object_get(s, "pages"), j, pg) json_array_foreach(json_object_get(pg, "records"), k, rec) {
         if (!rc) rc = add_generated(&g, t, rec, ctx, g.values, &err);
       }

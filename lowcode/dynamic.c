@@ -491,13 +491,6 @@ static sl_code config_values(lc_dyn_tmpl *t, lc_dyn_value_fn fn, void *ud, sl_er
   return rc;
 }
 
-json_t *lc_dyn_slice_ctx(const json_t *slice) {
-  json_t *view = lc_slice_view(slice);
-  const json_t *ef = json_object_get(slice, "extra_fields");
-  if (ef) json_object_set(view, "extra_fields", (json_t *)ef);
-  return view;
-}
-
 sl_code lc_dyn_read(lc_source *src, const json_t *retriever, const json_t *at, const char *name, bool sliced,
                     lc_dyn_record_fn fn, void *ud, sl_err *err) {
   /* The record filter sees its own parameters (the CDK builds it with them);
@@ -522,7 +515,7 @@ sl_code lc_dyn_read(lc_source *src, const json_t *retriever, const json_t *at, c
     if (sl) rc = sl->ops->next(sl, &slice, err);
     else slice = first ? lc_slice_new(NULL, NULL, NULL) : NULL; /* read_records({}): one empty slice */
     if (rc || !slice) break;
-    json_t *view = lc_dyn_slice_ctx(slice);
+    json_t *view = lc_slice_view_extra(slice);
     lc_pages pg;
     lc_pages_begin(st, sl, slice, &pg);
     for (bool have = true; !rc && have && !stop;) {

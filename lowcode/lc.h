@@ -486,9 +486,6 @@ const char *lc_dyn_tmpl_name(const lc_dyn_tmpl *t);
 typedef sl_code (*lc_dyn_value_fn)(void *ud, lc_dyn_tmpl *t, const json_t *values, const json_t *slice, size_t n,
                                    sl_err *err);
 sl_code lc_dyn_each_value(lc_dyn_tmpl *t, lc_dyn_value_fn fn, void *ud, sl_err *err);
-/* A slice as components mappings see it: stream_slice plus extra_fields
- * (new reference). */
-json_t *lc_dyn_slice_ctx(const json_t *slice);
 /* The records of a retriever (as a stream named `name`, located at `at`):
  * sliced by its partition router, or one empty slice (read_records({})).
  * fn sees each record and the slice as templates see it; *stop ends. */

@@ -31,6 +31,13 @@ json_t *lc_slice_view(const json_t *slice) {
   return v;
 }
 
+json_t *lc_slice_view_extra(const json_t *slice) {
+  json_t *v = lc_slice_view(slice);
+  json_t *extra = json_object_get(slice, "extra_fields");
+  if (json_is_object(extra) && !json_object_get(v, "extra_fields")) json_object_set(v, "extra_fields", extra);
+  return v;
+}
+
 /* ---- full refresh: one empty slice, no state (the sentinel follows) ---- */
 
 typedef struct fr_slicer {

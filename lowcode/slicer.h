@@ -122,5 +122,8 @@ json_t *lc_router_slicer_parent_state(lc_slicer *s);
 json_t *lc_slice_new(json_t *partition, json_t *cursor_slice, json_t *extra_fields); /* steals */
 /* The mapping templates see as stream_slice (new reference). */
 json_t *lc_slice_view(const json_t *slice);
+/* The same plus the slice's extra_fields (an attribute of the CDK's
+ * StreamSlice, so stream_slice.extra_fields[...] is never undefined). */
+json_t *lc_slice_view_extra(const json_t *slice);
 
 #endif

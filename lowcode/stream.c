@@ -46,12 +46,9 @@ static const json_t *params_of(const json_t *node) { return json_object_get(node
 static json_t *base_ctx(lc_source *src, const json_t *node) { return lc_ctx_new(src, node); }
 
 /* stream_slice/stream_partition/stream_interval: the partition and cursor
- * slice, plus extra_fields when the slice has some (the CDK's StreamSlice
- * has them as an attribute: stream_slice.extra_fields['timezone']). */
+ * slice, plus extra_fields. */
 static void set_slice_views(json_t *ctx, const json_t *slice) {
-  json_t *view = lc_slice_view(slice);
-  json_t *extra = json_object_get(slice, "extra_fields");
-  if (json_object_size(extra) && !json_object_get(view, "extra_fields")) json_object_set(view, "extra_fields", extra);
+  json_t *view = lc_slice_view_extra(slice);
   json_object_set(ctx, "stream_slice", view);
   json_object_set(ctx, "stream_partition", view);
   json_object_set(ctx, "stream_interval", view);
