@@ -393,9 +393,8 @@ static void drain_lines(sync_t *s, sl_buf *b, size_t *scanned, bool eof,
 
 static size_t to_dst_pending(const sync_t *s) { return s->to_dst.len - s->to_dst_off; }
 
-/* Read what is available; returns false at EOF. *got says whether bytes came. */
-static bool read_some(sync_t *s, int fd, sl_buf *b, const char *who, uint64_t line_no, bool *got) {
-  *got = false;
+/* Read what is available; returns false at EOF. */
+static bool read_some(sync_t *s, int fd, sl_buf *b, const char *who, uint64_t line_no) {
   if (sl_buf_ensure(b, READ_CHUNK)) {
     set_fatal(s, SL_ELIMIT, "%s stdout line %llu is longer than the maximum message size of %zu bytes; "
               "raise it with --max-message-size", who, (unsigned long long)line_no + 1, b->max - READ_CHUNK);
@@ -405,25 +404,7 @@ static bool read_some(sync_t *s, int fd, sl_buf *b, const char *who, uint64_t li
   if (n < 0) return errno == EINTR || errno == EAGAIN;
   if (n == 0) return false;
   b->len += (size_t)n;
-  *got = true;
   return true;
-}
-
-/* The source's pipe is non-blocking: after a wake-up, keep reading what the
- * source wrote meanwhile (bounded) so that poll and the forward writes each
- * handle more bytes per call: fewer wake-ups of all three processes. */
-#define SRC_READS_PER_WAKE 8
-static void read_source(sync_t *s) {
-  for (int i = 0; i < SRC_READS_PER_WAKE; i++) {
-    bool got, more = read_some(s, s->src.out_fd, &s->src_in, "source", s->src_line, &got);
-    drain_lines(s, &s->src_in, &s->src_scanned, !more, source_line);
-    if (!more) {
-      s->src_eof = true;
-      close(s->src.out_fd);
-      return;
-    }
-    if (!got || to_dst_pending(s) >= FORWARD_HIGH_WATER) return;
-  }
 }
 
 /* Tell the destination that stream i is complete (once): it may then swap an
@@ -537,7 +518,14 @@ static sl_code pump(sync_t *s, sl_err *err) {
     if (pr < 0 && errno != EINTR) return sl_err_set(err, SL_EIO, "poll: %s", strerror(errno));
     progress(s, false);
     if (pr <= 0) continue;
-    if (isrc >= 0 && fds[isrc].revents) read_source(s);
+    if (isrc >= 0 && fds[isrc].revents) {
+      bool more = read_some(s, s->src.out_fd, &s->src_in, "source", s->src_line);
+      drain_lines(s, &s->src_in, &s->src_scanned, !more, source_line);
+      if (!more) {
+        s->src_eof = true;
+        close(s->src.out_fd);
+      }
+    }
     if (iout >= 0 && fds[iout].revents) {
       ssize_t n = write(s->dst.in_fd, s->to_dst.data + s->to_dst_off, to_dst_pending(s));
       if (n > 0) {
@@ -560,7 +548,7 @@ static sl_code pump(sync_t *s, sl_err *err) {
       }
     }
     if (fds[idst].revents) {
-      bool got, more = read_some(s, s->dst.out_fd, &s->dst_in, "destination", s->dst_line, &got);
+      bool more = read_some(s, s->dst.out_fd, &s->dst_in, "destination", s->dst_line);
       drain_lines(s, &s->dst_in, &s->dst_scanned, !more, destination_line);
       save_state(s);
       if (!more) s->dst_eof = true;
@@ -723,7 +711,6 @@ sl_code sl_sync_run(const sl_sync_opts *o, sl_sync_result *res, sl_err *err) {
     goto out;
   }
   fcntl(s.dst.in_fd, F_SETFL, fcntl(s.dst.in_fd, F_GETFL) | O_NONBLOCK);
-  fcntl(s.src.out_fd, F_SETFL, fcntl(s.src.out_fd, F_GETFL) | O_NONBLOCK); /* read_source */
   rc = pump(&s, err);
   close(s.dst.out_fd);
   if (!s.src_eof) close(s.src.out_fd);
