@@ -493,11 +493,7 @@ static sl_code config_values(lc_dyn_tmpl *t, lc_dyn_value_fn fn, void *ud, sl_er
 
 sl_code lc_dyn_read(lc_source *src, const json_t *retriever, const json_t *at, const char *name, bool sliced,
                     lc_dyn_record_fn fn, void *ud, sl_err *err) {
-  /* The record filter sees its own parameters (the CDK builds it with them);
-   * the read loop gives records the stream's, so the stream takes those. */
-  const json_t *params = json_object_get(json_object_get(json_object_get(retriever, "record_selector"), "record_filter"),
-                                         "$parameters");
-  if (!params) params = json_object_get(retriever, "$parameters");
+  const json_t *params = json_object_get(retriever, "$parameters");
   json_t *node = json_pack("{s:s,s:s,s:[],s:O}", "type", "DeclarativeStream", "name", name, "primary_key", "retriever",
                            retriever);
   if (node && params) json_object_set(node, "$parameters", (json_t *)params);

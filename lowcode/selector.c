@@ -15,6 +15,7 @@ struct lc_selector {
   char **rendered; /* path for this run */
   bool star;
   sl_tmpl *filter;
+  const json_t *filter_params; /* the filter's own $parameters (its ancestors' merged) */
   lc_keyset filter_keys; /* the members of `record` the filter reads */
   bool normalize;
   bool transform_first;
@@ -51,6 +52,7 @@ sl_code lc_selector_build(lc_source *src, const json_t *node, const json_t *sche
     if (ft && strcmp(ft, "RecordFilter"))
       return sl_err_set(err, SL_ECONFIG, "%s: unsupported record filter \"%s\"", LC_WHERE(src, f), ft);
     if ((rc = lc_tmpl_field(src, f, "condition", &s->filter, err))) return rc;
+    s->filter_params = json_object_get(f, "$parameters");
     lc_keyset_scan(&s->filter_keys, s->filter, "record");
   }
   const json_t *norm = json_object_get(node, "schema_normalization");
@@ -204,11 +206,25 @@ sl_code lc_selector_extract(const lc_selector *s, sl_jv root, lc_jvvec *recs, sl
 
 /* ---- filter ---- */
 
+/* The condition sees the filter's own parameters, as the CDK builds the
+ * RecordFilter with them: they hold the retriever's and the selector's too,
+ * which the stream's context (ctx) lacks. */
+static sl_code eval_filter(const lc_selector *s, json_t *ctx, bool *keep, sl_err *err) {
+  json_t *saved = NULL;
+  if (s->filter_params && json_object_get(ctx, "parameters") != s->filter_params) {
+    saved = json_incref(json_object_get(ctx, "parameters"));
+    json_object_set(ctx, "parameters", (json_t *)s->filter_params);
+  }
+  sl_code rc = sl_tmpl_eval_bool(s->filter, ctx, keep, err);
+  if (saved) json_object_set_new(ctx, "parameters", saved);
+  return rc;
+}
+
 sl_code lc_selector_filter(lc_source *src, const lc_selector *s, json_t *ctx, bool *keep,
                            sl_err *err) {
   *keep = true;
   if (!s->filter) return SL_EOK;
-  return sl_tmpl_eval_bool(s->filter, ctx, keep, err);
+  return eval_filter(s, ctx, keep, err);
 }
 
 bool lc_selector_filter_on_view(const lc_selector *s) { return !s->normalize && (!s->filter || !s->filter_keys.whole); }
@@ -224,7 +240,7 @@ sl_code lc_selector_filter_view(lc_source *src, const lc_selector *s, json_t *ct
     if (v) json_object_set_new(part, s->filter_keys.k[i], v);
   }
   json_object_set_new(ctx, "record", part);
-  sl_code rc = sl_tmpl_eval_bool(s->filter, ctx, keep, err);
+  sl_code rc = eval_filter(s, ctx, keep, err);
   json_object_del(ctx, "record");
   return rc;
 }
