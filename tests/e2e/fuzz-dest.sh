@@ -14,7 +14,7 @@ if [ -n "${SLUICE_PROTOCOL_LOG_DIR:-}" ]; then
 fi
 cases=${FUZZ_CASES:-}
 if [ -z "$cases" ]; then
-  if nm "$BIN/destination-jsonl" 2>/dev/null | grep -q __asan_init; then cases=40; else cases=100; fi
+  if [ "$(ldd "$BIN/destination-jsonl" 2>/dev/null | grep -c libasan)" != 0 ]; then cases=100; else cases=150; fi
 fi
 run fuzz timeout -k 5 900 /usr/bin/python3 "$ROOT/tests/fuzz/fuzz_dest.py" "$BIN" "$out" --cases "$cases" \
   --seed "${FUZZ_SEED:-7}" "${plog[@]}"

@@ -19,7 +19,7 @@ fi
 # ASan builds are several times slower: fewer cases by default.
 cases=${FUZZ_CASES:-}
 if [ -z "$cases" ]; then
-  if nm -C "$BIN/sluice" 2>/dev/null | grep -q __asan_init; then cases=60; else cases=150; fi
+  if [ "$(ldd "$BIN/sluice" 2>/dev/null | grep -c libasan)" != 0 ]; then cases=80; else cases=150; fi
 fi
 run fuzz timeout -k 5 900 /usr/bin/python3 "$FUZZ" run "$BIN" "$out" --cases "$cases" \
   --seed "${FUZZ_SEED:-7}" --jobs 2 "${plog[@]}"
