@@ -296,9 +296,9 @@ static int attach(ybuild *b, json_t *v, int line, int col) {
   if (f->key_is_merge) { /* `<<: *anchor` or `<<: [*a, *b]` */
     f->key_is_merge = false;
     free(f->key), f->key = NULL;
-    bool ok = json_is_object(v);
+    bool ok = json_is_object(v) || json_is_array(v);
     if (json_is_array(v))
-      for (size_t i = 0; i < json_array_size(v); i++) ok = json_is_object(json_array_get(v, i));
+      for (size_t i = 0; i < json_array_size(v); i++) ok = ok && json_is_object(json_array_get(v, i));
     if (!ok) {
       json_decref(v);
       return fail_at(b, line, col, "%s", "a merge key `<<` needs a mapping or a list of mappings");
