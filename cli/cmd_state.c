@@ -25,13 +25,8 @@ static sl_code conn_id(sl_store *s, const char *ref, int64_t *id, sl_err *err) {
 }
 
 static sl_code not_running(sl_store *s, int64_t id, sl_err *err) {
-  json_t *row = NULL;
-  char ib[24];
-  if (sl_store_one(s, &row, err, "SELECT id FROM jobs WHERE connection_id = ? AND status = 'running'", 1, sl_store_i64(ib, id)))
-    return SL_EOK;
-  sl_code rc = sl_err_set(err, SL_ETRANSIENT, "job %lld of this connection is running; change the state when it is over",
-                          (long long)sl_store_int(row, "id"));
-  json_decref(row);
+  sl_code rc = sl_job_idle(s, id, err);
+  if (rc == SL_ETRANSIENT) sl_err_set(err, rc, "%s; change the state when it is over", err->msg);
   return rc;
 }
 
@@ -62,8 +57,7 @@ int cmd_state(int argc, char **argv) {
   } else if (!strcmp(sub, "reset")) {
     const char *stream = cli_ws_opt(&w, "--stream");
     if (!(c = not_running(w.store, id, &err))) {
-      c = stream ? sl_store_exec(w.store, NULL, &err, "DELETE FROM state WHERE connection_id = ? AND stream = ?", 2, ib, stream)
-                 : sl_store_exec(w.store, NULL, &err, "DELETE FROM state WHERE connection_id = ?", 1, ib);
+      c = sl_job_reset_state(w.store, id, stream, &err);
       if (!c) printf(w.json ? "{\"state\": \"reset\"}\n" : "state of connection %s reset%s%s\n", name, stream ? " for stream " : "",
                      stream ? stream : "");
     }

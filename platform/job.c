@@ -32,6 +32,28 @@ static void record_path(char *out, size_t cap, const char *log) {
   snprintf(out, cap, "%.*s.sync", (int)(n > 4 && !strcmp(log + n - 4, ".log") ? n - 4 : n), log);
 }
 
+sl_code sl_job_reset_state(sl_store *s, int64_t conn_id, const char *stream, sl_err *err) {
+  char ib[24];
+  sl_store_i64(ib, conn_id);
+  sl_code rc = stream ? sl_store_exec(s, NULL, err, "DELETE FROM state WHERE connection_id = ? AND stream = ?", 2, ib, stream)
+                      : sl_store_exec(s, NULL, err, "DELETE FROM state WHERE connection_id = ?", 1, ib);
+  if (rc) return rc;
+  /* A key that had no saved state leaves the state as it was: only the
+   * record's absence tells the next attempt that a reset came between. */
+  json_t *row = NULL;
+  sl_err e0 = SL_ERR_INIT;
+  if (!sl_store_one(s, &row, &e0, "SELECT a.log_path FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE j.connection_id = ? "
+                    "ORDER BY a.id DESC LIMIT 1", 1, ib) && sl_store_str(row, "log_path")) {
+    char rec[4200];
+    record_path(rec, sizeof rec, sl_store_str(row, "log_path"));
+    if (unlink(rec) != 0 && errno != ENOENT)
+      rc = sl_err_set(err, SL_EIO, "state reset, but the sync record %s could not be removed: %s (remove it by hand)", rec,
+                      strerror(errno));
+  }
+  json_decref(row);
+  return rc;
+}
+
 /* Transient: worth another attempt (a connector crashed or was killed, I/O
  * trouble, a locked store). Config and catalog problems are not. */
 static bool retryable(sl_code c) {
@@ -114,6 +136,11 @@ static sl_code reap_abandoned(sl_store *s, const char *conn_id, sl_err *err) {
   }
   json_decref(rows);
   return busy ? rc : SL_EOK;
+}
+
+sl_code sl_job_idle(sl_store *s, int64_t conn_id, sl_err *err) {
+  char ib[24];
+  return reap_abandoned(s, sl_store_i64(ib, conn_id), err);
 }
 
 /* The heartbeat: renews the job's lease from its own store connection

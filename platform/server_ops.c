@@ -39,14 +39,10 @@ static enum MHD_Result conn_enqueue(api_call *a, long long id, const char *verb)
 
 /* The state of a connection is changed only while none of its jobs runs. */
 static bool not_running(api_call *a, const char *conn, enum MHD_Result *sent) {
-  json_t *row = NULL;
   sl_err err = SL_ERR_INIT;
-  sl_code rc = sl_store_one(a->st, &row, &err, "SELECT id FROM jobs WHERE connection_id = ? AND status = 'running'", 1, conn);
-  if (rc == SL_ENOTFOUND) return true;
-  *sent = rc ? api_fail(a, &err)
-             : api_error(a, 409, "conflict", "job %lld of this connection is running; change the state when it is over",
-                         (long long)sl_store_int(row, "id"));
-  json_decref(row);
+  sl_code rc = sl_job_idle(a->st, strtoll(conn, NULL, 10), &err);
+  if (!rc) return true;
+  *sent = rc != SL_ETRANSIENT ? api_fail(a, &err) : api_error(a, 409, "conflict", "%s; change the state when it is over", err.msg);
   return false;
 }
 
@@ -72,8 +68,7 @@ static enum MHD_Result conn_state(api_call *a, const char *ib) {
   if (api_is(a, "DELETE")) {
     const char *stream = MHD_lookup_connection_value(a->c, MHD_GET_ARGUMENT_KIND, "stream");
     if (!not_running(a, ib, &sent)) return sent;
-    sl_code rc = stream ? sl_store_exec(a->st, NULL, &err, "DELETE FROM state WHERE connection_id = ? AND stream = ?", 2, ib, stream)
-                        : sl_store_exec(a->st, NULL, &err, "DELETE FROM state WHERE connection_id = ?", 1, ib);
+    sl_code rc = sl_job_reset_state(a->st, strtoll(ib, NULL, 10), stream, &err);
     return rc ? api_fail(a, &err) : api_reply(a, 200, json_pack("{s:s,s:s?}", "state", "reset", "stream", stream));
   }
   return api_error(a, 405, "method_not_allowed", "%s on a state: use GET, PUT or DELETE", a->method);

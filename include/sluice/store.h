@@ -162,6 +162,14 @@ int64_t sl_job_lease_ms(void);
 /* This process as the owner of a job or claim: "HOST:PID" (HOST from
  * SLUICE_HOST_ID, else the host name). */
 const char *sl_job_owner(char *buf, size_t cap);
+/* SL_EOK when no job of the connection runs; a job left "running" by a
+ * process that ended (kill -9, a host gone: lease expired) is marked failed
+ * first. SL_ETRANSIENT naming the job when one runs. */
+sl_code sl_job_idle(sl_store *s, int64_t conn_id, sl_err *err);
+/* Reset a connection's state (one stream, or all when stream is NULL) and
+ * void the sync record of its last attempt, so the next job takes no state
+ * from an interrupted first sync (platform/state_catchup.c). */
+sl_code sl_job_reset_state(sl_store *s, int64_t conn_id, const char *stream, sl_err *err);
 /* Each attempt log of a job (all, or attempt N) opened and given to fn in
  * order; a job without attempts or a missing log is an error naming it. */
 typedef void (*sl_job_log_fn)(void *arg, int64_t attempt, const char *path, FILE *log);

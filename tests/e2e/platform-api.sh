@@ -267,6 +267,7 @@ expect_eq slow/sync "$(api POST "/connections/$SLOWC/sync")" 202
 slow_running() { [ -n "$(sql "$STORE" "select id from jobs where connection_id = $SLOWC and status = 'running'")" ]; }
 check cancel/running wait_for 300 slow_running
 SJOB=$(sql "$STORE" "select id from jobs where connection_id = $SLOWC and status = 'running'")
+expect_eq state/running-refused "$(api DELETE "/connections/$SLOWC/state")" 409
 expect_eq cancel/accepted "$(api POST "/jobs/$SJOB/cancel")" 202
 cancelled() { [ "$(sql "$STORE" "select status from jobs where id = $SJOB")" = cancelled ]; }
 check cancel/cancelled wait_for 300 cancelled

@@ -162,6 +162,18 @@ expect_rc first-sync/prefix-next-job 0 first-m-2
 expect_eq first-sync/prefix-takes-its-own "$(cursor m)" \
   "$(jq -r 'select(.type=="STATE") | .state.stream.stream_state.updated_at' "$TMP/first-m-1.killed" | tail -1)"
 expect_eq first-sync/prefix-nothing-again "$(sql "$DB" 'select count(*) || "," || count(distinct id) from p_users')" 200,200
+# `sluice state reset` after a first sync killed before any save: the state
+# had nothing to reset, so only the voided sync record says a reset came
+# between; the next job reads everything again instead of taking the killed
+# sync's states.
+"$S" connection create n --source b --destination out --prefix n_ --streams users --stream users --sync-mode incremental \
+  --destination-sync-mode append >/dev/null
+fs_job first-n-1 n after
+run first-n-reset "$S" state reset n # the killed job counts as ended, no sync needed first
+expect_rc first-sync/reset-after-kill 0 first-n-reset
+fs_job first-n-2 n
+expect_rc first-sync/reset-of-nothing-next-job 0 first-n-2
+expect_eq first-sync/reset-of-nothing-reads-again "$(sql "$DB" 'select count(*) || "," || count(distinct id) from n_users')" 400,200
 # A clear after a killed first sync: the clear leaves no sync record, so
 # nothing is taken after it and the next sync reads everything, once. Then a
 # refresh (truncate) killed after its commit: the next job resumes it, with
