@@ -543,6 +543,7 @@ static sl_code downloads(lc_async_run *r, job *j, json_t **out, sl_err *err) {
                                              json_deep_copy(json_object_get(j->slice, "cursor_slice")), extra));
   }
   json_decref(targets);
+  if (rc) json_decref(*out), *out = NULL; /* the caller keeps nothing of a failed call */
   return rc;
 }
 
