@@ -15,21 +15,11 @@ set -uo pipefail
 e2e_init "$@"
 ROOT=$(cd "$E2E_HERE/../.." && pwd)
 CASES="$ROOT/tests/data/async-corpus"
-CORPUS=${SLUICE_CORPUS:-$ROOT/../shared/corpus/manifests}
 export SLUICE_BACKOFF_SCALE=0
 . "$ROOT/tests/mock/lowcode_run.sh"
 trap 'mock_stop; e2e_cleanup' EXIT
 
-for m in sendgrid amazon-ads freshdesk; do
-  f="$CORPUS/source-$m.yaml"
-  if [ ! -f "$f" ]; then
-    echo "skip corpus/$m: $f not found"
-    continue
-  fi
-  run "validate-$m" "$BIN/sluice" manifest validate "$f"
-  expect_rc "corpus/$m-validates" 0 "validate-$m"
-  expect_out "corpus/$m-supported" "validate-$m" ": 0 errors"
-done
+corpus_validate sendgrid amazon-ads freshdesk
 
 f="$CORPUS/source-sendgrid.yaml"
 if [ -f "$f" ]; then

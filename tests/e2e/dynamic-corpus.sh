@@ -11,20 +11,10 @@ set -uo pipefail
 e2e_init "$@"
 ROOT=$(cd "$E2E_HERE/../.." && pwd)
 CASES="$ROOT/tests/data/dynamic"
-CORPUS=${SLUICE_CORPUS:-$ROOT/../shared/corpus/manifests}
 . "$ROOT/tests/mock/lowcode_run.sh"
 trap 'mock_stop; e2e_cleanup' EXIT
 
-for m in airtable stripe; do
-  f="$CORPUS/source-$m.yaml"
-  if [ ! -f "$f" ]; then
-    echo "skip corpus/$m: $f not found"
-    continue
-  fi
-  run "validate-$m" "$BIN/sluice" manifest validate "$f"
-  expect_rc "corpus/$m-validates" 0 "validate-$m"
-  expect_out "corpus/$m-supported" "validate-$m" ": 0 errors"
-done
+corpus_validate airtable stripe
 
 f="$CORPUS/source-airtable.yaml"
 if [ -f "$f" ]; then

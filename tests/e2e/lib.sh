@@ -254,3 +254,22 @@ find_connectors() {
     done
   done
 }
+
+# The shared corpus of real Airbyte manifests, beside the checkout
+# (../shared; SLUICE_CORPUS overrides). Tests using it skip cleanly without it.
+CORPUS=${SLUICE_CORPUS:-$(cd "$E2E_HERE/../../.." && pwd)/shared/corpus/manifests}
+# corpus_validate NAME...: each corpus manifest source-NAME.yaml validates
+# with no error; a manifest not in the corpus is a skip naming it.
+corpus_validate() {
+  local m f
+  for m in "$@"; do
+    f="$CORPUS/source-$m.yaml"
+    if [ ! -f "$f" ]; then
+      echo "skip corpus/$m: $f not found"
+      continue
+    fi
+    run "validate-$m" "$BIN/sluice" manifest validate "$f"
+    expect_rc "corpus/$m-validates" 0 "validate-$m"
+    expect_out "corpus/$m-supported" "validate-$m" ": 0 errors"
+  done
+}
