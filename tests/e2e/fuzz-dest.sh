@@ -23,4 +23,15 @@ if [ "$RC" = 0 ]; then pass "fuzz-dest/$cases-cases"; else
   fail "fuzz-dest/$cases-cases" "$(grep -c '^FAIL' "$TMP/fuzz.out") failing case(s) (FUZZ_KEEP=DIR keeps them)"
   tail -n 5 "$TMP/fuzz.err"
 fi
+# Regression (found by the fuzzer under ASan): a record 2000 arrays deep with an
+# integer beyond 64 bits on its line overflowed the stack (the big-number scan
+# recursed once a level); now the line is refused or read, never a crash.
+mkdir -p "$TMP/deep"
+echo "{\"destination_path\": \"$TMP/deep/out\"}" >"$TMP/deep/config.json"
+/usr/bin/python3 -c 'print("{\"type\":\"RECORD\",\"record\":{\"stream\":\"users\",\"data\":" + "[" * 2000 + "1" + "]" * 2000 + ",\"emitted_at\":1000000000000000000000000000000}}")' >"$TMP/deep/in.jsonl"
+run deep_big_number bash -c '"$0" write --config "$1" --catalog "$2" <"$3"' "$BIN/destination-jsonl" "$TMP/deep/config.json" \
+  "$ROOT/tests/data/destinations/dedup.catalog.json" "$TMP/deep/in.jsonl"
+if [ "$RC" = 0 ] || { [ "$RC" -lt 124 ] && grep -q '"failure_type"' "$TMP/deep_big_number.out"; }; then pass deep_big_number; else
+  fail deep_big_number "exit $RC: $(tail -c 300 "$TMP/deep_big_number.err")"
+fi
 finish

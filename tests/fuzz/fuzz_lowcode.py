@@ -386,7 +386,11 @@ class Mock:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_one
 
-        self.srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # clients that hang up mid-reply are what the fuzzer makes
+
+        self.srv = Server(("127.0.0.1", 0), H)
         self.srv.daemon_threads = True
         self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
         threading.Thread(target=self.srv.serve_forever, daemon=True).start()
