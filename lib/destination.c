@@ -339,12 +339,72 @@ static sl_code on_record_envelope(dwrite *w, const sl_envelope *env, const char 
                  line, len, err);
 }
 
+/* ---- a STATE's shape (the protocol's AirbyteStateMessage) ---- */
+
+/* o[key] has type t; absent is fine unless required, and so is null (the
+ * Python CDK writes a missing namespace as null). */
+static bool jv_is(sl_jv o, const char *key, sl_jtype t, bool required) {
+  sl_jv v;
+  return sl_jv_get(o, key, &v) ? sl_jv_type(v) == t || (!required && sl_jv_type(v) == SL_JNULL) : !required;
+}
+
+static bool jv_is_number(sl_jv o, const char *key) {
+  sl_jv v;
+  if (!sl_jv_get(o, key, &v)) return true;
+  sl_jtype t = sl_jv_type(v);
+  return t == SL_JINT || t == SL_JUINT || t == SL_JDOUBLE;
+}
+
+/* An AirbyteStreamState: stream_descriptor {name, namespace?} and a
+ * stream_state object. */
+static const char *stream_state_problem(sl_jv s) {
+  sl_jv sd;
+  if (sl_jv_type(s) != SL_JOBJECT) return "a stream state is not an object";
+  if (!sl_jv_get(s, "stream_descriptor", &sd) || sl_jv_type(sd) != SL_JOBJECT)
+    return "a stream state has no stream_descriptor object";
+  if (!jv_is(sd, "name", SL_JSTRING, true)) return "stream_descriptor.name is missing or not a string";
+  if (!jv_is(sd, "namespace", SL_JSTRING, false)) return "stream_descriptor.namespace is not a string";
+  if (!jv_is(s, "stream_state", SL_JOBJECT, false)) return "stream_state is not an object";
+  return NULL;
+}
+
+/* Why a STATE's `state` breaks the protocol (NULL: it does not). Such a
+ * state is not echoed: the platform would keep it and hand it back. */
+static const char *state_problem(sl_jv st) {
+  sl_jv v, g, ss;
+  size_t tl = 0;
+  const char *type = NULL;
+  if (sl_jv_get(st, "type", &v) && !(type = sl_jv_str(v, &tl))) return "\"type\" is not a string";
+  bool stream = type && tl == 6 && !memcmp(type, "STREAM", 6), global = type && tl == 6 && !memcmp(type, "GLOBAL", 6);
+  if (type && !stream && !global && !(tl == 6 && !memcmp(type, "LEGACY", 6)))
+    return "\"type\" is not STREAM, GLOBAL or LEGACY";
+  const char *why;
+  if (stream && !sl_jv_get(st, "stream", &v)) return "a STREAM state has no \"stream\"";
+  if (sl_jv_get(st, "stream", &v) && (why = stream_state_problem(v))) return why;
+  if (global && !sl_jv_get(st, "global", &g)) return "a GLOBAL state has no \"global\"";
+  if (sl_jv_get(st, "global", &g)) {
+    if (sl_jv_type(g) != SL_JOBJECT) return "\"global\" is not an object";
+    if (!jv_is(g, "shared_state", SL_JOBJECT, false)) return "global.shared_state is not an object";
+    if (!sl_jv_get(g, "stream_states", &ss) || sl_jv_type(ss) != SL_JARRAY) return "global.stream_states is not an array";
+    for (sl_jv x = sl_jv_first(ss); sl_jv_more(ss, x); x = sl_jv_next(x))
+      if ((why = stream_state_problem(x))) return why;
+  }
+  if (!jv_is(st, "data", SL_JOBJECT, false)) return "\"data\" is not an object";
+  if (sl_jv_get(st, "sourceStats", &v) &&
+      (sl_jv_type(v) != SL_JOBJECT || !jv_is_number(v, "recordCount") || !jv_is_number(v, "rejectedRecordCount")))
+    return "sourceStats is not an object of numbers";
+  return NULL;
+}
+
 static sl_code on_state(dwrite *w, sl_jv root, sl_err *err) {
   sl_jv st, v, sd, name;
-  if (!sl_jv_get(root, "state", &st) || sl_jv_type(st) != SL_JOBJECT) {
+  const char *why = NULL;
+  if (!sl_jv_get(root, "state", &st) || sl_jv_type(st) != SL_JOBJECT || (why = state_problem(st))) {
+    /* Skipped like any malformed line: its records stay uncovered until a
+     * valid state, so a sync ending here leaves them uncommitted. */
     if (warn_more(&w->bad_msg))
-      sl_out_log(&w->e->out, "WARN", "stdin line %llu: STATE without a \"state\" object; skipped",
-                 (unsigned long long)w->lineno);
+      sl_out_log(&w->e->out, "WARN", "stdin line %llu: STATE %s; skipped (not echoed)", (unsigned long long)w->lineno,
+                 why ? why : "without a \"state\" object");
     return SL_EOK;
   }
   size_t tl = 0;

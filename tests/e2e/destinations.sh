@@ -258,6 +258,17 @@ config jln "$tmp/jln"
 run odd-jsonl destination-jsonl "$data/odd-names.jsonl" write --config "$tmp/jln.json" --catalog "$data/odd-names.catalog.json"
 eq "odd names: jsonl file names sanitized" "$(cd "$tmp/jln" && ls | tr '\n' ' ')" '_ns_a_b"c.jsonl sqlite_master.jsonl '
 
+# A STATE that breaks the protocol's schema is skipped with a WARN naming its
+# line, never echoed (the platform would keep it); a null namespace, as the
+# Python CDK writes it, is fine.
+config jlb "$tmp/jlb"
+run badstates destination-jsonl "$data/bad-states.jsonl" write --config "$tmp/jlb.json" --catalog "$data/refresh.catalog.json"
+eq "bad states: exit 0" "$rc" 0
+eq "bad states: only the valid one echoed" "$(states badstates)" "9:1"
+for l in 2 3 4 5 6 7 8; do has "bad states: line $l named" "$tmp/badstates.out" "stdin line $l: STATE "; done
+has "bad states: the reason" "$tmp/badstates.out" 'STATE \"type\" is not STREAM, GLOBAL or LEGACY; skipped (not echoed)'
+eq "bad states: the record committed under the valid state" "$(wc -l < "$tmp/jlb/users.jsonl")" 1
+
 #############################################################################
 # errors
 run badmode destination-sqlite "$data/refresh.jsonl" write --config "$tmp/sqr.json" --catalog "$data/badmode.catalog.json"

@@ -8,12 +8,12 @@ set -uo pipefail
 e2e_init "$@"
 ROOT=$(cd "$E2E_HERE/../.." && pwd)
 out=${FUZZ_KEEP:-$TMP/fuzz}
-# Not copied to the protocol log checked by `make test` (yet): destinations echo a
-# mutated STATE as they got it (a state type outside GLOBAL/STREAM/LEGACY, a
-# stream_state that is not an object), which the schema refuses; open, see
-# docs/lowcode.md. FUZZ_PLOG=FILE writes it for a by-hand check.
+# What the destinations print goes to the protocol log `make test` checks
+# against the schema (a STATE that breaks it is skipped, never echoed);
+# FUZZ_PLOG=FILE writes it for a by-hand check.
 plog=()
-if [ -n "${FUZZ_PLOG:-}" ]; then plog=(--proto-log "$FUZZ_PLOG"); fi
+if [ -n "${FUZZ_PLOG:-}" ]; then plog=(--proto-log "$FUZZ_PLOG")
+elif [ -n "${SLUICE_PROTOCOL_LOG_DIR:-}" ]; then plog=(--proto-log "$SLUICE_PROTOCOL_LOG_DIR/fuzz-dest-$$.jsonl"); fi
 cases=${FUZZ_CASES:-}
 if [ -z "$cases" ]; then
   if [ "$(ldd "$BIN/destination-jsonl" 2>/dev/null | grep -c libasan)" != 0 ]; then cases=100; else cases=150; fi
