@@ -341,8 +341,8 @@ static sl_code on_record_envelope(dwrite *w, const sl_envelope *env, const char 
 
 /* ---- a STATE's shape (the protocol's AirbyteStateMessage) ---- */
 
-/* o[key] has type t; absent is fine unless required, and so is null (the
- * Python CDK writes a missing namespace as null). */
+/* o[key] has type t; absent is fine unless required, and so is null (a
+ * missing namespace may come as null from other implementations). */
 static bool jv_is(sl_jv o, const char *key, sl_jtype t, bool required) {
   sl_jv v;
   return sl_jv_get(o, key, &v) ? sl_jv_type(v) == t || (!required && sl_jv_type(v) == SL_JNULL) : !required;

@@ -259,8 +259,7 @@ run odd-jsonl destination-jsonl "$data/odd-names.jsonl" write --config "$tmp/jln
 eq "odd names: jsonl file names sanitized" "$(cd "$tmp/jln" && ls | tr '\n' ' ')" '_ns_a_b"c.jsonl sqlite_master.jsonl '
 
 # A STATE that breaks the protocol's schema is skipped with a WARN naming its
-# line, never echoed (the platform would keep it); a null namespace, as the
-# Python CDK writes it, is fine.
+# line, never echoed (the platform would keep it).
 config jlb "$tmp/jlb"
 run badstates destination-jsonl "$data/bad-states.jsonl" write --config "$tmp/jlb.json" --catalog "$data/refresh.catalog.json"
 eq "bad states: exit 0" "$rc" 0
