@@ -19,6 +19,11 @@ run_suite() {
   local out rc t0=$SECONDS
   echo "== $name"
   out=$("$@" 2>&1); rc=$?
+  # Every failed check, even those above the tail (a log is all CI keeps).
+  if [ "$(printf '%s\n' "$out" | head -n -60 | grep -c '^FAIL')" != 0 ]; then
+    echo "   (failed checks above the last 60 lines:)"
+    printf '%s\n' "$out" | head -n -60 | grep -A3 '^FAIL' | head -n 80
+  fi
   printf '%s\n' "$out" | tail -n 60
   echo "-- $name: $((SECONDS - t0)) s"
   timings+=("$((SECONDS - t0)) s  $name")
