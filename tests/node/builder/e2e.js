@@ -20,7 +20,7 @@ function check(name, ok, detail) {
 }
 // The YAML text once it matches re (form edits reach it after a pause), or as it is after 15 s.
 async function yamlWhen(page, re) {
-  await page.waitForFunction((src) => new RegExp(src).test(document.getElementById("yaml").value), re.source, { timeout: 15000 }).catch(() => {});
+  await page.waitForFunction((src) => new RegExp(src).test(document.getElementById("yaml").value), re.source, { timeout: 60000 }).catch(() => {});
   return page.inputValue("#yaml");
 }
 const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${name}.png`), fullPage: true });
@@ -36,7 +36,7 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  page.setDefaultTimeout(15000);
+  page.setDefaultTimeout(60000); // a bound for slow (ASan, loaded) machines, not a timing check
   try {
     await page.goto(builderUrl);
     // A new project opens in the form.
@@ -222,7 +222,7 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     await page.click('[data-version="1"]');
     // The diff is fetched after the click: wait for it (bounded), then check.
     await page.waitForFunction(() => /\/users3/.test(document.getElementById("version-diff").textContent),
-                               null, { timeout: 15000 }).catch(() => {});
+                               null, { timeout: 60000 }).catch(() => {});
     const diff = await page.textContent("#version-diff");
     check("version diff", diff.includes("- ") && diff.includes("/users3"), diff);
     await shot(page, "versions");
@@ -397,7 +397,7 @@ const shot = (page, name) => page.screenshot({ path: path.join(artefacts, `${nam
     const popup = page.waitForEvent("popup");
     await page.click("#oauth-consent");
     await (await popup).waitForLoadState();
-    await page.waitForSelector("#auth-verdict", { timeout: 15000 });
+    await page.waitForSelector("#auth-verdict", { timeout: 60000 });
     const verdict = await page.textContent("#auth-verdict");
     const tokenShown = await page.textContent("#auth-result");
     const vals = await page.evaluate(() => S.values);

@@ -38,7 +38,7 @@ module.exports = async function workspacePart(browser, { wsUrl, wsDir, repo, che
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  page.setDefaultTimeout(15000);
+  page.setDefaultTimeout(60000); // a bound for slow (ASan, loaded) machines, not a timing check
   let answer = null; // what the next prompt or confirm gets (null: dismiss)
   let lastDialog = "";
   let describe = ""; // what the publish dialog's description prompt gets
