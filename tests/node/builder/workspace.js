@@ -122,9 +122,18 @@ module.exports = async function workspacePart(browser, { wsUrl, wsDir, repo, che
   check("active version written to connectors/ and metadata.yaml", /path: \/items\n/.test(conn) && tag === "0.1.0", `${tag} ${conn.slice(0, 80)}`);
   await shot(page, "published-versions");
   // A published version loaded as the draft.
+  // Every status shown is kept: the draft's auto-save may replace the message
+  // before it is read (seen under ASan).
+  await page.evaluate(() => {
+    const el = document.getElementById("status");
+    window.statusSeen = [];
+    new MutationObserver(() => window.statusSeen.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+  });
   await page.click('#published button[data-load-published="1"]');
   await page.waitForFunction(() => /path: \/items\n/.test(document.getElementById("yaml").value));
-  check("published version loaded as the draft", /published version 1 loaded/.test(await page.textContent("#status")));
+  check("published version loaded as the draft",
+    await page.waitForFunction(() => window.statusSeen.some((t) => /published version 1 loaded/.test(t))).then(() => true, () => false),
+    await page.evaluate(() => window.statusSeen.join(" | ")));
 
   // The list: no draft badge once published, the active version.
   await toList();
